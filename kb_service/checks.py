@@ -1,0 +1,300 @@
+"""The rules content must follow: the JSON Schema files plus what a schema cannot express.
+
+Every rule reports a Problem at the line and column of the offending value, so `kb lint`,
+`kb build` and the service all point an editor at the same place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from . import fields as F
+from .content import KIND_DIRS, SETTING_KEYS, STANDARD_REF, Building, Site
+from .yamldoc import Problem, YamlDoc, to_plain
+
+SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
+                "tone": "tone.schema.json", "fees": "fees.schema.json",
+                "snippet": "snippet.schema.json"}
+TYPE_TEXT = {"string": "文字", "array": "列表", "object": "键值表", "integer": "整数",
+             "number": "数字", "boolean": "true/false", "null": "空值"}
+REVIEW_MAX_AGE = dt.timedelta(days=365)
+
+
+@cache
+def validator(schema_dir: Path, name: str) -> Draft202012Validator:
+    schema = json.loads((schema_dir / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date | None = None) -> list[Problem]:
+    today = today or dt.date.today()
+    schema_dir = snippets_dir / "schema"
+    problems: list[Problem] = []
+    for name in ("site", "standards", "tone", "fees"):
+        doc = docs.get(name)
+        if doc is not None:
+            problems += doc.problems or list(schema_problems(doc, validator(schema_dir, name)))
+    for doc in docs["snippets"]:
+        problems += doc.problems or list(schema_problems(doc, validator(schema_dir, "snippet")))
+    if any(p.severity == "error" for p in problems):
+        # Cross-file rules need every file to have the right shape first.
+        return sorted(set(problems))
+
+    site_data = to_plain(docs["site"].data)
+    site = Site(site_data["company_name"], site_data["company_short"], site_data["hotline"],
+                site_data["estate"]["name"],
+                tuple(Building(b["name"], tuple(b["units"])) for b in site_data["estate"]["buildings"]),
+                site_data["categories"])
+    standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
+    tone = to_plain(docs["tone"].data)
+    problems += duplicates(docs["standards"], ["standards"], "承诺")
+    ids = Counter(doc.data["id"] for doc in docs["snippets"])
+    for doc in docs["snippets"]:
+        problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids,
+                                  snippets_dir=snippets_dir, today=today)
+    return sorted(set(problems))
+
+
+# -- schema -----------------------------------------------------------------------------------
+
+def schema_problems(doc: YamlDoc, validator: Draft202012Validator) -> Iterator[Problem]:
+    plain = to_plain(doc.data)
+    if plain is None:
+        yield doc.problem([], "文件是空的")
+        return
+    for error in validator.iter_errors(plain):
+        yield from explain(doc, error)
+
+
+def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
+    path = list(error.absolute_path)
+    v = error.validator
+    if v in ("anyOf", "oneOf", "allOf") and error.context:
+        # report the most specific sub-error (the deepest path)
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        if v == "anyOf" and error.schema.get("anyOf") and all(
+                "required" in s for s in error.schema["anyOf"]):
+            need = " 或 ".join(s["required"][0] for s in error.schema["anyOf"])
+            yield doc.problem(path, f"至少要有 {need} 其中一项")
+            return
+        yield from explain(doc, best)
+        return
+    if v == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(allowed)):
+            hint = f"（允许的键：{', '.join(allowed)}）" if allowed else ""
+            yield doc.problem(path + [key], f"未知的键 {key!r}{hint}", on_key=True)
+        return
+    if v == "false" or (error.schema is False):
+        yield doc.problem(path, f"键 {path[-1]!r} 不适用于这种内容", on_key=True)
+        return
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        yield doc.problem(path, f"缺少必填的键 {missing!r}")
+        return
+    if v == "type":
+        want = error.validator_value
+        want = "或".join(TYPE_TEXT.get(w, w) for w in want) if isinstance(want, list) else TYPE_TEXT.get(want, want)
+        got = TYPE_TEXT.get(_json_type(error.instance), _json_type(error.instance))
+        yield doc.problem(path, f"{_name(path)}应为{want}，实际是{got}")
+        return
+    if v == "enum":
+        yield doc.problem(path, f"{_name(path)}只能是：{', '.join(map(str, error.validator_value))}")
+        return
+    if v == "const":
+        yield doc.problem(path, f"{_name(path)}只能是 {error.validator_value!r}")
+        return
+    if v == "pattern":
+        yield doc.problem(path, f"{_name(path)}格式不对：{error.instance!r}（应匹配 {error.validator_value}）")
+        return
+    if v in ("minLength", "maxLength"):
+        word = "至少" if v == "minLength" else "最多"
+        yield doc.problem(path, f"{_name(path)}{word} {error.validator_value} 个字符")
+        return
+    if v in ("minItems", "maxItems", "minProperties"):
+        word = "至少" if v != "maxItems" else "最多"
+        yield doc.problem(path, f"{_name(path)}{word}要有 {error.validator_value} 项")
+        return
+    if v in ("minimum", "maximum"):
+        word = "不能小于" if v == "minimum" else "不能大于"
+        yield doc.problem(path, f"{_name(path)}{word} {error.validator_value}")
+        return
+    yield doc.problem(path, f"{_name(path)}不符合格式：{error.message}")
+
+
+def _name(path: list) -> str:
+    keys = [str(p) for p in path if not isinstance(p, int)]
+    return f"{keys[-1]} " if keys else ""
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def duplicates(doc: YamlDoc, path: list, what: str) -> list[Problem]:
+    items = doc.data
+    for key in path:
+        items = items[key]
+    seen: dict[str, int] = {}
+    out = []
+    for i, item in enumerate(items):
+        if item["id"] in seen:
+            out.append(doc.problem(path + [i, "id"], f"{what} id 重复：{item['id']}（第 {seen[item['id']] + 1} 项已用过）"))
+        seen.setdefault(item["id"], i)
+    return out
+
+
+# -- snippets ---------------------------------------------------------------------------------
+
+def check_snippet(doc: YamlDoc, *, site: Site, standards: dict, tone: dict, ids: Counter,
+                  snippets_dir: Path, today: dt.date) -> list[Problem]:
+    data = doc.data
+    out: list[Problem] = []
+    sid, kind = data["id"], data["kind"]
+    if ids[sid] > 1:
+        out.append(doc.problem(["id"], f"id 重复：{sid} 在 {ids[sid]} 个文件中出现"))
+    if doc.path.stem != sid:
+        out.append(doc.problem(["id"], f"id {sid!r} 与文件名 {doc.path.name!r} 不一致，文件应命名为 {sid}.yaml"))
+    if doc.path.parent.name != KIND_DIRS[kind]:
+        out.append(doc.problem(["kind"], f"kind 为 {kind} 的内容应放在 snippets/{KIND_DIRS[kind]}/ 下"))
+    if data["category"] not in site.categories:
+        out.append(doc.problem(["category"], f"未知的分类 {data['category']!r}；可选：{', '.join(site.categories)}"))
+    elif sid.split(".")[0] != data["category"]:
+        out.append(doc.problem(["category"], f"分类 {data['category']!r} 应与 id 前缀 {sid.split('.')[0]!r} 一致"))
+    for i, rel in enumerate(data["related"]):
+        if rel not in ids:
+            out.append(doc.problem(["related", i], f"related 指向不存在的 id：{rel}"))
+        elif rel == sid:
+            out.append(doc.problem(["related", i], "related 不能指向自己"))
+    reviewed = dt.date.fromisoformat(to_plain(data["reviewed"]))
+    if reviewed > today:
+        out.append(doc.problem(["reviewed"], f"审核日期 {reviewed} 在未来"))
+    elif today - reviewed > REVIEW_MAX_AGE:
+        out.append(doc.problem(["reviewed"], f"审核日期 {reviewed} 已超过一年，请重新审核内容并更新日期",
+                               severity="warning"))
+    if kind == "script":
+        out += check_script(doc, standards, tone)
+    else:
+        out += check_template(doc, site, standards, today)
+    return out
+
+
+def check_script(doc: YamlDoc, standards: dict, tone: dict) -> list[Problem]:
+    data, out = doc.data, []
+    commitments = list(data["commitments"])
+    for i, sid in enumerate(commitments):
+        if sid not in standards:
+            out.append(doc.problem(["commitments", i], f"standards.yaml 中没有承诺 {sid!r}"))
+    own = [a["phrase"] for a in data["avoid"]]
+    for i, step in enumerate(data["steps"]):
+        for key in ("say", "do", "note"):
+            text = step.get(key)
+            if not text:
+                continue
+            for ref in STANDARD_REF.findall(text):
+                if ref not in standards:
+                    out.append(doc.problem(["steps", i, key], f"{{{ref}}} 不是 standards.yaml 中的承诺 id"))
+                elif ref not in commitments:
+                    out.append(doc.problem(["steps", i, key], f"用到了 {{{ref}}}，请把 {ref} 也列入 commitments"))
+            if key == "say":
+                for phrase in own:
+                    if phrase in text:
+                        out.append(doc.problem(["steps", i, key], f"“说”里出现了本话术禁用的说法“{phrase}”"))
+                for phrase in tone["vague"] + tone["blaming"]:
+                    if phrase in text:
+                        out.append(doc.problem(["steps", i, key], f"“说”里出现了禁用词“{phrase}”（见 snippets/tone.yaml）"))
+    return out
+
+
+def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) -> list[Problem]:
+    from .filling import DOCUMENT_PARTS, SMS_SINGLE, placeholders
+
+    data, out = doc.data, []
+    fields = data["fields"]
+    names = Counter(f["name"] for f in fields)
+    by_name = {f["name"]: f for f in fields}
+    for i, f in enumerate(fields):
+        if names[f["name"]] > 1:
+            out.append(doc.problem(["fields", i, "name"], f"字段名重复：{f['name']}"))
+        spec = f.get("computed")
+        if f["type"] == "choice" and not f.get("choices"):
+            out.append(doc.problem(["fields", i, "type"], "choice 类型的字段需要 choices 列表"))
+        if f.get("choices") and f["type"] != "choice":
+            out.append(doc.problem(["fields", i, "choices"], "只有 choice 类型的字段可以有 choices"))
+        if spec is None:
+            if "example" not in f:
+                out.append(doc.problem(["fields", i], f"字段 {f['name']} 缺少 example（示例值）"))
+            else:
+                try:
+                    F.parse(to_plain(f), to_plain(f["example"]), site=site, today=today)
+                except F.FieldError as exc:
+                    out.append(doc.problem(["fields", i, "example"], f"示例值不符合 {f['type']} 类型：{exc}"))
+            if "help" not in f:
+                out.append(doc.problem(["fields", i], f"字段 {f['name']} 缺少 help（填写说明）", severity="warning"))
+            continue
+        src = spec["source"]
+        if src == "setting" and spec.get("key") not in SETTING_KEYS:
+            out.append(doc.problem(["fields", i, "computed"], f"computed.key 应为站点设置之一：{', '.join(SETTING_KEYS)}"))
+        if src == "standard":
+            if spec.get("key") not in standards:
+                out.append(doc.problem(["fields", i, "computed"], f"standards.yaml 中没有承诺 {spec.get('key')!r}"))
+            base = by_name.get(spec.get("from", ""))
+            if "from" in spec and (base is None or base["type"] not in ("date", "datetime", "timerange")):
+                out.append(doc.problem(["fields", i, "computed"], f"computed.from 应指向本模板的日期/时间字段，而不是 {spec['from']!r}"))
+
+    used: set[str] = set()
+    for channel, spec in data["channels"].items():
+        parts = [(channel, spec)] if isinstance(spec, str) else [((channel, p), spec.get(p, "")) for p in DOCUMENT_PARTS]
+        for where, text in parts:
+            keys = ["channels"] + (list(where) if isinstance(where, tuple) else [where])
+            for name in placeholders(text):
+                used.add(name)
+                if name not in by_name:
+                    out.append(doc.problem(keys, f"占位符 {{{name}}} 不是已声明的字段"))
+    for i, f in enumerate(fields):
+        if f.get("required") and f["name"] not in used:
+            out.append(doc.problem(["fields", i, "name"], f"必填字段 {f['name']} 没有在任何渠道的文字里用到"))
+    if data["category"] == "notice" and "notice" not in data["channels"]:
+        out.append(doc.problem(["channels"], "通知类模板需要 notice（打印张贴）渠道"))
+    if not out:
+        out += sms_length(doc, site, standards, today)
+    return out
+
+
+def sms_length(doc: YamlDoc, site: Site, standards: dict, today: dt.date) -> list[Problem]:
+    """Fill the SMS with the declared examples; one message is at most 70 characters."""
+    from .content import Corpus, Standard, make_snippet
+    from .filling import SMS_SINGLE, examples, render
+    from .errors import ValidationFailed
+
+    template = make_snippet(to_plain(doc.data), doc.display)
+    corpus = Corpus(doc.path.parent.parent, site, {k: Standard(**v) for k, v in standards.items()},
+                    {template.id: template})
+    now = dt.datetime.combine(today, dt.time(9, 0))
+    try:
+        result = render(template, "sms", examples(template), corpus, now=now)
+    except ValidationFailed as exc:
+        return [doc.problem(["fields"], "用示例值填写失败：" + "；".join(e["message"] for e in exc.errors))]
+    if result.length > SMS_SINGLE:
+        return [doc.problem(["channels", "sms"], f"短信用示例值填写后有 {result.length} 字，超过一条短信的 {SMS_SINGLE} 字")]
+    return []

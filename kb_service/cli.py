@@ -1,0 +1,151 @@
+"""The `kb` command. Exit codes: 0 success, 1 content problems, 2 usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from .errors import ContentError, KBError, UsageError
+from .settings import ENVIRONMENT, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+        return args.func(settings, args) or 0
+    except ContentError as exc:
+        print(f"kb: {exc.message}", file=sys.stderr)
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        return 1
+    except UsageError as exc:
+        print(f"kb: {exc.message}", file=sys.stderr)
+        return 2
+    except KBError as exc:
+        print(f"kb: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def make_parser() -> argparse.ArgumentParser:
+    env_help = "\n".join(f"  {name:<24} {help_}（默认 {default or '无'}）" for name, default, help_ in ENVIRONMENT)
+    parser = argparse.ArgumentParser(
+        prog="kb", description="物业沟通知识库：构建站点与检索索引、检查内容、启动服务。",
+        epilog="环境变量：\n" + env_help, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(metavar="命令")
+
+    p = sub.add_parser("build", help="检查内容，构建站点（strict）和检索索引")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("serve", help="构建过期的部分，然后在一个进程里提供站点和 API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("eval-search", help="按查询文件评估检索：recall@1、recall@3、MRR（总体与按风格）")
+    p.add_argument("file", type=Path, help="查询文件（格式同 contract/dev-queries.tsv）")
+    p.set_defaults(func=cmd_eval_search)
+    return parser
+
+
+def cmd_build(settings: Settings, args) -> int:
+    from .build import build
+
+    ensure_writable(settings.data_dir)
+    report = build(settings, force=True)
+    print(f"kb: {report.summary()}；站点目录 {settings.site_dir}，索引目录 {settings.index_dir}")
+    return 0
+
+
+def cmd_lint(settings: Settings, args) -> int:
+    from .lint import lint
+
+    problems = lint(settings)
+    for problem in problems:
+        print(problem)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    print(f"kb lint: {errors} 个错误，{warnings} 个警告", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_eval_search(settings: Settings, args) -> int:
+    from .build import build
+    from .content import require_corpus
+    from .evaluation import evaluate, read_cases, report
+    from .search import Searcher
+
+    cases = read_cases(args.file)
+    build(settings, force=False)
+    searcher = Searcher.open(settings.index_dir, require_corpus(settings.snippets_dir))
+    try:
+        print(report(evaluate(searcher, cases)))
+    finally:
+        searcher.close()
+    return 0
+
+
+def cmd_serve(settings: Settings, args) -> int:
+    from .build import build
+
+    ensure_writable(settings.data_dir)
+    sock = bind(args.host, args.port)
+    report = build(settings, force=False)
+    print(f"kb: {report.summary()}")
+    if not settings.staff_enabled:
+        print("kb: 未设置 KB_STAFF_TOKENS，员工接口（改进日志）已关闭")
+    print(f"kb: 正在监听 http://{args.host}:{args.port}/ （站点在 /，API 在 /api/；Ctrl+C 停止）", flush=True)
+
+    import uvicorn
+
+    from .app import create_app
+
+    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before building, so a taken port is reported at once in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"端口 {port} 已被占用：请先停止占用它的程序，或用 --port 换一个端口") from None
+        raise UsageError(f"无法在 {host}:{port} 上监听：{exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def ensure_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".kb-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"数据目录 {path} 不可写（{exc.strerror}）：请检查权限，或用 KB_DATA_DIR 指定其他目录") from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Errors a person can act on. Each carries its HTTP status; one handler renders them."""
+
+from __future__ import annotations
+
+
+class KBError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def to_json(self) -> dict:
+        return {"error": self.message, **self.extra}
+
+
+class UsageError(KBError):
+    """Bad configuration or command-line use (exit code 2)."""
+
+
+class ContentError(KBError):
+    """Content in docs/ or snippets/ is invalid (exit code 1)."""
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class NotFound(KBError):
+    status_code = 404
+
+
+class Unauthorized(KBError):
+    status_code = 401
+
+
+class Conflict(KBError):
+    status_code = 409
+
+
+class ValidationFailed(KBError):
+    status_code = 422
+
+    def __init__(self, errors: list[dict], message: str = "有字段未通过检查，请按提示修改后再提交"):
+        super().__init__(message, errors=errors)
+        self.errors = errors

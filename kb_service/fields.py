@@ -1,0 +1,220 @@
+"""Typed template fields: parse what people type, and show it back the way notices print it.
+
+Every parser takes the raw text and returns a value or raises FieldError with a message in
+Chinese that says what to enter. Nothing here evaluates input: values are data, never code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .content import Site
+
+DEFAULT_MAX = {"text": 100, "multiline": 1000}
+RANGE_SEPARATORS = re.compile(r"\s*(?:至|到|~|～|—|–|--| - )\s*")
+RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3}
+
+
+class FieldError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: dt.datetime
+    end: dt.datetime
+
+
+def parse(field: dict[str, Any], raw: Any, *, site: Site, today: dt.date) -> Any:
+    """Raw input (usually text) -> typed value for the field's declared type."""
+    kind = field["type"]
+    text = "" if raw is None else str(raw).strip()
+    if kind in ("text", "multiline"):
+        if kind == "text" and ("\n" in text or "\r" in text):
+            raise FieldError("这一栏只能写一行，请去掉换行")
+        limit = field.get("max_length", DEFAULT_MAX[kind])
+        if len(text) > limit:
+            raise FieldError(f"最多 {limit} 个字，现在是 {len(text)} 个字")
+        return text
+    if kind == "date":
+        return parse_date(text, today)
+    if kind == "datetime":
+        return parse_datetime(text, today)
+    if kind == "timerange":
+        return parse_timerange(text, today)
+    if kind == "phone":
+        return parse_phone(text)
+    if kind == "number":
+        return parse_number(text)
+    if kind == "money":
+        return parse_money(text)
+    if kind == "choice":
+        if text not in field.get("choices", []):
+            raise FieldError("请从列表中选择：" + "、".join(field.get("choices", [])))
+        return text
+    if kind == "building":
+        return parse_building(text, site)
+    raise FieldError(f"未知的字段类型 {kind}")
+
+
+def show(field_type: str, value: Any, *, today: dt.date) -> str:
+    """Typed value -> the text printed in a notice."""
+    if isinstance(value, TimeRange):
+        start = show_datetime(value.start, today)
+        if value.end.date() == value.start.date():
+            return f"{start}至{value.end:%H:%M}"
+        return f"{start}至{show_datetime(value.end, today)}"
+    if isinstance(value, dt.datetime):
+        return show_datetime(value, today)
+    if isinstance(value, dt.date):
+        return show_date(value, today)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}" if field_type == "money" else format(value.normalize(), "f")
+    return str(value)
+
+
+def show_date(value: dt.date, today: dt.date) -> str:
+    if value.year == today.year:
+        return f"{value.month}月{value.day}日"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def show_datetime(value: dt.datetime, today: dt.date) -> str:
+    return f"{show_date(value.date(), today)}{value:%H:%M}"
+
+
+def iso(value: Any) -> Any:
+    """Typed value -> JSON (the parsed value shown back to the form)."""
+    if isinstance(value, TimeRange):
+        return {"start": iso(value.start), "end": iso(value.end)}
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+# -- parsers ----------------------------------------------------------------------------------
+
+_DATE_FORMS = [
+    re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
+    re.compile(r"^(?P<m>\d{1,2})[月/-](?P<d>\d{1,2})[日号]?$"),
+]
+_TIME = re.compile(
+    r"^(?P<ampm>上午|早上|中午|下午|晚上)?\s*(?P<h>\d{1,2})(?:[:：](?P<mi>\d{2})|点(?:(?P<half>半)|(?P<mi2>\d{1,2})分?)?)$")
+
+
+def parse_date(text: str, today: dt.date) -> dt.date:
+    if not text:
+        raise FieldError("请填写日期，例如 2026-12-01 或 12月1日")
+    if text in RELATIVE_DAYS:
+        return today + dt.timedelta(days=RELATIVE_DAYS[text])
+    for form in _DATE_FORMS:
+        m = form.match(text)
+        if m:
+            year = int(m.group("y")) if "y" in m.groupdict() and m.group("y") else today.year
+            try:
+                return dt.date(year, int(m.group("m")), int(m.group("d")))
+            except ValueError:
+                raise FieldError(f"没有这一天：{text}") from None
+    raise FieldError("日期格式无法识别，请写成 2026-12-01、12月1日 或 明天")
+
+
+def parse_time(text: str) -> dt.time:
+    m = _TIME.match(text.strip())
+    if not m:
+        raise FieldError("时间格式无法识别，请写成 14:00、下午2点 或 9点半")
+    hour = int(m.group("h"))
+    minute = 30 if m.group("half") else int(m.group("mi") or m.group("mi2") or 0)
+    if m.group("ampm") in ("下午", "晚上") and hour < 12:
+        hour += 12
+    if m.group("ampm") == "中午" and hour < 11:
+        hour += 12
+    if hour > 23 or minute > 59:
+        raise FieldError(f"没有这个时刻：{text}")
+    return dt.time(hour, minute)
+
+
+def parse_datetime(text: str, today: dt.date) -> dt.datetime:
+    if not text:
+        raise FieldError("请填写日期和时间，例如 2026-12-01 09:30 或 明天 14:00")
+    text = text.replace("T", " ")
+    m = re.match(r"^(?P<date>\S+?)\s*(?P<time>(?:上午|早上|中午|下午|晚上)?\s*\d{1,2}(?:[:：]\d{2}|点.*))$", text)
+    if not m:
+        raise FieldError("请同时写日期和时间，例如 2026-12-01 09:30、12月1日 14:00 或 明天 下午2点")
+    day = parse_date(m.group("date").strip(), today)
+    return dt.datetime.combine(day, parse_time(m.group("time")))
+
+
+def parse_timerange(text: str, today: dt.date) -> TimeRange:
+    parts = RANGE_SEPARATORS.split(text.strip(), maxsplit=1) if text else []
+    if len(parts) != 2 or not all(parts):
+        raise FieldError("请写开始和结束时间，用“至”隔开，例如 2026-12-01 08:00 至 2026-12-01 18:00")
+    start = parse_datetime(parts[0], today)
+    try:
+        end = parse_datetime(parts[1], today)
+    except FieldError:
+        end = dt.datetime.combine(start.date(), parse_time(parts[1]))  # "08:00 至 18:00": same day
+    if end <= start:
+        raise FieldError("结束时间必须晚于开始时间")
+    return TimeRange(start, end)
+
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^(0\d{2,3})-?([2-9]\d{6,7})$")
+_SERVICE = re.compile(r"^([48]00)-?(\d{3})-?(\d{4})$")
+
+
+def parse_phone(text: str) -> str:
+    compact = re.sub(r"[\s()（）]", "", text).removeprefix("+86")
+    if _MOBILE.match(compact):
+        return compact
+    m = _LANDLINE.match(compact)
+    if m:
+        return f"{m.group(1)}-{m.group(2)}"
+    m = _SERVICE.match(compact)
+    if m:
+        return "-".join(m.groups())
+    raise FieldError("请填写 11 位手机号，或带区号的座机（如 0571-12345678），或 400 服务电话")
+
+
+def parse_number(text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise FieldError("请填写数字，例如 3 或 2.5") from None
+    if not value.is_finite():
+        raise FieldError("请填写数字，例如 3 或 2.5")
+    return value
+
+
+def parse_money(text: str) -> Decimal:
+    cleaned = text.replace(",", "").replace("，", "").removeprefix("¥").removeprefix("￥").removesuffix("元")
+    if not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", cleaned.strip()):
+        raise FieldError("请填写金额（元），最多两位小数，例如 1280.00")
+    return Decimal(cleaned.strip()).quantize(Decimal("0.01"))
+
+
+_BUILDING = re.compile(r"^(?P<b>\d+)\s*(?:栋|幢|号楼|座)\s*(?:(?P<u>\d+)\s*单元)?$")
+
+
+def parse_building(text: str, site: Site) -> str:
+    m = _BUILDING.match(text)
+    names = "、".join(b.name for b in site.buildings)
+    if not m:
+        raise FieldError(f"请写楼栋（和单元），例如 3栋 或 3栋1单元；本小区有：{names}")
+    building = next((b for b in site.buildings if b.name == f"{m.group('b')}栋"), None)
+    if building is None:
+        raise FieldError(f"本小区没有 {m.group('b')}栋；现有楼栋：{names}")
+    if m.group("u") is None:
+        return building.name
+    unit = f"{m.group('u')}单元"
+    if unit not in building.units:
+        raise FieldError(f"{building.name}没有{unit}；该楼有：{'、'.join(building.units)}")
+    return f"{building.name}{unit}"

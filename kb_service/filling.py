@@ -1,0 +1,176 @@
+"""Template filling: validate typed fields, compute the derived ones, substitute into a channel.
+
+Substitution is a single regex pass over `{name}` of declared fields: values are inserted as
+text and never interpreted, so `{0.__class__}`, `{{7*7}}` or `${x}` typed by a user stay literal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import fields as F
+from .content import Corpus, Template
+from .errors import NotFound, ValidationFailed
+
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+SMS_SINGLE = 70
+SMS_PART = 67
+DOCUMENT_PARTS = ("title", "body", "signature", "date")
+
+
+@dataclass
+class Rendered:
+    channel: str
+    text: str
+    parts: dict[str, str] | None
+    values: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return len(self.text)
+
+    @property
+    def segments(self) -> int:
+        return sms_segments(self.text)
+
+
+def sms_segments(text: str) -> int:
+    n = len(text)
+    return 1 if n <= SMS_SINGLE else math.ceil(n / SMS_PART)
+
+
+def placeholders(text: str) -> list[str]:
+    return PLACEHOLDER.findall(text or "")
+
+
+def channel_texts(template: Template) -> dict[str, list[str]]:
+    """channel -> its text pieces (document channels have several parts)."""
+    out = {}
+    for name, value in template.channels.items():
+        out[name] = [value] if isinstance(value, str) else [value.get(p, "") for p in DOCUMENT_PARTS]
+    return out
+
+
+def find(corpus: Corpus, template_id: str) -> Template:
+    template = corpus.templates.get(template_id)
+    if template is None:
+        raise NotFound(f"没有 id 为 {template_id!r} 的模板", id=template_id)
+    return template
+
+
+def examples(template: Template) -> dict[str, str]:
+    return {f["name"]: f["example"] for f in template.fields if "example" in f and "computed" not in f}
+
+
+def resolve(template: Template, raw: dict[str, Any], corpus: Corpus, *, now: dt.datetime) -> dict[str, Any]:
+    """Raw input -> typed values for every field (computed ones included); 422 lists every problem."""
+    today = now.date()
+    values: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    declared = {f["name"] for f in template.fields}
+    for name in sorted(set(raw) - declared):
+        errors.append({"field": name, "message": f"模板没有这个字段：{name}"})
+    for f in template.fields:
+        if "computed" in f:
+            continue
+        value = raw.get(f["name"])
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if f.get("required"):
+                errors.append({"field": f["name"], "message": f"请填写{f['label']}" +
+                               (f"，例如 {f['example']}" if f.get("example") else "")})
+            continue
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            errors.append({"field": f["name"], "message": f"{f['label']}应为文字"})
+            continue
+        try:
+            values[f["name"]] = F.parse(f, value, site=corpus.site, today=today)
+        except F.FieldError as exc:
+            errors.append({"field": f["name"], "message": f"{f['label']}：{exc}"})
+    if errors:
+        raise ValidationFailed(errors)
+    for f in template.fields:
+        spec = f.get("computed")
+        if spec is None:
+            continue
+        if spec["source"] == "setting":
+            values[f["name"]] = corpus.site.setting(spec["key"])
+        elif spec["source"] == "today":
+            values[f["name"]] = today
+        elif spec["source"] == "standard":
+            base = values.get(spec.get("from", ""), now)
+            if isinstance(base, F.TimeRange):
+                base = base.end
+            if isinstance(base, dt.date) and not isinstance(base, dt.datetime):
+                base = dt.datetime.combine(base, dt.time(0, 0))
+            values[f["name"]] = corpus.standards[spec["key"]].deadline(base)
+    return values
+
+
+def render(template: Template, channel: str, raw: dict[str, Any], corpus: Corpus, *,
+           now: dt.datetime, tone: "Tone | None" = None) -> Rendered:
+    if channel not in template.channels:
+        raise ValidationFailed(
+            [{"field": "channel", "message": "可选渠道：" + "、".join(template.channels)}],
+            message=f"模板 {template.id} 没有 {channel!r} 渠道")
+    values = resolve(template, raw, corpus, now=now)
+    types = {f["name"]: f["type"] for f in template.fields}
+    shown = {name: F.show(types[name], v, today=now.date()) for name, v in values.items()}
+    empty: set[str] = set()
+    spec = template.channels[channel]
+    if isinstance(spec, str):
+        text, parts = fill(spec, shown, empty), None
+    else:
+        parts = {p: fill(spec.get(p, ""), shown, empty) for p in DOCUMENT_PARTS}
+        text = "\n\n".join(v for v in (parts["title"], parts["body"].rstrip(),
+                                       parts["signature"], parts["date"]) if v)
+    result = Rendered(channel, text, parts, {k: F.iso(v) for k, v in values.items()})
+    labels = {f["name"]: f["label"] for f in template.fields}
+    result.warnings.extend(f"“{labels[n]}”未填写，相关文字已留空" for n in sorted(empty))
+    if channel == "sms" and result.segments > 1:
+        result.warnings.append(f"短信 {result.length} 字，超过 {SMS_SINGLE} 字，将按 {result.segments} 条计费")
+    if tone is not None:
+        free = {n: str(raw.get(n, "")) for n, t in types.items() if t in ("text", "multiline")}
+        result.warnings.extend(tone.check_fields(free, labels))
+    return result
+
+
+def fill(text: str, shown: dict[str, str], empty: set[str]) -> str:
+    """Substitute declared fields; a line whose every placeholder is empty is dropped."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        names = PLACEHOLDER.findall(line)
+        missing = [n for n in names if not shown.get(n)]
+        if names and len(missing) == len(names):
+            continue
+        empty.update(missing)
+        lines.append(PLACEHOLDER.sub(lambda m: shown.get(m.group(1), ""), line))
+    return "".join(lines).strip("\n") if "\n" in text else "".join(lines)
+
+
+def to_html(rendered: Rendered) -> str:
+    """HTML for a rendered notice: every character of filled text is escaped."""
+    return html.escape(rendered.text).replace("\n", "<br>\n")
+
+
+@dataclass
+class Tone:
+    """Phrases the tone check flags, loaded from snippets/tone.yaml."""
+    vague: list[str]
+    blaming: list[str]
+
+    def check_fields(self, values: dict[str, str], labels: dict[str, str]) -> list[str]:
+        warnings = []
+        for name, text in values.items():
+            for phrase in self.vague:
+                if phrase in text:
+                    warnings.append(f"“{labels[name]}”里的“{phrase}”不够具体，请写明时间或具体单位")
+            for phrase in self.blaming:
+                if phrase in text:
+                    warnings.append(f"“{labels[name]}”里的“{phrase}”有指责或推诿的意思，请换一种说法")
+        return warnings

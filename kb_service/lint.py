@@ -1,0 +1,37 @@
+"""`kb lint`: every problem in snippets/ and docs/ as `path:line:col: message`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .content import load_corpus
+from .settings import Settings
+from .yamldoc import Problem
+
+SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)")
+BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$")
+
+
+def lint(settings: Settings) -> list[Problem]:
+    corpus, problems = load_corpus(settings.snippets_dir)
+    known = set(corpus.snippets) if corpus else None
+    return sorted(set(problems + check_docs(settings.docs_dir, settings.project_dir, known)))
+
+
+def check_docs(docs_dir: Path, root: Path, known_ids: set[str] | None) -> list[Problem]:
+    from .pages import BLOCKS
+
+    out = []
+    for path in sorted(docs_dir.rglob("*.md")):
+        display = path.relative_to(root).as_posix()
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if known_ids is not None:
+                for m in SNIPPET_LINK.finditer(line):
+                    if m.group(1) not in known_ids:
+                        out.append(Problem(display, lineno, m.start() + 3,
+                                           f"链接 snippet:{m.group(1)} 指向不存在的话术或模板"))
+            m = BLOCK.match(line)
+            if m and m.group(1) not in BLOCKS:
+                out.append(Problem(display, lineno, 1, f"未知的数据块 kb:{m.group(1)}（可用：{', '.join(BLOCKS)}）"))
+    return out

@@ -1,0 +1,232 @@
+"""Markdown for the pages generated from snippets/ at build time (nothing generated is committed).
+
+Every value from content is escaped before it goes into HTML or a Markdown table, so a stray `<`
+or `|` in a script can never break a page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import posixpath
+from collections import defaultdict
+
+from .content import KIND_DIRS, KIND_TEXT, Corpus, Script, Snippet, Template
+from .errors import ValidationFailed
+from .filling import SMS_SINGLE, examples, render
+
+TYPE_TEXT = {"text": "单行文字", "multiline": "多行文字", "date": "日期", "datetime": "日期时间",
+             "timerange": "时间段", "phone": "电话", "number": "数字", "money": "金额（元）",
+             "choice": "选项", "building": "楼栋/单元"}
+CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知", "letter": "书面信函"}
+SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
+STANDARDS_PAGE = "residents/standards.md"
+
+
+def esc(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def cell(text: str) -> str:
+    """A Markdown table cell: escaped, no pipes or newlines."""
+    return esc(text).replace("|", "&#124;").replace("\n", "<br>")
+
+
+def link(from_uri: str, to_uri: str) -> str:
+    return posixpath.relpath(to_uri, posixpath.dirname(from_uri) or ".")
+
+
+def category_uri(category: str) -> str:
+    return f"categories/{category}.md"
+
+
+def standard_anchor(standard_id: str) -> str:
+    return "std-" + standard_id.replace(".", "-")
+
+
+# -- one page per snippet ---------------------------------------------------------------------
+
+def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
+    uri = snippet.src_uri
+    cat = corpus.site.categories[snippet.category]
+    lines = [
+        f"# {snippet.title}",
+        "",
+        f'<p class="kb-meta"><span class="kb-id" title="在工单和记录里引用这个编号">编号 <code>{esc(snippet.id)}</code></span>'
+        f' · {KIND_TEXT[snippet.kind]} · 分类 <a href="{esc(link(uri, category_uri(snippet.category)).removesuffix(".md"))}/">{esc(cat)}</a>'
+        f" · 负责：{esc(snippet.owner)} · 审核：{esc(snippet.reviewed)}</p>",
+        "",
+        f"!!! abstract \"适用场景\"\n    {cell(snippet.applies_when)}",
+        "",
+        f"{cell(snippet.summary)}",
+        "",
+    ]
+    if isinstance(snippet, Script):
+        lines += script_body(corpus, snippet)
+    else:
+        lines += template_body(corpus, snippet, now=now)
+    if snippet.related:
+        lines += ["## 相关话术与模板", ""]
+        for rid in snippet.related:
+            other = corpus.snippets[rid]
+            lines.append(f"- [{esc(other.title)}]({link(uri, other.src_uri)}) · {KIND_TEXT[other.kind]} `{other.id}`")
+        lines.append("")
+    if snippet.tags:
+        tags = " ".join(f'<a class="kb-tag" href="{esc(link(uri, "tags/index.md").removesuffix("index.md"))}#{esc(tag_anchor(t))}">{esc(t)}</a>'
+                        for t in snippet.tags)
+        lines += [f'<p class="kb-tags">标签：{tags}</p>', ""]
+    if snippet.aliases:
+        lines += [f'<p class="kb-aliases">也叫：{esc("、".join(snippet.aliases))}</p>', ""]
+    return "\n".join(lines)
+
+
+def script_body(corpus: Corpus, script: Script) -> list[str]:
+    lines = ["## 通话步骤", "", '<ol class="kb-steps">']
+    for step in script.steps:
+        lines.append("<li>")
+        if "say" in step:
+            say = corpus.expand_standards(step["say"])
+            lines.append(f'<div class="kb-say"><span class="kb-say-label">说</span>'
+                         f'<span class="kb-say-text">{esc(say)}</span>'
+                         f'<button class="kb-copy md-button" type="button" data-copy="{esc(say)}" '
+                         f'title="复制这句话">复制</button></div>')
+        if "do" in step:
+            lines.append(f'<p class="kb-do"><span class="kb-label">做</span>{esc(corpus.expand_standards(step["do"]))}</p>')
+        if "note" in step:
+            lines.append(f'<p class="kb-note"><span class="kb-label">提示</span>{esc(corpus.expand_standards(step["note"]))}</p>')
+        lines.append("</li>")
+    lines += ["</ol>", ""]
+    if script.avoid:
+        lines += ["## 不要这样说", "", "| 不要说 | 可以这样说 | 原因 |", "| --- | --- | --- |"]
+        lines += [f"| {cell(a['phrase'])} | {cell(a['instead'])} | {cell(a.get('why', ''))} |" for a in script.avoid]
+        lines.append("")
+    if script.commitments:
+        lines += commitments_table(corpus, script.src_uri, script.commitments)
+    return lines
+
+
+def commitments_table(corpus: Corpus, uri: str, ids: list[str]) -> list[str]:
+    target = link(uri, STANDARDS_PAGE)
+    lines = ["## 依据的服务承诺", "", "| 承诺 | 时限 | 适用 |", "| --- | --- | --- |"]
+    for sid in ids:
+        s = corpus.standards[sid]
+        lines.append(f"| [{cell(s.name)}]({target}#{standard_anchor(s.id)}) | {s.text} | {cell(s.applies_to)} |")
+    return lines + [""]
+
+
+def template_body(corpus: Corpus, template: Template, *, now: dt.datetime) -> list[str]:
+    lines = ["## 填写项", "", "| 字段 | 类型 | 必填 | 说明 | 示例 |", "| --- | --- | --- | --- | --- |"]
+    for f in template.fields:
+        spec = f.get("computed")
+        if spec:
+            source = SOURCE_TEXT[spec["source"]]
+            if spec["source"] == "standard":
+                s = corpus.standards[spec["key"]]
+                source += f"：{s.name}（{s.text}）"
+            lines.append(f"| {cell(f['label'])} `{f['name']}` | {TYPE_TEXT[f['type']]} | 自动 | 由{cell(source)}计算 | |")
+            continue
+        kind = TYPE_TEXT[f["type"]]
+        if f.get("choices"):
+            kind += "：" + "、".join(f["choices"])
+        lines.append(f"| {cell(f['label'])} `{f['name']}` | {cell(kind)} | {'是' if f.get('required') else '否'} "
+                     f"| {cell(f.get('help', ''))} | {cell(f.get('example', ''))} |")
+    lines += ["", "## 示例效果", "", "以下用各字段的示例值填写：", ""]
+    for channel in template.channels:
+        try:
+            result = render(template, channel, examples(template), corpus, now=now)
+        except ValidationFailed as exc:  # lint has already rejected this; keep the page honest
+            raise ValueError(f"{template.id}: 示例值无法填写 {exc.errors}") from exc
+        title = CHANNEL_TEXT[channel]
+        if channel == "sms":
+            title += f"（{result.length} 字{'，1 条' if result.length <= SMS_SINGLE else f'，{result.segments} 条'}）"
+        lines += [f'=== "{title}"', "",
+                  f'    <div class="kb-preview kb-preview-{channel}">{esc(result.text)}</div>',
+                  f'    <button class="kb-copy md-button" type="button" data-copy="{esc(result.text)}">复制全文</button>',
+                  ""]
+    return lines
+
+
+def tag_anchor(tag: str) -> str:
+    return "tag-" + tag
+
+
+# -- index pages ------------------------------------------------------------------------------
+
+def library_index(corpus: Corpus, kind: str) -> str:
+    uri = f"{KIND_DIRS[kind]}/index.md"
+    items = [s for s in corpus.snippets.values() if s.kind == kind]
+    by_cat = defaultdict(list)
+    for s in items:
+        by_cat[s.category].append(s)
+    title = "话术库" if kind == "script" else "模板库"
+    intro = ("接听电话、接待来访、处理投诉和突发事件时照着说的话。每条都有编号，可在工单里引用。"
+             if kind == "script" else "通知、回执、报告的标准写法。填入字段即可得到短信、微信群通知和张贴通知的文字。")
+    lines = [f"# {title}", "", intro, "", f"共 {len(items)} 条。按标签查找见[标签索引]({link(uri, 'tags/index.md')})。", ""]
+    for cat in corpus.site.categories:
+        if cat not in by_cat:
+            continue
+        lines += [f"## {esc(corpus.site.categories[cat])}", ""]
+        lines += snippet_list(uri, sorted(by_cat[cat], key=lambda s: s.id))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def snippet_list(uri: str, snippets: list[Snippet]) -> list[str]:
+    return [f"- [{esc(s.title)}]({link(uri, s.src_uri)}) `{s.id}` — {cell(s.summary)}" for s in snippets]
+
+
+def category_page(corpus: Corpus, category: str) -> str:
+    uri = category_uri(category)
+    items = sorted((s for s in corpus.snippets.values() if s.category == category), key=lambda s: s.id)
+    lines = [f"# {esc(corpus.site.categories[category])}", "", f"分类编号 `{category}`，共 {len(items)} 条。", ""]
+    return "\n".join(lines + snippet_list(uri, items) + [""])
+
+
+def categories_index(corpus: Corpus) -> str:
+    uri = "categories/index.md"
+    lines = ["# 分类", ""]
+    for cat, name in corpus.site.categories.items():
+        n = sum(1 for s in corpus.snippets.values() if s.category == cat)
+        if n:
+            lines.append(f"- [{esc(name)}]({link(uri, category_uri(cat))}) `{cat}` · {n} 条")
+    return "\n".join(lines + [""])
+
+
+def tags_page(corpus: Corpus) -> str:
+    uri = "tags/index.md"
+    by_tag = defaultdict(list)
+    for s in corpus.snippets.values():
+        for t in s.tags:
+            by_tag[t].append(s)
+    lines = ["# 标签索引", "", "话术与模板按标签列出。", ""]
+    for tag in sorted(by_tag, key=lambda t: (-len(by_tag[t]), t)):
+        lines += [f'<h2 id="{esc(tag_anchor(tag))}">{esc(tag)}</h2>', ""]
+        lines += snippet_list(uri, sorted(by_tag[tag], key=lambda s: s.id))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
+    """src_uri -> Markdown for every page built from snippets/."""
+    pages = {s.src_uri: snippet_page(corpus, s, now=now) for s in corpus.snippets.values()}
+    pages["scripts/index.md"] = library_index(corpus, "script")
+    pages["templates/index.md"] = library_index(corpus, "template")
+    pages["categories/index.md"] = categories_index(corpus)
+    for cat in {s.category for s in corpus.snippets.values()}:
+        pages[category_uri(cat)] = category_page(corpus, cat)
+    pages["tags/index.md"] = tags_page(corpus)
+    return pages
+
+
+# -- blocks inside hand-written pages ---------------------------------------------------------
+
+def standards_table(corpus: Corpus) -> str:
+    rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
+    from .content import MEASURE_TEXT
+    for s in corpus.standards.values():
+        rows.append(f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {MEASURE_TEXT[s.measure]} '
+                    f"| {cell(s.applies_to)} | {cell(s.description)} |")
+    return "\n".join(rows)
+
+
+BLOCKS = {"standards": standards_table}

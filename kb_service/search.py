@@ -1,0 +1,292 @@
+"""Script search with Whoosh: index scripts, templates and handbook sections; answer staff queries.
+
+Tokens are produced by textproc (words, character n-grams, pinyin) and stored space-separated,
+so the index holds only Whoosh's own analyzer classes and opens anywhere. The index is built by
+`kb build` and opened read-only by the service: several processes can share one build.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from pymdownx.slugs import slugify
+from ruamel.yaml import YAML
+from whoosh import index as windex
+from whoosh import query as Q
+from whoosh import scoring
+from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
+from whoosh.fields import ID, STORED, TEXT, Schema
+
+from . import textproc as tp
+from .content import Corpus, Script, Snippet, Template
+
+INDEX_NAME = "kb"
+META = "search-meta.json"
+_analyzer = SpaceSeparatedTokenizer() | LowercaseFilter()
+_slug = slugify(case="lower")
+
+# Query-time weights: title and aliases above tags above body; homophones below all exact fields.
+WEIGHTS = {
+    "t_words": 6.0, "a_words": 5.0, "g_words": 3.0, "b_words": 1.0,
+    "t_bi": 3.0, "b_bi": 0.6, "t_uni": 0.4,
+    "homophone": 2.0, "pinyin": 4.0, "initials": 3.0, "synonym": 0.8,
+}
+KIND_PRIOR = {"script": 1.0, "template": 1.0, "page": 0.75}
+LOW_CONFIDENCE = 2.0
+
+
+def schema() -> Schema:
+    text = lambda: TEXT(analyzer=_analyzer, phrase=True)  # noqa: E731
+    return Schema(
+        id=ID(stored=True, unique=True), kind=ID(stored=True), title=STORED(), url=STORED(),
+        text=STORED(),
+        t_words=text(), a_words=text(), g_words=text(), b_words=text(),
+        t_bi=text(), b_bi=text(), t_uni=text(), py=text(), pyi=text(),
+    )
+
+
+@dataclass
+class Doc:
+    id: str
+    kind: str
+    title: str
+    url: str
+    aliases: list[str]
+    tags: list[str]
+    body: str
+
+
+# -- documents --------------------------------------------------------------------------------
+
+def snippet_doc(corpus: Corpus, s: Snippet) -> Doc:
+    parts = [s.summary, s.applies_when]
+    if isinstance(s, Script):
+        for step in s.steps:
+            parts += [corpus.expand_standards(step.get(k, "")) for k in ("say", "do", "note")]
+        parts += [a["instead"] for a in s.avoid]
+    elif isinstance(s, Template):
+        parts += [f["label"] + " " + f.get("help", "") for f in s.fields]
+        sms = s.channels.get("sms", "")
+        parts.append(re.sub(r"\{[a-z0-9_]+\}", " ", sms))
+    return Doc(s.id, s.kind, s.title, s.url, list(s.aliases), list(s.tags),
+               "\n".join(p for p in parts if p))
+
+
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+FRONT = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+MD_NOISE = [
+    (re.compile(r"<!--.*?-->", re.DOTALL), " "),
+    (re.compile(r"<[^>]+>"), " "),
+    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), " "),
+    (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"^\s*(!!!|\?\?\?\+?|===)\s*\S*\s*", re.MULTILINE), ""),
+    (re.compile(r"[*_`>#|]|:material-[a-z-]+:|-{3,}"), " "),
+    (re.compile(r"^\s*[-+] \[[ xX]\]\s*", re.MULTILINE), ""),
+]
+
+
+def page_docs(docs_dir: Path) -> Iterable[Doc]:
+    """Every `##` section of the Markdown pages, with a link to its heading."""
+    for path in sorted(docs_dir.rglob("*.md")):
+        rel = path.relative_to(docs_dir).as_posix()
+        url = "/" + (rel[:-len("index.md")] if rel.endswith("index.md") else rel[:-3] + "/")
+        text = FENCE.sub(" ", FRONT.sub("", path.read_text(encoding="utf-8")))
+        h1 = re.search(r"^# (.+)$", text, re.MULTILINE)
+        page_title = h1.group(1).strip() if h1 else rel
+        sections = re.split(r"^## ", text, flags=re.MULTILINE)
+        head = sections[0][h1.end():] if h1 else sections[0]
+        if clean(head).strip():
+            yield Doc(f"page:{rel}", "page", page_title, url, [], [], clean(head))
+        for section in sections[1:]:
+            heading, _, body = section.partition("\n")
+            heading = heading.strip()
+            yield Doc(f"page:{rel}#{_slug(heading, '-')}", "page", f"{page_title} › {heading}",
+                      f"{url}#{_slug(heading, '-')}", [], [], clean(body))
+
+
+def clean(markdown: str) -> str:
+    for pattern, repl in MD_NOISE:
+        markdown = pattern.sub(repl, markdown)
+    return re.sub(r"[ \t]+", " ", re.sub(r"\n\s*\n+", "\n", markdown)).strip()
+
+
+def fields_for(doc: Doc) -> dict[str, str]:
+    title, aliases, tags = tp.normalize(doc.title), [tp.normalize(a) for a in doc.aliases], [tp.normalize(t) for t in doc.tags]
+    body = tp.normalize(doc.body)
+    heads = [title] + aliases + tags
+    sylls = [tp.syllables(h) for h in heads]
+    return {
+        "id": doc.id, "kind": doc.kind, "title": doc.title, "url": doc.url, "text": doc.body,
+        "t_words": tp.join([tp.words(title, stop=False)]),
+        "a_words": tp.join([tp.words(a, stop=False) + [a] for a in aliases]),
+        "g_words": tp.join([tp.words(t, stop=False) + [t] for t in tags]),
+        "b_words": tp.join([tp.words(line) for line in body.splitlines()]),
+        "t_bi": tp.join([tp.bigrams(h) for h in heads]),
+        "b_bi": tp.join([tp.bigrams(line) for line in body.splitlines()]),
+        "t_uni": tp.join([tp.unigrams(h) for h in heads]),
+        "py": tp.join(sylls),
+        "pyi": tp.join([tp.initials(s) for s in sylls]),
+    }
+
+
+def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    ix = windex.create_in(str(index_dir), schema(), indexname=INDEX_NAME)
+    vocabulary: set[str] = set()
+    count = 0
+    with ix.writer() as writer:
+        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir))
+        for doc in docs:
+            f = fields_for(doc)
+            vocabulary.update(f["py"].split())
+            writer.add_document(**f)
+            count += 1
+    vocabulary.discard(tp.SEP)
+    (index_dir / META).write_text(json.dumps({"syllables": sorted(vocabulary), "documents": count},
+                                             ensure_ascii=False))
+    return count
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+@dataclass
+class Synonyms:
+    groups: list[list[str]]
+
+    @classmethod
+    def load(cls, path: Path) -> "Synonyms":
+        if not path.exists():
+            return cls([])
+        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
+        return cls([[tp.normalize(str(w)) for w in g] for g in data.get("groups", [])])
+
+    def expand(self, text: str) -> list[str]:
+        extra = []
+        for group in self.groups:
+            if any(w in text for w in group):
+                extra += [w for w in group if w not in text]
+        return extra
+
+
+def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tuple[Q.Query | None, list[str]]:
+    """Query object plus the plain terms used for highlighting."""
+    norm = tp.normalize(text).strip()
+    if not norm:
+        return None, []
+    clauses: list[Q.Query] = []
+    marks: list[str] = []
+    letters = re.sub(r"[\s']+", "", norm)
+    if re.fullmatch(r"[a-z]{2,40}", letters):
+        sylls = tp.split_pinyin(letters, vocabulary)
+        if sylls:
+            clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
+        if len(letters) <= 8:
+            clauses.append(_phrase("pyi", list(letters), WEIGHTS["initials"]))
+    words = tp.words(norm)
+    for w in dict.fromkeys(words):
+        clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
+                    Q.Term("g_words", w, boost=WEIGHTS["g_words"]), Q.Term("b_words", w, boost=WEIGHTS["b_words"])]
+    marks += words
+    grams = list(dict.fromkeys(tp.bigrams(norm)))
+    for g in grams:
+        clauses += [Q.Term("t_bi", g, boost=WEIGHTS["t_bi"]), Q.Term("b_bi", g, boost=WEIGHTS["b_bi"])]
+    clauses += [Q.Term("t_uni", c, boost=WEIGHTS["t_uni"]) for c in dict.fromkeys(tp.unigrams(norm))]
+    for extra in synonyms.expand(norm):
+        for w in tp.words(extra, stop=False) or [extra]:
+            clauses += [Q.Term("a_words", w, boost=WEIGHTS["synonym"] * WEIGHTS["a_words"] / 2),
+                        Q.Term("t_words", w, boost=WEIGHTS["synonym"] * WEIGHTS["t_words"] / 2),
+                        Q.Term("b_words", w, boost=WEIGHTS["synonym"])]
+        marks.append(extra)
+    sylls = tp.syllables(norm)
+    if 2 <= len(sylls) <= 12:
+        # Homophone typos from a pinyin keyboard: any run of 2+ syllables of the query, as a
+        # phrase over titles and aliases. Weighted below the exact fields.
+        for size in range(min(len(sylls), 4), 1, -1):
+            for i in range(len(sylls) - size + 1):
+                clauses.append(_phrase("py", sylls[i:i + size], WEIGHTS["homophone"] * size / 4))
+    marks += grams
+    return (Q.Or(clauses) if clauses else None), marks
+
+
+def _phrase(field: str, tokens: list[str], boost: float) -> Q.Query:
+    if len(tokens) == 1:
+        return Q.Term(field, tokens[0], boost=boost)
+    return Q.Phrase(field, tokens, boost=boost)
+
+
+def highlight(text: str, marks: list[str], width: int = 64) -> str:
+    """A window of the text around the first match, escaped, with matches in <mark>."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    norm = tp.normalize(flat)  # same length as flat for CJK/ASCII text; used only to find positions
+    terms = sorted({m for m in marks if m and len(m) >= 1}, key=len, reverse=True)
+    if len(norm) != len(flat):
+        norm = flat
+    first = min((norm.find(t) for t in terms if norm.find(t) >= 0), default=0)
+    start = max(0, first - width // 4)
+    end = min(len(flat), start + width)
+    window, nwindow = flat[start:end], norm[start:end]
+    spans: list[tuple[int, int]] = []
+    for t in terms:
+        i = nwindow.find(t)
+        while i >= 0:
+            if not any(a < i + len(t) and i < b for a, b in spans):
+                spans.append((i, i + len(t)))
+            i = nwindow.find(t, i + len(t))
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        out += [html.escape(window[pos:a]), "<mark>", html.escape(window[a:b]), "</mark>"]
+        pos = b
+    out.append(html.escape(window[pos:]))
+    return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(flat) else "")
+
+
+class Searcher:
+    def __init__(self, ix, vocabulary: frozenset[str], synonyms: Synonyms, corpus: Corpus):
+        self.ix = ix
+        self.vocabulary = vocabulary
+        self.synonyms = synonyms
+        self.corpus = corpus
+        self.searcher = ix.searcher(weighting=scoring.BM25F())
+        self.gap_sink = None  # set by the service: callable(query, total, top_score)
+
+    @classmethod
+    def open(cls, index_dir: Path, corpus: Corpus) -> "Searcher":
+        if not windex.exists_in(str(index_dir), indexname=INDEX_NAME):
+            from .errors import UsageError
+            raise UsageError(f"检索索引不存在：{index_dir}；请先运行 kb build")
+        meta = json.loads((index_dir / META).read_text(encoding="utf-8"))
+        ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME, readonly=True)
+        synonyms = Synonyms.load(corpus.root / "snippets" / "search" / "synonyms.yaml")
+        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus)
+
+    def close(self) -> None:
+        self.searcher.close()
+
+    def search(self, text: str, *, limit: int = 10, kind: str | None = None) -> dict:
+        started = time.perf_counter()
+        query, marks = build_query(text, self.vocabulary, self.synonyms)
+        results: list[dict] = []
+        total = 0
+        top = 0.0
+        if query is not None:
+            filt = Q.Term("kind", kind) if kind else None
+            hits = self.searcher.search(query, limit=max(limit * 3, 30), filter=filt)
+            total = hits.scored_length()
+            ranked = sorted(((h.score * KIND_PRIOR[h["kind"]], h) for h in hits), key=lambda x: -x[0])
+            top = ranked[0][0] if ranked else 0.0
+            for score, hit in ranked[:limit]:
+                results.append({
+                    "id": hit["id"].removeprefix("page:") if hit["kind"] != "page" else hit["id"],
+                    "kind": hit["kind"], "title": hit["title"], "url": hit["url"],
+                    "snippet": highlight(hit["text"], marks), "score": round(score, 3),
+                })
+        took = (time.perf_counter() - started) * 1000
+        if self.gap_sink is not None and text.strip() and (total == 0 or top < LOW_CONFIDENCE):
+            self.gap_sink(text.strip(), total, top)
+        return {"query": text, "total": total, "took_ms": round(took, 2), "results": results}

@@ -1,0 +1,98 @@
+"""One settings object, built from the environment once and passed everywhere."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UsageError
+
+# (name, default, help): the single table that the docs page and `kb --help` are built from.
+ENVIRONMENT = [
+    ("KB_DATA_DIR", "./var", "索引、SQLite 数据库与日志所在目录"),
+    ("KB_DATABASE_URL", "sqlite:///<KB_DATA_DIR>/kb.sqlite3",
+     "数据库地址；共享部署用 postgresql+psycopg://user@host/db"),
+    ("KB_STAFF_TOKENS", "", "员工访问令牌，逗号分隔的 name:token；为空时员工接口关闭"),
+    ("KB_FEEDBACK_RATE_LIMIT", "10", "每个地址每分钟可提交的公开表单数；0 表示不限（压测用）"),
+    ("KB_PROJECT_DIR", "<当前目录>", "内容仓库根目录（含 mkdocs.yml、docs/、snippets/）"),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    data_dir: Path
+    database_url: str
+    staff_tokens: dict[str, str] = field(default_factory=dict)
+    feedback_rate_limit: int = 10
+
+    @property
+    def site_dir(self) -> Path:
+        return self.project_dir / "site"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.project_dir / "docs"
+
+    @property
+    def snippets_dir(self) -> Path:
+        return self.project_dir / "snippets"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def staff_enabled(self) -> bool:
+        return bool(self.staff_tokens)
+
+    @classmethod
+    def from_env(cls, environ: os._Environ | dict | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        project_dir = Path(env.get("KB_PROJECT_DIR") or _find_project_dir()).resolve()
+        data_dir = Path(env.get("KB_DATA_DIR") or "./var")
+        if not data_dir.is_absolute():
+            data_dir = (Path.cwd() / data_dir).resolve()
+        database_url = env.get("KB_DATABASE_URL") or f"sqlite:///{data_dir / 'kb.sqlite3'}"
+        return cls(
+            project_dir=project_dir,
+            data_dir=data_dir,
+            database_url=database_url,
+            staff_tokens=parse_tokens(env.get("KB_STAFF_TOKENS", "")),
+            feedback_rate_limit=_int(env, "KB_FEEDBACK_RATE_LIMIT", 10),
+        )
+
+
+def parse_tokens(raw: str) -> dict[str, str]:
+    """`alice:s3cret,bob:t0ken` -> {token: name}. Tokens are keyed by value for lookup."""
+    tokens: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, token = part.partition(":")
+        if not sep or not name.strip() or len(token.strip()) < 8:
+            raise UsageError(
+                "KB_STAFF_TOKENS 格式应为 name:token（令牌至少 8 个字符），多个用逗号分隔"
+            )
+        tokens[token.strip()] = name.strip()
+    return tokens
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name} 应为非负整数，收到 {raw!r}") from None
+    if value < 0:
+        raise UsageError(f"{name} 应为非负整数，收到 {raw!r}")
+    return value
+
+
+def _find_project_dir() -> Path:
+    """The content checkout: the current directory if it holds mkdocs.yml, else the source tree."""
+    cwd = Path.cwd()
+    if (cwd / "mkdocs.yml").exists():
+        return cwd
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,69 @@
+"""MkDocs hooks: generate snippet pages, resolve `snippet:<id>` links, fill data blocks.
+
+Wired in mkdocs.yml (`hooks:`). Logic lives in pages.py and content.py; this file only adapts
+them to MkDocs events. A warning logged here fails `mkdocs build --strict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+from kb_service import pages
+from kb_service.content import Corpus, load_corpus
+
+log = logging.getLogger("mkdocs.plugins.kb")
+
+SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
+BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
+
+_corpus: Corpus | None = None
+
+
+def on_config(config, **kwargs):
+    global _corpus
+    snippets = Path(config.config_file_path).resolve().parent / "snippets"
+    corpus, problems = load_corpus(snippets)
+    for problem in problems:
+        if problem.severity != "error":
+            log.info(str(problem))
+    if corpus is None:
+        errors = "\n".join(str(p) for p in problems if p.severity == "error")
+        raise PluginError(f"snippets/ 内容有错误，请运行 kb lint：\n{errors}")
+    _corpus = corpus
+    return config
+
+
+def on_files(files: Files, config, **kwargs):
+    now = dt.datetime.combine(dt.date.today(), dt.time(9, 0))
+    for uri, markdown in pages.generated_pages(_corpus, now=now).items():
+        if files.get_file_from_path(uri) is not None:
+            raise PluginError(f"docs/{uri} 与自动生成的页面同名：请删除该文件，它由 snippets/ 生成")
+        files.append(File.generated(config, uri, content=markdown))
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files, **kwargs):
+    src = page.file.src_uri
+
+    def snippet_link(match: re.Match) -> str:
+        sid, anchor = match.group(1), match.group(2) or ""
+        target = _corpus.snippets.get(sid)
+        if target is None:
+            log.warning(f"docs/{src}: 链接 snippet:{sid} 指向不存在的话术或模板")
+            return match.group(0)
+        return f"]({pages.link(src, target.src_uri)}{anchor})"
+
+    def block(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in pages.BLOCKS:
+            log.warning(f"docs/{src}: 未知的数据块 kb:{name}（可用：{', '.join(pages.BLOCKS)}）")
+            return match.group(0)
+        return pages.BLOCKS[name](_corpus)
+
+    return BLOCK.sub(block, SNIPPET_LINK.sub(snippet_link, markdown))

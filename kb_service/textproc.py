@@ -1,0 +1,92 @@
+"""How text becomes search tokens: Simplified characters, words, character n-grams, pinyin.
+
+Index and query go through the same functions, so a query matches exactly when its tokens
+were produced from the content the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+import rjieba
+from pypinyin import Style, lazy_pinyin
+
+SEP = "_"  # between list items, so phrases never span two aliases
+CJK = re.compile(r"[\u3400-\u9fff]")
+CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+TOKEN_OK = re.compile(r"^[\u3400-\u9fffa-z0-9]+$")
+# Words that carry no meaning in a staff query ("what to do", "my", particles).
+STOP = frozenset("""的 了 吗 呢 啊 吧 呀 哦 嘛 么 着 过 和 与 及 或 是 在 有 我 你 他 她 它 我们 你们 他们
+都 也 就 还 又 很 太 把 被 给 让 对 从 到 向 要 会 能 说 这 那 这个 那个 什么 怎么 怎么办 怎样 如何
+为什么 一下 一直 一个 吗 么 呢 该 应该 可以 请问 个 些 得 地""".split())
+
+_t2s = opencc.OpenCC("t2s")
+
+
+def normalize(text: str) -> str:
+    """Traditional -> Simplified, full-width -> half-width, lower case."""
+    return _t2s.convert(unicodedata.normalize("NFKC", text)).lower()
+
+
+def words(text: str, *, stop: bool = True) -> list[str]:
+    out = []
+    for tok in rjieba.cut_for_search(text):
+        tok = tok.strip().lower()
+        if tok and TOKEN_OK.match(tok) and not (stop and tok in STOP):
+            out.append(tok)
+    return out
+
+
+def bigrams(text: str) -> list[str]:
+    out = []
+    for run in CJK_RUN.findall(text):
+        out.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def unigrams(text: str) -> list[str]:
+    return [c for c in CJK.findall(text) if c not in STOP]
+
+
+@lru_cache(maxsize=4096)
+def _syllables_of_run(run: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(run, style=Style.NORMAL, v_to_u=False, errors="ignore"))
+
+
+def syllables(text: str) -> list[str]:
+    out: list[str] = []
+    for run in CJK_RUN.findall(text):
+        out.extend(_syllables_of_run(run))
+    return out
+
+
+def initials(sylls: list[str]) -> list[str]:
+    return [s[0] for s in sylls if s]
+
+
+def join(items: list[list[str]]) -> str:
+    """Token lists of several items -> one space-separated field, items kept apart by SEP."""
+    return f" {SEP} ".join(" ".join(toks) for toks in items if toks)
+
+
+def split_pinyin(text: str, vocabulary: frozenset[str]) -> list[str] | None:
+    """`diantikunren` -> [dian, ti, kun, ren] using the syllables that occur in the content.
+
+    Prefers fewer, longer syllables (xian over xi+an); None when the letters are not pinyin.
+    """
+    n = len(text)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(min(n, i + 6), i, -1):
+            piece = text[i:j]
+            if piece in vocabulary:
+                candidate = best[i] + [piece]
+                if best[j] is None or len(candidate) < len(best[j]):
+                    best[j] = candidate
+    return best[n]
