@@ -1,0 +1,147 @@
+"""Shared fixtures: a copy of the real content built once, real apps, real servers, real browsers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kb_service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ("mkdocs.yml", "docs", "snippets", "overrides")
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def copy_project(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CONTENT:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def settings_for(project: Path, data: Path, **env) -> Settings:
+    base = {"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(data), "KB_FEEDBACK_RATE_LIMIT": "0"}
+    return Settings.from_env({**base, **env})
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """The real docs/ and snippets/, copied and built once per test session."""
+    from kb_service.build import build
+
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    build(settings_for(project, project / "var"))
+    return project
+
+
+@pytest.fixture
+def settings(built_project, tmp_path) -> Settings:
+    return settings_for(built_project, tmp_path / "var")
+
+
+@pytest.fixture
+def client(built_project, tmp_path):
+    from starlette.testclient import TestClient
+
+    from kb_service.app import create_app
+
+    # The index lives in the built project's data dir; the database in a fresh tmp_path.
+    s = settings_for(built_project, built_project / "var",
+                     KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    with TestClient(create_app(s)) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kb(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kb_service.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+class Server:
+    def __init__(self, project: Path, data: Path, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(data),
+                    "KB_FEEDBACK_RATE_LIMIT": "0", **(env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--port", str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
+
+    def wait(self, timeout: float = 60) -> "Server":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kb serve exited: {self.proc.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise TimeoutError("kb serve did not become ready")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out
+
+
+@pytest.fixture(scope="session")
+def server(built_project):
+    srv = Server(built_project, built_project / "var").wait()
+    yield srv
+    srv.stop()
+
+
+def need_chromium() -> None:
+    if not CHROMIUM.exists():
+        message = "需要 Debian 的 chromium：apt-get install -y chromium fonts-noto-cjk"
+        if IN_CI:
+            pytest.fail(message + "（CI=true 时不允许跳过）")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN")
+    pg = context.new_page()
+    outside: list[str] = []
+    pg.on("request", lambda r: outside.append(r.url)
+          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
+    yield pg
+    context.close()
+    assert not outside, f"页面请求了外部地址：{outside}"
