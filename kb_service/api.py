@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import scripts_view
+from . import filling, scripts_view, templates_view
 from .content import Corpus, require_corpus
-from .errors import KBError, NotFound
+from .errors import KBError, NotFound, PayloadTooLarge, ValidationFailed
 from .settings import Settings
 
 
@@ -75,3 +75,59 @@ def _int_param(raw: str | None, name: str, *, default: int, lo: int, hi: int) ->
     if not lo <= value <= hi:
         raise KBError(f"{name} 应在 {lo} 到 {hi} 之间", field=name)
     return value
+
+
+# -- templates --------------------------------------------------------------------------------
+
+MAX_JSON_BODY = 64 * 1024
+
+
+async def read_json(request: Request) -> dict:
+    """A JSON object body, with a size limit; anything else is a clear 4xx."""
+    import json
+
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise PayloadTooLarge(f"请求体太大：最多 {MAX_JSON_BODY // 1024} KB")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise PayloadTooLarge(f"请求体太大：最多 {MAX_JSON_BODY // 1024} KB")
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise KBError("请求体不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise KBError("请求体应为 JSON 对象，例如 {\"channel\": \"sms\", \"fields\": {...}}")
+    return data
+
+
+async def templates(request: Request) -> JSONResponse:
+    corpus = services(request).corpus
+    return JSONResponse({"templates": [templates_view.summary(corpus, t) for t in corpus.templates.values()]})
+
+
+async def template(request: Request) -> JSONResponse:
+    corpus = services(request).corpus
+    return JSONResponse(templates_view.detail(corpus, filling.find(corpus, request.path_params["id"])))
+
+
+async def render_template(request: Request) -> JSONResponse:
+    corpus = services(request).corpus
+    found = filling.find(corpus, request.path_params["id"])
+    data = await read_json(request)
+    channel = data.get("channel", "sms")
+    raw = data.get("fields", {})
+    if not isinstance(channel, str):
+        raise ValidationFailed([{"field": "channel", "message": "channel 应为文字"}])
+    if not isinstance(raw, dict):
+        raise ValidationFailed([{"field": "fields", "message": "fields 应为 JSON 对象：字段名 → 填写的值"}])
+    result = filling.render(found, channel, raw, corpus, now=now(), tone=corpus.tone)
+    return JSONResponse(templates_view.rendered(result))
+
+
+def now():
+    import datetime as dt
+
+    return dt.datetime.now().replace(second=0, microsecond=0)

@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", api.health),
         Route("/search", api.search),
         Route("/scripts/{id}", api.script),
+        Route("/templates", api.templates),
+        Route("/templates/{id}", api.template),
+        Route("/templates/{id}/render", api.render_template, methods=["POST"]),
         Route("/{path:path}", api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     routes = [

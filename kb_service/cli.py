@@ -56,6 +56,10 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")
     p.set_defaults(func=cmd_lint)
 
+    p = sub.add_parser("fmt", help="按规范的键顺序重写 snippets/ 下的话术与模板文件（保留注释）")
+    p.add_argument("--check", action="store_true", help="只检查，不改文件；有需要格式化的文件时退出码为 1")
+    p.set_defaults(func=cmd_fmt)
+
     p = sub.add_parser("eval-search", help="按查询文件评估检索：recall@1、recall@3、MRR（总体与按风格）")
     p.add_argument("file", type=Path, help="查询文件（格式同 contract/dev-queries.tsv）")
     p.set_defaults(func=cmd_eval_search)
@@ -81,6 +85,22 @@ def cmd_lint(settings: Settings, args) -> int:
     warnings = len(problems) - errors
     print(f"kb lint: {errors} 个错误，{warnings} 个警告", file=sys.stderr)
     return 1 if errors else 0
+
+
+def cmd_fmt(settings: Settings, args) -> int:
+    from ruamel.yaml.error import YAMLError
+
+    from .fmt import format_files
+
+    try:
+        changed = format_files(settings.snippets_dir, check=args.check)
+    except YAMLError as exc:
+        raise ContentError(f"有文件无法解析，请先运行 kb lint：{str(exc).splitlines()[0]}") from None
+    for path in changed:
+        print(path.relative_to(settings.project_dir))
+    verb = "需要格式化" if args.check else "已格式化"
+    print(f"kb fmt: {len(changed)} 个文件{verb}", file=sys.stderr)
+    return 1 if (args.check and changed) else 0
 
 
 def cmd_eval_search(settings: Settings, args) -> int:

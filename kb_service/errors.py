@@ -31,6 +31,10 @@ class NotFound(KBError):
     status_code = 404
 
 
+class PayloadTooLarge(KBError):
+    status_code = 413
+
+
 class Unauthorized(KBError):
     status_code = 401
 

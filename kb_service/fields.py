@@ -71,7 +71,7 @@ def show(field_type: str, value: Any, *, today: dt.date) -> str:
     if isinstance(value, dt.datetime):
         return show_datetime(value, today)
     if isinstance(value, dt.date):
-        return show_date(value, today)
+        return f"{value.year}年{value.month}月{value.day}日"  # a date on its own reads best in full
     if isinstance(value, Decimal):
         return f"{value:.2f}" if field_type == "money" else format(value.normalize(), "f")
     return str(value)
@@ -167,7 +167,8 @@ def parse_timerange(text: str, today: dt.date) -> TimeRange:
 
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^(0\d{2,3})-?([2-9]\d{6,7})$")
+# Area codes: 010 and 02x have three digits, all others four; local numbers never start with 0.
+_LANDLINE = re.compile(r"^(0[12]\d|0[3-9]\d{2})-?([1-9]\d{6,7})$")
 _SERVICE = re.compile(r"^([48]00)-?(\d{3})-?(\d{4})$")
 
 

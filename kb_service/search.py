@@ -47,7 +47,7 @@ def schema() -> Schema:
         id=ID(stored=True, unique=True), kind=ID(stored=True), title=STORED(), url=STORED(),
         text=STORED(),
         t_words=text(), a_words=text(), g_words=text(), b_words=text(),
-        t_bi=text(), b_bi=text(), t_uni=text(), py=text(), pyi=text(),
+        t_bi=text(), b_bi=text(), t_uni=text(), py=text(), pyi=text(), pyb=text(),
     )
 
 
@@ -132,6 +132,7 @@ def fields_for(doc: Doc) -> dict[str, str]:
         "t_uni": tp.join([tp.unigrams(h) for h in heads]),
         "py": tp.join(sylls),
         "pyi": tp.join([tp.initials(s) for s in sylls]),
+        "pyb": tp.join([tp.syllable_pairs(s) for s in sylls]),
     }
 
 
@@ -203,13 +204,11 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
                         Q.Term("t_words", w, boost=WEIGHTS["synonym"] * WEIGHTS["t_words"] / 2),
                         Q.Term("b_words", w, boost=WEIGHTS["synonym"])]
         marks.append(extra)
-    sylls = tp.syllables(norm)
-    if 2 <= len(sylls) <= 12:
-        # Homophone typos from a pinyin keyboard: any run of 2+ syllables of the query, as a
-        # phrase over titles and aliases. Weighted below the exact fields.
-        for size in range(min(len(sylls), 4), 1, -1):
-            for i in range(len(sylls) - size + 1):
-                clauses.append(_phrase("py", sylls[i:i + size], WEIGHTS["homophone"] * size / 4))
+    # Homophone typos from a pinyin keyboard (停税 for 停水): adjacent syllable pairs of the query
+    # against those of titles, aliases and tags. Plain terms, not phrases, to stay fast;
+    # weighted below the exact fields so they never outrank a real match.
+    for pair in dict.fromkeys(tp.syllable_pairs(tp.syllables(norm))):
+        clauses.append(Q.Term("pyb", pair, boost=WEIGHTS["homophone"]))
     marks += grams
     return (Q.Or(clauses) if clauses else None), marks
 

@@ -63,6 +63,10 @@ def syllables(text: str) -> list[str]:
     return out
 
 
+def syllable_pairs(sylls: list[str]) -> list[str]:
+    return [f"{a}-{b}" for a, b in zip(sylls, sylls[1:])]
+
+
 def initials(sylls: list[str]) -> list[str]:
     return [s[0] for s in sylls if s]
 

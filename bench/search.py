@@ -1,0 +1,139 @@
+"""Search latency against a real uvicorn server, with /api/health in the same run as a baseline.
+
+    .venv/bin/python bench/search.py [--requests 600]
+
+Starts `kb serve` on a free port (one worker), waits for readiness (reports the time), then at
+1, 8 and 32 concurrent clients sends unique search queries (no query repeats within the run, so
+no cache can hide the cost) and the same number of health requests. Prints p50/p95/p99 and
+throughput, the search/health p95 ratio, and the server's peak resident memory (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb_service.content import require_corpus  # noqa: E402
+from kb_service import textproc  # noqa: E402
+
+
+def queries(n: int) -> list[str]:
+    """Unique, staff-like queries built from the content: words, alias pairs, pinyin, initials."""
+    corpus = require_corpus(ROOT / "snippets")
+    words = set()
+    for s in corpus.snippets.values():
+        words.update([s.title, *s.aliases, *s.tags])
+    words = sorted(w for w in words if len(w) >= 2)
+    rng = random.Random(7)
+    out: list[str] = []
+    seen: set[str] = set()
+    forms = [
+        lambda w: w,
+        lambda w: "".join(textproc.syllables(w)),
+        lambda w: "".join(textproc.initials(textproc.syllables(w))),
+        lambda w: w + "怎么办",
+        lambda w: "业主说" + w,
+    ]
+    for w, form in itertools.product(words, forms):
+        q = form(w)
+        if q and q not in seen:
+            seen.add(q)
+            out.append(q)
+    while len(out) < n:
+        q = rng.choice(words) + rng.choice(words)
+        if q not in seen:
+            seen.add(q)
+            out.append(q)
+    rng.shuffle(out)
+    return out[:n]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def run(url: str, paths: list[str], concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    queue = list(reversed(paths))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        async def worker():
+            while queue:
+                path = queue.pop()
+                t0 = time.perf_counter()
+                r = await client.get(path)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200, (path, r.status_code)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, len(latencies) / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=600, help="requests per endpoint per concurrency level")
+    args = ap.parse_args()
+    levels = (1, 8, 32)
+    qs = queries(args.requests * len(levels))
+    port = free_port()
+    env = {**os.environ, "KB_FEEDBACK_RATE_LIMIT": "0"}
+    subprocess.run([sys.executable, "-m", "kb_service.cli", "build"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--port", str(port)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if httpx.get(url + "/api/health", timeout=0.5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.02)
+    ready = time.perf_counter() - t0
+    print(f"server ready in {ready:.2f} s (kb serve with a built index, one worker)\n")
+    print("| concurrency | endpoint | p50 ms | p95 ms | p99 ms | req/s | search p95 / health p95 |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    try:
+        offset = 0
+        for c in levels:
+            chunk = qs[offset:offset + args.requests]
+            offset += args.requests
+            search_paths = [f"/api/search?q={httpx.QueryParams({'q': q})['q']}&limit=10" for q in chunk]
+            asyncio.run(run(url, ["/api/health"] * 50, c))  # warm-up connections
+            h_lat, h_rps = asyncio.run(run(url, ["/api/health"] * args.requests, c))
+            s_lat, s_rps = asyncio.run(run(url, search_paths, c))
+            ratio = pct(s_lat, 95) / pct(h_lat, 95)
+            print(f"| {c} | health | {pct(h_lat, 50):.2f} | {pct(h_lat, 95):.2f} | {pct(h_lat, 99):.2f} | {h_rps:.0f} | |")
+            print(f"| {c} | search | {pct(s_lat, 50):.2f} | {pct(s_lat, 95):.2f} | {pct(s_lat, 99):.2f} | {s_rps:.0f} | {ratio:.2f} |")
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        hwm = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+        print(f"\nserver peak memory: {hwm.split(':')[1].strip()}; {len(qs)} unique search queries")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

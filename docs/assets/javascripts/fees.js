@@ -1,0 +1,37 @@
+// Fee calculator on the 收费公示 page. Amounts are computed in cents (integers) so that
+// 89.5 × 2.20 × 12 comes out exact; prices come from the form, which is built from fees.yaml.
+(function () {
+  function cents(text) {
+    var m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(String(text).trim());
+    if (!m) return NaN;
+    return parseInt(m[1], 10) * 100 + parseInt(((m[2] || "") + "00").slice(0, 2), 10);
+  }
+  function yuan(c) {
+    var s = String(Math.round(c));
+    while (s.length < 3) s = "0" + s;
+    var whole = s.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return whole + "." + s.slice(-2);
+  }
+  function compute(form) {
+    var area = cents(form.area.value);            // area in hundredths of a square metre
+    var months = parseInt(form.months.value, 10);
+    var spaces = parseInt(form.spaces.value || "0", 10);
+    if (isNaN(area) || area <= 0) return "请填写计费面积，例如 89.50";
+    if (!(months >= 1 && months <= 120)) return "月数请填 1 到 120 之间的整数";
+    if (!(spaces >= 0 && spaces <= 20)) return "车位个数请填 0 到 20 之间的整数";
+    var property = Math.round(area * cents(form.item.value) / 100) * months;
+    var parking = cents(form.parking.value) * spaces * months;
+    return "物业服务费 " + yuan(property) + " 元 + 车位管理费 " + yuan(parking) + " 元 = 合计 " +
+      yuan(property + parking) + " 元（" + months + " 个月）";
+  }
+  function bind() {
+    var form = document.getElementById("kb-fee-calculator");
+    if (!form || form.dataset.bound) return;
+    form.dataset.bound = "1";
+    var update = function () { form.result.value = compute(form); };
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+  }
+  if (window.document$) { window.document$.subscribe(bind); } else { document.addEventListener("DOMContentLoaded", bind); }
+})();

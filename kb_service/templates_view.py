@@ -1,0 +1,47 @@
+"""Templates as JSON: the list, one template's fields, and a rendered result."""
+
+from __future__ import annotations
+
+from .content import Corpus, Template
+from .filling import Rendered
+from .pages import CHANNEL_TEXT, SOURCE_TEXT, TYPE_TEXT
+
+
+def summary(corpus: Corpus, t: Template) -> dict:
+    return {"id": t.id, "title": t.title, "category": t.category,
+            "category_name": corpus.site.categories[t.category], "channels": t.channel_names,
+            "summary": t.summary, "aliases": t.aliases, "url": t.url}
+
+
+def detail(corpus: Corpus, t: Template) -> dict:
+    fields = []
+    for f in t.fields:
+        item = {"name": f["name"], "label": f["label"], "type": f["type"], "type_name": TYPE_TEXT[f["type"]],
+                "required": bool(f.get("required")) and "computed" not in f, "help": f.get("help", ""),
+                "example": f.get("example", ""), "computed": "computed" in f}
+        if f.get("choices"):
+            item["choices"] = f["choices"]
+        if "max_length" in f:
+            item["max_length"] = f["max_length"]
+        if f["type"] == "building":
+            item["choices"] = [b.name + u for b in corpus.site.buildings for u in ("",) + b.units]
+        if "computed" in f:
+            spec = f["computed"]
+            source = SOURCE_TEXT[spec["source"]]
+            if spec["source"] == "standard":
+                s = corpus.standards[spec["key"]]
+                source += f"：{s.name}（{s.text}）"
+            item["computed_from"] = source
+        fields.append(item)
+    return {**summary(corpus, t), "applies_when": t.applies_when, "fields": fields,
+            "channel_names": {c: CHANNEL_TEXT[c] for c in t.channel_names}}
+
+
+def rendered(r: Rendered) -> dict:
+    body = {"channel": r.channel, "text": r.text, "length": r.length, "warnings": r.warnings,
+            "values": r.values}
+    if r.channel == "sms":
+        body["segments"] = r.segments
+    if r.parts is not None:
+        body["parts"] = r.parts
+    return body
