@@ -21,11 +21,11 @@ def test_fee_calculator(page, server):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url + "/residents/fees/")
     form = page.locator("#kb-fee-calculator")
-    form.locator("select[name=item]").select_index(0)
+    form.locator("select[name=item]").select_option(index=0)
     price = form.locator("select[name=item]").input_value()
     form.locator("input[name=area]").fill("100")
     form.locator("input[name=months]").fill("12")
-    form.locator("select[name=parking]").select_index(0)  # 没有车位
+    form.locator("select[name=parking]").select_option(index=0)  # 没有车位
     out = form.locator("output").inner_text()
     expected = f"{float(price) * 100 * 12:,.2f}"
     assert f"合计 {expected} 元" in out, out
