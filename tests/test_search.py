@@ -1,0 +1,77 @@
+"""Search quality and behaviour, on the real content and a real index built by kb build."""
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from kb_service.content import require_corpus
+from kb_service.evaluation import evaluate, metrics, read_cases
+from kb_service.search import Searcher, highlight
+
+from conftest import ROOT
+
+DEV = ROOT.parent / "shared" / "contract" / "dev-queries.tsv"
+
+
+@pytest.fixture(scope="module")
+def searcher(built_project):
+    s = Searcher.open(built_project / "var" / "index", require_corpus(built_project / "snippets"))
+    yield s
+    s.close()
+
+
+def top(searcher, q, n=3):
+    return [r["id"] for r in searcher.search(q, limit=n)["results"]]
+
+
+def test_development_set_recall_at_3_per_style(searcher):
+    if not DEV.exists():
+        pytest.skip("shared/contract/dev-queries.tsv not beside the checkout")
+    by_style = defaultdict(list)
+    for o in evaluate(searcher, read_cases(DEV)):
+        by_style[o.case.style].append(o)
+    for style, outcomes in by_style.items():
+        assert metrics(outcomes)["recall@3"] >= 0.95, (style, [(o.case.query, o.top) for o in outcomes if not o.rank or o.rank > 3])
+
+
+def test_pinyin_initials_traditional_homophone(searcher):
+    assert "notice.water-outage" in top(searcher, "tingshuitongzhi")
+    assert top(searcher, "dtkr", 1) == ["emergency.elevator-entrapment"]
+    assert "notice.power-outage" in top(searcher, "停電通知")
+    # A homophone typo finds the script, but never outranks an exact match.
+    assert "emergency.elevator-entrapment" in top(searcher, "店梯困人")
+    exact = searcher.search("电梯困人", limit=3)["results"]
+    typo = searcher.search("店梯困人", limit=3)["results"]
+    assert exact[0]["id"] == "emergency.elevator-entrapment"
+    assert exact[0]["score"] > typo[0]["score"]
+
+
+def test_synonym_file_expands_queries(searcher):
+    assert set(top(searcher, "不来水")) & {"notice.water-outage", "emergency.water-outage"}
+
+
+def test_results_are_labelled_and_highlighted(searcher):
+    result = searcher.search("投诉受理", limit=10)
+    kinds = {r["kind"] for r in result["results"]}
+    assert kinds <= {"script", "template", "page"} and "script" in kinds
+    assert "<mark>" in result["results"][0]["snippet"]
+    assert result["total"] >= len(result["results"])
+
+
+def test_highlight_escapes_content():
+    out = highlight("<b>停水</b> 通知", ["停水"])
+    assert out == "&lt;b&gt;<mark>停水</mark>&lt;/b&gt; 通知"
+
+
+def test_nonsense_gives_zero_results(searcher):
+    assert searcher.search("qqqqxxzz", limit=5)["results"] == []
+
+
+def test_search_api(client):
+    body = client.get("/api/search", params={"q": "电梯困人", "limit": 3}).json()
+    assert set(body) == {"query", "total", "took_ms", "results"}
+    assert body["results"][0]["id"] == "emergency.elevator-entrapment"
+    assert set(body["results"][0]) >= {"id", "kind", "title", "url", "snippet"}
+    only_templates = client.get("/api/search", params={"q": "停水", "kind": "template"}).json()["results"]
+    assert only_templates and all(r["kind"] == "template" for r in only_templates)
