@@ -21,7 +21,7 @@ from .errors import ContentError
 from .settings import Settings
 
 STAMP = ".kb-build.json"
-INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "overrides/**/*", "kb_service/*.py")
+INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "kb_service/*.py")
 
 
 @dataclass

@@ -27,7 +27,7 @@ def copy_project(dest: Path) -> Path:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name)
-        else:
+        elif src.exists():
             shutil.copy2(src, dest / name)
     return dest
 
