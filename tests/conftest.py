@@ -135,9 +135,9 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="zh-CN")
+def local_only_page(browser, **context_options):
+    """A page in a fresh context; fails the test if anything was requested outside 127.0.0.1."""
+    context = browser.new_context(locale="zh-CN", **context_options)
     pg = context.new_page()
     outside: list[str] = []
     pg.on("request", lambda r: outside.append(r.url)
@@ -145,3 +145,14 @@ def page(browser):
     yield pg
     context.close()
     assert not outside, f"页面请求了外部地址：{outside}"
+
+
+@pytest.fixture
+def page(browser):
+    yield from local_only_page(browser)
+
+
+@pytest.fixture
+def clipboard_page(browser):
+    """Like `page`, but the context may read and write the clipboard."""
+    yield from local_only_page(browser, permissions=["clipboard-read", "clipboard-write"])

@@ -12,19 +12,6 @@ GOOD_PERIOD = "2026-12-01 08:00 至 2026-12-01 18:00"
 BAD_PERIOD = "2026-12-01 18:00 至 2026-12-01 08:00"
 
 
-@pytest.fixture
-def clip_page(browser):
-    """A page whose context may read the clipboard (the default `page` fixture's may not)."""
-    context = browser.new_context(locale="zh-CN", permissions=["clipboard-read", "clipboard-write"])
-    pg = context.new_page()
-    outside: list[str] = []
-    pg.on("request", lambda r: outside.append(r.url)
-          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
-    yield pg
-    context.close()
-    assert not outside, f"页面请求了外部地址：{outside}"
-
-
 def open_water_outage(page, server):
     page.goto(server.url + f"/staff/fill/?id={WATER}")
     expect(page.locator("#kb-fill-f-period")).to_be_visible(timeout=15000)
@@ -44,8 +31,8 @@ def test_pick_template_from_filtered_list(page, server):
     expect(page.locator("#kb-fill-f-today")).to_contain_text("自动：")
 
 
-def test_fill_validate_copy_and_print(clip_page, server):
-    page = clip_page
+def test_fill_validate_copy_and_print(clipboard_page, server):
+    page = clipboard_page
     open_water_outage(page, server)
     page.select_option("#kb-fill-f-area", "3栋1单元")
     page.select_option("#kb-fill-f-reason", "供水管网维修")

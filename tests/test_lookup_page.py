@@ -20,19 +20,6 @@ def wait_for_results(page, timeout: float = 10000) -> list[str]:
     return option_ids(page)
 
 
-@pytest.fixture
-def clipboard_page(browser):
-    """Like the `page` fixture, but the context may read and write the clipboard."""
-    context = browser.new_context(locale="zh-CN", permissions=["clipboard-read", "clipboard-write"])
-    pg = context.new_page()
-    outside: list[str] = []
-    pg.on("request", lambda r: outside.append(r.url)
-          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
-    yield pg
-    context.close()
-    assert not outside, f"页面请求了外部地址：{outside}"
-
-
 def test_colloquial_query_open_script_and_copy_with_keyboard(clipboard_page, server):
     page = clipboard_page
     script_id = "complaint.water-leak-neighbor"
