@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from . import fields as F
-from .content import KIND_DIRS, SETTING_KEYS, STANDARD_REF, Building, Site
+from .content import KIND_DIRS, SETTING_KEYS, STANDARD_REF, Site
 from .yamldoc import Problem, YamlDoc, to_plain
 
 SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
@@ -48,11 +48,7 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
         # Cross-file rules need every file to have the right shape first.
         return sorted(set(problems))
 
-    site_data = to_plain(docs["site"].data)
-    site = Site(site_data["company_name"], site_data["company_short"], site_data["hotline"],
-                site_data["estate"]["name"],
-                tuple(Building(b["name"], tuple(b["units"])) for b in site_data["estate"]["buildings"]),
-                site_data["categories"])
+    site = Site.from_data(to_plain(docs["site"].data))
     standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
     tone = to_plain(docs["tone"].data)
     problems += duplicates(docs["standards"], ["standards"], "承诺")

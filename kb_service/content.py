@@ -67,6 +67,18 @@ class Site:
     buildings: tuple[Building, ...]
     categories: dict[str, str]
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "Site":
+        """site.yaml (already schema-checked, as plain data) -> Site."""
+        return cls(
+            company_name=data["company_name"],
+            company_short=data["company_short"],
+            hotline=data["hotline"],
+            estate_name=data["estate"]["name"],
+            buildings=tuple(Building(b["name"], tuple(b["units"])) for b in data["estate"]["buildings"]),
+            categories=dict(data["categories"]),
+        )
+
     def setting(self, key: str) -> str | None:
         return {"company_name": self.company_name, "company_short": self.company_short,
                 "hotline": self.hotline, "estate_name": self.estate_name}.get(key)
@@ -177,15 +189,7 @@ def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Co
     if any(p.severity == "error" for p in problems):
         return None, problems
     plain = {k: (yamldoc.to_plain(v.data) if isinstance(v, YamlDoc) else v) for k, v in docs.items()}
-    site_data = plain["site"]
-    site = Site(
-        company_name=site_data["company_name"],
-        company_short=site_data["company_short"],
-        hotline=site_data["hotline"],
-        estate_name=site_data["estate"]["name"],
-        buildings=tuple(Building(b["name"], tuple(b["units"])) for b in site_data["estate"]["buildings"]),
-        categories=dict(site_data["categories"]),
-    )
+    site = Site.from_data(plain["site"])
     standards = {s["id"]: Standard(**s) for s in plain["standards"]["standards"]}
     snippets: dict[str, Snippet] = {}
     for doc in docs["snippets"]:

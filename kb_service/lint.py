@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .content import load_corpus
 from .settings import Settings
 from .yamldoc import Problem
 
-SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)")
-BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$")
 
 
 def lint(settings: Settings) -> list[Problem]:
@@ -20,7 +17,7 @@ def lint(settings: Settings) -> list[Problem]:
 
 
 def check_docs(docs_dir: Path, root: Path, known_ids: set[str] | None) -> list[Problem]:
-    from .pages import BLOCKS
+    from .pages import BLOCK, BLOCKS, SNIPPET_LINK
 
     out = []
     for path in sorted(docs_dir.rglob("*.md")):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import posixpath
+import re
 from collections import defaultdict
 
 from .content import KIND_DIRS, KIND_TEXT, Corpus, Script, Snippet, Template
@@ -21,6 +22,10 @@ TYPE_TEXT = {"text": "单行文字", "multiline": "多行文字", "date": "日�
 CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知", "letter": "书面信函"}
 SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
 STANDARDS_PAGE = "residents/standards.md"
+# Markdown syntax the site plugin rewrites and the linter checks: `[text](snippet:<id>#anchor)`
+# and a line `<!-- kb:<block> -->`.
+SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
+BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
 
 
 def esc(text: str) -> str:

@@ -21,8 +21,6 @@ from kb_service.content import Corpus, load_corpus
 
 log = logging.getLogger("mkdocs.plugins.kb")
 
-SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
-BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
 
 
 
@@ -78,4 +76,4 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
             return match.group(0)
         return pages.BLOCKS[name](corpus)
 
-    return BLOCK.sub(block, SNIPPET_LINK.sub(snippet_link, markdown))
+    return pages.BLOCK.sub(block, pages.SNIPPET_LINK.sub(snippet_link, markdown))
