@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from . import filling, scripts_view, templates_view
+from . import db, feedback, filling, scripts_view, staff, templates_view, views
 from .content import Corpus, require_corpus
-from .errors import KBError, NotFound, PayloadTooLarge, ValidationFailed
+from .db import utcnow
+from .errors import KBError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from .guards import RateLimiter, check_same_origin
+from .improvement_log import MAX_LIMIT, STATUSES, Store
 from .settings import Settings
 
 
@@ -18,16 +23,48 @@ class Services:
     settings: Settings
     corpus: Corpus
     searcher: object
+    store: Store
+    limiter: RateLimiter
+    gaps: GapBuffer
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
         from .search import Searcher
 
         corpus = require_corpus(settings.snippets_dir)
-        return cls(settings, corpus, Searcher.open(settings.index_dir, corpus))
+        engine = db.connect(settings.database_url)
+        store = Store(engine, corpus.feedback)
+        gaps = GapBuffer(store)
+        searcher = Searcher.open(settings.index_dir, corpus)
+        searcher.gap_sink = gaps.add
+        return cls(settings, corpus, searcher, store, RateLimiter(settings.feedback_rate_limit), gaps)
 
     def close(self) -> None:
+        self.gaps.flush()
         self.searcher.close()
+        self.store.engine.dispose()
+
+
+class GapBuffer:
+    """Zero-result and low-confidence queries, written to the database in batches so that a
+    search never waits for a disk write. A crash loses at most one flush interval of them."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._pending: list[tuple] = []
+        self._lock = threading.Lock()
+
+    def add(self, query: str, total: int, top: float | None) -> None:
+        with self._lock:
+            if len(self._pending) < 10_000:
+                self._pending.append((query, total, top, utcnow()))
+
+    def flush(self) -> int:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        for query, total, top, at in batch:
+            self.store.record_gap(query, total, top, now=at)
+        return len(batch)
 
 
 def services(request: Request) -> Services:
@@ -82,18 +119,23 @@ def _int_param(raw: str | None, name: str, *, default: int, lo: int, hi: int) ->
 MAX_JSON_BODY = 64 * 1024
 
 
+async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"请求体太大：最多 {limit // 1024} KB")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"请求体太大：最多 {limit // 1024} KB")
+    return body
+
+
 async def read_json(request: Request) -> dict:
     """A JSON object body, with a size limit; anything else is a clear 4xx."""
     import json
 
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_JSON_BODY:
-        raise PayloadTooLarge(f"请求体太大：最多 {MAX_JSON_BODY // 1024} KB")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise PayloadTooLarge(f"请求体太大：最多 {MAX_JSON_BODY // 1024} KB")
+    body = await read_body(request)
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -131,3 +173,140 @@ def now():
     import datetime as dt
 
     return dt.datetime.now().replace(second=0, microsecond=0)
+
+
+# -- feedback -----------------------------------------------------------------------------------
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_submission(request: Request) -> tuple[dict, bool]:
+    """(fields, came from a plain HTML form). JSON and form bodies share one size limit."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in FORM_TYPES:
+        body = await read_body(request)
+        from starlette.requests import Request as Req
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            form = await Req(request.scope, replay).form(max_files=0, max_fields=40, max_part_size=MAX_JSON_BODY)
+        except Exception:  # malformed multipart: python-multipart raises several kinds
+            raise KBError("表单格式无法解析，请从本站页面重新提交") from None
+        return feedback.from_form(form), True
+    if ctype not in ("application/json", ""):
+        raise UnsupportedMediaType(f"不支持的内容类型 {ctype}：请用 application/json 或表单提交")
+    return await read_json(request), False
+
+
+async def submit_feedback(request: Request) -> Response:
+    svc = services(request)
+    check_same_origin(request.headers, str(request.base_url))
+    svc.limiter.hit(client_address(request))
+    data, from_form = await read_submission(request)
+    wants_html = from_form and "text/html" in request.headers.get("accept", "")
+    try:
+        sub = feedback.parse_submission(data, svc.corpus.feedback)
+    except ValidationFailed as exc:
+        if wants_html:
+            return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
+        raise
+    entry, created = await run_in_threadpool(svc.store.submit, sub)
+    reply = {"id": entry["id"], "reference": entry["reference"], "status": entry["status"],
+             "type": entry["type"], "respond_by": entry["respond_by"], "resolve_by": entry["resolve_by"],
+             "message": feedback_message(svc.corpus, entry), "replayed": not created,
+             "contact_stored": entry["contact_phone"] is not None or entry["contact_name"] is not None}
+    if wants_html:
+        return HTMLResponse(views.feedback_result(svc.corpus, reply=reply), status_code=201)
+    return JSONResponse(reply, status_code=201)
+
+
+def feedback_message(corpus: Corpus, entry: dict) -> str:
+    kind = corpus.feedback.types[entry["type"]]
+    if kind.response is None:
+        return "谢谢您的反馈，我们会据此改进页面内容。"
+    due = views.local_time(entry["respond_by"])
+    return (f"已收到您的{kind.label}，编号 {entry['reference']}。我们会在 {kind.response.text}内"
+            f"（{due} 前）答复您。")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# -- improvement log (staff) --------------------------------------------------------------------
+
+def require_staff(request: Request) -> str:
+    return staff.bearer_staff(services(request).settings, request.headers.get("authorization"))
+
+
+def log_filters(params, corpus: Corpus) -> dict:
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise KBError(f"status 只能是：{', '.join(STATUSES)}", field="status")
+    kind = params.get("type") or None
+    if kind is not None and kind not in corpus.feedback.types:
+        raise KBError(f"type 只能是：{', '.join(corpus.feedback.types)}", field="type")
+    category = params.get("category") or None
+    if category is not None and category not in corpus.feedback.categories:
+        raise KBError(f"category 只能是：{', '.join(corpus.feedback.categories)}", field="category")
+    overdue = params.get("overdue")
+    if overdue in (None, ""):
+        overdue = None
+    elif overdue.lower() in ("true", "1", "yes"):
+        overdue = True
+    elif overdue.lower() in ("false", "0", "no"):
+        overdue = False
+    else:
+        raise KBError("overdue 只能是 true 或 false", field="overdue")
+    return {"status": status, "type": kind, "category": category, "overdue": overdue}
+
+
+async def improvement_log(request: Request) -> JSONResponse:
+    require_staff(request)
+    svc = services(request)
+    params = request.query_params
+    filters = log_filters(params, svc.corpus)
+    limit = _int_param(params.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
+    offset = _int_param(params.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
+    return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
+
+
+async def staff_intake(request: Request) -> JSONResponse:
+    """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
+    actor = require_staff(request)
+    svc = services(request)
+    sub = feedback.parse_submission(await read_json(request), svc.corpus.feedback, source="staff")
+    entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
+    return JSONResponse({**entry, "replayed": not created}, status_code=201)
+
+
+def _entry_id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound(f"没有编号为 {raw[:20]!r} 的条目；编号是整数", id=raw[:20])
+    return int(raw)
+
+
+async def improvement_entry(request: Request) -> JSONResponse:
+    require_staff(request)
+    entry_id = _entry_id(request)
+    return JSONResponse(await run_in_threadpool(services(request).store.get, entry_id))
+
+
+async def update_entry(request: Request) -> JSONResponse:
+    actor = require_staff(request)
+    entry_id = _entry_id(request)
+    body = await read_json(request)
+    store = services(request).store
+    return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
+
+
+async def content_gaps(request: Request) -> JSONResponse:
+    require_staff(request)
+    svc = services(request)
+    await run_in_threadpool(svc.gaps.flush)
+    limit = _int_param(request.query_params.get("limit"), "limit", default=100, lo=1, hi=1000)
+    return JSONResponse({"gaps": await run_in_threadpool(lambda: svc.store.gaps(limit=limit))})

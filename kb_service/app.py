@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -24,11 +25,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        app.state.services = api.Services.open(settings)
+        app.state.services = services = api.Services.open(settings)
+        flusher = asyncio.create_task(flush_gaps(services))
         try:
             yield
         finally:
-            app.state.services.close()
+            flusher.cancel()
+            services.close()
 
     api_routes = [
         Route("/health", api.health),
@@ -37,6 +40,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/templates", api.templates),
         Route("/templates/{id}", api.template),
         Route("/templates/{id}/render", api.render_template, methods=["POST"]),
+        Route("/feedback", api.submit_feedback, methods=["POST"]),
+        Route("/improvement-log", api.improvement_log),
+        Route("/improvement-log", api.staff_intake, methods=["POST"]),
+        Route("/improvement-log/gaps", api.content_gaps),
+        Route("/improvement-log/{id}", api.improvement_entry),
+        Route("/improvement-log/{id}", api.update_entry, methods=["PATCH"]),
         Route("/{path:path}", api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     routes = [
@@ -52,12 +61,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
+async def flush_gaps(services: api.Services, every: float = 5.0) -> None:
+    from starlette.concurrency import run_in_threadpool
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(services.gaps.flush)
+        except Exception:  # a database hiccup must not stop the loop; the next flush retries
+            log.exception("could not record search gaps")
+
+
 class SiteFiles(StaticFiles):
     """The built MkDocs site; unknown paths get the site's own 404 page."""
 
 
 async def kb_error(request: Request, exc: KBError) -> JSONResponse:
-    return JSONResponse(exc.to_json(), status_code=exc.status_code)
+    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    if exc.status_code == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="kb-staff"'}
+    return JSONResponse(exc.to_json(), status_code=exc.status_code, headers=headers)
 
 
 async def http_error(request: Request, exc: HTTPException):

@@ -22,7 +22,7 @@ from .yamldoc import Problem, YamlDoc, to_plain
 
 SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
                 "tone": "tone.schema.json", "fees": "fees.schema.json",
-                "snippet": "snippet.schema.json"}
+                "feedback": "feedback.schema.json", "snippet": "snippet.schema.json"}
 TYPE_TEXT = {"string": "文字", "array": "列表", "object": "键值表", "integer": "整数",
              "number": "数字", "boolean": "true/false", "null": "空值"}
 REVIEW_MAX_AGE = dt.timedelta(days=365)
@@ -38,7 +38,7 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     today = today or dt.date.today()
     schema_dir = snippets_dir / "schema"
     problems: list[Problem] = []
-    for name in ("site", "standards", "tone", "fees"):
+    for name in ("site", "standards", "tone", "fees", "feedback"):
         doc = docs.get(name)
         if doc is not None:
             problems += doc.problems or list(schema_problems(doc, validator(schema_dir, name)))
@@ -52,6 +52,7 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
     tone = to_plain(docs["tone"].data)
     problems += duplicates(docs["standards"], ["standards"], "承诺")
+    problems += check_feedback(docs["feedback"], standards)
     ids = Counter(doc.data["id"] for doc in docs["snippets"])
     for doc in docs["snippets"]:
         problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids,
@@ -157,6 +158,21 @@ def duplicates(doc: YamlDoc, path: list, what: str) -> list[Problem]:
         if item["id"] in seen:
             out.append(doc.problem(path + [i, "id"], f"{what} id 重复：{item['id']}（第 {seen[item['id']] + 1} 项已用过）"))
         seen.setdefault(item["id"], i)
+    return out
+
+
+def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
+    """Every deadline the feedback settings name must be a commitment in standards.yaml."""
+    out = []
+    for tid, spec in doc.data["types"].items():
+        for key in ("response", "result"):
+            if key in spec and spec[key] not in standards:
+                out.append(doc.problem(["types", tid, key], f"standards.yaml 中没有承诺 {spec[key]!r}"))
+    ret = doc.data["retention"]
+    if ret not in standards:
+        out.append(doc.problem(["retention"], f"standards.yaml 中没有承诺 {ret!r}"))
+    elif standards[ret]["measure"] != "retention":
+        out.append(doc.problem(["retention"], f"{ret!r} 不是保存期（measure 应为 retention）"))
     return out
 
 

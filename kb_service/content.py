@@ -84,6 +84,32 @@ class Site:
                 "hotline": self.hotline, "estate_name": self.estate_name}.get(key)
 
 
+@dataclass(frozen=True)
+class FeedbackType:
+    id: str
+    label: str
+    response: Standard | None
+    result: Standard | None
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """snippets/feedback.yaml: what residents can send and which commitments apply to it."""
+    types: dict[str, FeedbackType]
+    categories: dict[str, str]
+    ratings: dict[str, str]
+    emotions: dict[str, str]
+    retention: Standard
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], standards: dict[str, Standard]) -> "FeedbackConfig":
+        types = {tid: FeedbackType(tid, spec["label"], standards.get(spec.get("response", "")),
+                                   standards.get(spec.get("result", "")))
+                 for tid, spec in data["types"].items()}
+        return cls(types, dict(data["categories"]), dict(data["ratings"]), dict(data["emotions"]),
+                   standards[data["retention"]])
+
+
 SETTING_KEYS = ("company_name", "company_short", "hotline", "estate_name")
 
 
@@ -137,6 +163,7 @@ class Corpus:
     snippets: dict[str, Snippet]
     fees: dict[str, Any] = field(default_factory=dict)
     tone: Any = None
+    feedback: "FeedbackConfig | None" = None
     warnings: list[Problem] = field(default_factory=list)
 
     @property
@@ -175,6 +202,7 @@ def load_documents(snippets_dir: Path, root: Path | None = None) -> dict[str, An
         "site": one("site.yaml"),
         "standards": one("standards.yaml"),
         "tone": one("tone.yaml"),
+        "feedback": one("feedback.yaml"),
         "fees": one("fees.yaml") if (snippets_dir / "fees.yaml").exists() else None,
         "snippets": [yamldoc.load(p, root) for p in snippet_files(snippets_dir)],
     }
@@ -199,7 +227,8 @@ def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Co
     from .filling import Tone
 
     corpus = Corpus(snippets_dir.parent, site, standards, snippets, fees,
-                    Tone(**plain["tone"]), [p for p in problems if p.severity != "error"])
+                    Tone(**plain["tone"]), warnings=[p for p in problems if p.severity != "error"],
+                    feedback=FeedbackConfig.from_data(plain["feedback"], standards))
     return corpus, problems
 
 

@@ -35,6 +35,10 @@ class PayloadTooLarge(KBError):
     status_code = 413
 
 
+class UnsupportedMediaType(KBError):
+    status_code = 415
+
+
 class Unauthorized(KBError):
     status_code = 401
 

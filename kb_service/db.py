@@ -1,0 +1,218 @@
+"""The database: table definitions, engine set-up for SQLite and PostgreSQL, migrations.
+
+SQLite (the default, a file in KB_DATA_DIR) runs in WAL mode with a busy timeout, foreign keys
+and synchronous=FULL, so a commit is on disk before the service answers. PostgreSQL is used when
+KB_DATABASE_URL says so. Times are stored as naive UTC on both, to compare the same way on both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .errors import UsageError
+
+metadata = sa.MetaData()
+
+entries = sa.Table(
+    "entries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("reference", sa.String(24), nullable=False, unique=True),
+    sa.Column("type", sa.String(16), nullable=False, index=True),
+    sa.Column("source", sa.String(16), nullable=False),          # resident | page | staff
+    sa.Column("category", sa.String(32), index=True),
+    sa.Column("location", sa.String(100)),                        # personal: purged
+    sa.Column("content", sa.Text, nullable=False, default=""),
+    sa.Column("page", sa.String(300)),
+    sa.Column("helpful", sa.Boolean),
+    sa.Column("consent", sa.Boolean, nullable=False, default=False),
+    sa.Column("contact_name", sa.String(50)),                     # personal: purged
+    sa.Column("contact_phone", sa.String(20)),                    # personal: purged
+    sa.Column("rating_service", sa.SmallInteger),
+    sa.Column("rating_communication", sa.SmallInteger),
+    sa.Column("rating_management", sa.SmallInteger),
+    sa.Column("rating_price", sa.SmallInteger),
+    sa.Column("rating_care", sa.SmallInteger),
+    sa.Column("record", sa.JSON),                                 # staff complaint record
+    # The current state below is a projection of the events table, updated in the same
+    # transaction that appends the event; the events themselves are never changed.
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("owner", sa.String(50)),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("respond_by", sa.DateTime),
+    sa.Column("resolve_by", sa.DateTime),
+    sa.Column("responded_at", sa.DateTime),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("closed_at", sa.DateTime),
+    sa.Column("public_summary", sa.Text),                         # approved for publication
+    sa.Column("idempotency_key", sa.String(100), unique=True),
+    sa.Column("purged_at", sa.DateTime),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("entries.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(50), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("from_status", sa.String(16)),
+    sa.Column("to_status", sa.String(16)),
+    sa.Column("note", sa.Text),
+    sa.Column("data", sa.JSON),
+)
+
+actions = sa.Table(
+    "actions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("entries.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(50), nullable=False),
+    sa.Column("what", sa.Text, nullable=False),
+    sa.Column("target_kind", sa.String(16), nullable=False),     # script | template | page | process
+    sa.Column("target", sa.String(200)),
+    sa.Column("owner", sa.String(50), nullable=False),
+    sa.Column("due", sa.Date),
+    sa.Column("public", sa.Boolean, nullable=False, default=False),
+    sa.Column("pr_url", sa.String(300)),
+    sa.Column("done_at", sa.DateTime),
+)
+
+search_gaps = sa.Table(
+    "search_gaps", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("query", sa.String(200), nullable=False, index=True),   # the query text only
+    sa.Column("results", sa.Integer, nullable=False),
+    sa.Column("top_score", sa.Float),
+)
+
+staff_sessions = sa.Table(
+    "staff_sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),        # sha256 of the cookie value
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+schema_migrations = sa.Table(
+    "schema_migrations", sa.MetaData(),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# -- migrations -------------------------------------------------------------------------------
+# Each step runs once, in order, inside one transaction with its version row. To change a table:
+# edit the Table above AND append a step that alters existing databases to match; the test
+# suite checks that a migrated database has exactly the columns declared above.
+
+def _initial(conn: sa.Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS: list[tuple[int, str, object]] = [
+    (1, "entries, events, actions, search gaps, staff sessions", _initial),
+]
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Bring the schema up to date; safe when several processes start at once. Returns applied."""
+    applied: list[int] = []
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # One migrator at a time across processes; released at commit.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(4711001)"))
+        schema_migrations.create(conn, checkfirst=True)
+        done = set(conn.scalars(sa.select(schema_migrations.c.version)))
+        for version, name, step in MIGRATIONS:
+            if version in done:
+                continue
+            step(conn)
+            conn.execute(schema_migrations.insert().values(version=version, name=name, applied_at=utcnow()))
+            applied.append(version)
+    return applied
+
+
+def schema_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(sa.select(sa.func.max(schema_migrations.c.version))) or 0
+
+
+# -- engine -----------------------------------------------------------------------------------
+
+def connect(url: str) -> Engine:
+    """An engine for the configured database, migrated. Unusable configuration -> UsageError."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UsageError(f"KB_DATABASE_URL 无法识别：应为 sqlite:///路径 或 postgresql+psycopg://用户@主机/库") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = _sqlite_engine(parsed)
+    elif backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        raise UsageError(f"不支持的数据库 {backend!r}：请用 SQLite（默认）或 PostgreSQL")
+    try:
+        migrate(engine)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise UsageError(f"无法连接数据库 {parsed.render_as_string(hide_password=True)}："
+                         f"{str(exc.orig).strip().splitlines()[0]}") from None
+    return engine
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if not url.database or url.database == ":memory:":
+        raise UsageError("SQLite 需要一个文件路径，例如 sqlite:///var/kb.sqlite3")
+    path = Path(url.database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"无法创建数据库目录 {path.parent}：{exc.strerror}") from None
+    engine = sa.create_engine(url, pool_size=8, max_overflow=16, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's begin event decide how transactions start (pysqlite would otherwise
+        # open them itself, as deferred transactions that can fail to upgrade to a write).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Every transaction takes the write lock up front: with WAL, a deferred transaction that
+        # later writes fails at once with SQLITE_BUSY instead of waiting for the busy timeout.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write", True)
+                             else "BEGIN")
+
+    return engine
+
+
+def reader(conn: sa.Connection) -> sa.Connection:
+    return conn
+
+
+def integrity_check(engine: Engine) -> str:
+    """SQLite's own integrity check ('ok' when healthy); PostgreSQL has nothing comparable."""
+    if engine.dialect.name != "sqlite":
+        return "ok"
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("PRAGMA integrity_check").scalar()

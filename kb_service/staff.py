@@ -1,0 +1,88 @@
+"""Who is staff: bearer tokens for the API, a session cookie with a CSRF token for the pages.
+
+Tokens come from KB_STAFF_TOKENS and are compared in constant time; neither tokens nor session
+cookies are ever logged or stored in plain form (sessions are stored as a SHA-256 of the cookie).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .db import staff_sessions, utcnow
+from .errors import KBError, Unauthorized
+from .settings import Settings
+
+COOKIE = "kb_staff"
+SESSION_TTL = dt.timedelta(hours=12)
+
+
+class Forbidden(KBError):
+    status_code = 403
+
+
+def token_owner(settings: Settings, presented: str | None) -> str | None:
+    """The staff name for a token, comparing against every configured token in constant time."""
+    if not presented:
+        return None
+    found = None
+    given = presented.encode("utf-8", "surrogatepass")
+    for token, name in settings.staff_tokens.items():
+        if hmac.compare_digest(token.encode("utf-8"), given):
+            found = name
+    return found
+
+
+def bearer_staff(settings: Settings, authorization: str | None) -> str:
+    if not settings.staff_enabled:
+        raise Unauthorized("员工接口未开启：服务端没有配置 KB_STAFF_TOKENS")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("需要员工令牌：请求头 Authorization: Bearer <令牌>")
+    name = token_owner(settings, token.strip())
+    if name is None:
+        raise Unauthorized("员工令牌无效")
+    return name
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def start_session(engine: Engine, name: str, *, now: dt.datetime | None = None) -> tuple[str, str]:
+    """A new session for `name`: returns (cookie value, csrf token)."""
+    now = now or utcnow()
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(staff_sessions.delete().where(staff_sessions.c.expires_at < now))
+        conn.execute(staff_sessions.insert().values(id_hash=_digest(cookie), name=name, csrf=csrf,
+                                                    created_at=now, expires_at=now + SESSION_TTL))
+    return cookie, csrf
+
+
+def session(engine: Engine, cookie: str | None, *, now: dt.datetime | None = None) -> dict | None:
+    """{'name', 'csrf'} for a live session cookie, else None."""
+    if not cookie or len(cookie) > 100:
+        return None
+    now = now or utcnow()
+    with engine.connect() as conn:
+        conn.execution_options(write=False)
+        row = conn.execute(sa.select(staff_sessions.c.name, staff_sessions.c.csrf).where(
+            staff_sessions.c.id_hash == _digest(cookie), staff_sessions.c.expires_at > now)).mappings().first()
+    return dict(row) if row else None
+
+
+def end_session(engine: Engine, cookie: str | None) -> None:
+    if cookie:
+        with engine.begin() as conn:
+            conn.execute(staff_sessions.delete().where(staff_sessions.c.id_hash == _digest(cookie)))
+
+
+def check_csrf(sess: dict, presented: str | None) -> None:
+    if not presented or not hmac.compare_digest(sess["csrf"].encode(), presented.encode("utf-8", "surrogatepass")):
+        raise Forbidden("表单已过期或来源不明（CSRF 校验失败）：请刷新页面后重试")

@@ -1,0 +1,53 @@
+"""HTML pages the service renders itself: the form result page and the staff pages.
+
+Jinja2 with autoescaping on, from files in kb_service/html/; user input is only ever passed as
+values, never as template source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .content import Corpus
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+HTML_DIR = Path(__file__).parent / "html"
+# Service pages load nothing but this site's own files.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+@cache
+def env() -> Environment:
+    e = Environment(loader=FileSystemLoader(HTML_DIR), autoescape=select_autoescape(default=True),
+                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    e.filters["local"] = local_time
+    return e
+
+
+def render(name: str, **context) -> str:
+    return env().get_template(name).render(**context)
+
+
+def local_time(value: str | dt.datetime | None, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
+    """An ISO UTC time from the API -> Beijing time for people."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(LOCAL).strftime(fmt)
+
+
+def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None) -> str:
+    labels = {"type": "反馈类型", "content": "内容", "category": "分类", "location": "位置",
+              "contact_name": "称呼", "contact_phone": "电话", "consent": "同意联系",
+              **{f"ratings.{k}": f"{v}评分" for k, v in corpus.feedback.ratings.items()}}
+    return render("feedback_result.html", reply=reply, errors=errors or [], labels=labels,
+                  site=corpus.site, kinds=corpus.feedback.types)
