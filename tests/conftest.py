@@ -156,3 +156,66 @@ def page(browser):
 def clipboard_page(browser):
     """Like `page`, but the context may read and write the clipboard."""
     yield from local_only_page(browser, permissions=["clipboard-read", "clipboard-write"])
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+STAFF_TOKEN = "test-staff-token-0001"
+STAFF = {"authorization": f"Bearer {STAFF_TOKEN}"}
+POSTGRES_URL = os.environ.get("KB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def need_postgres() -> None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(POSTGRES_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: no usable server here
+        message = f"需要 PostgreSQL（{POSTGRES_URL}）：{type(exc).__name__}"
+        if IN_CI:
+            pytest.fail(message + "（CI=true 时不允许跳过）")
+        pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """Each test gets an empty database: a SQLite file in tmp_path, or its own PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+        return
+    need_postgres()
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"kbtest_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        engine.dispose()
+
+
+@pytest.fixture
+def app_settings(built_project, database_url) -> Settings:
+    return settings_for(built_project, built_project / "var", KB_DATABASE_URL=database_url,
+                        KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
+
+
+@pytest.fixture
+def db_client(app_settings):
+    """The real app on the parametrized database (SQLite and PostgreSQL), with a staff token."""
+    from starlette.testclient import TestClient
+
+    from kb_service.app import create_app
+
+    with TestClient(create_app(app_settings)) as c:
+        yield c
