@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from . import db, feedback, filling, scripts_view, staff, templates_view, views
-from .content import Corpus, require_corpus
+from .content import Corpus
 from .db import utcnow
 from .errors import KBError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from .guards import RateLimiter, check_same_origin
@@ -29,9 +29,10 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
+        from .build import load_content
         from .search import Searcher
 
-        corpus = require_corpus(settings.snippets_dir)
+        corpus = load_content(settings)
         engine = db.connect(settings.database_url)
         store = Store(engine, corpus.feedback)
         gaps = GapBuffer(store)
