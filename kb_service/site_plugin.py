@@ -1,4 +1,5 @@
-"""MkDocs plugin `kb`: generate snippet pages, resolve `snippet:<id>` links, fill data blocks.
+"""MkDocs plugin `kb`: generate snippet pages, resolve `snippet:<id>` links, fill data blocks
+and `[[std:<id>]]` service commitments.
 
 Registered as an entry point, so any content checkout can use it with `plugins: [kb]`. Logic
 lives in pages.py and content.py; this file only adapts them to MkDocs events. A warning logged
@@ -76,4 +77,8 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
             return match.group(0)
         return pages.BLOCKS[name](corpus)
 
+    def unknown_standard(line: int, col: int, sid: str) -> None:
+        log.warning(f"docs/{src}: [[std:{sid}]] 不是 standards.yaml 中的承诺 id（运行 kb lint 查看行列）")
+
+    markdown = pages.expand_standards_inline(markdown, corpus.standards, unknown_standard)
     return pages.BLOCK.sub(block, pages.SNIPPET_LINK.sub(snippet_link, markdown))
