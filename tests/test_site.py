@@ -1,4 +1,6 @@
 import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -105,3 +107,40 @@ def test_unknown_standard_fails_the_strict_build(tmp_path):
     with pytest.raises(ContentError) as err:
         build_site(settings_for(project, project / "var"))
     assert "repair.nope" in str(err.value)
+
+
+class _PrimaryNavLinks(HTMLParser):
+    """hrefs of the links inside Material's primary (left) navigation."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0  # nesting of <nav> elements inside the primary nav
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "nav" and (self.depth or "md-nav--primary" in (attrs.get("class") or "").split()):
+            self.depth += 1
+        elif tag == "a" and self.depth and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "nav" and self.depth:
+            self.depth -= 1
+
+
+def test_every_page_is_reachable_from_the_navigation(built_project):
+    site = built_project / "site"
+    start = "handbook/index.html"
+    parser = _PrimaryNavLinks()
+    parser.feed((site / start).read_text(encoding="utf-8"))
+    base = "http://site/" + start
+    reachable = set()
+    for href in parser.hrefs:
+        path = urlsplit(urljoin(base, href)).path.removeprefix("/")
+        reachable.add(path + "index.html" if path.endswith("/") or not path else path)
+    built = {p.relative_to(site).as_posix() for p in site.rglob("*.html")
+             if p.name != "404.html" and p.relative_to(site).parts[0] not in ("search", "assets")}
+    corpus, _ = load_corpus(built_project / "snippets")
+    assert len(built) > len(corpus.snippets)  # generated pages are among them
+    assert built - reachable == set()
