@@ -291,7 +291,8 @@ class Store:
 
     # -- retention -----------------------------------------------------------------------------
 
-    def purge(self, before: dt.datetime, *, actor: str = "kb purge", now: dt.datetime | None = None) -> dict:
+    def purge(self, before: dt.datetime, *, actor: str = "kb purge", now: dt.datetime | None = None,
+              dry_run: bool = False) -> dict:
         """Remove personal data (name, phone, location) from entries created before `before`."""
         now = now or utcnow()
         personal = sa.or_(entries.c.contact_name.is_not(None), entries.c.contact_phone.is_not(None),
@@ -304,7 +305,7 @@ class Store:
                       "names": sum(r["contact_name"] is not None for r in rows),
                       "phones": sum(r["contact_phone"] is not None for r in rows),
                       "locations": sum(r["location"] is not None for r in rows)}
-            ids = [r["id"] for r in rows]
+            ids = [] if dry_run else [r["id"] for r in rows]
             for chunk in range(0, len(ids), 500):
                 part = ids[chunk:chunk + 500]
                 conn.execute(entries.update().where(entries.c.id.in_(part)).values(
@@ -312,6 +313,15 @@ class Store:
                 conn.execute(events.insert(), [{"entry_id": i, "at": now, "actor": actor, "kind": "purge",
                                                 "note": "已按保存期删除联系方式与位置"} for i in part])
         return counts
+
+
+def retention_cutoff(months: int, now: dt.datetime) -> dt.datetime:
+    """`now` minus whole calendar months (the day clamped to the month's length)."""
+    import calendar
+
+    total = now.year * 12 + now.month - 1 - months
+    year, month = divmod(total, 12)
+    return now.replace(year=year, month=month + 1, day=min(now.day, calendar.monthrange(year, month + 1)[1]))
 
 
 # -- patch parsing ------------------------------------------------------------------------------

@@ -385,3 +385,30 @@ def test_purge_removes_personal_data_only_from_old_entries(db_client):
     assert purged["content"] == COMPLAINT["content"] and purged["events"][-1]["kind"] == "purge"
     assert kept["contact_phone"] == "13812345678"
     assert store.purge(db.utcnow() - dt.timedelta(days=183))["entries"] == 0
+
+
+def test_kb_purge_command(built_project, tmp_path):
+    from conftest import kb
+    from kb_service.build import load_content
+    from kb_service.feedback import parse_submission
+    from kb_service.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    env = {"KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(built_project / "var"), "KB_DATABASE_URL": url}
+    corpus = load_content(Settings.from_env(env))
+    engine = db.connect(url)
+    store = Store(engine, corpus.feedback)
+    for days in (400, 200, 10):
+        store.submit(parse_submission(COMPLAINT, store.config), now=db.utcnow() - dt.timedelta(days=days))
+    dry = kb("purge", "--dry-run", env=env)
+    assert dry.returncode == 0 and "2 条反馈" in dry.stdout and "将删除" in dry.stdout
+    assert store.list()[1][0]["contact_phone"] is not None
+    too_short = kb("purge", env={**env, "KB_RETENTION_MONTHS": "3"})
+    assert too_short.returncode == 2 and "6个月" in too_short.stderr
+    done = kb("purge", env={**env, "KB_RETENTION_MONTHS": "12"})
+    assert done.returncode == 0 and "1 条反馈" in done.stdout and "电话 1 个" in done.stdout
+    done = kb("purge", env=env)
+    assert "1 条反馈" in done.stdout
+    phones = [e["contact_phone"] for e in store.list(limit=10)[1]]
+    assert phones == ["138****5678", None, None]
+    engine.dispose()
