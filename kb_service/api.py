@@ -141,9 +141,26 @@ async def read_json(request: Request) -> dict:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise KBError("请求体不是有效的 JSON") from None
+    if not _encodable(data):
+        raise KBError("请求体含有无效的 Unicode 字符（单独的代理项），请检查输入内容")
     if not isinstance(data, dict):
         raise KBError("请求体应为 JSON 对象，例如 {\"channel\": \"sms\", \"fields\": {...}}")
     return data
+
+
+def _encodable(value) -> bool:
+    """JSON may carry lone surrogates (\\ud800) that no UTF-8 store or response can hold."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 async def templates(request: Request) -> JSONResponse:

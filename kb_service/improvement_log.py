@@ -339,7 +339,7 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
     for key in sorted(set(body) - PATCH_KEYS):
         bad(str(key)[:50], f"未知字段；可用：{', '.join(sorted(PATCH_KEYS))}")
     if "status" in body:
-        if body["status"] not in STATUSES:
+        if not isinstance(body["status"], str) or body["status"] not in STATUSES:
             bad("status", f"状态只能是：{'、'.join(f'{k}（{v}）' for k, v in STATUSES.items())}")
         else:
             out["status"] = body["status"]
@@ -353,7 +353,7 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
             else:
                 out[key] = value.strip()
     if "category" in body and body["category"] is not None:
-        if body["category"] not in config.categories:
+        if not isinstance(body["category"], str) or body["category"] not in config.categories:
             bad("category", f"未知的分类；可选：{'、'.join(config.categories)}")
         else:
             out["category"] = body["category"]
@@ -391,7 +391,7 @@ def _action(raw: Any, bad) -> dict[str, Any] | None:
     else:
         out["what"] = what.strip()
     kind = raw.get("kind")
-    if kind not in ACTION_KINDS:
+    if not isinstance(kind, str) or kind not in ACTION_KINDS:
         bad("action.kind", f"kind 只能是：{'、'.join(f'{k}（{v}）' for k, v in ACTION_KINDS.items())}")
     else:
         out["target_kind"] = kind
