@@ -64,6 +64,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="只统计，不删除")
     p.set_defaults(func=cmd_purge)
 
+    p = sub.add_parser("export-log", help="把改进日志的公开摘要（统计、满意度、已完成的改进）导出到站点的“你说我改”页")
+    p.set_defaults(func=cmd_export_log)
+
     p = sub.add_parser("eval-search", help="按查询文件评估检索：recall@1、recall@3、MRR（总体与按风格）")
     p.add_argument("file", type=Path, help="查询文件（格式同 contract/dev-queries.tsv）")
     p.set_defaults(func=cmd_eval_search)
@@ -146,6 +149,26 @@ def cmd_purge(settings: Settings, args) -> int:
     verb = "将删除" if args.dry_run else "已删除"
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
           f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
+    return 0
+
+
+def cmd_export_log(settings: Settings, args) -> int:
+    from . import db, public_log
+    from .build import build, load_content
+    from .improvement_log import Store
+
+    ensure_writable(settings.data_dir)
+    corpus = load_content(settings)
+    engine = db.connect(settings.database_url)
+    try:
+        data = public_log.snapshot(Store(engine, corpus.feedback))
+    finally:
+        engine.dispose()
+    public_log.write(settings.data_dir / public_log.FILE, data)
+    report = build(settings, force=False)
+    total = sum(sum(v.values()) for v in data["volume"].values())
+    print(f"kb export-log: 近 {len(data['months'])} 个月 {total} 条反馈、{len(data['changes'])} 项已公开的改进、"
+          f"{len(data['summaries'])} 条公开答复已导出；{report.summary()}")
     return 0
 
 

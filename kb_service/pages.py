@@ -24,7 +24,8 @@ CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知"
 SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
 STANDARDS_PAGE = "residents/standards.md"
 # Markdown syntax the site plugin rewrites and the linter checks: `[text](snippet:<id>#anchor)`
-# and a line `<!-- kb:<block> -->`.
+# and a line `<!-- kb:<block> -->`. A block is `fn(corpus, sources) -> Markdown`, where sources holds
+# data from outside the content (the exported improvement log), None when there is none.
 SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
 BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
 # A service commitment inside running text: `[[std:<standard id>]]` becomes the standard's
@@ -255,7 +256,7 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
 
 # -- blocks inside hand-written pages ---------------------------------------------------------
 
-def standards_table(corpus: Corpus) -> str:
+def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
     rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
     from .content import MEASURE_TEXT
     for s in corpus.standards.values():
@@ -273,7 +274,7 @@ def _money(text: str) -> str:
     return f"{Decimal(text):,.2f}"
 
 
-def fee_items(corpus: Corpus) -> str:
+def fee_items(corpus: Corpus, sources: dict | None = None) -> str:
     fees = corpus.fees
     rows = ["| 收费项目 | 单价 | 计算方式 | 包含的服务 | 依据 | 适用 | 生效日期 |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -284,11 +285,11 @@ def fee_items(corpus: Corpus) -> str:
     return "\n".join(rows + ["", f"收费依据：{cell(fees.get('basis', ''))}　本价目自 {cell(fees.get('effective_date', ''))} 起执行。"])
 
 
-def fee_disclosure(corpus: Corpus) -> str:
+def fee_disclosure(corpus: Corpus, sources: dict | None = None) -> str:
     return "\n".join(f"- {cell(x)}" for x in corpus.fees.get("disclosure_items", []))
 
 
-def public_revenue(corpus: Corpus) -> str:
+def public_revenue(corpus: Corpus, sources: dict | None = None) -> str:
     from decimal import Decimal
 
     out = []
@@ -307,7 +308,7 @@ def public_revenue(corpus: Corpus) -> str:
     return "\n".join(out)
 
 
-def fee_calculator(corpus: Corpus) -> str:
+def fee_calculator(corpus: Corpus, sources: dict | None = None) -> str:
     """A form whose prices come from fees.yaml; fees.js does the arithmetic in cents."""
     area_items = [i for i in corpus.fees.get("items", []) if i["unit"] == "元/平方米·月"]
     options = "".join(f'<option value="{esc(i["unit_price"])}">{esc(i["name"])}（{esc(i["unit_price"])} 元/平方米·月）</option>'
@@ -327,3 +328,13 @@ def fee_calculator(corpus: Corpus) -> str:
 
 BLOCKS.update({"fee-items": fee_items, "fee-disclosure": fee_disclosure, "public-revenue": public_revenue,
                "fee-calculator": fee_calculator})
+
+
+def public_log_block(corpus: Corpus, sources: dict | None = None) -> str:
+    """The "你说我改" summary exported by `kb export-log` (a data source outside docs/)."""
+    from .public_log import render
+
+    return render(corpus, (sources or {}).get("public-log"))
+
+
+BLOCKS["public-log"] = public_log_block

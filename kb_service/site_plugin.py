@@ -29,6 +29,8 @@ log = logging.getLogger("mkdocs.plugins.kb")
 
 class KBPlugin(BasePlugin):
     corpus: Corpus | None = None
+    # Set by `kb build` (build.build_site) to KB_DATA_DIR; a plain `mkdocs build` has no data.
+    data_dir: Path | None = None
 
     def on_config(self, config, **kwargs):
         self.corpus = load_snippets(config)
@@ -41,7 +43,12 @@ class KBPlugin(BasePlugin):
         return add_generated_nav(self.corpus, nav, files)
 
     def on_page_markdown(self, markdown: str, page, config, files, **kwargs):
-        return rewrite_markdown(self.corpus, markdown, page.file.src_uri)
+        return rewrite_markdown(self.corpus, markdown, page.file.src_uri, self.sources())
+
+    def sources(self) -> dict:
+        from kb_service import public_log
+
+        return {"public-log": public_log.load(self.data_dir)}
 
 
 def load_snippets(config) -> Corpus:
@@ -131,7 +138,7 @@ def _set_parents(items: list, parent: Section | None) -> None:
             _set_parents(item.children, item)
 
 
-def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
+def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | None = None) -> str:
     def snippet_link(match: re.Match) -> str:
         sid, anchor = match.group(1), match.group(2) or ""
         target = corpus.snippets.get(sid)
@@ -145,7 +152,7 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
         if name not in pages.BLOCKS:
             log.warning(f"docs/{src}: 未知的数据块 kb:{name}（可用：{', '.join(pages.BLOCKS)}）")
             return match.group(0)
-        return pages.BLOCKS[name](corpus)
+        return pages.BLOCKS[name](corpus, sources)
 
     def unknown_standard(line: int, col: int, sid: str) -> None:
         log.warning(f"docs/{src}: [[std:{sid}]] 不是 standards.yaml 中的承诺 id（运行 kb lint 查看行列）")
