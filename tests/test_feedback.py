@@ -412,3 +412,21 @@ def test_kb_purge_command(built_project, tmp_path):
     phones = [e["contact_phone"] for e in store.list(limit=10)[1]]
     assert phones == ["138****5678", None, None]
     engine.dispose()
+
+
+def test_a_failing_database_logs_no_personal_data(app_settings, caplog):
+    from starlette.testclient import TestClient
+
+    from kb_service.app import create_app
+
+    with TestClient(create_app(app_settings), raise_server_exceptions=False) as client:
+        engine = sa.create_engine(app_settings.database_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE events"))      # every insert of an entry now fails
+        engine.dispose()
+        with caplog.at_level("DEBUG"):
+            r = submit(client, {**COMPLAINT, "contact_phone": "13987654321", "contact_name": "钱多多"})
+    assert r.status_code == 500 and "稍后重试" in r.json()["error"]
+    assert "unhandled error" in caplog.text
+    for secret in ("13987654321", "钱多多", "3栋2单元"):
+        assert secret not in caplog.text
