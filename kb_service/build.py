@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import require_corpus
+from .content import Corpus, corpus_from_plain, require_corpus
 from .errors import ContentError
 from .settings import Settings
 
 STAMP = ".kb-build.json"
+SNAPSHOT = "corpus.json"     # the checked content as plain data, written with the index
 INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "kb_service/*.py")
 
 
@@ -75,9 +76,22 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
 
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         documents = search.build_index(corpus, settings.docs_dir, settings.index_dir)
+        (settings.index_dir / SNAPSHOT).write_text(json.dumps(corpus.source, ensure_ascii=False), encoding="utf-8")
         _write_stamp(settings.index_dir, fp, documents=documents)
         index_built = True
     return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents)
+
+
+def load_content(settings: Settings) -> Corpus:
+    """The checked content: from the snapshot `kb build` stored when nothing changed since
+    (no YAML parsing, a fast start), else loaded and checked from snippets/."""
+    if _stamp_ok(settings.index_dir, fingerprint(settings.project_dir)):
+        try:
+            plain = json.loads((settings.index_dir / SNAPSHOT).read_text(encoding="utf-8"))
+            return corpus_from_plain(settings.project_dir, plain)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an older or damaged build: fall back to the content itself
+    return require_corpus(settings.snippets_dir)
 
 
 class _Collect(logging.Handler):

@@ -11,6 +11,7 @@ import html
 import posixpath
 import re
 from collections import defaultdict
+from typing import Callable, Iterator
 
 from .content import KIND_DIRS, KIND_TEXT, Corpus, Script, Snippet, Template
 from .errors import ValidationFailed
@@ -26,6 +27,35 @@ STANDARDS_PAGE = "residents/standards.md"
 # and a line `<!-- kb:<block> -->`.
 SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
 BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
+# A service commitment inside running text: `[[std:<standard id>]]` becomes the standard's
+# text ("24小时"), so a hand-written page never types a number that standards.yaml owns.
+# Not expanded inside `inline code`, so the editors' guide can show the syntax itself.
+STANDARD_INLINE = re.compile(r"\[\[std:([^\]\n]*)\]\]")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
+
+
+def standard_refs(line: str) -> Iterator[re.Match]:
+    """Every `[[std:<id>]]` in one line of Markdown, outside inline code; group(1) is the id."""
+    code = [m.span() for m in _CODE_SPAN.finditer(line)]
+    for m in STANDARD_INLINE.finditer(line):
+        if not any(a <= m.start() < b for a, b in code):
+            yield m
+
+
+def expand_standards_inline(markdown: str, standards: dict, unknown: Callable[[int, int, str], None]) -> str:
+    """Replace each `[[std:<id>]]` with the standard's text; `unknown(line, col, id)` for the rest."""
+    out = []
+    for lineno, line in enumerate(markdown.split("\n"), 1):
+        pieces, pos = [], 0
+        for m in standard_refs(line):
+            sid = m.group(1).strip()
+            if sid in standards:
+                pieces += [line[pos:m.start()], standards[sid].text]
+                pos = m.end()
+            else:
+                unknown(lineno, m.start() + 1, sid)
+        out.append("".join(pieces) + line[pos:])
+    return "\n".join(out)
 
 
 def esc(text: str) -> str:

@@ -91,12 +91,18 @@ MD_NOISE = [
 ]
 
 
-def page_docs(docs_dir: Path) -> Iterable[Doc]:
-    """Every `##` section of the Markdown pages, with a link to its heading."""
+def page_docs(docs_dir: Path, standards: dict | None = None) -> Iterable[Doc]:
+    """Every `##` section of the Markdown pages, with a link to its heading.
+
+    `[[std:<id>]]` commitments are expanded as on the built page ("24小时")."""
+    from .pages import expand_standards_inline
+
     for path in sorted(docs_dir.rglob("*.md")):
         rel = path.relative_to(docs_dir).as_posix()
         url = "/" + (rel[:-len("index.md")] if rel.endswith("index.md") else rel[:-3] + "/")
-        text = FENCE.sub(" ", FRONT.sub("", path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        text = expand_standards_inline(text, standards or {}, lambda *_: None)
+        text = FENCE.sub(" ", FRONT.sub("", text))
         h1 = re.search(r"^# (.+)$", text, re.MULTILINE)
         page_title = h1.group(1).strip() if h1 else rel
         sections = re.split(r"^## ", text, flags=re.MULTILINE)
@@ -142,7 +148,7 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     vocabulary: set[str] = set()
     count = 0
     with ix.writer() as writer:
-        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir))
+        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir, corpus.standards))
         for doc in docs:
             f = fields_for(doc)
             vocabulary.update(f["py"].split())

@@ -1,4 +1,5 @@
-"""MkDocs plugin `kb`: generate snippet pages, resolve `snippet:<id>` links, fill data blocks.
+"""MkDocs plugin `kb`: generate snippet pages, resolve `snippet:<id>` links, fill data blocks
+and `[[std:<id>]]` service commitments.
 
 Registered as an entry point, so any content checkout can use it with `plugins: [kb]`. Logic
 lives in pages.py and content.py; this file only adapts them to MkDocs events. A warning logged
@@ -15,6 +16,8 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
 
 from kb_service import pages
 from kb_service.content import Corpus, load_corpus
@@ -33,6 +36,9 @@ class KBPlugin(BasePlugin):
 
     def on_files(self, files: Files, config, **kwargs):
         return add_generated_pages(self.corpus, files, config)
+
+    def on_nav(self, nav: Navigation, config, files: Files, **kwargs):
+        return add_generated_nav(self.corpus, nav, files)
 
     def on_page_markdown(self, markdown: str, page, config, files, **kwargs):
         return rewrite_markdown(self.corpus, markdown, page.file.src_uri)
@@ -60,6 +66,71 @@ def add_generated_pages(corpus: Corpus, files: Files, config) -> Files:
     return files
 
 
+def add_generated_nav(corpus: Corpus, nav: Navigation, files: Files) -> Navigation:
+    """Hang the generated pages under their index pages in the navigation, so every page is reachable.
+
+    mkdocs.yml lists only the index pages (`scripts/index.md`, ...); here each becomes a section
+    whose index is that page, followed by the pages generated from snippets/: scripts and templates
+    grouped by category, then the category pages. The list comes from the data, not from mkdocs.yml.
+    """
+    def page(uri: str) -> Page | None:
+        file = files.get_file_from_path(uri)
+        return file.page if file is not None else None
+
+    listed = {id(p) for p in _walk(nav.items) if isinstance(p, Page)}
+
+    def unlisted(uris: list[str]) -> list[Page]:
+        found = [page(u) for u in uris]
+        return [p for p in found if p is not None and id(p) not in listed]
+
+    children: dict[str, list] = {}
+    for kind, index in (("script", "scripts/index.md"), ("template", "templates/index.md")):
+        sections = []
+        for cat, name in corpus.site.categories.items():
+            items = unlisted([s.src_uri for s in sorted(corpus.snippets.values(), key=lambda s: s.id)
+                              if s.kind == kind and s.category == cat])
+            if items:
+                sections.append(Section(name, items))
+        children[index] = sections
+    used = {s.category for s in corpus.snippets.values()}
+    children["categories/index.md"] = unlisted([pages.category_uri(c) for c in corpus.site.categories if c in used])
+
+    def expand(items: list) -> list:
+        out = []
+        for item in items:
+            if isinstance(item, Section):
+                item.children = expand(item.children)
+            elif isinstance(item, Page) and children.get(item.file.src_uri):
+                item = Section(item.title, [item, *children[item.file.src_uri]])
+            out.append(item)
+        return out
+
+    nav.items = expand(nav.items)
+    nav.pages = [p for p in _walk(nav.items) if isinstance(p, Page)]
+    for prev, cur in zip([None, *nav.pages], nav.pages):
+        cur.previous_page = prev
+        if prev is not None:
+            prev.next_page = cur
+    if nav.pages:
+        nav.pages[-1].next_page = None
+    _set_parents(nav.items, None)
+    return nav
+
+
+def _walk(items: list):
+    for item in items:
+        yield item
+        if isinstance(item, Section):
+            yield from _walk(item.children)
+
+
+def _set_parents(items: list, parent: Section | None) -> None:
+    for item in items:
+        item.parent = parent
+        if isinstance(item, Section):
+            _set_parents(item.children, item)
+
+
 def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
     def snippet_link(match: re.Match) -> str:
         sid, anchor = match.group(1), match.group(2) or ""
@@ -76,4 +147,8 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
             return match.group(0)
         return pages.BLOCKS[name](corpus)
 
+    def unknown_standard(line: int, col: int, sid: str) -> None:
+        log.warning(f"docs/{src}: [[std:{sid}]] 不是 standards.yaml 中的承诺 id（运行 kb lint 查看行列）")
+
+    markdown = pages.expand_standards_inline(markdown, corpus.standards, unknown_standard)
     return pages.BLOCK.sub(block, pages.SNIPPET_LINK.sub(snippet_link, markdown))

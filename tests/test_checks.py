@@ -156,3 +156,14 @@ def test_fmt_is_lossless_and_idempotent(project):
     after, _ = load_corpus(project / "snippets")
     assert after.snippets["complaint.intake"].data == before.snippets["complaint.intake"].data
     assert format_files(project / "snippets") == []
+
+
+def test_unknown_standard_in_docs(project):
+    page = project / "docs" / "residents" / "repair.md"
+    text = page.read_text(encoding="utf-8")
+    line = text.count("\n") + 2
+    page.write_text(text + "\n师傅在 [[std:repair.nope]]内上门，`[[std:not.checked]]` 是代码。\n", encoding="utf-8")
+    found = problems(project)
+    assert any(p.startswith(f"docs/residents/repair.md:{line}:5: [[std:repair.nope]] 不是 standards.yaml 中的承诺 id")
+               for p in found), found
+    assert not any("not.checked" in p for p in found)

@@ -73,3 +73,14 @@ def test_search_api(client):
     assert set(body["results"][0]) >= {"id", "kind", "title", "url", "snippet"}
     only_templates = client.get("/api/search", params={"q": "停水", "kind": "template"}).json()["results"]
     assert only_templates and all(r["kind"] == "template" for r in only_templates)
+
+
+def test_page_sections_show_commitments_as_on_the_site():
+    """`[[std:<id>]]` in a hand-written page is indexed as the standard's text, like the built page."""
+    from kb_service.search import page_docs
+
+    corpus = require_corpus(ROOT / "snippets")
+    docs = [d for d in page_docs(ROOT / "docs", corpus.standards) if not d.id.startswith("page:editors/")]
+    assert [d.id for d in docs if "[[std:" in d.body] == []  # the editors' guide shows the syntax in code
+    complaint = "".join(d.body for d in docs if d.id.startswith("page:residents/complaint.md"))
+    assert f"受理后 {corpus.standards['complaint.response'].text}内" in complaint
