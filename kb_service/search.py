@@ -15,10 +15,12 @@ checked against Whoosh itself by tests/test_search.py.
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import re
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -300,11 +302,12 @@ class Postings:
         if data.get("version") != POSTINGS_VERSION or data.get("stored") != list(STORED_FIELDS):
             raise ValueError("postings file from another version")
         self.docs = [dict(zip(STORED_FIELDS, d)) for d in data["docs"]]
-        # field -> term -> (doc numbers, scores); phrase fields also doc -> (score, positions)
-        self.fields: dict[str, dict[str, tuple]] = {}
+        # field -> term -> (doc numbers, scores), as arrays: compact, and nothing for the cyclic
+        # garbage collector to walk on every collection; phrase fields also doc -> (score, positions)
+        self.fields: dict[str, dict[str, tuple[array, array]]] = {}
         self.positions: dict[str, dict[str, dict[int, tuple[float, frozenset[int]]]]] = {}
         for field, table in data["fields"].items():
-            self.fields[field] = {t: (e[0], e[1]) for t, e in table.items()}
+            self.fields[field] = {t: (array("i", e[0]), array("d", e[1])) for t, e in table.items()}
             if field in PHRASE_FIELDS:
                 self.positions[field] = {t: {d: (sc, frozenset(ps)) for d, sc, ps in zip(*e)}
                                          for t, e in table.items()}
@@ -361,12 +364,17 @@ class Searcher:
             raise UsageError(f"检索索引不存在：{index_dir}；请先运行 kb build")
         meta = json.loads((index_dir / META).read_text(encoding="utf-8"))
         ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME, readonly=True)
+        gc_enabled = gc.isenabled()
+        gc.disable()  # tens of thousands of new lists, and no cycles among them: don't scan them
         try:
             postings = Postings(json.loads((index_dir / POSTINGS).read_text(encoding="utf-8")))
             if len(postings.docs) != meta["documents"]:
                 raise ValueError("postings file does not match the index")
         except (OSError, ValueError, KeyError, TypeError):
             postings = Postings(export_postings(ix))  # an index from an older build: slower open
+        finally:
+            if gc_enabled:
+                gc.enable()
         synonyms = Synonyms.load(corpus.root / "snippets" / "search" / "synonyms.yaml")
         return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings)
 
