@@ -63,14 +63,20 @@ def _write_stamp(directory: Path, fp: str, **extra) -> None:
 def build(settings: Settings, *, force: bool = True) -> BuildReport:
     started = time.perf_counter()
     fp = fingerprint(settings.project_dir)
+    site_stale = force or not _stamp_ok(settings.site_dir, fp) or not (settings.site_dir / "index.html").exists()
+    index_stale = force or not _stamp_ok(settings.index_dir, fp)
+    if not (site_stale or index_stale):
+        # Both outputs were built, after a full check, from exactly these inputs: nothing to do.
+        # (The service still loads, and so checks, the content once when it opens.)
+        return BuildReport(False, False, time.perf_counter() - started)
     corpus = require_corpus(settings.snippets_dir)  # raises ContentError with every problem
     site_built = index_built = False
     pages = documents = 0
-    if force or not _stamp_ok(settings.site_dir, fp) or not (settings.site_dir / "index.html").exists():
+    if site_stale:
         pages = build_site(settings)
         _write_stamp(settings.site_dir, fp, pages=pages)
         site_built = True
-    if force or not _stamp_ok(settings.index_dir, fp):
+    if index_stale:
         from . import search  # heavy imports only when the index is really rebuilt
 
         settings.index_dir.mkdir(parents=True, exist_ok=True)
