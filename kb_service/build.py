@@ -72,6 +72,7 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
     site_stale = force or not _stamp_ok(settings.site_dir, fp_site) or not (settings.site_dir / "index.html").exists()
     index_stale = force or not _stamp_ok(settings.index_dir, fp)
     if not (site_stale or index_stale):
+        # Both outputs were built, after a full check, from exactly these inputs: nothing to do.
         return BuildReport(False, False, time.perf_counter() - started)
     corpus = require_corpus(settings.snippets_dir)  # raises ContentError with every problem
     site_built = index_built = False
