@@ -52,8 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     routes = [
         Mount("/api", routes=api_routes),
-        Route("/staff", staff_views.home_redirect),
-        Mount("/staff", routes=staff_views.routes),
+        *staff_views.routes,        # only its own /staff/... paths; the rest of /staff/ is the site's
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
     app = Starlette(

@@ -1,4 +1,4 @@
-"""Staff web pages under /staff/: token login, the log list, entry detail and changes, intake,
+"""Staff web pages under /staff/: token login, the log list (/staff/entries/), entry detail and changes, intake,
 CSV export, dashboard and content gaps. Server-rendered HTML, no JavaScript.
 
 Sessions: a token typed into the login form starts a session (staff.start_session); its cookie
@@ -28,6 +28,9 @@ from .improvement_log import ACTION_KINDS, STATUSES, TRANSITIONS
 from .staff import COOKIE, SESSION_TTL
 
 PAGE_SIZE = 50
+# The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
+# only their own paths under /staff/ and leave everything else to the site. The list lives here.
+LIST = "/staff/entries/"
 LOGIN_ATTEMPTS_PER_MINUTE = 10
 NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
@@ -73,7 +76,7 @@ def _safe_next(raw: str | None) -> str:
     """Only our own staff pages are valid targets after login (no open redirect)."""
     if raw and raw.startswith("/staff/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
         return raw
-    return "/staff/"
+    return LIST
 
 
 def staff_page(*, post: bool = False):
@@ -212,7 +215,7 @@ async def entry_list(request: Request, sess: dict) -> Response:
 
 
 def _list_url(filters: dict, number: int) -> str:
-    return "/staff/?" + urlencode({**filters, "page": number})
+    return LIST + "?" + urlencode({**filters, "page": number})
 
 
 def _csv_response(text: str) -> Response:
@@ -361,8 +364,8 @@ async def gaps(request: Request, sess: dict) -> Response:
     return page(request, "staff_gaps.html", sess=sess, gaps=rows)
 
 
-async def home_redirect(request: Request) -> Response:
-    return see_other("/staff/")
+async def list_redirect(request: Request) -> Response:
+    return see_other(LIST)
 
 
 # -- API twins (bearer token) ----------------------------------------------------------------------------
@@ -383,16 +386,18 @@ async def api_stats(request: Request) -> Response:
                         headers={"Cache-Control": "no-store"})
 
 
+# Full paths, listed before the site in app.py; any other /staff/... path is the site's.
 routes = [
-    Route("/", entry_list),
-    Route("/login", login_form),
-    Route("/login", login, methods=["POST"]),
-    Route("/logout", logout, methods=["POST"]),
-    Route("/entries/{id}", entry_detail),
-    Route("/entries/{id}", entry_update, methods=["POST"]),
-    Route("/intake", intake_form),
-    Route("/intake", intake, methods=["POST"]),
-    Route("/export.csv", export),
-    Route("/dashboard", dashboard),
-    Route("/gaps", gaps),
+    Route("/staff/login", login_form),
+    Route("/staff/login", login, methods=["POST"]),
+    Route("/staff/logout", logout, methods=["POST"]),
+    Route("/staff/entries", list_redirect),
+    Route(LIST, entry_list),
+    Route("/staff/entries/{id}", entry_detail),
+    Route("/staff/entries/{id}", entry_update, methods=["POST"]),
+    Route("/staff/intake", intake_form),
+    Route("/staff/intake", intake, methods=["POST"]),
+    Route("/staff/export.csv", export),
+    Route("/staff/dashboard", dashboard),
+    Route("/staff/gaps", gaps),
 ]

@@ -29,7 +29,7 @@ def login(client: TestClient) -> str:
     """Log in through the form; returns the session's CSRF token as the pages carry it."""
     r = client.post("/staff/login", data={"token": STAFF_TOKEN}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    page = client.get("/staff/")
+    page = client.get("/staff/entries/")
     assert page.status_code == 200
     return csrf_of(page.text)
 
@@ -69,18 +69,18 @@ def test_wrong_token_fails_and_sets_no_cookie(db_client):
     assert r.status_code == 401
     assert "令牌不正确" in r.text
     assert "set-cookie" not in r.headers
-    assert db_client.get("/staff/", follow_redirects=False).status_code == 303
+    assert db_client.get("/staff/entries/", follow_redirects=False).status_code == 303
 
 
 def test_right_token_sets_a_strict_session_cookie(db_client):
     r = db_client.post("/staff/login", data={"token": STAFF_TOKEN}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/staff/"
+    assert r.status_code == 303 and r.headers["location"] == "/staff/entries/"
     cookie = r.headers["set-cookie"]
     assert re.match(r"kb_staff=[\w-]{40,};", cookie)
     lowered = cookie.lower()
     assert "httponly" in lowered and "samesite=strict" in lowered and "path=/staff" in lowered
     assert "secure" not in lowered          # plain http in the test client
-    page = db_client.get("/staff/")
+    page = db_client.get("/staff/entries/")
     assert page.status_code == 200 and "改进日志" in page.text and "tester" in page.text
     assert page.headers["cache-control"] == "no-store"
     assert "default-src 'self'" in page.headers["content-security-policy"]
@@ -98,12 +98,12 @@ def test_login_returns_to_the_page_asked_for_but_never_elsewhere(db_client):
     r = db_client.post("/staff/login", data={"token": STAFF_TOKEN, "next": "/staff/dashboard"}, follow_redirects=False)
     assert r.headers["location"] == "/staff/dashboard"
     r = db_client.post("/staff/login", data={"token": STAFF_TOKEN, "next": "https://evil.example/"}, follow_redirects=False)
-    assert r.headers["location"] == "/staff/"
+    assert r.headers["location"] == "/staff/entries/"
 
 
 def test_pages_require_login(db_client):
     entry_id = submit(db_client)
-    for path in ("/staff/", f"/staff/entries/{entry_id}", "/staff/intake", "/staff/export.csv",
+    for path in ("/staff/entries/", f"/staff/entries/{entry_id}", "/staff/intake", "/staff/export.csv",
                  "/staff/dashboard", "/staff/gaps"):
         r = db_client.get(path, follow_redirects=False)
         assert r.status_code == 303, path
@@ -111,14 +111,22 @@ def test_pages_require_login(db_client):
     r = db_client.post(f"/staff/entries/{entry_id}", data={"op": "status", "status": "triaged", "csrf": "x"})
     assert r.status_code == 403
     assert entry(db_client, entry_id)["status"] == "received"
-    assert db_client.get("/staff", follow_redirects=False).headers["location"] == "/staff/"
+    assert db_client.get("/staff/entries", follow_redirects=False).headers["location"] == "/staff/entries/"
+
+
+def test_site_pages_under_staff_are_still_the_sites(db_client):
+    # The built site owns /staff/ (员工专区), /staff/lookup/ and /staff/fill/; no login needed there.
+    for path, text in (("/staff/", "员工专区"), ("/staff/lookup/", "话术速查"), ("/staff/fill/", "模板填写")):
+        r = db_client.get(path, follow_redirects=False)
+        assert r.status_code == 200 and text in r.text, path
+    assert db_client.get("/staff/no-such-page/").status_code == 404
 
 
 def test_logout_ends_the_session(db_client):
     csrf = login(db_client)
     r = db_client.post("/staff/logout", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/staff/login"
-    assert db_client.get("/staff/", follow_redirects=False).status_code == 303
+    assert db_client.get("/staff/entries/", follow_redirects=False).status_code == 303
 
 
 def test_missing_or_wrong_csrf_is_refused_and_changes_nothing(db_client):
@@ -152,7 +160,7 @@ def test_cross_origin_post_is_refused(db_client):
 def test_staff_area_closed_without_tokens(app_settings):
     settings = dataclasses.replace(app_settings, staff_tokens={})
     with TestClient(create_app(settings)) as client:
-        for path in ("/staff/", "/staff/login", "/staff/dashboard"):
+        for path in ("/staff/entries/", "/staff/login", "/staff/dashboard"):
             r = client.get(path, follow_redirects=False)
             assert r.status_code == 403 and "员工区未开启" in r.text, path
         r = client.post("/staff/login", data={"token": STAFF_TOKEN}, follow_redirects=False)
@@ -242,7 +250,7 @@ def test_invalid_form_values_show_422_on_the_page(db_client):
 def test_list_masks_the_phone_and_detail_shows_it(db_client):
     entry_id = submit(db_client, consent=True, contact_phone=PHONE, content="请回电 13800001111 谢谢")
     login(db_client)
-    listing = db_client.get("/staff/").text
+    listing = db_client.get("/staff/entries/").text
     assert MASKED in listing and PHONE not in listing
     assert "138****1111" in listing and "13800001111" not in listing
     detail = db_client.get(f"/staff/entries/{entry_id}").text
@@ -257,27 +265,27 @@ def test_list_filters_overdue_and_paginates(db_client):
                                             config), now=old)[0]["id"]
     fresh_id = submit(db_client, type="suggestion", content="新建议", category="parking")
     login(db_client)
-    listing = db_client.get("/staff/").text
+    listing = db_client.get("/staff/entries/").text
     row = re.search(rf'<tr class="([^"]*)">\s*<td><a href="/staff/entries/{late_id}"', listing)
     assert row and row.group(1) == "kb-overdue-row"
     assert re.search(rf'<tr class="">\s*<td><a href="/staff/entries/{fresh_id}"', listing)
-    only_late = db_client.get("/staff/?overdue=true").text
+    only_late = db_client.get("/staff/entries/?overdue=true").text
     assert f"/staff/entries/{late_id}" in only_late and f"/staff/entries/{fresh_id}" not in only_late
-    by_category = db_client.get("/staff/?category=parking").text
+    by_category = db_client.get("/staff/entries/?category=parking").text
     assert f"/staff/entries/{fresh_id}" in by_category and f"/staff/entries/{late_id}" not in by_category
-    assert db_client.get("/staff/?status=bogus").status_code == 400
+    assert db_client.get("/staff/entries/?status=bogus").status_code == 400
     for i in range(51):
         store.submit(parse_submission({"type": "praise", "content": f"表扬 {i}"}, config))
-    first = db_client.get("/staff/?type=praise").text
-    assert "共 51 条" in first and "第 1 / 2 页" in first and 'href="/staff/?type=praise&amp;page=2"' in first
-    second = db_client.get("/staff/?type=praise&page=2").text
-    assert second.count('<a href="/staff/entries/') == 1
+    first = db_client.get("/staff/entries/?type=praise").text
+    assert "共 51 条" in first and "第 1 / 2 页" in first and 'href="/staff/entries/?type=praise&amp;page=2"' in first
+    second = db_client.get("/staff/entries/?type=praise&page=2").text
+    assert len(re.findall(r'<a href="/staff/entries/\d+">', second)) == 1
 
 
 def test_feedback_content_is_escaped(db_client):
     entry_id = submit(db_client, content=XSS, consent=True, contact_name="<b>王</b>", contact_phone=PHONE)
     login(db_client)
-    for path in ("/staff/", f"/staff/entries/{entry_id}"):
+    for path in ("/staff/entries/", f"/staff/entries/{entry_id}"):
         html = db_client.get(path).text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
         assert XSS not in html, path
