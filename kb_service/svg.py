@@ -56,7 +56,7 @@ class _Frame:
                        f'fill="#59636e">{escape(_num(round(value, 1)))}</text>')
         every = max(1, -(-len(labels) // 8))        # at most ~8 x labels so they stay readable
         for i, label in enumerate(labels):
-            if i % every == 0 or i == len(labels) - 1:
+            if (len(labels) - 1 - i) % every == 0:      # counted from the newest, which is always shown
                 out.append(f'<text x="{self.x(i):.1f}" y="{self.height - self.lower + 16}" text-anchor="middle" '
                            f'font-size="11" {FONT} fill="#59636e">{escape(label)}</text>')
         return out
