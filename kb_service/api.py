@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from . import db, feedback, filling, scripts_view, staff, templates_view, views
-from .content import Corpus, require_corpus
+from .content import Corpus
 from .db import utcnow
 from .errors import KBError, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from .guards import RateLimiter, check_same_origin
@@ -29,9 +29,10 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
+        from .build import load_content
         from .search import Searcher
 
-        corpus = require_corpus(settings.snippets_dir)
+        corpus = load_content(settings)
         engine = db.connect(settings.database_url)
         store = Store(engine, corpus.feedback)
         gaps = GapBuffer(store)
@@ -140,9 +141,26 @@ async def read_json(request: Request) -> dict:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise KBError("请求体不是有效的 JSON") from None
+    if not _encodable(data):
+        raise KBError("请求体含有无效的 Unicode 字符（单独的代理项），请检查输入内容")
     if not isinstance(data, dict):
         raise KBError("请求体应为 JSON 对象，例如 {\"channel\": \"sms\", \"fields\": {...}}")
     return data
+
+
+def _encodable(value) -> bool:
+    """JSON may carry lone surrogates (\\ud800) that no UTF-8 store or response can hold."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 async def templates(request: Request) -> JSONResponse:

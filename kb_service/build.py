@@ -16,11 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import require_corpus
+from .content import Corpus, corpus_from_plain, require_corpus
 from .errors import ContentError
 from .settings import Settings
 
 STAMP = ".kb-build.json"
+SNAPSHOT = "corpus.json"
+PUBLIC_LOG = "public-log.json"  # written by `kb export-log`, shown on the 你说我改 page     # the checked content as plain data, written with the index
 INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "kb_service/*.py")
 
 
@@ -39,13 +41,17 @@ class BuildReport:
         return "，".join(parts) + f"，用时 {self.seconds:.1f} 秒"
 
 
-def fingerprint(project_dir: Path) -> str:
+def fingerprint(settings: Settings, *, site: bool = False) -> str:
+    """Content and code; for the site also the exported improvement log that one page shows."""
+    root = settings.project_dir
+    paths = [p for pattern in INPUT_GLOBS for p in sorted(root.glob(pattern))]
+    if site:
+        paths.append(settings.data_dir / PUBLIC_LOG)
     digest = hashlib.sha256()
-    for pattern in INPUT_GLOBS:
-        for path in sorted(project_dir.glob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                stat = path.stat()
-                digest.update(f"{path.relative_to(project_dir)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for path in paths:
+        if path.is_file() and "__pycache__" not in path.parts:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -62,22 +68,40 @@ def _write_stamp(directory: Path, fp: str, **extra) -> None:
 
 def build(settings: Settings, *, force: bool = True) -> BuildReport:
     started = time.perf_counter()
-    fp = fingerprint(settings.project_dir)
+    fp, fp_site = fingerprint(settings), fingerprint(settings, site=True)
+    site_stale = force or not _stamp_ok(settings.site_dir, fp_site) or not (settings.site_dir / "index.html").exists()
+    index_stale = force or not _stamp_ok(settings.index_dir, fp)
+    if not (site_stale or index_stale):
+        # Both outputs were built, after a full check, from exactly these inputs: nothing to do.
+        return BuildReport(False, False, time.perf_counter() - started)
     corpus = require_corpus(settings.snippets_dir)  # raises ContentError with every problem
     site_built = index_built = False
     pages = documents = 0
-    if force or not _stamp_ok(settings.site_dir, fp) or not (settings.site_dir / "index.html").exists():
+    if site_stale:
         pages = build_site(settings)
-        _write_stamp(settings.site_dir, fp, pages=pages)
+        _write_stamp(settings.site_dir, fp_site, pages=pages)
         site_built = True
-    if force or not _stamp_ok(settings.index_dir, fp):
+    if index_stale:
         from . import search  # heavy imports only when the index is really rebuilt
 
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         documents = search.build_index(corpus, settings.docs_dir, settings.index_dir)
+        (settings.index_dir / SNAPSHOT).write_text(json.dumps(corpus.source, ensure_ascii=False), encoding="utf-8")
         _write_stamp(settings.index_dir, fp, documents=documents)
         index_built = True
     return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents)
+
+
+def load_content(settings: Settings) -> Corpus:
+    """The checked content: from the snapshot `kb build` stored when nothing changed since
+    (no YAML parsing, a fast start), else loaded and checked from snippets/."""
+    if _stamp_ok(settings.index_dir, fingerprint(settings)):
+        try:
+            plain = json.loads((settings.index_dir / SNAPSHOT).read_text(encoding="utf-8"))
+            return corpus_from_plain(settings.project_dir, plain)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an older or damaged build: fall back to the content itself
+    return require_corpus(settings.snippets_dir)
 
 
 class _Collect(logging.Handler):
@@ -104,6 +128,8 @@ def build_site(settings: Settings) -> int:
         with _chdir(settings.project_dir), _quiet_jieba():
             config = load_config(config_file=str(settings.project_dir / "mkdocs.yml"),
                                  strict=True, site_dir=str(settings.site_dir))
+            if "kb" in config.plugins:
+                config.plugins["kb"].data_dir = settings.data_dir
             mkdocs_build(config)
     except (Abort, ConfigurationError, PluginError) as exc:
         detail = collect.messages or [str(exc)]

@@ -60,6 +60,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="只检查，不改文件；有需要格式化的文件时退出码为 1")
     p.set_defaults(func=cmd_fmt)
 
+    p = sub.add_parser("purge", help="删除超过保存期的反馈联系方式与位置（记录本身保留），并报告删除了多少")
+    p.add_argument("--dry-run", action="store_true", help="只统计，不删除")
+    p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("export-log", help="把改进日志的公开摘要（统计、满意度、已完成的改进）导出到站点的“你说我改”页")
+    p.set_defaults(func=cmd_export_log)
+
     p = sub.add_parser("eval-search", help="按查询文件评估检索：recall@1、recall@3、MRR（总体与按风格）")
     p.add_argument("file", type=Path, help="查询文件（格式同 contract/dev-queries.tsv）")
     p.set_defaults(func=cmd_eval_search)
@@ -116,6 +123,52 @@ def cmd_eval_search(settings: Settings, args) -> int:
         print(report(evaluate(searcher, cases)))
     finally:
         searcher.close()
+    return 0
+
+
+def cmd_purge(settings: Settings, args) -> int:
+    from . import db
+    from .build import load_content
+    from .improvement_log import Store, retention_cutoff
+
+    corpus = load_content(settings)
+    minimum = corpus.feedback.retention
+    if minimum.unit != "month":
+        raise UsageError(f"保存期 {minimum.id} 的单位应为 month")
+    months = settings.retention_months if settings.retention_months is not None else minimum.duration
+    if months < minimum.duration:
+        raise UsageError(f"KB_RETENTION_MONTHS={months} 少于 standards.yaml 规定的{minimum.name}"
+                         f"（{minimum.text}）：记录至少要保存这么久")
+    ensure_writable(settings.data_dir)
+    engine = db.connect(settings.database_url)
+    try:
+        cutoff = retention_cutoff(months, db.utcnow())
+        counts = Store(engine, corpus.feedback).purge(cutoff, dry_run=args.dry_run)
+    finally:
+        engine.dispose()
+    verb = "将删除" if args.dry_run else "已删除"
+    print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
+          f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
+    return 0
+
+
+def cmd_export_log(settings: Settings, args) -> int:
+    from . import db, public_log
+    from .build import build, load_content
+    from .improvement_log import Store
+
+    ensure_writable(settings.data_dir)
+    corpus = load_content(settings)
+    engine = db.connect(settings.database_url)
+    try:
+        data = public_log.snapshot(Store(engine, corpus.feedback))
+    finally:
+        engine.dispose()
+    public_log.write(settings.data_dir / public_log.FILE, data)
+    report = build(settings, force=False)
+    total = sum(sum(v.values()) for v in data["volume"].values())
+    print(f"kb export-log: 近 {len(data['months'])} 个月 {total} 条反馈、{len(data['changes'])} 项已公开的改进、"
+          f"{len(data['summaries'])} 条公开答复已导出；{report.summary()}")
     return 0
 
 

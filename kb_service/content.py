@@ -165,6 +165,7 @@ class Corpus:
     tone: Any = None
     feedback: "FeedbackConfig | None" = None
     warnings: list[Problem] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict, repr=False)   # the plain data it came from
 
     @property
     def scripts(self) -> dict[str, Script]:
@@ -216,20 +217,25 @@ def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Co
     problems = check_documents(docs, snippets_dir, today=today)
     if any(p.severity == "error" for p in problems):
         return None, problems
-    plain = {k: (yamldoc.to_plain(v.data) if isinstance(v, YamlDoc) else v) for k, v in docs.items()}
-    site = Site.from_data(plain["site"])
-    standards = {s["id"]: Standard(**s) for s in plain["standards"]["standards"]}
-    snippets: dict[str, Snippet] = {}
-    for doc in docs["snippets"]:
-        data = yamldoc.to_plain(doc.data)
-        snippets[data["id"]] = make_snippet(data, doc.display)
-    fees = yamldoc.to_plain(docs["fees"].data) if docs["fees"] is not None else {}
+    plain = {k: (yamldoc.to_plain(v.data) if isinstance(v, YamlDoc) else v) for k, v in docs.items()
+             if k != "snippets"}
+    plain["fees"] = plain["fees"] or {}
+    plain["snippets"] = [{"path": doc.display, "data": yamldoc.to_plain(doc.data)} for doc in docs["snippets"]]
+    corpus = corpus_from_plain(snippets_dir.parent, plain)
+    corpus.warnings = [p for p in problems if p.severity != "error"]
+    return corpus, problems
+
+
+def corpus_from_plain(root: Path, plain: dict[str, Any]) -> Corpus:
+    """Checked content as plain data (see load_corpus) -> Corpus. Also used for the snapshot that
+    `kb build` stores beside the index, so the service starts without re-parsing the YAML."""
     from .filling import Tone
 
-    corpus = Corpus(snippets_dir.parent, site, standards, snippets, fees,
-                    Tone(**plain["tone"]), warnings=[p for p in problems if p.severity != "error"],
-                    feedback=FeedbackConfig.from_data(plain["feedback"], standards))
-    return corpus, problems
+    standards = {s["id"]: Standard(**s) for s in plain["standards"]["standards"]}
+    snippets = {item["data"]["id"]: make_snippet(item["data"], item["path"]) for item in plain["snippets"]}
+    return Corpus(root, Site.from_data(plain["site"]), standards, snippets, plain["fees"],
+                  Tone(**plain["tone"]), feedback=FeedbackConfig.from_data(plain["feedback"], standards),
+                  source=plain)
 
 
 def require_corpus(snippets_dir: Path) -> Corpus:

@@ -162,7 +162,8 @@ def connect(url: str) -> Engine:
     elif backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                  hide_parameters=True)
     else:
         raise UsageError(f"不支持的数据库 {backend!r}：请用 SQLite（默认）或 PostgreSQL")
     try:
@@ -182,7 +183,10 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"无法创建数据库目录 {path.parent}：{exc.strerror}") from None
-    engine = sa.create_engine(url, pool_size=8, max_overflow=16, connect_args={"timeout": 30})
+    # hide_parameters: a database error logged with its traceback must not carry a resident's
+    # phone number or name from the statement's parameters.
+    engine = sa.create_engine(url, pool_size=8, max_overflow=16, connect_args={"timeout": 30},
+                              hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -204,10 +208,6 @@ def _sqlite_engine(url: sa.URL) -> Engine:
                              else "BEGIN")
 
     return engine
-
-
-def reader(conn: sa.Connection) -> sa.Connection:
-    return conn
 
 
 def integrity_check(engine: Engine) -> str:

@@ -81,7 +81,8 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
     kind = data.get("type")
     types = [t for t in config.types if source != "staff" or t != "page"]
     if kind in (None, ""):
-        bad("type", f"请选择反馈类型：{_choices({t: config.types[t].label for t in types})}")
+        # Said to a person at the form: the page widget's own type is not one of their choices.
+        bad("type", "请选择反馈类型：" + "、".join(config.types[t].label for t in types if t != "page"))
     elif kind not in types:
         bad("type", f"反馈类型只能是：{_choices({t: config.types[t].label for t in types})}")
         kind = None

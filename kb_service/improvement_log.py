@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,16 +47,19 @@ class Store:
 
     # -- submissions -------------------------------------------------------------------------
 
+    def __post_init__(self):
+        self._writer = GroupCommit(self._write_batch)
+
     def submit(self, sub: Submission, *, actor: str = "resident", now: dt.datetime | None = None) -> tuple[dict, bool]:
-        """Store a submission durably. Returns (entry summary, created); a repeated idempotency
-        key returns the entry stored the first time with created=False."""
-        now = now or utcnow()
-        if sub.idempotency_key:
-            existing = self._by_key(sub.idempotency_key)
-            if existing is not None:
-                return existing, False
+        """Store a submission durably (committed before this returns). Returns (entry summary,
+        created); a repeated idempotency key returns the entry stored the first time."""
+        row = self._new_row(sub, now or utcnow())
+        stored, created = self._writer.submit((row, actor))
+        return self.summary(stored), created
+
+    def _new_row(self, sub: Submission, now: dt.datetime) -> dict:
         kind = self.config.types[sub.type]
-        row = {
+        return {
             "type": sub.type, "source": sub.source, "category": sub.category,
             "location": sub.location, "content": sub.content, "page": sub.page,
             "helpful": sub.helpful, "consent": sub.consent, "contact_name": sub.contact_name,
@@ -66,33 +70,61 @@ class Store:
             "resolve_by": kind.result.deadline(now) if kind.result else None,
             "idempotency_key": sub.idempotency_key,
         }
-        for _attempt in range(5):
-            row["reference"] = new_reference(now)
-            try:
-                with self.engine.begin() as conn:
-                    entry_id = conn.execute(entries.insert().values(**row)).inserted_primary_key[0]
-                    conn.execute(events.insert().values(
-                        entry_id=entry_id, at=now, actor=actor, kind="created", to_status="received",
-                        data={"source": sub.source}))
-                return self._summary_by_id(entry_id), True
-            except sa.exc.IntegrityError:
-                # Either the same idempotency key won a race (return that entry) or, very rarely,
-                # a reference collided (try another one).
-                if sub.idempotency_key:
-                    existing = self._by_key(sub.idempotency_key)
-                    if existing is not None:
-                        return existing, False
-        raise RuntimeError("could not allocate a unique reference")
 
-    def _by_key(self, key: str) -> dict | None:
+    def _write_batch(self, items: list[tuple[dict, str]]) -> list[tuple[dict, bool]]:
+        """One transaction for many submissions: one disk sync instead of one per submission."""
+        try:
+            return self._insert(items)
+        except sa.exc.IntegrityError:
+            # Another process stored one of these keys in the meantime, or a reference collided:
+            # go one by one so each item gets its own answer.
+            return [self._insert([item])[0] if not self._known(item) else self._known(item) for item in items]
+
+    def _known(self, item) -> tuple[dict, bool] | None:
+        key = item[0]["idempotency_key"]
+        found = self._row_by_key(key) if key else None
+        return (found, False) if found else None
+
+    def _insert(self, items: list[tuple[dict, str]]) -> list[tuple[dict, bool]]:
+        out: list[tuple[dict, bool] | None] = [None] * len(items)
+        fresh: list[int] = []
+        with self.engine.begin() as conn:
+            keys = [row["idempotency_key"] for row, _ in items if row["idempotency_key"]]
+            existing = {}
+            if keys:
+                existing = {r["idempotency_key"]: dict(r) for r in conn.execute(
+                    sa.select(entries).where(entries.c.idempotency_key.in_(set(keys)))).mappings()}
+            batch_keys: dict[str, int] = {}
+            for i, (row, _actor) in enumerate(items):
+                key = row["idempotency_key"]
+                if key in existing:
+                    out[i] = (existing[key], False)
+                elif key and key in batch_keys:
+                    out[i] = None            # same key twice in one batch: answered below
+                else:
+                    if key:
+                        batch_keys[key] = i
+                    row["reference"] = new_reference(row["created_at"])
+                    fresh.append(i)
+            if fresh:
+                ids = conn.execute(entries.insert().returning(entries.c.id, sort_by_parameter_order=True),
+                                   [items[i][0] for i in fresh]).scalars().all()
+                conn.execute(events.insert(), [
+                    {"entry_id": entry_id, "at": items[i][0]["created_at"], "actor": items[i][1],
+                     "kind": "created", "to_status": "received", "from_status": None, "note": None,
+                     "data": {"source": items[i][0]["source"]}}
+                    for i, entry_id in zip(fresh, ids)])
+                for i, entry_id in zip(fresh, ids):
+                    out[i] = (_full_row({**items[i][0], "id": entry_id}), True)
+        for i, (row, _actor) in enumerate(items):
+            if out[i] is None:
+                out[i] = (out[batch_keys[row["idempotency_key"]]][0], False)
+        return out
+
+    def _row_by_key(self, key: str) -> dict | None:
         with self._read() as conn:
             row = conn.execute(sa.select(entries).where(entries.c.idempotency_key == key)).mappings().first()
-        return self.summary(row) if row else None
-
-    def _summary_by_id(self, entry_id: int) -> dict:
-        with self._read() as conn:
-            row = conn.execute(sa.select(entries).where(entries.c.id == entry_id)).mappings().one()
-        return self.summary(row)
+        return dict(row) if row else None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -259,7 +291,8 @@ class Store:
 
     # -- retention -----------------------------------------------------------------------------
 
-    def purge(self, before: dt.datetime, *, actor: str = "kb purge", now: dt.datetime | None = None) -> dict:
+    def purge(self, before: dt.datetime, *, actor: str = "kb purge", now: dt.datetime | None = None,
+              dry_run: bool = False) -> dict:
         """Remove personal data (name, phone, location) from entries created before `before`."""
         now = now or utcnow()
         personal = sa.or_(entries.c.contact_name.is_not(None), entries.c.contact_phone.is_not(None),
@@ -272,7 +305,7 @@ class Store:
                       "names": sum(r["contact_name"] is not None for r in rows),
                       "phones": sum(r["contact_phone"] is not None for r in rows),
                       "locations": sum(r["location"] is not None for r in rows)}
-            ids = [r["id"] for r in rows]
+            ids = [] if dry_run else [r["id"] for r in rows]
             for chunk in range(0, len(ids), 500):
                 part = ids[chunk:chunk + 500]
                 conn.execute(entries.update().where(entries.c.id.in_(part)).values(
@@ -280,6 +313,15 @@ class Store:
                 conn.execute(events.insert(), [{"entry_id": i, "at": now, "actor": actor, "kind": "purge",
                                                 "note": "已按保存期删除联系方式与位置"} for i in part])
         return counts
+
+
+def retention_cutoff(months: int, now: dt.datetime) -> dt.datetime:
+    """`now` minus whole calendar months (the day clamped to the month's length)."""
+    import calendar
+
+    total = now.year * 12 + now.month - 1 - months
+    year, month = divmod(total, 12)
+    return now.replace(year=year, month=month + 1, day=min(now.day, calendar.monthrange(year, month + 1)[1]))
 
 
 # -- patch parsing ------------------------------------------------------------------------------
@@ -297,7 +339,7 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
     for key in sorted(set(body) - PATCH_KEYS):
         bad(str(key)[:50], f"未知字段；可用：{', '.join(sorted(PATCH_KEYS))}")
     if "status" in body:
-        if body["status"] not in STATUSES:
+        if not isinstance(body["status"], str) or body["status"] not in STATUSES:
             bad("status", f"状态只能是：{'、'.join(f'{k}（{v}）' for k, v in STATUSES.items())}")
         else:
             out["status"] = body["status"]
@@ -311,7 +353,7 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
             else:
                 out[key] = value.strip()
     if "category" in body and body["category"] is not None:
-        if body["category"] not in config.categories:
+        if not isinstance(body["category"], str) or body["category"] not in config.categories:
             bad("category", f"未知的分类；可选：{'、'.join(config.categories)}")
         else:
             out["category"] = body["category"]
@@ -349,7 +391,7 @@ def _action(raw: Any, bad) -> dict[str, Any] | None:
     else:
         out["what"] = what.strip()
     kind = raw.get("kind")
-    if kind not in ACTION_KINDS:
+    if not isinstance(kind, str) or kind not in ACTION_KINDS:
         bad("action.kind", f"kind 只能是：{'、'.join(f'{k}（{v}）' for k, v in ACTION_KINDS.items())}")
     else:
         out["target_kind"] = kind
@@ -389,6 +431,60 @@ def _raise():
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+def _full_row(row: dict) -> dict:
+    """A freshly inserted row with the columns the database filled in."""
+    return {**{c: None for c in entries.c.keys()}, **row}
+
+
+class GroupCommit:
+    """Group commit: concurrent callers share one transaction (and one disk sync).
+
+    The first caller to arrive writes everything queued so far; callers that arrive meanwhile
+    wait and are written in the next batch, by whichever of them gets there first. Each caller
+    returns only after the batch holding its item has been committed.
+    """
+
+    MAX_BATCH = 256
+
+    def __init__(self, write):
+        self._write = write
+        self._cv = threading.Condition()
+        self._pending: list[list] = []
+        self._busy = False
+
+    def submit(self, item):
+        slot = [item, None, None, False]          # item, result, error, done
+        with self._cv:
+            self._pending.append(slot)
+            while self._busy and not slot[3]:
+                self._cv.wait()
+            if slot[3]:
+                return self._result(slot)
+            self._busy = True
+            self._pending.remove(slot)
+            batch = [slot, *self._pending[:self.MAX_BATCH - 1]]
+            del self._pending[:self.MAX_BATCH - 1]
+        try:
+            results = self._write([s[0] for s in batch])
+            for s, result in zip(batch, results):
+                s[1] = result
+        except BaseException as exc:
+            for s in batch:
+                s[2] = exc
+        finally:
+            with self._cv:
+                for s in batch:
+                    s[3] = True
+                self._busy = False
+                self._cv.notify_all()
+        return self._result(slot)
+
+    @staticmethod
+    def _result(slot):
+        if slot[2] is not None:
+            raise slot[2]
+        return slot[1]
 
 def new_reference(now: dt.datetime) -> str:
     local = now + dt.timedelta(hours=8)     # references carry the Beijing date people expect

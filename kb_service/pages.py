@@ -11,6 +11,7 @@ import html
 import posixpath
 import re
 from collections import defaultdict
+from typing import Callable, Iterator
 
 from .content import KIND_DIRS, KIND_TEXT, Corpus, Script, Snippet, Template
 from .errors import ValidationFailed
@@ -23,9 +24,39 @@ CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知"
 SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
 STANDARDS_PAGE = "residents/standards.md"
 # Markdown syntax the site plugin rewrites and the linter checks: `[text](snippet:<id>#anchor)`
-# and a line `<!-- kb:<block> -->`.
+# and a line `<!-- kb:<block> -->`. A block is `fn(corpus, sources) -> Markdown`, where sources holds
+# data from outside the content (the exported improvement log), None when there is none.
 SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
 BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
+# A service commitment inside running text: `[[std:<standard id>]]` becomes the standard's
+# text ("24小时"), so a hand-written page never types a number that standards.yaml owns.
+# Not expanded inside `inline code`, so the editors' guide can show the syntax itself.
+STANDARD_INLINE = re.compile(r"\[\[std:([^\]\n]*)\]\]")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
+
+
+def standard_refs(line: str) -> Iterator[re.Match]:
+    """Every `[[std:<id>]]` in one line of Markdown, outside inline code; group(1) is the id."""
+    code = [m.span() for m in _CODE_SPAN.finditer(line)]
+    for m in STANDARD_INLINE.finditer(line):
+        if not any(a <= m.start() < b for a, b in code):
+            yield m
+
+
+def expand_standards_inline(markdown: str, standards: dict, unknown: Callable[[int, int, str], None]) -> str:
+    """Replace each `[[std:<id>]]` with the standard's text; `unknown(line, col, id)` for the rest."""
+    out = []
+    for lineno, line in enumerate(markdown.split("\n"), 1):
+        pieces, pos = [], 0
+        for m in standard_refs(line):
+            sid = m.group(1).strip()
+            if sid in standards:
+                pieces += [line[pos:m.start()], standards[sid].text]
+                pos = m.end()
+            else:
+                unknown(lineno, m.start() + 1, sid)
+        out.append("".join(pieces) + line[pos:])
+    return "\n".join(out)
 
 
 def esc(text: str) -> str:
@@ -225,7 +256,7 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
 
 # -- blocks inside hand-written pages ---------------------------------------------------------
 
-def standards_table(corpus: Corpus) -> str:
+def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
     rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
     from .content import MEASURE_TEXT
     for s in corpus.standards.values():
@@ -243,7 +274,7 @@ def _money(text: str) -> str:
     return f"{Decimal(text):,.2f}"
 
 
-def fee_items(corpus: Corpus) -> str:
+def fee_items(corpus: Corpus, sources: dict | None = None) -> str:
     fees = corpus.fees
     rows = ["| 收费项目 | 单价 | 计算方式 | 包含的服务 | 依据 | 适用 | 生效日期 |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -254,11 +285,11 @@ def fee_items(corpus: Corpus) -> str:
     return "\n".join(rows + ["", f"收费依据：{cell(fees.get('basis', ''))}　本价目自 {cell(fees.get('effective_date', ''))} 起执行。"])
 
 
-def fee_disclosure(corpus: Corpus) -> str:
+def fee_disclosure(corpus: Corpus, sources: dict | None = None) -> str:
     return "\n".join(f"- {cell(x)}" for x in corpus.fees.get("disclosure_items", []))
 
 
-def public_revenue(corpus: Corpus) -> str:
+def public_revenue(corpus: Corpus, sources: dict | None = None) -> str:
     from decimal import Decimal
 
     out = []
@@ -277,7 +308,7 @@ def public_revenue(corpus: Corpus) -> str:
     return "\n".join(out)
 
 
-def fee_calculator(corpus: Corpus) -> str:
+def fee_calculator(corpus: Corpus, sources: dict | None = None) -> str:
     """A form whose prices come from fees.yaml; fees.js does the arithmetic in cents."""
     area_items = [i for i in corpus.fees.get("items", []) if i["unit"] == "元/平方米·月"]
     options = "".join(f'<option value="{esc(i["unit_price"])}">{esc(i["name"])}（{esc(i["unit_price"])} 元/平方米·月）</option>'
@@ -297,3 +328,76 @@ def fee_calculator(corpus: Corpus) -> str:
 
 BLOCKS.update({"fee-items": fee_items, "fee-disclosure": fee_disclosure, "public-revenue": public_revenue,
                "fee-calculator": fee_calculator})
+
+
+def public_log_block(corpus: Corpus, sources: dict | None = None) -> str:
+    """The "你说我改" summary exported by `kb export-log` (a data source outside docs/)."""
+    from .public_log import render
+
+    return render(corpus, (sources or {}).get("public-log"))
+
+
+BLOCKS["public-log"] = public_log_block
+
+
+# -- resident feedback form (residents/feedback.md) ---------------------------------------------
+
+def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
+    """The 反馈与投诉 form. Types, categories, rating dimensions, answer times and the retention
+    period all come from snippets/feedback.yaml and standards.yaml. It posts to the service as a
+    plain form (works without JavaScript); feedback.js sends the same fields as JSON instead."""
+    from .feedback import HONEYPOT, LIMITS
+
+    fb = corpus.feedback
+    kinds = {tid: t for tid, t in fb.types.items() if tid != "page"}  # page: the widget under each page
+
+    def error(name: str) -> str:
+        return f'<p class="kb-fb-error" id="kb-fb-err-{esc(name.replace(".", "-"))}" hidden></p>'
+
+    types = "".join(f'<label class="kb-fb-choice"><input type="radio" name="type" value="{esc(tid)}" required '
+                    f'aria-describedby="kb-fb-err-type"> {esc(t.label)}</label>' for tid, t in kinds.items())
+    by_time: dict[str, list[str]] = defaultdict(list)
+    for t in kinds.values():
+        if t.response is not None:
+            by_time[t.response.text].append(t.label)
+    answer = "；".join(f"{esc('、'.join(labels))} {esc(text)}内答复" for text, labels in by_time.items())
+    results = "".join(f"；{esc(t.label)}的处理结果 {esc(t.result.text)}内告知" for t in kinds.values() if t.result)
+    categories = "".join(f'<option value="{esc(cid)}">{esc(label)}</option>' for cid, label in fb.categories.items())
+    ratings = []
+    for rid, label in fb.ratings.items():
+        name = f"ratings.{rid}"
+        scores = "".join(f'<label class="kb-fb-choice"><input type="radio" name="{esc(name)}" value="{n}"> {n}</label>'
+                         for n in range(1, 6))
+        ratings.append(f'<div class="kb-fb-rating" role="radiogroup" aria-labelledby="kb-fb-rl-{esc(rid)}" '
+                       f'aria-describedby="kb-fb-err-ratings-{esc(rid)}">'
+                       f'<span class="kb-fb-rating-label" id="kb-fb-rl-{esc(rid)}">{esc(label)}</span>{scores}'
+                       f'<label class="kb-fb-choice kb-fb-skip"><input type="radio" name="{esc(name)}" value="" checked> 不评</label>'
+                       f'{error(name)}</div>')
+    keep = fb.retention.text
+    return f"""<form class="kb-fb" id="kb-feedback-form" method="post" action="/api/feedback" accept-charset="utf-8" data-hotline="{esc(corpus.site.hotline)}">
+<p class="kb-fb-note">带 <span class="kb-fb-req">*</span> 的必须填写。答复时限：{answer}{results}。</p>
+<fieldset class="kb-fb-group" id="kb-fb-type"><legend>反馈类型 <span class="kb-fb-req">*</span></legend>{types}{error("type")}</fieldset>
+<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-category">分类（可不选）</label>
+<select class="kb-fb-input" id="kb-fb-category" name="category" aria-describedby="kb-fb-err-category"><option value="">请选择</option>{categories}</select>{error("category")}</div>
+<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-location">楼栋 / 单元 / 位置（可不填）</label>
+<input class="kb-fb-input" id="kb-fb-location" name="location" type="text" maxlength="{LIMITS['location']}" placeholder="例如：3栋1单元 或 地下车库B区" aria-describedby="kb-fb-err-location">{error("location")}</div>
+<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-content">具体内容 <span class="kb-fb-req">*</span></label>
+<textarea class="kb-fb-input" id="kb-fb-content" name="content" rows="6" maxlength="{LIMITS['content']}" required placeholder="发生了什么、在哪里、什么时候，希望我们怎么做" aria-describedby="kb-fb-err-content"></textarea>{error("content")}</div>
+<fieldset class="kb-fb-group"><legend>满意度评分（可不评；1 分最低，5 分最高）</legend>{"".join(ratings)}</fieldset>
+<fieldset class="kb-fb-group"><legend>联系方式（可不填）</legend>
+<p class="kb-fb-note">只有勾选下面的“同意”，我们才会保存您的称呼和电话，并且只用来就这次反馈联系您。联系方式随反馈记录保存 {esc(keep)}，期满后删除。不勾选也能提交，但我们没法主动答复您；不勾选时，填了的称呼和电话也不会保存。</p>
+<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-contact_name">称呼</label>
+<input class="kb-fb-input" id="kb-fb-contact_name" name="contact_name" type="text" maxlength="{LIMITS['contact_name']}" autocomplete="name" placeholder="例如：王女士" aria-describedby="kb-fb-err-contact_name">{error("contact_name")}</div>
+<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-contact_phone">电话</label>
+<input class="kb-fb-input" id="kb-fb-contact_phone" name="contact_phone" type="tel" maxlength="{LIMITS['contact_phone']}" autocomplete="tel" inputmode="tel" placeholder="手机或座机" aria-describedby="kb-fb-err-contact_phone">{error("contact_phone")}</div>
+<div class="kb-fb-field"><label class="kb-fb-choice"><input type="checkbox" id="kb-fb-consent" name="consent" value="true" aria-describedby="kb-fb-err-consent"> 同意保存我的称呼和电话，用于就这次反馈联系我（保存 {esc(keep)}）</label>{error("consent")}</div>
+</fieldset>
+<div class="kb-fb-hp" aria-hidden="true"><label>请勿填写此项 <input type="text" name="{HONEYPOT}" value="" tabindex="-1" autocomplete="off"></label></div>
+<input type="hidden" name="idempotency_key" value="">
+<p><button class="md-button md-button--primary" id="kb-fb-submit" type="submit">提交</button></p>
+<div class="kb-fb-status" id="kb-fb-status" role="status" aria-live="polite"></div>
+</form>
+<div class="kb-fb-result" id="kb-fb-result" tabindex="-1" hidden></div>"""
+
+
+BLOCKS["feedback-form"] = feedback_form

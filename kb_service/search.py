@@ -3,14 +3,24 @@
 Tokens are produced by textproc (words, character n-grams, pinyin) and stored space-separated,
 so the index holds only Whoosh's own analyzer classes and opens anywhere. The index is built by
 `kb build` and opened read-only by the service: several processes can share one build.
+
+Queries are Whoosh query objects (an Or of boosted Terms and Phrases, see build_query). The
+corpus is small (a few hundred documents), so answering them through Whoosh's generic matcher
+tree costs far more than the arithmetic: `kb build` therefore also exports, from the finished
+Whoosh index, every posting's BM25F score as Whoosh computes it (plus term positions for the
+phrase fields) to search-postings.json. The service loads that file at open and evaluates the
+same query objects in memory, by summing the exported scores: the ranking is Whoosh's BM25F,
+checked against Whoosh itself by tests/test_search.py.
 """
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import re
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -28,6 +38,11 @@ from .content import Corpus, Script, Snippet, Template
 
 INDEX_NAME = "kb"
 META = "search-meta.json"
+POSTINGS = "search-postings.json"
+POSTINGS_VERSION = 1
+STORED_FIELDS = ("id", "kind", "title", "url", "text")
+SCORED_FIELDS = ("t_words", "a_words", "g_words", "b_words", "t_bi", "b_bi", "t_uni", "py", "pyi", "pyb")
+PHRASE_FIELDS = ("py", "pyi")  # the only fields build_query puts phrases on: keep their positions
 _analyzer = SpaceSeparatedTokenizer() | LowercaseFilter()
 _slug = slugify(case="lower")
 
@@ -91,12 +106,18 @@ MD_NOISE = [
 ]
 
 
-def page_docs(docs_dir: Path) -> Iterable[Doc]:
-    """Every `##` section of the Markdown pages, with a link to its heading."""
+def page_docs(docs_dir: Path, standards: dict | None = None) -> Iterable[Doc]:
+    """Every `##` section of the Markdown pages, with a link to its heading.
+
+    `[[std:<id>]]` commitments are expanded as on the built page ("24小时")."""
+    from .pages import expand_standards_inline
+
     for path in sorted(docs_dir.rglob("*.md")):
         rel = path.relative_to(docs_dir).as_posix()
         url = "/" + (rel[:-len("index.md")] if rel.endswith("index.md") else rel[:-3] + "/")
-        text = FENCE.sub(" ", FRONT.sub("", path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        text = expand_standards_inline(text, standards or {}, lambda *_: None)
+        text = FENCE.sub(" ", FRONT.sub("", text))
         h1 = re.search(r"^# (.+)$", text, re.MULTILINE)
         page_title = h1.group(1).strip() if h1 else rel
         sections = re.split(r"^## ", text, flags=re.MULTILINE)
@@ -142,7 +163,7 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     vocabulary: set[str] = set()
     count = 0
     with ix.writer() as writer:
-        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir))
+        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir, corpus.standards))
         for doc in docs:
             f = fields_for(doc)
             vocabulary.update(f["py"].split())
@@ -151,7 +172,35 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     vocabulary.discard(tp.SEP)
     (index_dir / META).write_text(json.dumps({"syllables": sorted(vocabulary), "documents": count},
                                              ensure_ascii=False))
+    (index_dir / POSTINGS).write_text(json.dumps(export_postings(ix), ensure_ascii=False,
+                                                 separators=(",", ":")), encoding="utf-8")
     return count
+
+
+def export_postings(ix) -> dict:
+    """Stored fields by document number, and for every term of the scored fields its documents
+    with Whoosh's own BM25F score (and, for phrase fields, the term's positions in each)."""
+    with ix.searcher(weighting=scoring.BM25F()) as searcher:
+        reader = searcher.reader()
+        docs = [None] * searcher.doc_count_all()
+        for docnum, stored in reader.iter_docs():
+            docs[docnum] = [stored.get(k, "") for k in STORED_FIELDS]
+        fields: dict[str, dict[str, list]] = {}
+        for field in SCORED_FIELDS:
+            table = fields[field] = {}
+            if field not in reader.indexed_field_names():
+                continue
+            for term in reader.field_terms(field):
+                m = searcher.postings(field, term)
+                ids, scores, positions = [], [], []
+                while m.is_active():
+                    ids.append(m.id())
+                    scores.append(m.score())
+                    if field in PHRASE_FIELDS:
+                        positions.append(list(m.value_as("positions")))
+                    m.next()
+                table[term] = [ids, scores, positions] if field in PHRASE_FIELDS else [ids, scores]
+    return {"version": POSTINGS_VERSION, "stored": list(STORED_FIELDS), "docs": docs, "fields": fields}
 
 
 # -- queries ----------------------------------------------------------------------------------
@@ -221,12 +270,19 @@ def _phrase(field: str, tokens: list[str], boost: float) -> Q.Query:
 
 def highlight(text: str, marks: list[str], width: int = 64) -> str:
     """A window of the text around the first match, escaped, with matches in <mark>."""
+    return _highlight(*flatten(text), marks, width)
+
+
+def flatten(text: str) -> tuple[str, str]:
+    """The text on one line, and its normalised form to find query terms in (same length)."""
     flat = re.sub(r"\s+", " ", text).strip()
     norm = tp.normalize(flat)  # same length as flat for CJK/ASCII text; used only to find positions
+    return flat, (norm if len(norm) == len(flat) else flat)
+
+
+def _highlight(flat: str, norm: str, marks: list[str], width: int = 64) -> str:
     terms = sorted({m for m in marks if m and len(m) >= 1}, key=len, reverse=True)
-    if len(norm) != len(flat):
-        norm = flat
-    first = min((norm.find(t) for t in terms if norm.find(t) >= 0), default=0)
+    first = min((i for i in (norm.find(t) for t in terms) if i >= 0), default=0)
     start = max(0, first - width // 4)
     end = min(len(flat), start + width)
     window, nwindow = flat[start:end], norm[start:end]
@@ -245,13 +301,66 @@ def highlight(text: str, marks: list[str], width: int = 64) -> str:
     return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(flat) else "")
 
 
+class Postings:
+    """The exported postings in memory: evaluates build_query's Or of Terms and Phrases."""
+
+    def __init__(self, data: dict):
+        if data.get("version") != POSTINGS_VERSION or data.get("stored") != list(STORED_FIELDS):
+            raise ValueError("postings file from another version")
+        self.docs = [dict(zip(STORED_FIELDS, d)) for d in data["docs"]]
+        # field -> term -> (doc numbers, scores), as arrays: compact, and nothing for the cyclic
+        # garbage collector to walk on every collection; phrase fields also doc -> (score, positions)
+        self.fields: dict[str, dict[str, tuple[array, array]]] = {}
+        self.positions: dict[str, dict[str, dict[int, tuple[float, frozenset[int]]]]] = {}
+        for field, table in data["fields"].items():
+            self.fields[field] = {t: (array("i", e[0]), array("d", e[1])) for t, e in table.items()}
+            if field in PHRASE_FIELDS:
+                self.positions[field] = {t: {d: (sc, frozenset(ps)) for d, sc, ps in zip(*e)}
+                                         for t, e in table.items()}
+        self.by_kind: dict[str, frozenset[int]] = {}
+        for n, d in enumerate(self.docs):
+            self.by_kind.setdefault(d["kind"], set()).add(n)
+        self.by_kind = {k: frozenset(v) for k, v in self.by_kind.items()}
+
+    def scores(self, query: Q.Query | None) -> dict[int, float]:
+        """Document number -> score, as Whoosh's BM25F searcher would give for the query."""
+        acc: dict[int, float] = {}
+        if query is None:
+            return acc
+        for sub in (query.subqueries if isinstance(query, Q.Or) else [query]):
+            if isinstance(sub, Q.Term):
+                entry = self.fields.get(sub.fieldname, {}).get(sub.text)
+                if entry is not None:
+                    boost, get = sub.boost, acc.get
+                    for d, sc in zip(*entry):
+                        acc[d] = get(d, 0.0) + sc * boost
+            elif isinstance(sub, Q.Phrase) and sub.slop == 1:
+                self._phrase(sub, acc)
+            else:  # pragma: no cover - build_query makes only the two kinds above
+                raise TypeError(f"unsupported query in search: {sub!r}")
+        return acc
+
+    def _phrase(self, q: Q.Phrase, acc: dict[int, float]) -> None:
+        table = self.positions.get(q.fieldname, {})
+        entries = [table.get(w) for w in q.words]
+        if not entries or any(e is None for e in entries):
+            return
+        common = set(entries[0]).intersection(*entries[1:])
+        for d in common:
+            first, rest = entries[0][d][1], [e[d][1] for e in entries[1:]]
+            if any(all(p + i in ps for i, ps in enumerate(rest, 1)) for p in first):
+                acc[d] = acc.get(d, 0.0) + sum(e[d][0] for e in entries) * q.boost
+
+
 class Searcher:
-    def __init__(self, ix, vocabulary: frozenset[str], synonyms: Synonyms, corpus: Corpus):
+    def __init__(self, ix, vocabulary: frozenset[str], synonyms: Synonyms, corpus: Corpus,
+                 postings: Postings):
         self.ix = ix
         self.vocabulary = vocabulary
         self.synonyms = synonyms
         self.corpus = corpus
-        self.searcher = ix.searcher(weighting=scoring.BM25F())
+        self.postings = postings
+        self._flat: dict[int, tuple[str, str]] = {}  # document number -> flatten(text)
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
 
     @classmethod
@@ -261,30 +370,47 @@ class Searcher:
             raise UsageError(f"检索索引不存在：{index_dir}；请先运行 kb build")
         meta = json.loads((index_dir / META).read_text(encoding="utf-8"))
         ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME, readonly=True)
+        gc_enabled = gc.isenabled()
+        gc.disable()  # tens of thousands of new lists, and no cycles among them: don't scan them
+        try:
+            postings = Postings(json.loads((index_dir / POSTINGS).read_text(encoding="utf-8")))
+            if len(postings.docs) != meta["documents"]:
+                raise ValueError("postings file does not match the index")
+        except (OSError, ValueError, KeyError, TypeError):
+            postings = Postings(export_postings(ix))  # an index from an older build: slower open
+        finally:
+            if gc_enabled:
+                gc.enable()
         synonyms = Synonyms.load(corpus.root / "snippets" / "search" / "synonyms.yaml")
-        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus)
+        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings)
 
     def close(self) -> None:
-        self.searcher.close()
+        pass  # nothing held open: the postings are in memory, Whoosh searchers are opened per use
 
     def search(self, text: str, *, limit: int = 10, kind: str | None = None) -> dict:
         started = time.perf_counter()
         query, marks = build_query(text, self.vocabulary, self.synonyms)
         results: list[dict] = []
-        total = 0
-        top = 0.0
-        if query is not None:
-            filt = Q.Term("kind", kind) if kind else None
-            hits = self.searcher.search(query, limit=max(limit * 3, 30), filter=filt)
-            total = hits.scored_length()
-            ranked = sorted(((h.score * KIND_PRIOR[h["kind"]], h) for h in hits), key=lambda x: -x[0])
-            top = ranked[0][0] if ranked else 0.0
-            for score, hit in ranked[:limit]:
-                results.append({
-                    "id": hit["id"].removeprefix("page:") if hit["kind"] != "page" else hit["id"],
-                    "kind": hit["kind"], "title": hit["title"], "url": hit["url"],
-                    "snippet": highlight(hit["text"], marks), "score": round(score, 3),
-                })
+        scores = self.postings.scores(query)
+        if kind:
+            allowed = self.postings.by_kind.get(kind, frozenset())
+            scores = {d: sc for d, sc in scores.items() if d in allowed}
+        docs = self.postings.docs
+        # Whoosh's order (score, then document number), with the kind prior applied to every hit.
+        ranked = sorted(((sc * KIND_PRIOR[docs[d]["kind"]], d) for d, sc in scores.items()),
+                        key=lambda x: (-x[0], x[1]))
+        top = ranked[0][0] if ranked else 0.0
+        for score, d in ranked[:limit]:
+            doc = docs[d]
+            flat = self._flat.get(d)
+            if flat is None:
+                flat = self._flat[d] = flatten(doc["text"])
+            results.append({
+                "id": doc["id"].removeprefix("page:") if doc["kind"] != "page" else doc["id"],
+                "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
+                "snippet": _highlight(*flat, marks), "score": round(score, 3),
+            })
+        total = len(scores)
         took = (time.perf_counter() - started) * 1000
         if self.gap_sink is not None and text.strip() and (total == 0 or top < LOW_CONFIDENCE):
             self.gap_sink(text.strip(), total, top)

@@ -15,6 +15,8 @@ ENVIRONMENT = [
      "数据库地址；共享部署用 postgresql+psycopg://user@host/db"),
     ("KB_STAFF_TOKENS", "", "员工访问令牌，逗号分隔的 name:token；为空时员工接口关闭"),
     ("KB_FEEDBACK_RATE_LIMIT", "10", "每个地址每分钟可提交的公开表单数；0 表示不限（压测用）"),
+    ("KB_RETENTION_MONTHS", "<standards.yaml 的保存期>",
+     "联系方式与位置保存的月数，kb purge 删除更早的；不得少于 standards.yaml 规定的保存期"),
     ("KB_PROJECT_DIR", "<当前目录>", "内容仓库根目录（含 mkdocs.yml、docs/、snippets/）"),
 ]
 
@@ -26,6 +28,7 @@ class Settings:
     database_url: str
     staff_tokens: dict[str, str] = field(default_factory=dict)
     feedback_rate_limit: int = 10
+    retention_months: int | None = None
 
     @property
     def site_dir(self) -> Path:
@@ -61,6 +64,7 @@ class Settings:
             database_url=database_url,
             staff_tokens=parse_tokens(env.get("KB_STAFF_TOKENS", "")),
             feedback_rate_limit=_int(env, "KB_FEEDBACK_RATE_LIMIT", 10),
+            retention_months=_int(env, "KB_RETENTION_MONTHS", None),
         )
 
 
@@ -77,7 +81,7 @@ def parse_tokens(raw: str) -> dict[str, str]:
     return tokens
 
 
-def _int(env, name: str, default: int) -> int:
+def _int(env, name: str, default: int | None) -> int | None:
     raw = env.get(name)
     if raw in (None, ""):
         return default

@@ -1,4 +1,5 @@
-"""MkDocs plugin `kb`: generate snippet pages, resolve `snippet:<id>` links, fill data blocks.
+"""MkDocs plugin `kb`: generate snippet pages, resolve `snippet:<id>` links, fill data blocks
+and `[[std:<id>]]` service commitments.
 
 Registered as an entry point, so any content checkout can use it with `plugins: [kb]`. Logic
 lives in pages.py and content.py; this file only adapts them to MkDocs events. A warning logged
@@ -15,6 +16,8 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
 
 from kb_service import pages
 from kb_service.content import Corpus, load_corpus
@@ -26,6 +29,8 @@ log = logging.getLogger("mkdocs.plugins.kb")
 
 class KBPlugin(BasePlugin):
     corpus: Corpus | None = None
+    # Set by `kb build` (build.build_site) to KB_DATA_DIR; a plain `mkdocs build` has no data.
+    data_dir: Path | None = None
 
     def on_config(self, config, **kwargs):
         self.corpus = load_snippets(config)
@@ -34,8 +39,16 @@ class KBPlugin(BasePlugin):
     def on_files(self, files: Files, config, **kwargs):
         return add_generated_pages(self.corpus, files, config)
 
+    def on_nav(self, nav: Navigation, config, files: Files, **kwargs):
+        return add_generated_nav(self.corpus, nav, files)
+
     def on_page_markdown(self, markdown: str, page, config, files, **kwargs):
-        return rewrite_markdown(self.corpus, markdown, page.file.src_uri)
+        return rewrite_markdown(self.corpus, markdown, page.file.src_uri, self.sources())
+
+    def sources(self) -> dict:
+        from kb_service import public_log
+
+        return {"public-log": public_log.load(self.data_dir)}
 
 
 def load_snippets(config) -> Corpus:
@@ -60,7 +73,72 @@ def add_generated_pages(corpus: Corpus, files: Files, config) -> Files:
     return files
 
 
-def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
+def add_generated_nav(corpus: Corpus, nav: Navigation, files: Files) -> Navigation:
+    """Hang the generated pages under their index pages in the navigation, so every page is reachable.
+
+    mkdocs.yml lists only the index pages (`scripts/index.md`, ...); here each becomes a section
+    whose index is that page, followed by the pages generated from snippets/: scripts and templates
+    grouped by category, then the category pages. The list comes from the data, not from mkdocs.yml.
+    """
+    def page(uri: str) -> Page | None:
+        file = files.get_file_from_path(uri)
+        return file.page if file is not None else None
+
+    listed = {id(p) for p in _walk(nav.items) if isinstance(p, Page)}
+
+    def unlisted(uris: list[str]) -> list[Page]:
+        found = [page(u) for u in uris]
+        return [p for p in found if p is not None and id(p) not in listed]
+
+    children: dict[str, list] = {}
+    for kind, index in (("script", "scripts/index.md"), ("template", "templates/index.md")):
+        sections = []
+        for cat, name in corpus.site.categories.items():
+            items = unlisted([s.src_uri for s in sorted(corpus.snippets.values(), key=lambda s: s.id)
+                              if s.kind == kind and s.category == cat])
+            if items:
+                sections.append(Section(name, items))
+        children[index] = sections
+    used = {s.category for s in corpus.snippets.values()}
+    children["categories/index.md"] = unlisted([pages.category_uri(c) for c in corpus.site.categories if c in used])
+
+    def expand(items: list) -> list:
+        out = []
+        for item in items:
+            if isinstance(item, Section):
+                item.children = expand(item.children)
+            elif isinstance(item, Page) and children.get(item.file.src_uri):
+                item = Section(item.title, [item, *children[item.file.src_uri]])
+            out.append(item)
+        return out
+
+    nav.items = expand(nav.items)
+    nav.pages = [p for p in _walk(nav.items) if isinstance(p, Page)]
+    for prev, cur in zip([None, *nav.pages], nav.pages):
+        cur.previous_page = prev
+        if prev is not None:
+            prev.next_page = cur
+    if nav.pages:
+        nav.pages[-1].next_page = None
+    _set_parents(nav.items, None)
+    return nav
+
+
+def _walk(items: list):
+    for item in items:
+        yield item
+        if isinstance(item, Section):
+            yield from _walk(item.children)
+
+
+def _set_parents(items: list, parent: Section | None) -> None:
+    for item in items:
+        item.parent = parent
+        if isinstance(item, Section):
+            _set_parents(item.children, item)
+
+
+def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | None = None) -> str:
     def snippet_link(match: re.Match) -> str:
         sid, anchor = match.group(1), match.group(2) or ""
         target = corpus.snippets.get(sid)
@@ -74,6 +152,10 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str) -> str:
         if name not in pages.BLOCKS:
             log.warning(f"docs/{src}: 未知的数据块 kb:{name}（可用：{', '.join(pages.BLOCKS)}）")
             return match.group(0)
-        return pages.BLOCKS[name](corpus)
+        return pages.BLOCKS[name](corpus, sources)
 
+    def unknown_standard(line: int, col: int, sid: str) -> None:
+        log.warning(f"docs/{src}: [[std:{sid}]] 不是 standards.yaml 中的承诺 id（运行 kb lint 查看行列）")
+
+    markdown = pages.expand_standards_inline(markdown, corpus.standards, unknown_standard)
     return pages.BLOCK.sub(block, pages.SNIPPET_LINK.sub(snippet_link, markdown))

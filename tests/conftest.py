@@ -97,6 +97,12 @@ class Server:
                 time.sleep(0.1)
         raise TimeoutError("kb serve did not become ready")
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run, as in a crash or an OOM kill."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
     def stop(self) -> str:
         self.proc.terminate()
         try:

@@ -1,19 +1,59 @@
+import re
+from urllib.parse import urlsplit
+
 import pytest
+from playwright.sync_api import expect
+
+from conftest import ROOT
 
 pytestmark = pytest.mark.browser
+
+
+def search(page, term: str):
+    """Type `term` into Material's search box; returns the result items once they appear."""
+    page.keyboard.press("/")  # Material focuses the search box on "/"
+    box = page.locator("input.md-search__input")
+    box.fill(term)
+    box.press("End")  # Material searches on key-up; fill() sends none
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=15000)
+    return results
 
 
 def test_home_title_and_chinese_search(page, server):
     page.goto(server.url + "/")
     assert page.title() == "物业沟通知识库"
-    page.keyboard.press("/")  # Material focuses the search box on "/"
-    box = page.locator("input.md-search__input")
-    box.fill("首问负责制")
-    box.press("End")  # Material searches on key-up; fill() sends none
-    results = page.locator(".md-search-result__item")
-    results.first.wait_for(timeout=15000)
+    search(page, "首问负责制")
     titles = [t.replace("\u200b", "") for t in page.locator(".md-search-result__article").all_inner_texts()]
     assert any("首问负责制" in t for t in titles), titles
+
+
+# Each term occurs in exactly one handbook chapter (checked below; at the time of writing, nowhere else either).
+CHAPTER_TERMS = [
+    ("书面通知", "handbook/02-communication.md", "第二章"),
+    ("信息管理系统", "handbook/05-information.md", "第五章"),
+    ("机器人", "handbook/08-trends.md", "第八章"),
+]
+
+
+@pytest.mark.parametrize("term,chapter,heading", CHAPTER_TERMS, ids=[c[1].split("/")[1] for c in CHAPTER_TERMS])
+def test_search_finds_a_term_in_its_chapter_and_opens_it(page, server, term, chapter, heading):
+    chapters = sorted((ROOT / "docs" / "handbook").glob("*.md"))
+    holders = [p.relative_to(ROOT / "docs").as_posix() for p in chapters if term in p.read_text(encoding="utf-8")]
+    assert holders == [chapter], holders  # the term really is in this chapter and in no other
+
+    page.goto(server.url + "/")
+    results = search(page, term)
+    assert results.count() >= 1
+    url = "/" + chapter.removesuffix(".md") + "/"
+    links = page.locator("a.md-search-result__link")
+    paths = [urlsplit(h).path for h in links.evaluate_all("els => els.map(a => a.href)")]
+    assert url in paths, paths
+    with page.expect_navigation(url=lambda u: urlsplit(u).path == url):
+        links.nth(paths.index(url)).click()
+    # navigation.instant swaps the content in place: let Playwright wait for the new article
+    expect(page.locator("article h1")).to_have_text(re.compile("^" + heading))
+    expect(page.locator("article")).to_contain_text(term)
 
 
 def test_fee_calculator(page, server):

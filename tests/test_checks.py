@@ -156,3 +156,30 @@ def test_fmt_is_lossless_and_idempotent(project):
     after, _ = load_corpus(project / "snippets")
     assert after.snippets["complaint.intake"].data == before.snippets["complaint.intake"].data
     assert format_files(project / "snippets") == []
+
+
+def test_unknown_standard_in_docs(project):
+    page = project / "docs" / "residents" / "repair.md"
+    text = page.read_text(encoding="utf-8")
+    line = text.count("\n") + 2
+    page.write_text(text + "\n师傅在 [[std:repair.nope]]内上门，`[[std:not.checked]]` 是代码。\n", encoding="utf-8")
+    found = problems(project)
+    assert any(p.startswith(f"docs/residents/repair.md:{line}:5: [[std:repair.nope]] 不是 standards.yaml 中的承诺 id")
+               for p in found), found
+    assert not any("not.checked" in p for p in found)
+
+
+def test_feedback_settings_must_name_real_standards(project):
+    path = project / "snippets" / "feedback.yaml"
+    line = edit(path, "response: feedback.response", "response: feedback.respnse")
+    edit(path, "retention: complaint.record-retention", "retention: complaint.response")
+    found = problems(project)
+    assert any(p.startswith(f"snippets/feedback.yaml:{line}:") and "feedback.respnse" in p for p in found), found
+    assert any("不是保存期" in p for p in found), found
+
+
+def test_feedback_settings_keep_contract_ids(project):
+    path = project / "snippets" / "feedback.yaml"
+    edit(path, "  inquiry:\n", "  question:\n")
+    found = problems(project)
+    assert any(p.startswith(f"snippets/feedback.yaml:") and "inquiry" in p for p in found), found

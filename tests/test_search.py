@@ -7,7 +7,7 @@ import pytest
 
 from kb_service.content import require_corpus
 from kb_service.evaluation import evaluate, metrics, read_cases
-from kb_service.search import Searcher, highlight
+from kb_service.search import POSTINGS, Searcher, build_query, highlight
 
 from conftest import ROOT
 
@@ -73,3 +73,68 @@ def test_search_api(client):
     assert set(body["results"][0]) >= {"id", "kind", "title", "url", "snippet"}
     only_templates = client.get("/api/search", params={"q": "停水", "kind": "template"}).json()["results"]
     assert only_templates and all(r["kind"] == "template" for r in only_templates)
+
+
+def test_page_sections_show_commitments_as_on_the_site():
+    """`[[std:<id>]]` in a hand-written page is indexed as the standard's text, like the built page."""
+    from kb_service.search import page_docs
+
+    corpus = require_corpus(ROOT / "snippets")
+    docs = [d for d in page_docs(ROOT / "docs", corpus.standards) if not d.id.startswith("page:editors/")]
+    assert [d.id for d in docs if "[[std:" in d.body] == []  # the editors' guide shows the syntax in code
+    complaint = "".join(d.body for d in docs if d.id.startswith("page:residents/complaint.md"))
+    assert f"受理后 {corpus.standards['complaint.response'].text}内" in complaint
+
+
+# Queries of every shape build_query handles: words and bigrams, long colloquial text, pinyin
+# phrases and initials, Traditional characters, homophone typos, synonyms, ASCII noise.
+SHAPES = ["停水通知", "业主打电话来说楼上邻居家天天晚上装修特别吵而且还漏水到他家天花板了怎么处理",
+          "tingshuitongzhi", "diantikunren", "dtkr", "qfcj", "投訴處理結果", "店梯困人", "不来水",
+          "物业费为什么涨了", "wifi 密码", "qqqqxxzz", "的了吗"]
+
+
+def test_in_memory_scores_are_whoosh_bm25f(searcher):
+    """The service sums scores exported from the Whoosh index; they must equal Whoosh's own."""
+    from whoosh import scoring
+
+    queries = SHAPES + [c.query for c in read_cases(DEV)]
+    with searcher.ix.searcher(weighting=scoring.BM25F()) as whoosh_searcher:
+        for q in queries:
+            query, _ = build_query(q, searcher.vocabulary, searcher.synonyms)
+            ours = searcher.postings.scores(query)
+            theirs = {} if query is None else {h.docnum: h.score for h in whoosh_searcher.search(query, limit=None)}
+            assert ours.keys() == theirs.keys(), q
+            assert all(abs(ours[d] - theirs[d]) < 1e-9 for d in theirs), q
+
+
+def test_long_colloquial_query_finds_its_script(searcher):
+    q = "业主打电话过来说家里的电梯突然停了人被困在里面出不来很着急不知道该怎么办才好"
+    assert "emergency.elevator-entrapment" in top(searcher, q)
+    result = searcher.search(q, limit=5)
+    assert result["total"] >= len(result["results"]) == 5
+    assert "<mark>" in result["results"][0]["snippet"]
+
+
+def test_homophones_rank_below_every_exact_title_match(searcher):
+    # 停税 (ting-shui) sounds like 停水: found, but scored below the exact query's hits.
+    exact = searcher.search("停水", limit=1)["results"][0]
+    typo = searcher.search("停税", limit=3)["results"]
+    assert exact["id"] in [r["id"] for r in typo]
+    assert all(r["score"] < exact["score"] for r in typo)
+
+
+def test_kind_filter_keeps_only_that_kind(searcher):
+    for kind in ("script", "template", "page"):
+        results = searcher.search("投诉", limit=50, kind=kind)["results"]
+        assert results and {r["kind"] for r in results} == {kind}
+
+
+def test_index_without_postings_file_still_opens(built_project, tmp_path, searcher):
+    """An index from an older build (no exported postings) is read from Whoosh at open instead."""
+    import shutil
+
+    index = shutil.copytree(built_project / "var" / "index", tmp_path / "index")
+    (index / POSTINGS).unlink()
+    old = Searcher.open(index, searcher.corpus)
+    for q in SHAPES:
+        assert old.search(q)["results"] == searcher.search(q)["results"], q

@@ -1,0 +1,367 @@
+// 反馈与投诉 (residents/feedback/) and the "这一页对您有帮助吗？" widget under every page.
+// Plain ES2017, no libraries. Both post JSON to the service's POST /api/feedback. The resident
+// form also works without this script (a plain form post gets an HTML result page); with it,
+// errors show next to the fields and the reference number shows on the page. Subscribes to
+// document$ so it survives Material's instant navigation. Everything typed by a person or sent
+// back by the service goes on the page with textContent only.
+(function () {
+  "use strict";
+
+  // The site root is two levels above this file (assets/javascripts/feedback.js).
+  var SITE_ROOT = (function () {
+    var script = document.currentScript;
+    if (script && script.src) return new URL("../../", script.src);
+    return new URL("/", location.href);
+  })();
+  var ENDPOINT = new URL("api/feedback", SITE_ROOT).href;
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  // A random key per submission, so that a retry or a double submit is stored once.
+  // crypto.randomUUID needs a secure context (https or 127.0.0.1); getRandomValues does not.
+  function newKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // POST JSON. Resolves {status, data}. Rejects with {unreachable: true} when the service can't be
+  // reached (no network, or the site opened as static files) or answers something that is not
+  // JSON (a proxy's error page, a static file server refusing POST).
+  function postJSON(body) {
+    return fetch(ENDPOINT, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin"
+    }).then(function (response) {
+      return response.json().then(function (data) {
+        return { status: response.status, data: data };
+      }, function () {
+        throw { unreachable: true, status: response.status };
+      });
+    }, function () {
+      throw { unreachable: true };
+    });
+  }
+
+  // ISO UTC time from the API -> "2026年12月01日 14:00" in Beijing time, like the service's pages.
+  function localTime(iso) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return String(iso);
+    var parts = {};
+    new Intl.DateTimeFormat("zh-CN", {
+      timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+    }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "年" + parts.month + "月" + parts.day + "日 " + parts.hour + ":" + parts.minute;
+  }
+
+  // -- the resident form ----------------------------------------------------------------------
+
+  function ResidentForm(form) {
+    this.form = form;
+    this.result = document.getElementById("kb-fb-result");
+    this.status = document.getElementById("kb-fb-status");
+    this.button = document.getElementById("kb-fb-submit");
+    this.hotline = form.getAttribute("data-hotline") || "";
+    this.sending = false;
+    this.unsure = null;      // signature of a submission whose outcome is unknown (no answer came back)
+    this.key = form.elements.idempotency_key;
+    this.key.value = newKey();
+    form.noValidate = true;  // the service checks every field and says what to change, in place
+    form.addEventListener("submit", this.submit.bind(this));
+    form.addEventListener("input", this.clearField.bind(this));
+    form.addEventListener("change", this.clearField.bind(this));
+  }
+
+  ResidentForm.prototype.payload = function () {
+    var f = this.form.elements;
+    var checked = this.form.querySelector("input[name=type]:checked");
+    var data = { type: checked ? checked.value : "", content: f.content.value };
+    if (f.category.value) data.category = f.category.value;
+    if (f.location.value.trim()) data.location = f.location.value;
+    var ratings = {};
+    Array.prototype.forEach.call(this.form.querySelectorAll("input[name^='ratings.']:checked"), function (input) {
+      if (input.value) ratings[input.name.slice("ratings.".length)] = parseInt(input.value, 10);
+    });
+    if (Object.keys(ratings).length) data.ratings = ratings;
+    data.consent = f.consent.checked;
+    if (data.consent) {
+      // Name and phone leave the browser only with consent.
+      if (f.contact_name.value.trim()) data.contact_name = f.contact_name.value;
+      if (f.contact_phone.value.trim()) data.contact_phone = f.contact_phone.value;
+    }
+    if (f.website.value) data.website = f.website.value;  // the honeypot: people leave it empty
+    return data;
+  };
+
+  ResidentForm.prototype.submit = function (event) {
+    event.preventDefault();
+    if (this.sending) return;  // a double click sends once
+    var data = this.payload();
+    var signature = JSON.stringify(data);
+    // Same submission as one that may have arrived: same key, so it is stored once. Changed
+    // since then: a new submission, a new key.
+    if (this.unsure !== null && this.unsure !== signature) this.key.value = newKey();
+    data.idempotency_key = this.key.value;
+    this.clearErrors();
+    this.setSending(true);
+    this.say("正在提交……", false);
+    var self = this;
+    postJSON(data).then(function (answer) {
+      self.setSending(false);
+      if (answer.status === 201) {
+        self.unsure = null;
+        self.done(answer.data, data);
+      } else if (answer.status >= 500) {
+        self.unsure = signature;
+        self.say("服务暂时出错，内容可能没有登记。请稍后再点“提交”重试（不会重复登记）" + self.orCall(), true);
+      } else {
+        self.unsure = null;  // refused: nothing was stored under this key
+        self.showErrors(answer.data || {});
+      }
+    }, function () {
+      self.setSending(false);
+      self.unsure = signature;
+      self.say("无法连接反馈服务，内容没有提交成功。请确认网络正常后再点“提交”重试（不会重复登记）" +
+        self.orCall() + "如果您是直接打开的网页文件，在线反馈用不了。", true);
+    });
+  };
+
+  ResidentForm.prototype.orCall = function () {
+    return this.hotline ? "；也可以拨打物业服务电话 " + this.hotline + "。" : "。";
+  };
+
+  ResidentForm.prototype.setSending = function (on) {
+    this.sending = on;
+    this.button.disabled = on;
+    this.form.setAttribute("aria-busy", on ? "true" : "false");
+  };
+
+  ResidentForm.prototype.say = function (text, isError) {
+    this.status.className = "kb-fb-status" + (isError ? " kb-fb-status--error" : "");
+    this.status.textContent = text;
+  };
+
+  ResidentForm.prototype.errorNode = function (field) {
+    return document.getElementById("kb-fb-err-" + String(field).replace(/\./g, "-"));
+  };
+
+  ResidentForm.prototype.controls = function (field) {
+    return Array.prototype.filter.call(this.form.elements, function (c) { return c.name === field; });
+  };
+
+  ResidentForm.prototype.clearErrors = function () {
+    Array.prototype.forEach.call(this.form.querySelectorAll(".kb-fb-error"), function (node) {
+      node.textContent = "";
+      node.hidden = true;
+    });
+    Array.prototype.forEach.call(this.form.querySelectorAll("[aria-invalid]"), function (node) {
+      node.removeAttribute("aria-invalid");
+    });
+    this.say("", false);
+  };
+
+  ResidentForm.prototype.clearField = function (event) {
+    var name = event.target && event.target.name;
+    if (!name) return;
+    var node = this.errorNode(name);
+    if (node && !node.hidden) {
+      node.hidden = true;
+      node.textContent = "";
+      this.controls(name).forEach(function (c) { c.removeAttribute("aria-invalid"); });
+    }
+  };
+
+  // 422: {errors: [{field, message}]}; other refusals: {error, field?}.
+  ResidentForm.prototype.showErrors = function (data) {
+    var list = Array.isArray(data.errors) ? data.errors.slice() : [];
+    if (!list.length && data.field) list.push({ field: data.field, message: data.error });
+    var elsewhere = [];
+    var first = null;
+    var self = this;
+    list.forEach(function (e) {
+      var node = self.errorNode(e.field);
+      var controls = self.controls(e.field);
+      if (!node || !controls.length) { elsewhere.push(e.message); return; }
+      node.textContent = e.message;
+      node.hidden = false;
+      controls.forEach(function (c) { c.setAttribute("aria-invalid", "true"); });
+      if (!first) first = controls[0];
+    });
+    var summary = list.length - elsewhere.length ? "有 " + (list.length - elsewhere.length) + " 处需要修改，见标红的提示。" : "";
+    if (!list.length) summary = data.error || "提交没有成功，请稍后再试" + this.orCall();
+    this.say([summary].concat(elsewhere).filter(Boolean).join(" "), true);
+    if (first) first.focus();
+  };
+
+  ResidentForm.prototype.done = function (reply, sent) {
+    var box = this.result;
+    clear(box);
+    box.appendChild(el("h2", null, "提交成功"));
+    box.appendChild(el("p", null, reply.message));
+    var facts = el("dl");
+    function fact(term, value) {
+      if (value === null || value === undefined || value === "") return;
+      facts.appendChild(el("dt", null, term));
+      var dd = el("dd");
+      if (value instanceof Node) dd.appendChild(value); else dd.textContent = value;
+      facts.appendChild(dd);
+    }
+    var ref = el("strong", "kb-fb-reference", reply.reference);
+    ref.id = "kb-fb-reference";
+    var refLine = el("span");
+    refLine.appendChild(ref);
+    refLine.appendChild(document.createTextNode("（查询进度时请报这个编号）"));
+    fact("编号", refLine);
+    if (reply.respond_by) {
+      var due = el("span", null, localTime(reply.respond_by) + " 前");
+      due.id = "kb-fb-respond-by";
+      fact("答复时限", due);
+    }
+    if (reply.resolve_by) fact("处理结果", localTime(reply.resolve_by) + " 前");
+    var echo = el("span", "kb-fb-echo", sent.content.trim());
+    echo.id = "kb-fb-echo";
+    fact("您写的内容", echo);
+    box.appendChild(facts);
+    if (!reply.contact_stored) {
+      box.appendChild(el("p", null, "您没有留下联系方式（或没有勾选同意），我们没法主动答复您；" +
+        (this.hotline ? "可拨打 " + this.hotline + " 报编号查询。" : "可报编号到物业服务中心查询。")));
+    }
+    var again = el("button", "md-button", "再提交一条");
+    again.type = "button";
+    var self = this;
+    again.addEventListener("click", function () {
+      self.form.reset();
+      self.clearErrors();
+      self.key.value = newKey();
+      box.hidden = true;
+      self.form.hidden = false;
+      self.form.querySelector("input[name=type]").focus();
+    });
+    box.appendChild(el("p")).appendChild(again);
+    this.form.hidden = true;
+    box.hidden = false;
+    box.focus();
+    // The next submission is a new one.
+    this.key.value = newKey();
+  };
+
+  // -- "这一页对您有帮助吗？" ------------------------------------------------------------------
+
+  function bindWidget(form) {
+    if (form.dataset.kbBound) return;
+    form.dataset.kbBound = "1";
+    var buttons = form.querySelectorAll(".md-feedback__list [type=submit]");
+    var key = null, lastSent = null;
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+
+    function send(helpful, comment, status, onFail) {
+      var body = { type: "page", page: location.pathname, helpful: helpful };
+      if (comment) body.content = comment;
+      // A retry of the same answer keeps its key (stored once); a different answer gets a new one.
+      var signature = JSON.stringify(body);
+      if (signature !== lastSent) { key = newKey(); lastSent = signature; }
+      body.idempotency_key = key;
+      status.className = "kb-pf-status";
+      status.textContent = "正在发送……";
+      return postJSON(body).then(function (answer) {
+        if (answer.status === 201) {
+          status.textContent = "已发送，谢谢！";
+          return true;
+        }
+        var data = answer.data || {};
+        var detail = Array.isArray(data.errors) && data.errors.length ? data.errors[0].message : data.error;
+        status.className = "kb-pf-status kb-pf-status--error";
+        status.textContent = "没有发送成功：" + (detail || "请稍后再试");
+        onFail();
+        return false;
+      }, function () {
+        status.className = "kb-pf-status kb-pf-status--error";
+        status.textContent = "无法连接知识库服务，没有发送成功。请确认网络正常后再试。";
+        onFail();
+        return false;
+      });
+    }
+
+    // Material's way: disabling the fieldset greys the buttons and shows the rating's note. The
+    // comment box and the status go after the fieldset, so that they stay usable.
+    var fieldset = form.querySelector("fieldset");
+    var more = el("div", "kb-pf-more");
+    form.appendChild(more);
+
+    Array.prototype.forEach.call(buttons, function (button) {
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        var value = button.getAttribute("data-md-value");
+        var note = form.querySelector(".md-feedback__note [data-md-value='" + value + "']");
+        fieldset.disabled = true;
+        if (note) note.hidden = false;
+        clear(more);
+        var status = el("p", "kb-pf-status");
+        status.setAttribute("role", "status");
+        function reopen() {
+          fieldset.disabled = false;
+          if (note) note.hidden = true;
+        }
+        if (value === "1") {
+          more.appendChild(status);
+          send(true, "", status, reopen);
+          return;
+        }
+        var area = el("textarea", "kb-pf-comment");
+        area.name = "comment";
+        area.maxLength = 2000;
+        area.setAttribute("aria-label", "哪里需要改进（可不写）");
+        area.placeholder = "例如：没找到停车费怎么交";
+        var sendButton = el("button", "md-button kb-pf-send", "发送");
+        sendButton.type = "button";
+        more.appendChild(area);
+        more.appendChild(sendButton);
+        more.appendChild(status);
+        sendButton.addEventListener("click", function () {
+          sendButton.disabled = true;
+          area.readOnly = true;
+          send(false, area.value.trim(), status, function () {
+            sendButton.disabled = false;
+            area.readOnly = false;
+          }).then(function (ok) {
+            if (ok) { area.hidden = true; sendButton.hidden = true; }
+          });
+        });
+        area.focus();
+      });
+    });
+    form.hidden = false;
+  }
+
+  function bind() {
+    var form = document.getElementById("kb-feedback-form");
+    if (form && !form.dataset.kbBound) {
+      form.dataset.kbBound = "1";
+      new ResidentForm(form);
+    }
+    var widget = document.querySelector("form.md-feedback[name=feedback]");
+    if (widget) bindWidget(widget);
+  }
+
+  // document$ fires on every (instant) page change; it never fires when the site is opened as
+  // files, so also bind once the page is parsed. bind() skips what is already bound.
+  if (window.document$) window.document$.subscribe(bind);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind); else bind();
+})();
