@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import api
+from . import api, staff_views
 from .errors import KBError
 from .settings import Settings
 
@@ -44,12 +44,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/improvement-log", api.improvement_log),
         Route("/improvement-log", api.staff_intake, methods=["POST"]),
         Route("/improvement-log/gaps", api.content_gaps),
+        Route("/improvement-log/export.csv", staff_views.api_export_csv),
+        Route("/improvement-log/stats", staff_views.api_stats),
         Route("/improvement-log/{id}", api.improvement_entry),
         Route("/improvement-log/{id}", api.update_entry, methods=["PATCH"]),
         Route("/{path:path}", api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     routes = [
         Mount("/api", routes=api_routes),
+        *staff_views.routes,        # only its own /staff/... paths; the rest of /staff/ is the site's
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
     app = Starlette(

@@ -1,0 +1,403 @@
+"""Staff web pages under /staff/: token login, the log list (/staff/entries/), entry detail and changes, intake,
+CSV export, dashboard and content gaps. Server-rendered HTML, no JavaScript.
+
+Sessions: a token typed into the login form starts a session (staff.start_session); its cookie
+is HttpOnly, SameSite=Strict and scoped to /staff. Every POST checks the Origin (guards) and the
+session's CSRF token from a hidden `csrf` field. A GET without a session goes to the login page;
+a POST without one is refused (403). With KB_STAFF_TOKENS empty the staff area is closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from . import api, feedback, reports, staff, svg, views
+from .db import utcnow
+from .errors import Conflict, KBError, NotFound, ValidationFailed
+from .guards import RateLimiter, check_same_origin
+from .improvement_log import ACTION_KINDS, STATUSES, TRANSITIONS
+from .staff import COOKIE, SESSION_TTL
+
+PAGE_SIZE = 50
+# The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
+# only their own paths under /staff/ and leave everything else to the site. The list lives here.
+LIST = "/staff/entries/"
+LOGIN_ATTEMPTS_PER_MINUTE = 10
+NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
+               "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息"}
+SOURCES = reports.SOURCES
+# Messages after a successful change (PRG redirect ?ok=...): fixed texts, never user input.
+DONE = {"status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
+        "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
+        "created": "已登记，下面是这条记录"}
+FIELD_LABELS = {"type": "类型", "content": "投诉内容", "category": "分类", "location": "位置",
+                "contact_phone": "电话", "consent": "同意回访", "status": "状态", "owner": "负责人",
+                "note": "备注", "satisfied": "回访是否满意", "publish": "公开摘要",
+                "record.occurred_at": "发生时间", "record.place": "发生地点", "record.emotion": "情绪状态",
+                "record.cause": "原因分析", "record.proposed": "拟处理方式", "action.what": "措施内容",
+                "action.kind": "措施类型", "action.target": "改动对象", "action.owner": "措施负责人",
+                "action.due": "完成期限", "action.public": "是否公开", "action.pr_url": "合并请求链接",
+                "action_done": "完成的措施", "action_done.id": "完成的措施", "action_done.pr_url": "合并请求链接"}
+
+
+# -- plumbing ---------------------------------------------------------------------------------------
+
+def _svc(request: Request) -> api.Services:
+    return api.services(request)
+
+
+def page(request: Request, name: str, *, status_code: int = 200, sess: dict | None = None, **context) -> HTMLResponse:
+    svc = _svc(request)
+    html = views.render(name, site=svc.corpus.site, staff_name=sess["name"] if sess else None,
+                        csrf=sess["csrf"] if sess else "", **context)
+    return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
+
+
+def message_page(request: Request, title: str, text: str, status_code: int, sess: dict | None = None) -> HTMLResponse:
+    return page(request, "staff_message.html", status_code=status_code, sess=sess, title=title, text=text)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+def _safe_next(raw: str | None) -> str:
+    """Only our own staff pages are valid targets after login (no open redirect)."""
+    if raw and raw.startswith("/staff/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
+        return raw
+    return LIST
+
+
+def staff_page(*, post: bool = False):
+    """Wrap an endpoint: staff area open, session present (and for POST: same origin + CSRF).
+    KBErrors become HTML pages with their status instead of the API's JSON."""
+    def wrap(endpoint):
+        @functools.wraps(endpoint)
+        async def handler(request: Request) -> Response:
+            svc = _svc(request)
+            if not svc.settings.staff_enabled:
+                return closed(request)
+            sess = None
+            try:
+                if post:
+                    check_same_origin(request.headers, str(request.base_url))
+                sess = await run_in_threadpool(staff.session, svc.store.engine, request.cookies.get(COOKIE))
+                if sess is None:
+                    if post:
+                        return message_page(request, "需要登录", "登录已过期或尚未登录，请重新登录后再提交。", 403)
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return see_other("/staff/login?" + urlencode({"next": target}))
+                form = None
+                if post:
+                    form = await read_form(request)
+                    staff.check_csrf(sess, form.pop("csrf", None))
+                return await endpoint(request, sess, form) if post else await endpoint(request, sess)
+            except KBError as exc:
+                return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code, sess)
+        return handler
+    return wrap
+
+
+def _status_title(code: int) -> str:
+    return {403: "操作被拒绝", 404: "没有找到", 409: "无法执行", 413: "内容太多", 415: "格式不对",
+            429: "太频繁"}.get(code, "请求有误")
+
+
+async def read_form(request: Request) -> dict[str, Any]:
+    """A posted HTML form as a dict (record.* and ratings.* grouped), with the API's size limit."""
+    data, from_form = await api.read_submission(request)
+    if not from_form:
+        raise KBError("这里只接受网页表单提交")
+    return data
+
+
+def closed(request: Request) -> HTMLResponse:
+    return message_page(request, "员工区未开启",
+                        "服务端没有配置员工令牌（KB_STAFF_TOKENS），员工区已关闭，无法登录。"
+                        "请联系管理员配置后重启服务。", 403)
+
+
+def _login_limiter(request: Request) -> RateLimiter:
+    state = request.app.state
+    if not hasattr(state, "staff_login_limiter"):
+        state.staff_login_limiter = RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE)
+    return state.staff_login_limiter
+
+
+# -- login ------------------------------------------------------------------------------------------
+
+async def login_form(request: Request) -> Response:
+    if not _svc(request).settings.staff_enabled:
+        return closed(request)
+    return page(request, "staff_login.html", next=_safe_next(request.query_params.get("next")), error=None)
+
+
+async def login(request: Request) -> Response:
+    svc = _svc(request)
+    if not svc.settings.staff_enabled:
+        return closed(request)
+    try:
+        check_same_origin(request.headers, str(request.base_url))
+        _login_limiter(request).hit(api.client_address(request))
+        form = await read_form(request)
+    except KBError as exc:
+        return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
+    target = _safe_next(form.get("next"))
+    token = form.get("token")
+    name = staff.token_owner(svc.settings, token.strip() if isinstance(token, str) else None)
+    if name is None:
+        return page(request, "staff_login.html", status_code=401, next=target,
+                    error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
+    cookie, _csrf = await run_in_threadpool(staff.start_session, svc.store.engine, name)
+    response = see_other(target)
+    response.set_cookie(COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/staff",
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    svc = _svc(request)
+    if not svc.settings.staff_enabled:
+        return closed(request)
+    try:
+        check_same_origin(request.headers, str(request.base_url))
+        form = await read_form(request)
+        cookie = request.cookies.get(COOKIE)
+        sess = await run_in_threadpool(staff.session, svc.store.engine, cookie)
+        if sess is not None:
+            staff.check_csrf(sess, form.get("csrf"))
+            await run_in_threadpool(staff.end_session, svc.store.engine, cookie)
+    except KBError as exc:
+        return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
+    response = see_other("/staff/login")
+    response.delete_cookie(COOKIE, path="/staff", httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
+    return response
+
+
+# -- list, export -------------------------------------------------------------------------------------
+
+def _choices(svc: api.Services) -> dict[str, Any]:
+    config = svc.corpus.feedback
+    return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
+            "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
+            "action_kinds": ACTION_KINDS, "sources": SOURCES}
+
+
+@staff_page()
+async def entry_list(request: Request, sess: dict) -> Response:
+    svc = _svc(request)
+    params = request.query_params
+    filters = api.log_filters(params, svc.corpus)
+    number = api._int_param(params.get("page"), "page", default=1, lo=1, hi=10**6)
+    now = utcnow()
+    total, rows = await run_in_threadpool(
+        lambda: svc.store.list(**filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, now=now))
+    shown = {k: ("true" if v is True else "false" if v is False else v) for k, v in filters.items() if v is not None}
+    pages = max(1, -(-total // PAGE_SIZE))
+    return page(request, "staff_list.html", sess=sess, rows=rows, total=total, filters=shown,
+                page_number=number, pages=pages,
+                prev_url=_list_url(shown, number - 1) if number > 1 else None,
+                next_url=_list_url(shown, number + 1) if number < pages else None,
+                export_url="/staff/export.csv" + (f"?{urlencode(shown)}" if shown else ""),
+                **_choices(svc))
+
+
+def _list_url(filters: dict, number: int) -> str:
+    return LIST + "?" + urlencode({**filters, "page": number})
+
+
+def _csv_response(text: str) -> Response:
+    name = f"improvement-log-{utcnow() + reports.BEIJING:%Y%m%d-%H%M}.csv"
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@staff_page()
+async def export(request: Request, sess: dict) -> Response:
+    svc = _svc(request)
+    filters = api.log_filters(request.query_params, svc.corpus)
+    return _csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
+
+
+# -- one entry --------------------------------------------------------------------------------------
+
+@staff_page()
+async def entry_detail(request: Request, sess: dict) -> Response:
+    ok = DONE.get(request.query_params.get("ok", ""))
+    return await _detail(request, sess, ok=ok)
+
+
+async def _detail(request: Request, sess: dict, *, ok: str | None = None, error: str | None = None,
+                  errors: list | None = None, status_code: int = 200) -> Response:
+    svc = _svc(request)
+    entry_id = api._entry_id(request)
+    entry = await run_in_threadpool(svc.store.get, entry_id)
+    actions_by_id = {a["id"]: a for a in entry["actions"]}
+    return page(request, "staff_entry.html", status_code=status_code, sess=sess, e=entry, ok=ok, error=error,
+                errors=errors or [], labels=FIELD_LABELS, event_kinds=EVENT_KINDS, actions_by_id=actions_by_id,
+                today=(utcnow() + reports.BEIJING).date().isoformat(), **_choices(svc))
+
+
+def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The detail page's forms -> (operation, Store.update patch). Each form names its `op`."""
+    op = form.get("op")
+
+    def text(name):
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    if op == "status":
+        patch: dict[str, Any] = {"status": form.get("status")}
+        if text("note"):
+            patch["note"] = text("note")
+        if form.get("status") == "followed_up":
+            satisfied = form.get("satisfied")
+            if satisfied not in ("yes", "no"):
+                raise ValidationFailed([{"field": "satisfied", "message": "请选择回访时业主是否满意"}])
+            patch["satisfied"] = satisfied == "yes"
+        return op, patch
+    if op in ("owner", "note", "publish", "category"):
+        return op, {op: text(op) or ""}
+    if op == "action":
+        action: dict[str, Any] = {"what": text("what") or "", "kind": form.get("kind"), "owner": text("owner") or "",
+                                  "public": form.get("public") in ("on", "true", "1")}
+        for key in ("target", "due", "pr_url"):
+            if text(key):
+                action[key] = text(key)
+        return op, {"action": action}
+    if op == "action_done":
+        raw = form.get("action_id", "")
+        done: dict[str, Any] = {"id": int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None}
+        if text("pr_url"):
+            done["pr_url"] = text("pr_url")
+        return op, {"action_done": done}
+    raise KBError("未知的操作；请从条目页面上的表单提交")
+
+
+@staff_page(post=True)
+async def entry_update(request: Request, sess: dict, form: dict) -> Response:
+    svc = _svc(request)
+    entry_id = api._entry_id(request)
+    try:
+        op, patch = patch_from_form(form)
+        await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
+    except Conflict as exc:
+        return await _detail(request, sess, error=exc.message, status_code=409)
+    except ValidationFailed as exc:
+        return await _detail(request, sess, error=exc.message, errors=exc.errors, status_code=422)
+    return see_other(f"/staff/entries/{entry_id}?ok={op}")
+
+
+# -- intake -------------------------------------------------------------------------------------------
+
+def _intake_page(request: Request, sess: dict, *, values: dict | None = None, errors: list | None = None,
+                 status_code: int = 200) -> Response:
+    svc = _svc(request)
+    values = values or {}
+    record = values.get("record") if isinstance(values.get("record"), dict) else {}
+    now_local = utcnow() + reports.BEIJING
+    return page(request, "staff_intake.html", status_code=status_code, sess=sess,
+                v={k: v for k, v in values.items() if isinstance(v, str)}, r=record, errors=errors or [],
+                labels=FIELD_LABELS, key=values.get("idempotency_key") or secrets.token_urlsafe(16),
+                default_time=now_local.strftime("%Y-%m-%dT%H:%M"), **_choices(svc))
+
+
+@staff_page()
+async def intake_form(request: Request, sess: dict) -> Response:
+    return _intake_page(request, sess)
+
+
+@staff_page(post=True)
+async def intake(request: Request, sess: dict, form: dict) -> Response:
+    svc = _svc(request)
+    data = dict(form)
+    data.setdefault("consent", "false")
+    try:
+        sub = feedback.parse_submission(data, svc.corpus.feedback, source="staff")
+    except ValidationFailed as exc:
+        return _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
+    entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
+    return see_other(f"/staff/entries/{entry['id']}?ok=created")
+
+
+# -- dashboard, gaps -----------------------------------------------------------------------------------
+
+def charts(data: dict) -> dict[str, str]:
+    weeks = data["weeks"]
+    by_type = [(v["label"], v["counts"]) for v in data["volume_by_type"].values()]
+    by_category = [(v["label"], v["counts"]) for v in data["volume_by_category"].values()]
+    months = data["csi"]["months"]
+    csi_series = [(v["label"], v["csi"]) for v in data["csi"]["dimensions"].values()]
+    return {
+        "by_type": svg.bar_chart(weeks, by_type, title="每周反馈量（按类型）"),
+        "by_category": svg.bar_chart(weeks, by_category, title="每周反馈量（按分类）"),
+        "csi": svg.line_chart(months, csi_series, title="每月满意度指数 CSI（0–100）", top=100),
+    }
+
+
+@staff_page()
+async def dashboard(request: Request, sess: dict) -> Response:
+    svc = _svc(request)
+    data = await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow()))
+    return page(request, "staff_dashboard.html", sess=sess, d=data, charts=charts(data),
+                formula=reports.CSI_FORMULA)
+
+
+@staff_page()
+async def gaps(request: Request, sess: dict) -> Response:
+    svc = _svc(request)
+    await run_in_threadpool(svc.gaps.flush)
+    rows = await run_in_threadpool(lambda: svc.store.gaps(limit=300))
+    return page(request, "staff_gaps.html", sess=sess, gaps=rows)
+
+
+async def list_redirect(request: Request) -> Response:
+    return see_other(LIST)
+
+
+# -- API twins (bearer token) ----------------------------------------------------------------------------
+
+async def api_export_csv(request: Request) -> Response:
+    api.require_staff(request)
+    svc = _svc(request)
+    filters = api.log_filters(request.query_params, svc.corpus)
+    return _csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
+
+
+async def api_stats(request: Request) -> Response:
+    from starlette.responses import JSONResponse
+
+    api.require_staff(request)
+    svc = _svc(request)
+    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow())),
+                        headers={"Cache-Control": "no-store"})
+
+
+# Full paths, listed before the site in app.py; any other /staff/... path is the site's.
+routes = [
+    Route("/staff/login", login_form),
+    Route("/staff/login", login, methods=["POST"]),
+    Route("/staff/logout", logout, methods=["POST"]),
+    Route("/staff/entries", list_redirect),
+    Route(LIST, entry_list),
+    Route("/staff/entries/{id}", entry_detail),
+    Route("/staff/entries/{id}", entry_update, methods=["POST"]),
+    Route("/staff/intake", intake_form),
+    Route("/staff/intake", intake, methods=["POST"]),
+    Route("/staff/export.csv", export),
+    Route("/staff/dashboard", dashboard),
+    Route("/staff/gaps", gaps),
+]

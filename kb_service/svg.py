@@ -1,0 +1,135 @@
+"""Tiny SVG chart builders for the staff dashboard: inline markup, no JavaScript, no outside hosts.
+
+Every piece of text (labels, series names, titles) goes through html.escape; numbers are
+formatted here. Colours are presentation attributes, not style attributes, so the pages' CSP
+(style-src 'self') does not block them. Each bar and point carries a <title> with its exact
+value, which browsers show on hover and screen readers read.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Sequence
+
+PALETTE = ("#3949ab", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#c0ca33",
+           "#1e88e5", "#d81b60", "#5e35b1", "#00acc1", "#7cb342", "#f4511e", "#546e7a", "#fdd835")
+FONT = 'font-family="system-ui, sans-serif"'
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def _nice_max(value: float) -> float:
+    """A round top for the y axis at or above `value`, so that its 4 ticks are round numbers."""
+    for step in sorted({m * 10 ** e for e in range(9) for m in (1, 2, 5)} | {25 * 10 ** e for e in range(8)}):
+        if value <= step * 4:
+            return step * 4
+    return float(value)
+
+
+class _Frame:
+    """Plot area geometry shared by both charts."""
+
+    def __init__(self, width: int, height: int, n: int, top: float, legend_rows: int):
+        self.width, self.height, self.n, self.top = width, height, n, top
+        self.left, self.right = 40, 10
+        self.upper = 10 + 18 * legend_rows
+        self.lower = 38
+        self.plot_w = width - self.left - self.right
+        self.plot_h = height - self.upper - self.lower
+
+    def x(self, i: float) -> float:
+        return self.left + self.plot_w * (i + 0.5) / max(self.n, 1)
+
+    def y(self, value: float) -> float:
+        return self.upper + self.plot_h * (1 - value / self.top)
+
+    def axes(self, labels: Sequence[str], ticks: int = 4) -> list[str]:
+        out = []
+        for k in range(ticks + 1):
+            value = self.top * k / ticks
+            y = self.y(value)
+            out.append(f'<line x1="{self.left}" y1="{y:.1f}" x2="{self.width - self.right}" y2="{y:.1f}" '
+                       f'stroke="#d0d7de" stroke-width="1"/>')
+            out.append(f'<text x="{self.left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" {FONT} '
+                       f'fill="#59636e">{escape(_num(round(value, 1)))}</text>')
+        every = max(1, -(-len(labels) // 8))        # at most ~8 x labels so they stay readable
+        for i, label in enumerate(labels):
+            if (len(labels) - 1 - i) % every == 0:      # counted from the newest, which is always shown
+                out.append(f'<text x="{self.x(i):.1f}" y="{self.height - self.lower + 16}" text-anchor="middle" '
+                           f'font-size="11" {FONT} fill="#59636e">{escape(label)}</text>')
+        return out
+
+
+def _legend(series_names: Sequence[str], width: int) -> tuple[list[str], int]:
+    out, x, row = [], 40.0, 0
+    for k, name in enumerate(series_names):
+        w = 22 + 13 * len(name)
+        if x + w > width and x > 40:
+            x, row = 40.0, row + 1
+        y = 6 + 18 * row
+        out.append(f'<rect x="{x:.0f}" y="{y}" width="12" height="12" fill="{PALETTE[k % len(PALETTE)]}"/>')
+        out.append(f'<text x="{x + 16:.0f}" y="{y + 11}" font-size="12" {FONT} fill="#1f2328">{escape(name)}</text>')
+        x += w
+    return out, row + 1 if series_names else 0
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> str:
+    t = escape(title)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="kb-chart" viewBox="0 0 {width} {height}" '
+            f'role="img" aria-label="{t}"><title>{t}</title>' + "".join(body) + "</svg>")
+
+
+def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | float]]], *, title: str,
+              stacked: bool = True, width: int = 720, height: int = 280) -> str:
+    """Bars per x label; one colour per series, stacked (default) or side by side."""
+    legend, rows = _legend([name for name, _ in series], width)
+    if stacked:
+        peak = max((sum(vals[i] for _, vals in series) for i in range(len(labels))), default=0)
+    else:
+        peak = max((v for _, vals in series for v in vals), default=0)
+    f = _Frame(width, height, len(labels), _nice_max(peak), rows)
+    body = legend + f.axes(labels)
+    slot = f.plot_w / max(len(labels), 1)
+    bar_w = slot * 0.7 if stacked else slot * 0.8 / max(len(series), 1)
+    for i, label in enumerate(labels):
+        base = 0.0
+        for k, (name, vals) in enumerate(series):
+            value = vals[i]
+            if not value:
+                continue
+            if stacked:
+                x0, y_top, y_bottom = f.x(i) - bar_w / 2, f.y(base + value), f.y(base)
+                base += value
+            else:
+                x0 = f.x(i) - slot * 0.4 + k * bar_w
+                y_top, y_bottom = f.y(value), f.y(0)
+            body.append(f'<rect x="{x0:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}" height="{y_bottom - y_top:.1f}" '
+                        f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(f"{label} {name}：{_num(value)}")}'
+                        f'</title></rect>')
+    return _svg(width, height, title, body)
+
+
+def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *, title: str,
+               top: float | None = None, width: int = 720, height: int = 280) -> str:
+    """One line per series; None values leave a gap (no data that month)."""
+    legend, rows = _legend([name for name, _ in series], width)
+    peak = max((v for _, vals in series for v in vals if v is not None), default=0)
+    f = _Frame(width, height, len(labels), top if top is not None else _nice_max(peak), rows)
+    body = legend + f.axes(labels)
+    for k, (name, vals) in enumerate(series):
+        colour = PALETTE[k % len(PALETTE)]
+        run: list[str] = []
+        for i, value in enumerate(list(vals) + [None]):
+            if value is None:
+                if len(run) > 1:
+                    body.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" stroke-width="2"/>')
+                run = []
+                continue
+            run.append(f"{f.x(i):.1f},{f.y(value):.1f}")
+        for i, value in enumerate(vals):
+            if value is not None:
+                body.append(f'<circle cx="{f.x(i):.1f}" cy="{f.y(value):.1f}" r="3.5" fill="{colour}">'
+                            f'<title>{escape(f"{labels[i]} {name}：{_num(value)}")}</title></circle>')
+    return _svg(width, height, title, body)
