@@ -18,9 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import reports
 from .content import Corpus
 from .db import actions, entries, utcnow
-from .improvement_log import RATING_COLUMNS, Store
+from .improvement_log import Store
 from .views import LOCAL
 
 from .build import PUBLIC_LOG as FILE
@@ -31,30 +32,17 @@ def month_of(value: dt.datetime) -> str:
     return value.replace(tzinfo=dt.UTC).astimezone(LOCAL).strftime("%Y-%m")
 
 
-def last_months(now: dt.datetime, n: int = MONTHS) -> list[str]:
-    local = now.replace(tzinfo=dt.UTC).astimezone(LOCAL)
-    y, m = local.year, local.month
-    out = []
-    for _ in range(n):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    return out[::-1]
-
-
-def csi(mean: float) -> float:
-    """Customer satisfaction index: a mean rating on the 1-5 scale mapped onto 0-100."""
-    return round((mean - 1) / 4 * 100, 1)
-
-
 def snapshot(store: Store, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Aggregates from reports (the same figures as the staff dashboard) plus approved text.
+    Page feedback ("was this page helpful?") is about the website, not the service: left out."""
     now = now or utcnow()
-    months = last_months(now)
-    start = dt.datetime.strptime(months[0] + "-01", "%Y-%m-%d") - dt.timedelta(hours=8)
-    cols = [entries.c.created_at, entries.c.type, entries.c.status,
-            *[entries.c[f"rating_{k}"] for k in RATING_COLUMNS]]
-    with store.engine.connect() as conn:
-        conn.execution_options(write=False)
-        rows = conn.execute(sa.select(*cols).where(entries.c.created_at >= start)).mappings().all()
+    volume = reports.volume_by_month(store, months=MONTHS, now=now)
+    scores = reports.csi_by_month(store, months=MONTHS, now=now)
+    months = volume["months"]
+    statuses = reports._counts_by(store, reports.month_starts(now, MONTHS), entries.c.status, now)
+    types = {t: spec["label"] for t, spec in volume["types"].items() if t != "page"}
+    dims = scores["dimensions"]
+    with store._read() as conn:
         done = conn.execute(sa.select(actions.c.what, actions.c.target_kind, actions.c.target, actions.c.pr_url,
                                       actions.c.done_at)
                             .where(actions.c.public.is_(True), actions.c.done_at.is_not(None))
@@ -63,30 +51,15 @@ def snapshot(store: Store, *, now: dt.datetime | None = None) -> dict[str, Any]:
                                            entries.c.status, entries.c.public_summary)
                                  .where(entries.c.public_summary.is_not(None))
                                  .order_by(entries.c.created_at.desc()).limit(100)).mappings().all()
-    volume = {m: {t: 0 for t in store.config.types} for m in months}
-    closed = {m: 0 for m in months}
-    sums = {m: {k: [0, 0] for k in RATING_COLUMNS} for m in months}
-    for r in rows:
-        m = month_of(r["created_at"])
-        if m not in volume:
-            continue
-        volume[m][r["type"]] = volume[m].get(r["type"], 0) + 1
-        closed[m] += r["status"] == "closed"
-        for k in RATING_COLUMNS:
-            if r[f"rating_{k}"] is not None:
-                sums[m][k][0] += r[f"rating_{k}"]
-                sums[m][k][1] += 1
-    csi_table = {m: {k: (csi(s / n) if n else None) for k, (s, n) in dims.items()} for m, dims in sums.items()}
-    ratings_count = {m: max(n for _, n in dims.values()) for m, dims in sums.items()}
     return {
         "generated_at": now.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
         "months": months,
-        "types": {t: k.label for t, k in store.config.types.items()},
-        "dimensions": dict(store.config.ratings),
-        "volume": volume,
-        "closed": closed,
-        "csi": csi_table,
-        "ratings_count": ratings_count,
+        "types": types,
+        "dimensions": {d: spec["label"] for d, spec in dims.items()},
+        "volume": {m: {t: volume["types"][t]["counts"][i] for t in types} for i, m in enumerate(months)},
+        "closed": {m: statuses.get("closed", [0] * len(months))[i] for i, m in enumerate(months)},
+        "csi": {m: {d: spec["csi"][i] for d, spec in dims.items()} for i, m in enumerate(months)},
+        "ratings_count": {m: max((spec["n"][i] for spec in dims.values()), default=0) for i, m in enumerate(months)},
         "changes": [{"date": month_of(a["done_at"]), "what": a["what"], "kind": a["target_kind"],
                      "target": a["target"], "pr_url": a["pr_url"]} for a in done],
         "summaries": [{"month": month_of(e["created_at"]), "type": e["type"],
@@ -136,7 +109,8 @@ def render(corpus: Corpus, data: dict | None) -> str:
                    + f" | {data['closed'][m]} |")
     dims = data["dimensions"]
     out += ["", "## 满意度（CSI）", "",
-            "CSI 是业主评分（1 到 5 分）的平均值换算到 0 到 100：1 分为 0，5 分为 100。", "",
+            "CSI 把业主评分（1 到 5 分）的平均值换算到 0 到 100：1 分为 0，5 分为 100"
+            f"（{reports.CSI_FORMULA}）。", "",
             csi_chart(data, dims), "",
             "| 月份 | " + " | ".join(esc(v) for v in dims.values()) + " | 评分人数 |",
             "| --- | " + " | ".join("---:" for _ in dims) + " | ---: |"]
@@ -161,34 +135,10 @@ def render(corpus: Corpus, data: dict | None) -> str:
 
 
 def csi_chart(data: dict, dims: dict) -> str:
-    """A small inline SVG line chart of CSI per dimension per month (no scripts, no outside host)."""
-    from html import escape
+    """CSI per dimension per month as an inline SVG line chart (no scripts, no outside host)."""
+    from .svg import line_chart
 
     months = data["months"]
-    w, h, left, top, bottom = 640, 220, 36, 10, 40
-    step = (w - left - 10) / max(1, len(months) - 1)
-    colours = ["#3949ab", "#00897b", "#f4511e", "#8e24aa", "#6d4c41"]
-
-    def y(v: float) -> float:
-        return top + (h - top - bottom) * (1 - v / 100)
-
-    parts = [f'<svg class="kb-chart" viewBox="0 0 {w} {h}" role="img" aria-label="每月满意度（CSI）走势" '
-             f'xmlns="http://www.w3.org/2000/svg">']
-    for v in (0, 50, 100):
-        parts.append(f'<line x1="{left}" x2="{w - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ccc"/>'
-                     f'<text x="{left - 4}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end">{v}</text>')
-    for i, m in enumerate(months):
-        if i % 2 == len(months) % 2:
-            parts.append(f'<text x="{left + i * step:.1f}" y="{h - bottom + 16}" font-size="11" '
-                         f'text-anchor="middle">{escape(m[2:])}</text>')
-    for n, (key, label) in enumerate(dims.items()):
-        colour = colours[n % len(colours)]
-        points = [(left + i * step, y(data["csi"][m][key])) for i, m in enumerate(months)
-                  if data["csi"][m][key] is not None]
-        if points:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
-                         + " ".join(f"{x:.1f},{yy:.1f}" for x, yy in points) + '"/>')
-            parts += [f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="3" fill="{colour}"/>' for x, yy in points]
-        parts.append(f'<text x="{left + n * 110}" y="{h - 6}" font-size="12" fill="{colour}">■ {escape(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return line_chart([m[2:] for m in months],
+                      [(label, [data["csi"][m][key] for m in months]) for key, label in dims.items()],
+                      title="每月满意度（CSI）走势", top=100)
