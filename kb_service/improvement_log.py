@@ -201,7 +201,9 @@ class Store:
         now = now or utcnow()
         change = parse_patch(patch, self.config)
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(entries).where(entries.c.id == entry_id)).mappings().first()
+            # FOR UPDATE: two staff changing one entry at once on PostgreSQL must not both pass the
+            # transition check (SQLite's BEGIN IMMEDIATE already serialises writers).
+            row = conn.execute(sa.select(entries).where(entries.c.id == entry_id).with_for_update()).mappings().first()
             if row is None:
                 raise NotFound(f"没有编号为 {entry_id} 的条目", id=entry_id)
             values: dict[str, Any] = {}

@@ -430,3 +430,14 @@ def test_a_failing_database_logs_no_personal_data(app_settings, caplog):
     assert "unhandled error" in caplog.text
     for secret in ("13987654321", "钱多多", "3栋2单元"):
         assert secret not in caplog.text
+
+
+def test_concurrent_transitions_on_one_entry_apply_once(db_client):
+    entry_id = submit(db_client).json()["id"]
+    path = f"/api/improvement-log/{entry_id}"
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: db_client.patch(path, headers=STAFF, json={"status": "triaged"}).status_code,
+                              range(8)))
+    assert sorted(codes) == [200] + [409] * 7
+    events = db_client.get(path, headers=STAFF).json()["events"]
+    assert [e["to_status"] for e in events if e["kind"] == "status"] == ["triaged"]
