@@ -63,8 +63,7 @@ class GapBuffer:
     def flush(self) -> int:
         with self._lock:
             batch, self._pending = self._pending, []
-        for query, total, top, at in batch:
-            self.store.record_gap(query, total, top, now=at)
+        self.store.record_gaps(batch)
         return len(batch)
 
 

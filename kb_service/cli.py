@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -126,10 +127,24 @@ def cmd_eval_search(settings: Settings, args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def open_store(settings: Settings, corpus):
+    """The improvement log on the configured database (migrated), closed afterwards."""
+    from . import db
+    from .improvement_log import Store
+
+    ensure_writable(settings.data_dir)
+    engine = db.connect(settings.database_url)
+    try:
+        yield Store(engine, corpus.feedback)
+    finally:
+        engine.dispose()
+
+
 def cmd_purge(settings: Settings, args) -> int:
     from . import db
     from .build import load_content
-    from .improvement_log import Store, retention_cutoff
+    from .content import add_months
 
     corpus = load_content(settings)
     minimum = corpus.feedback.retention
@@ -139,13 +154,9 @@ def cmd_purge(settings: Settings, args) -> int:
     if months < minimum.duration:
         raise UsageError(f"KB_RETENTION_MONTHS={months} 少于 standards.yaml 规定的{minimum.name}"
                          f"（{minimum.text}）：记录至少要保存这么久")
-    ensure_writable(settings.data_dir)
-    engine = db.connect(settings.database_url)
-    try:
-        cutoff = retention_cutoff(months, db.utcnow())
-        counts = Store(engine, corpus.feedback).purge(cutoff, dry_run=args.dry_run)
-    finally:
-        engine.dispose()
+    cutoff = add_months(db.utcnow(), -months)
+    with open_store(settings, corpus) as store:
+        counts = store.purge(cutoff, dry_run=args.dry_run)
     verb = "将删除" if args.dry_run else "已删除"
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
           f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
@@ -153,17 +164,11 @@ def cmd_purge(settings: Settings, args) -> int:
 
 
 def cmd_export_log(settings: Settings, args) -> int:
-    from . import db, public_log
+    from . import public_log
     from .build import build, load_content
-    from .improvement_log import Store
 
-    ensure_writable(settings.data_dir)
-    corpus = load_content(settings)
-    engine = db.connect(settings.database_url)
-    try:
-        data = public_log.snapshot(Store(engine, corpus.feedback))
-    finally:
-        engine.dispose()
+    with open_store(settings, load_content(settings)) as store:
+        data = public_log.snapshot(store)
     public_log.write(settings.data_dir / public_log.FILE, data)
     report = build(settings, force=False)
     total = sum(sum(v.values()) for v in data["volume"].values())

@@ -24,6 +24,12 @@ KIND_TEXT = {"script": "话术", "template": "模板", "page": "手册"}
 STANDARD_REF = re.compile(r"\{([a-z]+\.[a-z0-9-]+)\}")
 
 
+def add_months(value: dt.datetime, months: int) -> dt.datetime:
+    """`value` moved by whole calendar months (negative: back), the day clamped to the month's length."""
+    year, month = divmod(value.year * 12 + value.month - 1 + months, 12)
+    return value.replace(year=year, month=month + 1, day=min(value.day, calendar.monthrange(year, month + 1)[1]))
+
+
 @dataclass(frozen=True)
 class Standard:
     id: str
@@ -41,10 +47,7 @@ class Standard:
 
     def deadline(self, start: dt.datetime) -> dt.datetime:
         if self.unit == "month":
-            month = start.month - 1 + self.duration
-            year, month = start.year + month // 12, month % 12 + 1
-            day = min(start.day, calendar.monthrange(year, month)[1])
-            return start.replace(year=year, month=month, day=day)
+            return add_months(start, self.duration)
         return start + dt.timedelta(**{f"{self.unit}s": self.duration})
 
     def to_json(self) -> dict:

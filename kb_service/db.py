@@ -107,6 +107,12 @@ schema_migrations = sa.Table(
 )
 
 
+# What people read (references, deadlines, weeks, months) is Beijing time: one offset, no
+# daylight saving, so a fixed timezone is exact.
+BEIJING = dt.timedelta(hours=8)
+LOCAL = dt.timezone(BEIJING, "Asia/Shanghai")
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -208,6 +214,13 @@ def _sqlite_engine(url: sa.URL) -> Engine:
                              else "BEGIN")
 
     return engine
+
+
+def reading(engine: Engine) -> sa.Connection:
+    """A connection for reads: on SQLite its transactions begin without taking the write lock."""
+    conn = engine.connect()
+    conn.execution_options(write=False)
+    return conn
 
 
 def integrity_check(engine: Engine) -> str:

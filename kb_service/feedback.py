@@ -84,7 +84,7 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
         # Said to a person at the form: the page widget's own type is not one of their choices.
         bad("type", "请选择反馈类型：" + "、".join(config.types[t].label for t in types if t != "page"))
     elif kind not in types:
-        bad("type", f"反馈类型只能是：{_choices({t: config.types[t].label for t in types})}")
+        bad("type", f"反馈类型只能是：{choices({t: config.types[t].label for t in types})}")
         kind = None
 
     def text(name: str, *, required: bool = False, multiline: bool = False) -> str | None:
@@ -127,7 +127,7 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
 
     category = text("category")
     if category is not None and category not in config.categories:
-        bad("category", f"未知的分类 {category!r}；可选：{_choices(config.categories)}")
+        bad("category", f"未知的分类 {category!r}；可选：{choices(config.categories)}")
     location = text("location")
     consent = _bool(data.get("consent", False), "consent", bad)
     name = text("contact_name")
@@ -145,11 +145,11 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
     raw_ratings = data.get("ratings")
     if raw_ratings not in (None, "", {}):
         if not isinstance(raw_ratings, dict):
-            bad("ratings", f"ratings 应为对象，例如 {{\"service\": 5}}；维度：{_choices(config.ratings)}")
+            bad("ratings", f"ratings 应为对象，例如 {{\"service\": 5}}；维度：{choices(config.ratings)}")
         else:
             for key, value in raw_ratings.items():
                 if key not in config.ratings:
-                    bad(f"ratings.{str(key)[:30]}", f"未知的评分维度；可选：{_choices(config.ratings)}")
+                    bad(f"ratings.{str(key)[:30]}", f"未知的评分维度；可选：{choices(config.ratings)}")
                     continue
                 score = _rating(value)
                 if score is None:
@@ -170,7 +170,8 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _choices(mapping: dict[str, str]) -> str:
+def choices(mapping: dict[str, str]) -> str:
+    """`id（名称）、id（名称）`: the accepted values in an error message."""
     return "、".join(f"{k}（{v}）" for k, v in mapping.items())
 
 
@@ -215,7 +216,7 @@ def _record(raw: Any, config: FeedbackConfig, bad) -> dict[str, str] | None:
             bad(f"record.{key}", f"最多 {RECORD_FIELDS[key]} 个字")
             continue
         if key == "emotion" and value not in config.emotions:
-            bad("record.emotion", f"情绪状态只能是：{_choices(config.emotions)}")
+            bad("record.emotion", f"情绪状态只能是：{choices(config.emotions)}")
             continue
         if key == "occurred_at":
             try:

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .content import FeedbackConfig
-from .db import actions, entries, events, search_gaps, utcnow
+from .db import BEIJING, actions, entries, events, reading, search_gaps, utcnow
 from .errors import Conflict, NotFound, ValidationFailed
-from .feedback import Submission, mask_phone, mask_text
+from .feedback import Submission, choices, mask_phone, mask_text
 
 STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
             "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭"}
@@ -77,13 +77,8 @@ class Store:
             return self._insert(items)
         except sa.exc.IntegrityError:
             # Another process stored one of these keys in the meantime, or a reference collided:
-            # go one by one so each item gets its own answer.
-            return [self._insert([item])[0] if not self._known(item) else self._known(item) for item in items]
-
-    def _known(self, item) -> tuple[dict, bool] | None:
-        key = item[0]["idempotency_key"]
-        found = self._row_by_key(key) if key else None
-        return (found, False) if found else None
+            # go one by one (each insert looks its key up again) so each item gets its own answer.
+            return [self._insert([item])[0] for item in items]
 
     def _insert(self, items: list[tuple[dict, str]]) -> list[tuple[dict, bool]]:
         out: list[tuple[dict, bool] | None] = [None] * len(items)
@@ -121,17 +116,10 @@ class Store:
                 out[i] = (out[batch_keys[row["idempotency_key"]]][0], False)
         return out
 
-    def _row_by_key(self, key: str) -> dict | None:
-        with self._read() as conn:
-            row = conn.execute(sa.select(entries).where(entries.c.idempotency_key == key)).mappings().first()
-        return dict(row) if row else None
-
     # -- reading -----------------------------------------------------------------------------
 
-    def _read(self):
-        conn = self.engine.connect()
-        conn.execution_options(write=False)
-        return conn
+    def _read(self) -> sa.Connection:
+        return reading(self.engine)
 
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
              overdue: bool | None = None, limit: int = 50, offset: int = 0,
@@ -218,7 +206,7 @@ class Store:
             if "status" in change:
                 target = change["status"]
                 if target not in TRANSITIONS[status]:
-                    allowed = "、".join(f"{s}（{STATUSES[s]}）" for s in sorted(TRANSITIONS[status])) or "无（已关闭）"
+                    allowed = choices({s: STATUSES[s] for s in sorted(TRANSITIONS[status])}) or "无（已关闭）"
                     raise Conflict(f"不能从 {status}（{STATUSES[status]}）变为 {target}（{STATUSES[target]}）；"
                                    f"当前可以变为：{allowed}", status=status, allowed=sorted(TRANSITIONS[status]))
                 if target == "closed" and self._last_satisfied(conn, entry_id) is False:
@@ -274,10 +262,12 @@ class Store:
 
     # -- content gaps --------------------------------------------------------------------------
 
-    def record_gap(self, query: str, results: int, top_score: float | None, *, now: dt.datetime | None = None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(search_gaps.insert().values(at=now or utcnow(), query=query[:200],
-                                                     results=results, top_score=top_score))
+    def record_gaps(self, gaps: list[tuple[str, int, float | None, dt.datetime]]) -> None:
+        """(query, results, top score, when) rows, in one transaction."""
+        if gaps:
+            with self.engine.begin() as conn:
+                conn.execute(search_gaps.insert(), [{"query": q[:200], "results": n, "top_score": top, "at": at}
+                                                    for q, n, top, at in gaps])
 
     def gaps(self, *, limit: int = 100) -> list[dict]:
         with self._read() as conn:
@@ -317,15 +307,6 @@ class Store:
         return counts
 
 
-def retention_cutoff(months: int, now: dt.datetime) -> dt.datetime:
-    """`now` minus whole calendar months (the day clamped to the month's length)."""
-    import calendar
-
-    total = now.year * 12 + now.month - 1 - months
-    year, month = divmod(total, 12)
-    return now.replace(year=year, month=month + 1, day=min(now.day, calendar.monthrange(year, month + 1)[1]))
-
-
 # -- patch parsing ------------------------------------------------------------------------------
 
 PATCH_KEYS = {"status", "owner", "category", "note", "satisfied", "action", "action_done", "publish"}
@@ -342,7 +323,7 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
         bad(str(key)[:50], f"未知字段；可用：{', '.join(sorted(PATCH_KEYS))}")
     if "status" in body:
         if not isinstance(body["status"], str) or body["status"] not in STATUSES:
-            bad("status", f"状态只能是：{'、'.join(f'{k}（{v}）' for k, v in STATUSES.items())}")
+            bad("status", f"状态只能是：{choices(STATUSES)}")
         else:
             out["status"] = body["status"]
     for key, limit in (("owner", 50), ("note", 2000), ("publish", 500)):
@@ -373,10 +354,7 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
         if not isinstance(done, dict) or not isinstance(done.get("id"), int) or isinstance(done.get("id"), bool):
             bad("action_done", "action_done 应为 {\"id\": 措施编号, \"pr_url\": \"https://...\"}")
         else:
-            pr = done.get("pr_url")
-            if pr is not None and (not isinstance(pr, str) or not PR_URL.match(pr)):
-                bad("action_done.pr_url", "pr_url 应为 http(s) 开头的合并请求链接")
-            out["action_done"] = {"id": done["id"], "pr_url": pr}
+            out["action_done"] = {"id": done["id"], "pr_url": _pr_url(done.get("pr_url"), "action_done.pr_url", bad)}
     if errors:
         raise ValidationFailed(errors)
     return out
@@ -394,7 +372,7 @@ def _action(raw: Any, bad) -> dict[str, Any] | None:
         out["what"] = what.strip()
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in ACTION_KINDS:
-        bad("action.kind", f"kind 只能是：{'、'.join(f'{k}（{v}）' for k, v in ACTION_KINDS.items())}")
+        bad("action.kind", f"kind 只能是：{choices(ACTION_KINDS)}")
     else:
         out["target_kind"] = kind
     owner = raw.get("owner")
@@ -411,25 +389,25 @@ def _action(raw: Any, bad) -> dict[str, Any] | None:
     due = raw.get("due")
     if due is not None:
         try:
-            out["due"] = dt.date.fromisoformat(due) if isinstance(due, str) else _raise()
-        except ValueError:
+            out["due"] = dt.date.fromisoformat(due)
+        except (TypeError, ValueError):
             bad("action.due", "due 应为日期，例如 2026-12-31")
     public = raw.get("public", False)
     if not isinstance(public, bool):
         bad("action.public", "public 应为 true 或 false（是否在“你说我改”页面公开）")
     else:
         out["public"] = public
-    pr = raw.get("pr_url")
+    pr = _pr_url(raw.get("pr_url"), "action.pr_url", bad)
     if pr is not None:
-        if not isinstance(pr, str) or not PR_URL.match(pr):
-            bad("action.pr_url", "pr_url 应为 http(s) 开头的合并请求链接")
-        else:
-            out["pr_url"] = pr
+        out["pr_url"] = pr
     return out
 
 
-def _raise():
-    raise ValueError
+def _pr_url(value: Any, field: str, bad) -> str | None:
+    if value is not None and (not isinstance(value, str) or not PR_URL.match(value)):
+        bad(field, "pr_url 应为 http(s) 开头的合并请求链接")
+        return None
+    return value
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -489,7 +467,7 @@ class GroupCommit:
         return slot[1]
 
 def new_reference(now: dt.datetime) -> str:
-    local = now + dt.timedelta(hours=8)     # references carry the Beijing date people expect
+    local = now + BEIJING     # references carry the Beijing date people expect
     return f"FB{local:%Y%m%d}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(5))
 
 

@@ -20,16 +20,15 @@ import sqlalchemy as sa
 
 from . import reports
 from .content import Corpus
-from .db import actions, entries, utcnow
+from .db import BEIJING, actions, entries, utcnow
 from .improvement_log import Store
-from .views import LOCAL
 
 from .build import PUBLIC_LOG as FILE
 MONTHS = 12
 
 
 def month_of(value: dt.datetime) -> str:
-    return value.replace(tzinfo=dt.UTC).astimezone(LOCAL).strftime("%Y-%m")
+    return (value + BEIJING).strftime("%Y-%m")
 
 
 def snapshot(store: Store, *, now: dt.datetime | None = None) -> dict[str, Any]:

@@ -17,11 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .db import entries
+from .db import BEIJING, entries
 from .feedback import mask_text
 from .improvement_log import MAX_LIMIT, STATUSES, Store, overdue_clause
 
-BEIJING = dt.timedelta(hours=8)
 WEEKS = 12
 MONTHS = 12
 UNCATEGORISED = ""          # key for entries without a category

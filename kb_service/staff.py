@@ -14,7 +14,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .db import staff_sessions, utcnow
+from .db import reading, staff_sessions, utcnow
 from .errors import KBError, Unauthorized
 from .settings import Settings
 
@@ -70,8 +70,7 @@ def session(engine: Engine, cookie: str | None, *, now: dt.datetime | None = Non
     if not cookie or len(cookie) > 100:
         return None
     now = now or utcnow()
-    with engine.connect() as conn:
-        conn.execution_options(write=False)
+    with reading(engine) as conn:
         row = conn.execute(sa.select(staff_sessions.c.name, staff_sessions.c.csrf).where(
             staff_sessions.c.id_hash == _digest(cookie), staff_sessions.c.expires_at > now)).mappings().first()
     return dict(row) if row else None

@@ -9,13 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .content import Corpus
+from .db import LOCAL
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 HTML_DIR = Path(__file__).parent / "html"
 # Service pages load nothing but this site's own files.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -44,7 +44,7 @@ def test_export_log_publishes_only_aggregates_and_approved_text(tmp_path, databa
     assert result.returncode == 0, result.stderr
     assert "3 条反馈" in result.stdout and "1 项已公开的改进" in result.stdout
     html = page.read_text(encoding="utf-8")
-    month = dt.datetime.now(public_log.LOCAL).strftime("%Y-%m")
+    month = dt.datetime.now(db.LOCAL).strftime("%Y-%m")
     import re
 
     cells = re.findall(r"<tr>\s*<td>(\d{4}-\d\d)</td>((?:\s*<td[^>]*>[^<]*</td>)+)", html)
