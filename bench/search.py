@@ -27,8 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb_service.content import require_corpus  # noqa: E402
-from kb_service import textproc  # noqa: E402
+from kb_service.content.load import require_corpus  # noqa: E402
+from kb_service.search import textproc  # noqa: E402
 
 
 def queries(n: int) -> list[str]:

@@ -11,19 +11,18 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import Corpus, corpus_from_plain, require_corpus
-from .errors import ContentError
-from .settings import Settings
+from kb_service.content.load import corpus_from_plain, require_corpus
+from kb_service.content.model import Corpus
+from kb_service.errors import ContentError
+from kb_service.settings import Settings
 
 STAMP = ".kb-build.json"
-SNAPSHOT = "corpus.json"
-PUBLIC_LOG = "public-log.json"  # written by `kb export-log`, shown on the 你说我改 page     # the checked content as plain data, written with the index
-INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "kb_service/*.py")
+SNAPSHOT = "corpus.json"      # the checked content as plain data, written with the index
+INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "overrides/**/*", "kb_service/**/*.py", "kb_service/**/*.html")
 
 
 @dataclass
@@ -46,7 +45,7 @@ def fingerprint(settings: Settings, *, site: bool = False) -> str:
     root = settings.project_dir
     paths = [p for pattern in INPUT_GLOBS for p in sorted(root.glob(pattern))]
     if site:
-        paths.append(settings.data_dir / PUBLIC_LOG)
+        paths.append(settings.public_log_path)
     digest = hashlib.sha256()
     for path in paths:
         if path.is_file() and "__pycache__" not in path.parts:
@@ -82,7 +81,9 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         _write_stamp(settings.site_dir, fp_site, pages=pages)
         site_built = True
     if index_stale:
-        from . import search  # heavy imports only when the index is really rebuilt
+        from kb_service.search import (
+            engine as search,  # heavy imports only when the index is really rebuilt
+        )
 
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         documents = search.build_index(corpus, settings.docs_dir, settings.index_dir)
@@ -129,7 +130,7 @@ def build_site(settings: Settings) -> int:
             config = load_config(config_file=str(settings.project_dir / "mkdocs.yml"),
                                  strict=True, site_dir=str(settings.site_dir))
             if "kb" in config.plugins:
-                config.plugins["kb"].data_dir = settings.data_dir
+                config.plugins["kb"].public_log_path = settings.public_log_path
             mkdocs_build(config)
     except (Abort, ConfigurationError, PluginError) as exc:
         detail = collect.messages or [str(exc)]

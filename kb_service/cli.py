@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import logging
-import os
 import socket
 import sys
 from pathlib import Path
 
-from .errors import ContentError, KBError, UsageError
-from .settings import ENVIRONMENT, Settings
+from kb_service.errors import ContentError, KBError, UsageError
+from kb_service.settings import ENVIRONMENT, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +73,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(settings: Settings, args) -> int:
-    from .build import build
+    from kb_service.build import build
 
     ensure_writable(settings.data_dir)
     report = build(settings, force=True)
@@ -84,7 +82,7 @@ def cmd_build(settings: Settings, args) -> int:
 
 
 def cmd_lint(settings: Settings, args) -> int:
-    from .lint import lint
+    from kb_service.content.lint import lint
 
     problems = lint(settings)
     for problem in problems:
@@ -98,7 +96,7 @@ def cmd_lint(settings: Settings, args) -> int:
 def cmd_fmt(settings: Settings, args) -> int:
     from ruamel.yaml.error import YAMLError
 
-    from .fmt import format_files
+    from kb_service.content.fmt import format_files
 
     try:
         changed = format_files(settings.snippets_dir, check=args.check)
@@ -112,10 +110,10 @@ def cmd_fmt(settings: Settings, args) -> int:
 
 
 def cmd_eval_search(settings: Settings, args) -> int:
-    from .build import build
-    from .content import require_corpus
-    from .evaluation import evaluate, read_cases, report
-    from .search import Searcher
+    from kb_service.build import build
+    from kb_service.content.load import require_corpus
+    from kb_service.search.engine import Searcher
+    from kb_service.search.evaluation import evaluate, read_cases, report
 
     cases = read_cases(args.file)
     build(settings, force=False)
@@ -130,8 +128,8 @@ def cmd_eval_search(settings: Settings, args) -> int:
 @contextlib.contextmanager
 def open_store(settings: Settings, corpus):
     """The improvement log on the configured database (migrated), closed afterwards."""
-    from . import db
-    from .improvement_log import Store
+    from kb_service import db
+    from kb_service.feedback.store import Store
 
     ensure_writable(settings.data_dir)
     engine = db.connect(settings.database_url)
@@ -142,9 +140,9 @@ def open_store(settings: Settings, corpus):
 
 
 def cmd_purge(settings: Settings, args) -> int:
-    from . import db
-    from .build import load_content
-    from .content import add_months
+    from kb_service import db
+    from kb_service.build import load_content
+    from kb_service.times import add_months
 
     corpus = load_content(settings)
     minimum = corpus.feedback.retention
@@ -164,12 +162,12 @@ def cmd_purge(settings: Settings, args) -> int:
 
 
 def cmd_export_log(settings: Settings, args) -> int:
-    from . import public_log
-    from .build import build, load_content
+    from kb_service.build import build, load_content
+    from kb_service.feedback import public_log
 
     with open_store(settings, load_content(settings)) as store:
         data = public_log.snapshot(store)
-    public_log.write(settings.data_dir / public_log.FILE, data)
+    public_log.write(settings.public_log_path, data)
     report = build(settings, force=False)
     total = sum(sum(v.values()) for v in data["volume"].values())
     print(f"kb export-log: 近 {len(data['months'])} 个月 {total} 条反馈、{len(data['changes'])} 项已公开的改进、"
@@ -178,7 +176,7 @@ def cmd_export_log(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from .build import build
+    from kb_service.build import build
 
     ensure_writable(settings.data_dir)
     sock = bind(args.host, args.port)
@@ -190,7 +188,7 @@ def cmd_serve(settings: Settings, args) -> int:
 
     import uvicorn
 
-    from .app import create_app
+    from kb_service.web.app import create_app
 
     config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
     server = uvicorn.Server(config)

@@ -7,13 +7,13 @@ KB_DATABASE_URL says so. Times are stored as naive UTC on both, to compare the s
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .errors import UsageError
+from kb_service.errors import UsageError
+from kb_service.times import utcnow
 
 metadata = sa.MetaData()
 
@@ -107,16 +107,6 @@ schema_migrations = sa.Table(
 )
 
 
-# What people read (references, deadlines, weeks, months) is Beijing time: one offset, no
-# daylight saving, so a fixed timezone is exact.
-BEIJING = dt.timedelta(hours=8)
-LOCAL = dt.timezone(BEIJING, "Asia/Shanghai")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 # -- migrations -------------------------------------------------------------------------------
 # Each step runs once, in order, inside one transaction with its version row. To change a table:
 # edit the Table above AND append a step that alters existing databases to match; the test
@@ -161,7 +151,7 @@ def connect(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
-        raise UsageError(f"KB_DATABASE_URL 无法识别：应为 sqlite:///路径 或 postgresql+psycopg://用户@主机/库") from None
+        raise UsageError("KB_DATABASE_URL 无法识别：应为 sqlite:///路径 或 postgresql+psycopg://用户@主机/库") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = _sqlite_engine(parsed)

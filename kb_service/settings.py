@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
+from kb_service.errors import UsageError
 
 # (name, default, help): the single table that the docs page and `kb --help` are built from.
 ENVIRONMENT = [
@@ -45,6 +45,11 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def public_log_path(self) -> Path:
+        """The 你说我改 snapshot written by `kb export-log` and shown by the site."""
+        return self.data_dir / "public-log.json"
 
     @property
     def staff_enabled(self) -> bool:

@@ -56,7 +56,7 @@ def settings(built_project, tmp_path) -> Settings:
 def client(built_project, tmp_path):
     from starlette.testclient import TestClient
 
-    from kb_service.app import create_app
+    from kb_service.web.app import create_app
 
     # The index lives in the built project's data dir; the database in a fresh tmp_path.
     s = settings_for(built_project, built_project / "var",
@@ -221,7 +221,7 @@ def db_client(app_settings):
     """The real app on the parametrized database (SQLite and PostgreSQL), with a staff token."""
     from starlette.testclient import TestClient
 
-    from kb_service.app import create_app
+    from kb_service.web.app import create_app
 
     with TestClient(create_app(app_settings)) as c:
         yield c

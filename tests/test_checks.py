@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kb_service.content import load_corpus
-from kb_service.fmt import format_files
-from kb_service.lint import lint
+from kb_service.content.load import load_corpus
+from kb_service.content.fmt import format_files
+from kb_service.content.lint import lint
 
 from conftest import ROOT, copy_project, settings_for
 

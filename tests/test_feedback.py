@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from conftest import STAFF
 from kb_service import db
-from kb_service.improvement_log import TRANSITIONS, Store
+from kb_service.feedback.store import TRANSITIONS, Store
 
 COMPLAINT = {"type": "complaint", "content": "3栋电梯这周坏了两次，老人上下楼很不方便", "category": "elevator",
              "location": "3栋2单元", "contact_name": "王女士", "contact_phone": "138 1234 5678",
@@ -160,7 +160,7 @@ def test_rate_limit_per_address(built_project, tmp_path):
     from starlette.testclient import TestClient
 
     from conftest import settings_for
-    from kb_service.app import create_app
+    from kb_service.web.app import create_app
 
     s = settings_for(built_project, built_project / "var", KB_FEEDBACK_RATE_LIMIT="3",
                      KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
@@ -207,7 +207,7 @@ def test_list_filters_and_masking(db_client):
 
 def test_overdue_uses_standards_deadlines(db_client):
     store: Store = services(db_client).store
-    from kb_service.feedback import parse_submission
+    from kb_service.feedback.forms import parse_submission
 
     past = db.utcnow() - dt.timedelta(hours=30)      # response (24 h) late, result (72 h) not yet
     entry, _ = store.submit(parse_submission(COMPLAINT, store.config), now=past)
@@ -373,7 +373,7 @@ def test_unusable_database_url_is_a_usage_error(tmp_path):
 
 def test_purge_removes_personal_data_only_from_old_entries(db_client):
     store: Store = services(db_client).store
-    from kb_service.feedback import parse_submission
+    from kb_service.feedback.forms import parse_submission
 
     old, _ = store.submit(parse_submission(COMPLAINT, store.config), now=db.utcnow() - dt.timedelta(days=200))
     new = submit(db_client).json()
@@ -390,7 +390,7 @@ def test_purge_removes_personal_data_only_from_old_entries(db_client):
 def test_kb_purge_command(built_project, tmp_path):
     from conftest import kb
     from kb_service.build import load_content
-    from kb_service.feedback import parse_submission
+    from kb_service.feedback.forms import parse_submission
     from kb_service.settings import Settings
 
     url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
@@ -417,7 +417,7 @@ def test_kb_purge_command(built_project, tmp_path):
 def test_a_failing_database_logs_no_personal_data(app_settings, caplog):
     from starlette.testclient import TestClient
 
-    from kb_service.app import create_app
+    from kb_service.web.app import create_app
 
     with TestClient(create_app(app_settings), raise_server_exceptions=False) as client:
         engine = sa.create_engine(app_settings.database_url)

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import STAFF, STAFF_TOKEN, Server, local_only_page
-from kb_service.content import load_corpus
+from kb_service.content.load import load_corpus
 
 pytestmark = pytest.mark.browser
 

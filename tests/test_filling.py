@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from kb_service import fields as F
-from kb_service.content import load_corpus
+from kb_service.content import fields as F
+from kb_service.content.load import load_corpus
 from kb_service.errors import ValidationFailed
-from kb_service.filling import examples, render, to_html
+from kb_service.content.filling import examples, render, to_html
 
 from conftest import ROOT, copy_project
 

@@ -83,7 +83,7 @@ def fuzz_entry(built_project, tmp_path):
     from starlette.testclient import TestClient
 
     from conftest import STAFF_TOKEN, settings_for
-    from kb_service.app import create_app
+    from kb_service.web.app import create_app
 
     s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}",
                      KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")

@@ -6,10 +6,12 @@ import datetime as dt
 import json
 
 from conftest import copy_project, kb
-from kb_service import db, public_log
+from kb_service import db
+from kb_service.feedback import public_log
+from kb_service.site import public_log as public_page
 from kb_service.build import load_content
-from kb_service.feedback import parse_submission
-from kb_service.improvement_log import Store
+from kb_service.feedback.forms import parse_submission
+from kb_service.feedback.store import Store
 from kb_service.settings import Settings
 
 SECRET = {"type": "complaint", "content": "原话不公开：电梯里有异味", "contact_name": "赵先生",
@@ -74,6 +76,6 @@ def test_public_text_cannot_inject_markup():
                            "text": "<img src=x onerror=alert(1)>"}]}
     import markdown
 
-    html = markdown.markdown(public_log.render(None, data), extensions=["tables", "attr_list", "admonition"])
+    html = markdown.markdown(public_page.render(None, data), extensions=["tables", "attr_list", "admonition"])
     assert "<script>" not in html and "<img" not in html and 'href="javascript' not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html

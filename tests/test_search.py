@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from kb_service.content import require_corpus
-from kb_service.evaluation import evaluate, metrics, read_cases
-from kb_service.search import POSTINGS, Searcher, build_query, highlight
+from kb_service.content.load import require_corpus
+from kb_service.search.evaluation import evaluate, metrics, read_cases
+from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight
 
 from conftest import ROOT
 
@@ -77,7 +77,7 @@ def test_search_api(client):
 
 def test_page_sections_show_commitments_as_on_the_site():
     """`[[std:<id>]]` in a hand-written page is indexed as the standard's text, like the built page."""
-    from kb_service.search import page_docs
+    from kb_service.search.engine import page_docs
 
     corpus = require_corpus(ROOT / "snippets")
     docs = [d for d in page_docs(ROOT / "docs", corpus.standards) if not d.id.startswith("page:editors/")]

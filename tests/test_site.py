@@ -4,7 +4,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from kb_service.content import load_corpus
+from kb_service.content.load import load_corpus
 
 from conftest import ROOT, copy_project, settings_for
 
@@ -83,7 +83,7 @@ def test_no_hand_typed_commitments_in_pages():
 
     The editors' guide is left out (it shows typed numbers as examples of what not to write), and
     so is residents/feedback.md (being rewritten separately)."""
-    from kb_service.content import UNIT_TEXT
+    from kb_service.content.model import UNIT_TEXT
 
     corpus, _ = load_corpus(ROOT / "snippets")
     typed = re.compile("|".join(sorted({rf"(?<!\d){s.duration}\s*{UNIT_TEXT[s.unit]}"

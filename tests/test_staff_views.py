@@ -12,11 +12,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import STAFF, STAFF_TOKEN
-from kb_service import reports, svg
-from kb_service.app import create_app
-from kb_service.db import utcnow
-from kb_service.feedback import parse_submission
-from kb_service.improvement_log import Store
+from kb_service.feedback import reports
+from kb_service.site import svg
+from kb_service.web.app import create_app
+from kb_service.times import utcnow
+from kb_service.feedback.forms import parse_submission
+from kb_service.feedback.store import Store
 
 PHONE = "13912345678"
 MASKED = "139****5678"

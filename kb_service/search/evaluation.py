@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from kb_service.errors import UsageError
 
 
 @dataclass

@@ -19,8 +19,10 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
-from kb_service import pages
-from kb_service.content import Corpus, load_corpus
+from kb_service.content.markup import BLOCK, SNIPPET_LINK, expand_inline
+from kb_service.site import pages, public_log
+from kb_service.content.model import Corpus
+from kb_service.content.load import load_corpus
 
 log = logging.getLogger("mkdocs.plugins.kb")
 
@@ -29,8 +31,8 @@ log = logging.getLogger("mkdocs.plugins.kb")
 
 class KBPlugin(BasePlugin):
     corpus: Corpus | None = None
-    # Set by `kb build` (build.build_site) to KB_DATA_DIR; a plain `mkdocs build` has no data.
-    data_dir: Path | None = None
+    # Set by `kb build` (build.build_site) from Settings; a plain `mkdocs build` has no data.
+    public_log_path: Path | None = None
 
     def on_config(self, config, **kwargs):
         self.corpus = load_snippets(config)
@@ -46,9 +48,7 @@ class KBPlugin(BasePlugin):
         return rewrite_markdown(self.corpus, markdown, page.file.src_uri, self.sources())
 
     def sources(self) -> dict:
-        from kb_service import public_log
-
-        return {"public-log": public_log.load(self.data_dir)}
+        return {"public-log": public_log.load(self.public_log_path)}
 
 
 def load_snippets(config) -> Corpus:
@@ -154,8 +154,8 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | No
             return match.group(0)
         return pages.BLOCKS[name](corpus, sources)
 
-    def unknown_standard(line: int, col: int, sid: str) -> None:
-        log.warning(f"docs/{src}: [[std:{sid}]] 不是 standards.yaml 中的承诺 id（运行 kb lint 查看行列）")
+    def unknown(line: int, col: int, kind: str, rid: str) -> None:
+        log.warning(f"docs/{src}:{line}:{col}: [[{kind}:{rid}]] 不是已知的 id（运行 kb lint 查看）")
 
-    markdown = pages.expand_standards_inline(markdown, corpus.standards, unknown_standard)
-    return pages.BLOCK.sub(block, pages.SNIPPET_LINK.sub(snippet_link, markdown))
+    markdown = expand_inline(markdown, corpus.standards, corpus.laws, unknown)
+    return BLOCK.sub(block, SNIPPET_LINK.sub(snippet_link, markdown))

@@ -6,7 +6,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from .errors import KBError
+from kb_service.errors import KBError
 
 
 class TooManyRequests(KBError):

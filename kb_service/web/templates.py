@@ -6,14 +6,13 @@ values, never as template source.
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .content import Corpus
-from .db import LOCAL
+from kb_service.content.model import Corpus
+from kb_service.times import local_time
 
 HTML_DIR = Path(__file__).parent / "html"
 # Service pages load nothing but this site's own files.
@@ -31,17 +30,6 @@ def env() -> Environment:
 
 def render(name: str, **context) -> str:
     return env().get_template(name).render(**context)
-
-
-def local_time(value: str | dt.datetime | None, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
-    """An ISO UTC time from the API -> Beijing time for people."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(LOCAL).strftime(fmt)
 
 
 def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None) -> str:

@@ -17,10 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .content import FeedbackConfig
-from .db import BEIJING, actions, entries, events, reading, search_gaps, utcnow
-from .errors import Conflict, NotFound, ValidationFailed
-from .feedback import Submission, choices, mask_phone, mask_text
+from kb_service.content.model import FeedbackConfig
+from kb_service.db import actions, entries, events, reading, search_gaps
+from kb_service.errors import Conflict, NotFound, ValidationFailed
+from kb_service.feedback.forms import Submission, choices, mask_phone, mask_text
+from kb_service.times import BEIJING, utcnow
 
 STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
             "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭"}

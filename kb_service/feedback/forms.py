@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import fields as F
-from .content import FeedbackConfig
-from .errors import KBError, ValidationFailed
+from kb_service.content import fields as F
+from kb_service.content.model import FeedbackConfig
+from kb_service.errors import KBError, ValidationFailed
 
 LIMITS = {"content": 2000, "location": 100, "contact_name": 50, "contact_phone": 30, "page": 300,
           "idempotency_key": 100, "category": 32}

@@ -68,7 +68,7 @@ class YamlDoc:
 
 def load(path: Path, root: Path | None = None) -> YamlDoc:
     """Parse one file; syntax errors become a Problem instead of an exception."""
-    display = _display(path, root)
+    display = display_path(path, root)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -100,7 +100,7 @@ def to_plain(node: Any) -> Any:
     return node
 
 
-def _display(path: Path, root: Path | None) -> str:
+def display_path(path: Path, root: Path | None) -> str:
     if root is not None:
         try:
             return path.resolve().relative_to(root.resolve()).as_posix()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .content import Site
+from kb_service.content.model import Site
 
 DEFAULT_MAX = {"text": 100, "multiline": 1000}
 RANGE_SEPARATORS = re.compile(r"\s*(?:至|到|~|～|—|–|--| - )\s*")

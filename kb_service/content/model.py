@@ -1,33 +1,28 @@
-"""Content loading: snippets/ (site settings, standards, scripts, templates) into one Corpus.
-
-The linter, the MkDocs hooks and the service all call `load_corpus`, so there is one reading of
-the content and one set of rules (checks.py) behind all three.
-"""
+"""The content model: standards, site settings, snippets (scripts and templates), tone, the
+feedback settings and the Corpus that holds them. Plain data classes, no I/O (see load.py)."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import yamldoc
-from .errors import ContentError
-from .yamldoc import Problem, YamlDoc
+from kb_service.content.markup import expand_inline
+from kb_service.content.yamldoc import Problem
+from kb_service.times import add_months
 
 UNIT_TEXT = {"minute": "分钟", "hour": "小时", "day": "天", "month": "个月"}
 MEASURE_TEXT = {"response": "响应", "completion": "办结", "report": "报告", "retention": "保存"}
 KIND_DIRS = {"script": "scripts", "template": "templates"}
 KIND_TEXT = {"script": "话术", "template": "模板", "page": "手册"}
+TYPE_TEXT = {"text": "单行文字", "multiline": "多行文字", "date": "日期", "datetime": "日期时间",
+             "timerange": "时间段", "phone": "电话", "number": "数字", "money": "金额（元）",
+             "choice": "选项", "building": "楼栋/单元"}
+CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知", "letter": "书面信函"}
+SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
 STANDARD_REF = re.compile(r"\{([a-z]+\.[a-z0-9-]+)\}")
-
-
-def add_months(value: dt.datetime, months: int) -> dt.datetime:
-    """`value` moved by whole calendar months (negative: back), the day clamped to the month's length."""
-    year, month = divmod(value.year * 12 + value.month - 1 + months, 12)
-    return value.replace(year=year, month=month + 1, day=min(value.day, calendar.monthrange(year, month + 1)[1]))
 
 
 @dataclass(frozen=True)
@@ -53,6 +48,25 @@ class Standard:
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "duration": self.duration, "unit": self.unit,
                 "text": self.text, "measure": self.measure, "applies_to": self.applies_to}
+
+
+@dataclass(frozen=True)
+class Law:
+    """One legal reference in snippets/laws.yaml, cited as `[[law:<id>]]`."""
+    id: str
+    law: str
+    short: str
+    summary: str
+    for_staff: str
+    article: int | None = None
+
+    @property
+    def text(self) -> str:
+        return f"《{self.short}》第{self.article}条" if self.article else f"《{self.short}》"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "law": self.law, "article": self.article, "text": self.text,
+                "summary": self.summary, "for_staff": self.for_staff}
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,15 @@ class Template(Snippet):
         return list(self.channels)
 
 
+def make_snippet(data: dict[str, Any], path: str) -> Snippet:
+    common = {k: data[k] for k in ("id", "kind", "title", "category", "tags", "aliases", "summary",
+                                    "applies_when", "related", "owner", "reviewed")}
+    if data["kind"] == "script":
+        return Script(**common, path=path, data=data, steps=data["steps"], avoid=data["avoid"],
+                      commitments=data["commitments"])
+    return Template(**common, path=path, data=data, fields=data["fields"], channels=data["channels"])
+
+
 @dataclass
 class Corpus:
     root: Path
@@ -168,6 +191,7 @@ class Corpus:
     tone: Any = None
     feedback: "FeedbackConfig | None" = None
     warnings: list[Problem] = field(default_factory=list)
+    laws: dict[str, Law] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict, repr=False)   # the plain data it came from
 
     @property
@@ -178,81 +202,27 @@ class Corpus:
     def templates(self) -> dict[str, Template]:
         return {k: v for k, v in self.snippets.items() if isinstance(v, Template)}
 
-    def expand_standards(self, text: str) -> str:
-        """`{complaint.response}` in script text -> `24小时`, from the standards file."""
-        return STANDARD_REF.sub(lambda m: self.standards[m.group(1)].text
+    def expand(self, text: str) -> str:
+        """Content text as people read it: `{complaint.response}` and `[[std:..]]` become the
+        commitment ("24小时"), `[[law:..]]` the legal reference ("《民法典》第944条")."""
+        text = STANDARD_REF.sub(lambda m: self.standards[m.group(1)].text
                                 if m.group(1) in self.standards else m.group(0), text)
+        return expand_inline(text, self.standards, self.laws)
 
 
-# ---------------------------------------------------------------------------------------------
+@dataclass
+class Tone:
+    """Phrases the tone check flags, loaded from snippets/tone.yaml."""
+    vague: list[str]
+    blaming: list[str]
 
-def snippet_files(snippets_dir: Path) -> list[Path]:
-    return sorted((snippets_dir / "scripts").glob("*.yaml")) + sorted(
-        (snippets_dir / "templates").glob("*.yaml"))
-
-
-def load_documents(snippets_dir: Path, root: Path | None = None) -> dict[str, Any]:
-    """Every YAML file of the content, parsed with positions (no validation yet)."""
-    root = root or snippets_dir.parent
-
-    def one(name: str) -> YamlDoc:
-        path = snippets_dir / name
-        if not path.exists():
-            disp = yamldoc._display(path, root)
-            return YamlDoc(path, disp, None, [Problem(disp, 1, 1, f"缺少文件 {name}")])
-        return yamldoc.load(path, root)
-
-    return {
-        "site": one("site.yaml"),
-        "standards": one("standards.yaml"),
-        "tone": one("tone.yaml"),
-        "feedback": one("feedback.yaml"),
-        "fees": one("fees.yaml") if (snippets_dir / "fees.yaml").exists() else None,
-        "snippets": [yamldoc.load(p, root) for p in snippet_files(snippets_dir)],
-    }
-
-
-def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Corpus | None, list[Problem]]:
-    """Load and check everything. Returns (corpus or None when there are errors, all problems)."""
-    from .checks import check_documents
-
-    docs = load_documents(snippets_dir)
-    problems = check_documents(docs, snippets_dir, today=today)
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    plain = {k: (yamldoc.to_plain(v.data) if isinstance(v, YamlDoc) else v) for k, v in docs.items()
-             if k != "snippets"}
-    plain["fees"] = plain["fees"] or {}
-    plain["snippets"] = [{"path": doc.display, "data": yamldoc.to_plain(doc.data)} for doc in docs["snippets"]]
-    corpus = corpus_from_plain(snippets_dir.parent, plain)
-    corpus.warnings = [p for p in problems if p.severity != "error"]
-    return corpus, problems
-
-
-def corpus_from_plain(root: Path, plain: dict[str, Any]) -> Corpus:
-    """Checked content as plain data (see load_corpus) -> Corpus. Also used for the snapshot that
-    `kb build` stores beside the index, so the service starts without re-parsing the YAML."""
-    from .filling import Tone
-
-    standards = {s["id"]: Standard(**s) for s in plain["standards"]["standards"]}
-    snippets = {item["data"]["id"]: make_snippet(item["data"], item["path"]) for item in plain["snippets"]}
-    return Corpus(root, Site.from_data(plain["site"]), standards, snippets, plain["fees"],
-                  Tone(**plain["tone"]), feedback=FeedbackConfig.from_data(plain["feedback"], standards),
-                  source=plain)
-
-
-def require_corpus(snippets_dir: Path) -> Corpus:
-    corpus, problems = load_corpus(snippets_dir)
-    if corpus is None:
-        errors = [p for p in problems if p.severity == "error"]
-        raise ContentError(f"内容检查发现 {len(errors)} 个错误，请先运行 kb lint 查看并修正", errors)
-    return corpus
-
-
-def make_snippet(data: dict[str, Any], path: str) -> Snippet:
-    common = {k: data[k] for k in ("id", "kind", "title", "category", "tags", "aliases", "summary",
-                                    "applies_when", "related", "owner", "reviewed")}
-    if data["kind"] == "script":
-        return Script(**common, path=path, data=data, steps=data["steps"], avoid=data["avoid"],
-                      commitments=data["commitments"])
-    return Template(**common, path=path, data=data, fields=data["fields"], channels=data["channels"])
+    def check_fields(self, values: dict[str, str], labels: dict[str, str]) -> list[str]:
+        warnings = []
+        for name, text in values.items():
+            for phrase in self.vague:
+                if phrase in text:
+                    warnings.append(f"“{labels[name]}”里的“{phrase}”不够具体，请写明时间或具体单位")
+            for phrase in self.blaming:
+                if phrase in text:
+                    warnings.append(f"“{labels[name]}”里的“{phrase}”有指责或推诿的意思，请换一种说法")
+        return warnings

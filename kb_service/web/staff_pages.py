@@ -9,7 +9,6 @@ a POST without one is refused (403). With KB_STAFF_TOKENS empty the staff area i
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import secrets
 from typing import Any
@@ -18,14 +17,19 @@ from urllib.parse import urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
 
-from . import api, feedback, reports, staff, svg, views
-from .db import utcnow
-from .errors import Conflict, KBError, NotFound, ValidationFailed
-from .guards import RateLimiter, check_same_origin
-from .improvement_log import ACTION_KINDS, STATUSES, TRANSITIONS
-from .staff import COOKIE, SESSION_TTL
+from kb_service.errors import Conflict, KBError, ValidationFailed
+from kb_service.feedback import forms as feedback
+from kb_service.feedback import reports
+from kb_service.feedback.store import ACTION_KINDS, STATUSES
+from kb_service.site import svg
+from kb_service.times import local_now, utcnow
+from kb_service.web import api, params
+from kb_service.web import auth as staff
+from kb_service.web import templates as views
+from kb_service.web.auth import COOKIE, SESSION_TTL
+from kb_service.web.guards import RateLimiter, check_same_origin
+from kb_service.web.services import Services, services
 
 PAGE_SIZE = 50
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
@@ -53,12 +57,8 @@ FIELD_LABELS = {"type": "类型", "content": "投诉内容", "category": "分类
 
 # -- plumbing ---------------------------------------------------------------------------------------
 
-def _svc(request: Request) -> api.Services:
-    return api.services(request)
-
-
 def page(request: Request, name: str, *, status_code: int = 200, sess: dict | None = None, **context) -> HTMLResponse:
-    svc = _svc(request)
+    svc = services(request)
     html = views.render(name, site=svc.corpus.site, staff_name=sess["name"] if sess else None,
                         csrf=sess["csrf"] if sess else "", **context)
     return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
@@ -85,7 +85,7 @@ def staff_page(*, post: bool = False):
     def wrap(endpoint):
         @functools.wraps(endpoint)
         async def handler(request: Request) -> Response:
-            svc = _svc(request)
+            svc = services(request)
             if not svc.settings.staff_enabled:
                 return closed(request)
             sess = None
@@ -116,7 +116,7 @@ def _status_title(code: int) -> str:
 
 async def read_form(request: Request) -> dict[str, Any]:
     """A posted HTML form as a dict (record.* and ratings.* grouped), with the API's size limit."""
-    data, from_form = await api.read_submission(request)
+    data, from_form = await params.read_submission(request)
     if not from_form:
         raise KBError("这里只接受网页表单提交")
     return data
@@ -138,18 +138,18 @@ def _login_limiter(request: Request) -> RateLimiter:
 # -- login ------------------------------------------------------------------------------------------
 
 async def login_form(request: Request) -> Response:
-    if not _svc(request).settings.staff_enabled:
+    if not services(request).settings.staff_enabled:
         return closed(request)
     return page(request, "staff_login.html", next=_safe_next(request.query_params.get("next")), error=None)
 
 
 async def login(request: Request) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     if not svc.settings.staff_enabled:
         return closed(request)
     try:
         check_same_origin(request.headers, str(request.base_url))
-        _login_limiter(request).hit(api.client_address(request))
+        _login_limiter(request).hit(params.client_address(request))
         form = await read_form(request)
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
@@ -167,7 +167,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     if not svc.settings.staff_enabled:
         return closed(request)
     try:
@@ -188,7 +188,7 @@ async def logout(request: Request) -> Response:
 
 # -- list, export -------------------------------------------------------------------------------------
 
-def _choices(svc: api.Services) -> dict[str, Any]:
+def _choices(svc: Services) -> dict[str, Any]:
     config = svc.corpus.feedback
     return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
             "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
@@ -197,10 +197,10 @@ def _choices(svc: api.Services) -> dict[str, Any]:
 
 @staff_page()
 async def entry_list(request: Request, sess: dict) -> Response:
-    svc = _svc(request)
-    params = request.query_params
-    filters = api.log_filters(params, svc.corpus)
-    number = api._int_param(params.get("page"), "page", default=1, lo=1, hi=10**6)
+    svc = services(request)
+    query = request.query_params
+    filters = api.log_filters(query, svc.corpus)
+    number = params.int_param(query.get("page"), "page", default=1, lo=1, hi=10**6)
     now = utcnow()
     total, rows = await run_in_threadpool(
         lambda: svc.store.list(**filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, now=now))
@@ -218,18 +218,11 @@ def _list_url(filters: dict, number: int) -> str:
     return LIST + "?" + urlencode({**filters, "page": number})
 
 
-def _csv_response(text: str) -> Response:
-    name = f"improvement-log-{utcnow() + reports.BEIJING:%Y%m%d-%H%M}.csv"
-    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-                             "X-Content-Type-Options": "nosniff"})
-
-
 @staff_page()
 async def export(request: Request, sess: dict) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     filters = api.log_filters(request.query_params, svc.corpus)
-    return _csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
+    return api.csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
 
 
 # -- one entry --------------------------------------------------------------------------------------
@@ -242,13 +235,13 @@ async def entry_detail(request: Request, sess: dict) -> Response:
 
 async def _detail(request: Request, sess: dict, *, ok: str | None = None, error: str | None = None,
                   errors: list | None = None, status_code: int = 200) -> Response:
-    svc = _svc(request)
-    entry_id = api._entry_id(request)
+    svc = services(request)
+    entry_id = params.entry_id(request)
     entry = await run_in_threadpool(svc.store.get, entry_id)
     actions_by_id = {a["id"]: a for a in entry["actions"]}
     return page(request, "staff_entry.html", status_code=status_code, sess=sess, e=entry, ok=ok, error=error,
                 errors=errors or [], labels=FIELD_LABELS, event_kinds=EVENT_KINDS, actions_by_id=actions_by_id,
-                today=(utcnow() + reports.BEIJING).date().isoformat(), **_choices(svc))
+                today=(local_now()).date().isoformat(), **_choices(svc))
 
 
 def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -289,8 +282,8 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 @staff_page(post=True)
 async def entry_update(request: Request, sess: dict, form: dict) -> Response:
-    svc = _svc(request)
-    entry_id = api._entry_id(request)
+    svc = services(request)
+    entry_id = params.entry_id(request)
     try:
         op, patch = patch_from_form(form)
         await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
@@ -305,10 +298,10 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
 
 def _intake_page(request: Request, sess: dict, *, values: dict | None = None, errors: list | None = None,
                  status_code: int = 200) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     values = values or {}
     record = values.get("record") if isinstance(values.get("record"), dict) else {}
-    now_local = utcnow() + reports.BEIJING
+    now_local = local_now()
     return page(request, "staff_intake.html", status_code=status_code, sess=sess,
                 v={k: v for k, v in values.items() if isinstance(v, str)}, r=record, errors=errors or [],
                 labels=FIELD_LABELS, key=values.get("idempotency_key") or secrets.token_urlsafe(16),
@@ -322,7 +315,7 @@ async def intake_form(request: Request, sess: dict) -> Response:
 
 @staff_page(post=True)
 async def intake(request: Request, sess: dict, form: dict) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     data = dict(form)
     data.setdefault("consent", "false")
     try:
@@ -350,7 +343,7 @@ def charts(data: dict) -> dict[str, str]:
 
 @staff_page()
 async def dashboard(request: Request, sess: dict) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     data = await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow()))
     return page(request, "staff_dashboard.html", sess=sess, d=data, charts=charts(data),
                 formula=reports.CSI_FORMULA)
@@ -358,7 +351,7 @@ async def dashboard(request: Request, sess: dict) -> Response:
 
 @staff_page()
 async def gaps(request: Request, sess: dict) -> Response:
-    svc = _svc(request)
+    svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
     rows = await run_in_threadpool(lambda: svc.store.gaps(limit=300))
     return page(request, "staff_gaps.html", sess=sess, gaps=rows)
@@ -366,38 +359,3 @@ async def gaps(request: Request, sess: dict) -> Response:
 
 async def list_redirect(request: Request) -> Response:
     return see_other(LIST)
-
-
-# -- API twins (bearer token) ----------------------------------------------------------------------------
-
-async def api_export_csv(request: Request) -> Response:
-    api.require_staff(request)
-    svc = _svc(request)
-    filters = api.log_filters(request.query_params, svc.corpus)
-    return _csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
-
-
-async def api_stats(request: Request) -> Response:
-    from starlette.responses import JSONResponse
-
-    api.require_staff(request)
-    svc = _svc(request)
-    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow())),
-                        headers={"Cache-Control": "no-store"})
-
-
-# Full paths, listed before the site in app.py; any other /staff/... path is the site's.
-routes = [
-    Route("/staff/login", login_form),
-    Route("/staff/login", login, methods=["POST"]),
-    Route("/staff/logout", logout, methods=["POST"]),
-    Route("/staff/entries", list_redirect),
-    Route(LIST, entry_list),
-    Route("/staff/entries/{id}", entry_detail),
-    Route("/staff/entries/{id}", entry_update, methods=["POST"]),
-    Route("/staff/intake", intake_form),
-    Route("/staff/intake", intake, methods=["POST"]),
-    Route("/staff/export.csv", export),
-    Route("/staff/dashboard", dashboard),
-    Route("/staff/gaps", gaps),
-]

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import fields as F
-from .content import Corpus, Template
-from .errors import NotFound, ValidationFailed
+from kb_service.content import fields as F
+from kb_service.content.model import Corpus, Template, Tone
+from kb_service.errors import NotFound, ValidationFailed
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 SMS_SINGLE = 70
@@ -156,21 +156,3 @@ def fill(text: str, shown: dict[str, str], empty: set[str]) -> str:
 def to_html(rendered: Rendered) -> str:
     """HTML for a rendered notice: every character of filled text is escaped."""
     return html.escape(rendered.text).replace("\n", "<br>\n")
-
-
-@dataclass
-class Tone:
-    """Phrases the tone check flags, loaded from snippets/tone.yaml."""
-    vague: list[str]
-    blaming: list[str]
-
-    def check_fields(self, values: dict[str, str], labels: dict[str, str]) -> list[str]:
-        warnings = []
-        for name, text in values.items():
-            for phrase in self.vague:
-                if phrase in text:
-                    warnings.append(f"“{labels[name]}”里的“{phrase}”不够具体，请写明时间或具体单位")
-            for phrase in self.blaming:
-                if phrase in text:
-                    warnings.append(f"“{labels[name]}”里的“{phrase}”有指责或推诿的意思，请换一种说法")
-        return warnings

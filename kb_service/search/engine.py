@@ -33,8 +33,10 @@ from whoosh import scoring
 from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
-from . import textproc as tp
-from .content import Corpus, Script, Snippet, Template
+from kb_service.content.markup import expand_inline
+from kb_service.content.model import Corpus, Script, Snippet, Template
+from kb_service.errors import UsageError
+from kb_service.search import textproc as tp
 
 INDEX_NAME = "kb"
 META = "search-meta.json"
@@ -83,7 +85,7 @@ def snippet_doc(corpus: Corpus, s: Snippet) -> Doc:
     parts = [s.summary, s.applies_when]
     if isinstance(s, Script):
         for step in s.steps:
-            parts += [corpus.expand_standards(step.get(k, "")) for k in ("say", "do", "note")]
+            parts += [corpus.expand(step.get(k, "")) for k in ("say", "do", "note")]
         parts += [a["instead"] for a in s.avoid]
     elif isinstance(s, Template):
         parts += [f["label"] + " " + f.get("help", "") for f in s.fields]
@@ -106,17 +108,15 @@ MD_NOISE = [
 ]
 
 
-def page_docs(docs_dir: Path, standards: dict | None = None) -> Iterable[Doc]:
+def page_docs(docs_dir: Path, standards: dict | None = None, laws: dict | None = None) -> Iterable[Doc]:
     """Every `##` section of the Markdown pages, with a link to its heading.
 
-    `[[std:<id>]]` commitments are expanded as on the built page ("24小时")."""
-    from .pages import expand_standards_inline
-
+    `[[std:<id>]]` and `[[law:<id>]]` are expanded as on the built page ("24小时")."""
     for path in sorted(docs_dir.rglob("*.md")):
         rel = path.relative_to(docs_dir).as_posix()
         url = "/" + (rel[:-len("index.md")] if rel.endswith("index.md") else rel[:-3] + "/")
         text = path.read_text(encoding="utf-8")
-        text = expand_standards_inline(text, standards or {}, lambda *_: None)
+        text = expand_inline(text, standards or {}, laws or {})
         text = FENCE.sub(" ", FRONT.sub("", text))
         h1 = re.search(r"^# (.+)$", text, re.MULTILINE)
         page_title = h1.group(1).strip() if h1 else rel
@@ -163,7 +163,7 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     vocabulary: set[str] = set()
     count = 0
     with ix.writer() as writer:
-        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir, corpus.standards))
+        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir, corpus.standards, corpus.laws))
         for doc in docs:
             f = fields_for(doc)
             vocabulary.update(f["py"].split())
@@ -366,7 +366,6 @@ class Searcher:
     @classmethod
     def open(cls, index_dir: Path, corpus: Corpus) -> "Searcher":
         if not windex.exists_in(str(index_dir), indexname=INDEX_NAME):
-            from .errors import UsageError
             raise UsageError(f"检索索引不存在：{index_dir}；请先运行 kb build")
         meta = json.loads((index_dir / META).read_text(encoding="utf-8"))
         ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME, readonly=True)

@@ -14,9 +14,10 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .db import reading, staff_sessions, utcnow
-from .errors import KBError, Unauthorized
-from .settings import Settings
+from kb_service.db import reading, staff_sessions
+from kb_service.errors import KBError, Unauthorized
+from kb_service.settings import Settings
+from kb_service.times import utcnow
 
 COOKIE = "kb_staff"
 SESSION_TTL = dt.timedelta(hours=12)

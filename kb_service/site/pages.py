@@ -13,59 +13,14 @@ import re
 from collections import defaultdict
 from typing import Callable, Iterator
 
-from .content import KIND_DIRS, KIND_TEXT, Corpus, Script, Snippet, Template
-from .errors import ValidationFailed
-from .filling import SMS_SINGLE, examples, render
+from kb_service.content.filling import SMS_SINGLE, examples, render
+from kb_service.content.markup import BLOCK_NAMES, cell, esc
+from kb_service.content.model import CHANNEL_TEXT, KIND_DIRS, KIND_TEXT, MEASURE_TEXT, SOURCE_TEXT, TYPE_TEXT, Corpus, Script, Snippet, Template
+from kb_service.errors import ValidationFailed
+from kb_service.feedback.forms import HONEYPOT, LIMITS
+from kb_service.site import public_log
 
-TYPE_TEXT = {"text": "单行文字", "multiline": "多行文字", "date": "日期", "datetime": "日期时间",
-             "timerange": "时间段", "phone": "电话", "number": "数字", "money": "金额（元）",
-             "choice": "选项", "building": "楼栋/单元"}
-CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知", "letter": "书面信函"}
-SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
 STANDARDS_PAGE = "residents/standards.md"
-# Markdown syntax the site plugin rewrites and the linter checks: `[text](snippet:<id>#anchor)`
-# and a line `<!-- kb:<block> -->`. A block is `fn(corpus, sources) -> Markdown`, where sources holds
-# data from outside the content (the exported improvement log), None when there is none.
-SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
-BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
-# A service commitment inside running text: `[[std:<standard id>]]` becomes the standard's
-# text ("24小时"), so a hand-written page never types a number that standards.yaml owns.
-# Not expanded inside `inline code`, so the editors' guide can show the syntax itself.
-STANDARD_INLINE = re.compile(r"\[\[std:([^\]\n]*)\]\]")
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
-
-
-def standard_refs(line: str) -> Iterator[re.Match]:
-    """Every `[[std:<id>]]` in one line of Markdown, outside inline code; group(1) is the id."""
-    code = [m.span() for m in _CODE_SPAN.finditer(line)]
-    for m in STANDARD_INLINE.finditer(line):
-        if not any(a <= m.start() < b for a, b in code):
-            yield m
-
-
-def expand_standards_inline(markdown: str, standards: dict, unknown: Callable[[int, int, str], None]) -> str:
-    """Replace each `[[std:<id>]]` with the standard's text; `unknown(line, col, id)` for the rest."""
-    out = []
-    for lineno, line in enumerate(markdown.split("\n"), 1):
-        pieces, pos = [], 0
-        for m in standard_refs(line):
-            sid = m.group(1).strip()
-            if sid in standards:
-                pieces += [line[pos:m.start()], standards[sid].text]
-                pos = m.end()
-            else:
-                unknown(lineno, m.start() + 1, sid)
-        out.append("".join(pieces) + line[pos:])
-    return "\n".join(out)
-
-
-def esc(text: str) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def cell(text: str) -> str:
-    """A Markdown table cell: escaped, no pipes or newlines."""
-    return esc(text).replace("|", "&#124;").replace("\n", "<br>")
 
 
 def link(from_uri: str, to_uri: str) -> str:
@@ -121,15 +76,15 @@ def script_body(corpus: Corpus, script: Script) -> list[str]:
     for step in script.steps:
         lines.append("<li>")
         if "say" in step:
-            say = corpus.expand_standards(step["say"])
+            say = corpus.expand(step["say"])
             lines.append(f'<div class="kb-say"><span class="kb-say-label">说</span>'
                          f'<span class="kb-say-text">{esc(say)}</span>'
                          f'<button class="kb-copy md-button" type="button" data-copy="{esc(say)}" '
                          f'title="复制这句话">复制</button></div>')
         if "do" in step:
-            lines.append(f'<p class="kb-do"><span class="kb-label">做</span>{esc(corpus.expand_standards(step["do"]))}</p>')
+            lines.append(f'<p class="kb-do"><span class="kb-label">做</span>{esc(corpus.expand(step["do"]))}</p>')
         if "note" in step:
-            lines.append(f'<p class="kb-note"><span class="kb-label">提示</span>{esc(corpus.expand_standards(step["note"]))}</p>')
+            lines.append(f'<p class="kb-note"><span class="kb-label">提示</span>{esc(corpus.expand(step["note"]))}</p>')
         lines.append("</li>")
     lines += ["</ol>", ""]
     if script.avoid:
@@ -258,7 +213,6 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
 
 def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
     rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
-    from .content import MEASURE_TEXT
     for s in corpus.standards.values():
         rows.append(f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {MEASURE_TEXT[s.measure]} '
                     f"| {cell(s.applies_to)} | {cell(s.description)} |")
@@ -332,9 +286,7 @@ BLOCKS.update({"fee-items": fee_items, "fee-disclosure": fee_disclosure, "public
 
 def public_log_block(corpus: Corpus, sources: dict | None = None) -> str:
     """The "你说我改" summary exported by `kb export-log` (a data source outside docs/)."""
-    from .public_log import render
-
-    return render(corpus, (sources or {}).get("public-log"))
+    return public_log.render(corpus, (sources or {}).get("public-log"))
 
 
 BLOCKS["public-log"] = public_log_block
@@ -346,8 +298,6 @@ def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
     """The 反馈与投诉 form. Types, categories, rating dimensions, answer times and the retention
     period all come from snippets/feedback.yaml and standards.yaml. It posts to the service as a
     plain form (works without JavaScript); feedback.js sends the same fields as JSON instead."""
-    from .feedback import HONEYPOT, LIMITS
-
     fb = corpus.feedback
     kinds = {tid: t for tid, t in fb.types.items() if tid != "page"}  # page: the widget under each page
 
@@ -401,3 +351,5 @@ def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
 
 
 BLOCKS["feedback-form"] = feedback_form
+
+assert set(BLOCKS) == set(BLOCK_NAMES), "markup.BLOCK_NAMES and the blocks rendered here must match"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap
 
-from .content import snippet_files
-from .yamldoc import round_trip
+from kb_service.content.load import snippet_files
+from kb_service.content.yamldoc import round_trip
 
 
 def key_orders(schema_path: Path) -> dict[str, list[str]]:

@@ -16,13 +16,31 @@ from typing import Any, Iterator
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from . import fields as F
-from .content import KIND_DIRS, SETTING_KEYS, STANDARD_REF, Site
-from .yamldoc import Problem, YamlDoc, to_plain
+from kb_service.content import fields as F
+from kb_service.content.filling import (
+    DOCUMENT_PARTS,
+    SMS_SINGLE,
+    examples,
+    placeholders,
+    render,
+)
+from kb_service.content.markup import hand_typed_articles, inline_refs
+from kb_service.content.model import (
+    KIND_DIRS,
+    SETTING_KEYS,
+    STANDARD_REF,
+    Corpus,
+    Site,
+    Standard,
+    make_snippet,
+)
+from kb_service.content.yamldoc import Problem, YamlDoc, to_plain
+from kb_service.errors import ValidationFailed
 
 SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
                 "tone": "tone.schema.json", "fees": "fees.schema.json",
-                "feedback": "feedback.schema.json", "snippet": "snippet.schema.json"}
+                "feedback": "feedback.schema.json", "snippet": "snippet.schema.json",
+                "laws": "laws.schema.json"}
 TYPE_TEXT = {"string": "文字", "array": "列表", "object": "键值表", "integer": "整数",
              "number": "数字", "boolean": "true/false", "null": "空值"}
 REVIEW_MAX_AGE = dt.timedelta(days=365)
@@ -38,7 +56,7 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     today = today or dt.date.today()
     schema_dir = snippets_dir / "schema"
     problems: list[Problem] = []
-    for name in ("site", "standards", "tone", "fees", "feedback"):
+    for name in ("site", "standards", "tone", "fees", "feedback", "laws"):
         doc = docs.get(name)
         if doc is not None:
             problems += doc.problems or list(schema_problems(doc, validator(schema_dir, name)))
@@ -52,11 +70,16 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
     tone = to_plain(docs["tone"].data)
     problems += duplicates(docs["standards"], ["standards"], "承诺")
+    laws: set[str] = set()
+    if docs.get("laws") is not None:
+        problems += duplicates(docs["laws"], ["laws"], "法规")
+        laws = {item["id"] for item in docs["laws"].data["laws"]}
     problems += check_feedback(docs["feedback"], standards)
     ids = Counter(doc.data["id"] for doc in docs["snippets"])
     for doc in docs["snippets"]:
         problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids,
                                   snippets_dir=snippets_dir, today=today)
+        problems += check_references(doc, {"std": set(standards), "law": laws})
     return sorted(set(problems))
 
 
@@ -178,6 +201,38 @@ def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
 
 # -- snippets ---------------------------------------------------------------------------------
 
+REF_FILES = {"std": ("standards.yaml", "承诺"), "law": ("laws.yaml", "法规")}
+
+
+def strings(data: Any, path: list | None = None) -> Iterator[tuple[list, str]]:
+    """Every text value in a YAML document with its path (for doc.problem)."""
+    path = path or []
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            yield from strings(v, path + [k])
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from strings(v, path + [i])
+
+
+def check_references(doc: YamlDoc, refs: dict[str, set[str]]) -> list[Problem]:
+    """`[[std:..]]` / `[[law:..]]` must name known ids; article numbers are never typed by hand."""
+    out = []
+    for path, text in strings(doc.data):
+        for line in text.split("\n"):
+            for m in inline_refs(line):
+                kind, rid = m.group(1), m.group(2).strip()
+                if rid not in refs[kind]:
+                    file, what = REF_FILES[kind]
+                    out.append(doc.problem(path, f"[[{kind}:{rid}]] 不是 {file} 中的{what} id"
+                                                 f"（可用：{', '.join(sorted(refs[kind])) or '无'}）"))
+            for m in hand_typed_articles(line):
+                out.append(doc.problem(path, f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目"))
+    return out
+
+
 def check_snippet(doc: YamlDoc, *, site: Site, standards: dict, tone: dict, ids: Counter,
                   snippets_dir: Path, today: dt.date) -> list[Problem]:
     data = doc.data
@@ -239,8 +294,6 @@ def check_script(doc: YamlDoc, standards: dict, tone: dict) -> list[Problem]:
 
 
 def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) -> list[Problem]:
-    from .filling import DOCUMENT_PARTS, SMS_SINGLE, placeholders
-
     data, out = doc.data, []
     fields = data["fields"]
     names = Counter(f["name"] for f in fields)
@@ -295,10 +348,6 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
 
 def sms_length(doc: YamlDoc, site: Site, standards: dict, today: dt.date) -> list[Problem]:
     """Fill the SMS with the declared examples; one message is at most 70 characters."""
-    from .content import Corpus, Standard, make_snippet
-    from .filling import SMS_SINGLE, examples, render
-    from .errors import ValidationFailed
-
     template = make_snippet(to_plain(doc.data), doc.display)
     corpus = Corpus(doc.path.parent.parent, site, {k: Standard(**v) for k, v in standards.items()},
                     {template.id: template})

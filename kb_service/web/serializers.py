@@ -1,12 +1,39 @@
-"""Templates as JSON: the list, one template's fields, and a rendered result."""
+"""Content as JSON for the API: a script with its steps, phrases to avoid and commitments; the
+template list, one template's fields, and a rendered result."""
 
 from __future__ import annotations
 
-from .content import Corpus, Template
-from .filling import Rendered
-from .pages import CHANNEL_TEXT, SOURCE_TEXT, TYPE_TEXT
+from kb_service.content.filling import Rendered
+from kb_service.content.model import (
+    CHANNEL_TEXT,
+    SOURCE_TEXT,
+    TYPE_TEXT,
+    Corpus,
+    Script,
+    Template,
+)
 
 
+def structured(corpus: Corpus, script: Script) -> dict:
+    return {
+        "id": script.id,
+        "kind": "script",
+        "title": script.title,
+        "category": script.category,
+        "category_name": corpus.site.categories[script.category],
+        "url": script.url,
+        "summary": script.summary,
+        "applies_when": script.applies_when,
+        "steps": [{k: corpus.expand(v) for k, v in step.items()} for step in script.steps],
+        "avoid": [dict(a) for a in script.avoid],
+        "commitments": [corpus.standards[sid].to_json() for sid in script.commitments],
+        "related": [{"id": r, "title": corpus.snippets[r].title, "kind": corpus.snippets[r].kind,
+                     "url": corpus.snippets[r].url} for r in script.related],
+        "tags": script.tags,
+        "aliases": script.aliases,
+        "owner": script.owner,
+        "reviewed": script.reviewed,
+    }
 def summary(corpus: Corpus, t: Template) -> dict:
     return {"id": t.id, "title": t.title, "category": t.category,
             "category_name": corpus.site.categories[t.category], "channels": t.channel_names,

@@ -17,9 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .db import BEIJING, entries
-from .feedback import mask_text
-from .improvement_log import MAX_LIMIT, STATUSES, Store, overdue_clause
+from kb_service.db import entries
+from kb_service.feedback.forms import mask_text
+from kb_service.feedback.store import MAX_LIMIT, STATUSES, Store, overdue_clause
+from kb_service.times import BEIJING, local_time
 
 WEEKS = 12
 MONTHS = 12
@@ -176,7 +177,6 @@ def safe_cell(value: Any) -> str:
 def export_csv(store: Store, filters: dict[str, Any], *, now: dt.datetime | None = None) -> str:
     """One row per entry with the list columns; phones masked, also inside the text. UTF-8 with
     BOM so that Excel opens the Chinese text correctly."""
-    from .views import local_time
 
     _total, rows = store.list(**filters, limit=MAX_LIMIT, now=now)
     buf = io.StringIO()

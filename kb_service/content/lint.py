@@ -1,0 +1,60 @@
+"""`kb lint`: every problem in snippets/ and docs/ as `path:line:col: message`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb_service.content.load import load_corpus
+from kb_service.content.markup import (
+    BLOCK,
+    BLOCK_NAMES,
+    SNIPPET_LINK,
+    hand_typed_articles,
+    inline_refs,
+)
+from kb_service.content.yamldoc import Problem
+from kb_service.settings import Settings
+
+
+def lint(settings: Settings) -> list[Problem]:
+    corpus, problems = load_corpus(settings.snippets_dir)
+    known = set(corpus.snippets) if corpus else None
+    refs = {"std": set(corpus.standards), "law": set(corpus.laws)} if corpus else None
+    return sorted(set(problems + check_docs(settings.docs_dir, settings.project_dir, known, refs)))
+
+
+REF_FILES = {"std": ("standards.yaml", "承诺"), "law": ("laws.yaml", "法规")}
+FENCES = ("```", "~~~")
+
+
+def check_docs(docs_dir: Path, root: Path, known_ids: set[str] | None,
+               refs: dict[str, set[str]] | None = None) -> list[Problem]:
+    out = []
+    for path in sorted(docs_dir.rglob("*.md")):
+        display = path.relative_to(root).as_posix()
+        in_fence = False
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith(FENCES):
+                in_fence = not in_fence
+            if in_fence:
+                continue   # code examples in the editors' guide show the syntax itself
+            if known_ids is not None:
+                for m in SNIPPET_LINK.finditer(line):
+                    if m.group(1) not in known_ids:
+                        out.append(Problem(display, lineno, m.start() + 3,
+                                           f"链接 snippet:{m.group(1)} 指向不存在的话术或模板"))
+            if refs is not None:
+                for m in inline_refs(line):
+                    kind, rid = m.group(1), m.group(2).strip()
+                    if rid not in refs[kind]:
+                        file, what = REF_FILES[kind]
+                        out.append(Problem(display, lineno, m.start() + 1,
+                                           f"[[{kind}:{rid}]] 不是 {file} 中的{what} id"
+                                           f"（可用：{', '.join(sorted(refs[kind]))}）"))
+            for m in hand_typed_articles(line):
+                out.append(Problem(display, lineno, m.start() + 1,
+                                   f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目"))
+            m = BLOCK.match(line)
+            if m and m.group(1) not in BLOCK_NAMES:
+                out.append(Problem(display, lineno, 1, f"未知的数据块 kb:{m.group(1)}（可用：{', '.join(BLOCK_NAMES)}）"))
+    return out

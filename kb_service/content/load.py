@@ -1,0 +1,87 @@
+"""Content loading: snippets/ (site settings, standards, laws, scripts, templates) into one Corpus.
+
+The linter, the site generation and the service all call `load_corpus`, so there is one reading
+of the content and one set of rules (checks.py) behind all three.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from kb_service.content import yamldoc
+from kb_service.content.checks import check_documents
+from kb_service.content.model import (
+    Corpus,
+    FeedbackConfig,
+    Law,
+    Site,
+    Standard,
+    Tone,
+    make_snippet,
+)
+from kb_service.content.yamldoc import Problem, YamlDoc
+from kb_service.errors import ContentError
+
+
+def snippet_files(snippets_dir: Path) -> list[Path]:
+    return sorted((snippets_dir / "scripts").glob("*.yaml")) + sorted(
+        (snippets_dir / "templates").glob("*.yaml"))
+
+
+def load_documents(snippets_dir: Path, root: Path | None = None) -> dict[str, Any]:
+    """Every YAML file of the content, parsed with positions (no validation yet)."""
+    root = root or snippets_dir.parent
+
+    def one(name: str) -> YamlDoc:
+        path = snippets_dir / name
+        if not path.exists():
+            disp = yamldoc.display_path(path, root)
+            return YamlDoc(path, disp, None, [Problem(disp, 1, 1, f"缺少文件 {name}")])
+        return yamldoc.load(path, root)
+
+    return {
+        "site": one("site.yaml"),
+        "standards": one("standards.yaml"),
+        "tone": one("tone.yaml"),
+        "feedback": one("feedback.yaml"),
+        "fees": one("fees.yaml") if (snippets_dir / "fees.yaml").exists() else None,
+        "laws": one("laws.yaml") if (snippets_dir / "laws.yaml").exists() else None,
+        "snippets": [yamldoc.load(p, root) for p in snippet_files(snippets_dir)],
+    }
+
+
+def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Corpus | None, list[Problem]]:
+    """Load and check everything. Returns (corpus or None when there are errors, all problems)."""
+    docs = load_documents(snippets_dir)
+    problems = check_documents(docs, snippets_dir, today=today)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    plain = {k: (yamldoc.to_plain(v.data) if isinstance(v, YamlDoc) else v) for k, v in docs.items()
+             if k != "snippets"}
+    plain["fees"] = plain["fees"] or {}
+    plain["laws"] = plain["laws"] or {"laws": []}
+    plain["snippets"] = [{"path": doc.display, "data": yamldoc.to_plain(doc.data)} for doc in docs["snippets"]]
+    corpus = corpus_from_plain(snippets_dir.parent, plain)
+    corpus.warnings = [p for p in problems if p.severity != "error"]
+    return corpus, problems
+
+
+def corpus_from_plain(root: Path, plain: dict[str, Any]) -> Corpus:
+    """Checked content as plain data (see load_corpus) -> Corpus. Also used for the snapshot that
+    `kb build` stores beside the index, so the service starts without re-parsing the YAML."""
+    standards = {s["id"]: Standard(**s) for s in plain["standards"]["standards"]}
+    snippets = {item["data"]["id"]: make_snippet(item["data"], item["path"]) for item in plain["snippets"]}
+    laws = {item["id"]: Law(**item) for item in (plain.get("laws") or {"laws": []})["laws"]}
+    return Corpus(root, Site.from_data(plain["site"]), standards, snippets, plain["fees"],
+                  Tone(**plain["tone"]), feedback=FeedbackConfig.from_data(plain["feedback"], standards),
+                  source=plain, laws=laws)
+
+
+def require_corpus(snippets_dir: Path) -> Corpus:
+    corpus, problems = load_corpus(snippets_dir)
+    if corpus is None:
+        errors = [p for p in problems if p.severity == "error"]
+        raise ContentError(f"内容检查发现 {len(errors)} 个错误，请先运行 kb lint 查看并修正", errors)
+    return corpus

@@ -1,0 +1,202 @@
+"""HTTP endpoints: parse the request, call a plain function, shape the JSON. No logic here."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from kb_service.content import filling
+from kb_service.content.model import Corpus
+from kb_service.errors import KBError, NotFound, ValidationFailed
+from kb_service.feedback import forms as feedback
+from kb_service.feedback import reports
+from kb_service.feedback.store import MAX_LIMIT, STATUSES
+from kb_service.times import local_now, local_time, utcnow
+from kb_service.web import auth as staff
+from kb_service.web import params, serializers
+from kb_service.web import templates as views
+from kb_service.web.guards import check_same_origin
+from kb_service.web.services import services
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def search(request: Request) -> JSONResponse:
+    params = request.query_params
+    limit = params.int_param(params.get("limit"), "limit", default=10, lo=1, hi=50)
+    kind = params.get("kind") or None
+    if kind not in (None, "script", "template", "page"):
+        raise KBError("kind 只能是 script、template 或 page", field="kind")
+    query = params.get("q", "")
+    if len(query) > 200:
+        raise KBError("查询太长：最多 200 个字符", field="q")
+    result = services(request).searcher.search(query, limit=limit, kind=kind)
+    return JSONResponse(result)
+
+
+async def script(request: Request) -> JSONResponse:
+    svc = services(request)
+    sid = request.path_params["id"]
+    found = svc.corpus.scripts.get(sid)
+    if found is None:
+        raise NotFound(f"没有 id 为 {sid!r} 的话术", id=sid)
+    return JSONResponse(serializers.structured(svc.corpus, found))
+
+
+async def not_found(request: Request) -> JSONResponse:
+    return JSONResponse({"error": f"没有这个接口：{request.method} {request.url.path}",
+                         "hint": "可用接口见 README 的“HTTP 接口”一节"}, status_code=404)
+
+
+# -- templates --------------------------------------------------------------------------------
+
+async def templates(request: Request) -> JSONResponse:
+    corpus = services(request).corpus
+    return JSONResponse({"templates": [serializers.summary(corpus, t) for t in corpus.templates.values()]})
+
+
+async def template(request: Request) -> JSONResponse:
+    corpus = services(request).corpus
+    return JSONResponse(serializers.detail(corpus, filling.find(corpus, request.path_params["id"])))
+
+
+async def render_template(request: Request) -> JSONResponse:
+    corpus = services(request).corpus
+    found = filling.find(corpus, request.path_params["id"])
+    data = await params.read_json(request)
+    channel = data.get("channel", "sms")
+    raw = data.get("fields", {})
+    if not isinstance(channel, str):
+        raise ValidationFailed([{"field": "channel", "message": "channel 应为文字"}])
+    if not isinstance(raw, dict):
+        raise ValidationFailed([{"field": "fields", "message": "fields 应为 JSON 对象：字段名 → 填写的值"}])
+    result = filling.render(found, channel, raw, corpus, now=local_now(), tone=corpus.tone)
+    return JSONResponse(serializers.rendered(result))
+
+
+# -- feedback -----------------------------------------------------------------------------------
+
+async def submit_feedback(request: Request) -> Response:
+    svc = services(request)
+    check_same_origin(request.headers, str(request.base_url))
+    svc.limiter.hit(params.client_address(request))
+    data, from_form = await params.read_submission(request)
+    wants_html = from_form and "text/html" in request.headers.get("accept", "")
+    try:
+        sub = feedback.parse_submission(data, svc.corpus.feedback)
+    except ValidationFailed as exc:
+        if wants_html:
+            return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
+        raise
+    entry, created = await run_in_threadpool(svc.store.submit, sub)
+    reply = {"id": entry["id"], "reference": entry["reference"], "status": entry["status"],
+             "type": entry["type"], "respond_by": entry["respond_by"], "resolve_by": entry["resolve_by"],
+             "message": feedback_message(svc.corpus, entry), "replayed": not created,
+             "contact_stored": entry["contact_phone"] is not None or entry["contact_name"] is not None}
+    if wants_html:
+        return HTMLResponse(views.feedback_result(svc.corpus, reply=reply), status_code=201)
+    return JSONResponse(reply, status_code=201)
+
+
+def feedback_message(corpus: Corpus, entry: dict) -> str:
+    kind = corpus.feedback.types[entry["type"]]
+    if kind.response is None:
+        return "谢谢您的反馈，我们会据此改进页面内容。"
+    due = local_time(entry["respond_by"])
+    return (f"已收到您的{kind.label}，编号 {entry['reference']}。我们会在 {kind.response.text}内"
+            f"（{due} 前）答复您。")
+
+
+# -- improvement log (staff) --------------------------------------------------------------------
+
+def require_staff(request: Request) -> str:
+    return staff.bearer_staff(services(request).settings, request.headers.get("authorization"))
+
+
+def log_filters(params, corpus: Corpus) -> dict:
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise KBError(f"status 只能是：{', '.join(STATUSES)}", field="status")
+    kind = params.get("type") or None
+    if kind is not None and kind not in corpus.feedback.types:
+        raise KBError(f"type 只能是：{', '.join(corpus.feedback.types)}", field="type")
+    category = params.get("category") or None
+    if category is not None and category not in corpus.feedback.categories:
+        raise KBError(f"category 只能是：{', '.join(corpus.feedback.categories)}", field="category")
+    overdue = params.get("overdue")
+    if overdue in (None, ""):
+        overdue = None
+    elif overdue.lower() in ("true", "1", "yes"):
+        overdue = True
+    elif overdue.lower() in ("false", "0", "no"):
+        overdue = False
+    else:
+        raise KBError("overdue 只能是 true 或 false", field="overdue")
+    return {"status": status, "type": kind, "category": category, "overdue": overdue}
+
+
+async def improvement_log(request: Request) -> JSONResponse:
+    require_staff(request)
+    svc = services(request)
+    params = request.query_params
+    filters = log_filters(params, svc.corpus)
+    limit = params.int_param(params.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
+    offset = params.int_param(params.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
+    return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
+
+
+async def staff_intake(request: Request) -> JSONResponse:
+    """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
+    actor = require_staff(request)
+    svc = services(request)
+    sub = feedback.parse_submission(await params.read_json(request), svc.corpus.feedback, source="staff")
+    entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
+    return JSONResponse({**entry, "replayed": not created}, status_code=201)
+
+
+async def improvement_entry(request: Request) -> JSONResponse:
+    require_staff(request)
+    entry_id = params.entry_id(request)
+    return JSONResponse(await run_in_threadpool(services(request).store.get, entry_id))
+
+
+async def update_entry(request: Request) -> JSONResponse:
+    actor = require_staff(request)
+    entry_id = params.entry_id(request)
+    body = await params.read_json(request)
+    store = services(request).store
+    return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
+
+
+async def content_gaps(request: Request) -> JSONResponse:
+    require_staff(request)
+    svc = services(request)
+    await run_in_threadpool(svc.gaps.flush)
+    limit = params.int_param(request.query_params.get("limit"), "limit", default=100, lo=1, hi=1000)
+    return JSONResponse({"gaps": await run_in_threadpool(lambda: svc.store.gaps(limit=limit))})
+
+
+async def export_csv(request: Request) -> Response:
+    require_staff(request)
+    svc = services(request)
+    filters = log_filters(request.query_params, svc.corpus)
+    return csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
+
+
+def csv_response(text: str) -> Response:
+    """The CSV export (reports.export_csv starts it with a BOM so Excel reads UTF-8)."""
+    name = f"improvement-log-{local_now():%Y%m%d-%H%M}.csv"
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+async def stats(request: Request) -> JSONResponse:
+    require_staff(request)
+    svc = services(request)
+    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow())),
+                        headers={"Cache-Control": "no-store"})

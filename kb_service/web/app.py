@@ -1,0 +1,111 @@
+"""Application wiring: the route table, middleware, error handlers, lifespan. Logic lives elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kb_service.errors import KBError
+from kb_service.settings import Settings
+from kb_service.web import api
+from kb_service.web import staff_pages as staff
+from kb_service.web.services import Services
+
+log = logging.getLogger("kb_service")
+
+
+def routes(settings: Settings) -> list:
+    """Every route of the service in one table: the JSON API, the staff pages, then the site."""
+    return [
+        Mount("/api", routes=[
+            Route("/health", api.health),
+            Route("/search", api.search),
+            Route("/scripts/{id}", api.script),
+            Route("/templates", api.templates),
+            Route("/templates/{id}", api.template),
+            Route("/templates/{id}/render", api.render_template, methods=["POST"]),
+            Route("/feedback", api.submit_feedback, methods=["POST"]),
+            Route("/improvement-log", api.improvement_log),
+            Route("/improvement-log", api.staff_intake, methods=["POST"]),
+            Route("/improvement-log/gaps", api.content_gaps),
+            Route("/improvement-log/export.csv", api.export_csv),
+            Route("/improvement-log/stats", api.stats),
+            Route("/improvement-log/{id}", api.improvement_entry),
+            Route("/improvement-log/{id}", api.update_entry, methods=["PATCH"]),
+            Route("/{path:path}", api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]),
+        # The built site has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: the service takes
+        # only these full paths under /staff/ and leaves everything else there to the site.
+        Route("/staff/login", staff.login_form),
+        Route("/staff/login", staff.login, methods=["POST"]),
+        Route("/staff/logout", staff.logout, methods=["POST"]),
+        Route("/staff/entries", staff.list_redirect),
+        Route(staff.LIST, staff.entry_list),
+        Route("/staff/entries/{id}", staff.entry_detail),
+        Route("/staff/entries/{id}", staff.entry_update, methods=["POST"]),
+        Route("/staff/intake", staff.intake_form),
+        Route("/staff/intake", staff.intake, methods=["POST"]),
+        Route("/staff/export.csv", staff.export),
+        Route("/staff/dashboard", staff.dashboard),
+        Route("/staff/gaps", staff.gaps),
+        Mount("/", app=StaticFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        app.state.services = services = Services.open(settings)
+        flusher = asyncio.create_task(flush_gaps(services))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            services.close()
+
+    app = Starlette(
+        routes=routes(settings),
+        exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+async def flush_gaps(services: Services, every: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(services.gaps.flush)
+        except Exception:  # a database hiccup must not stop the loop; the next flush retries
+            log.exception("could not record search gaps")
+
+
+async def kb_error(request: Request, exc: KBError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    if exc.status_code == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="kb-staff"'}
+    return JSONResponse(exc.to_json(), status_code=exc.status_code, headers=headers)
+
+
+async def http_error(request: Request, exc: HTTPException):
+    if request.url.path.startswith("/api/") or request.url.path == "/api":
+        return JSONResponse({"error": exc.detail or "请求无效"}, status_code=exc.status_code,
+                            headers=exc.headers)
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "服务器内部错误，请稍后重试；如持续出现请联系管理员"}, status_code=500)
