@@ -24,7 +24,7 @@ from kb_service.content.filling import (
     placeholders,
     render,
 )
-from kb_service.content.markup import hand_typed_articles, inline_refs
+from kb_service.content.markup import ARTICLE_SEVERITY, hand_typed_articles, inline_refs
 from kb_service.content.model import (
     KIND_DIRS,
     SETTING_KEYS,
@@ -229,7 +229,8 @@ def check_references(doc: YamlDoc, refs: dict[str, set[str]]) -> list[Problem]:
                     out.append(doc.problem(path, f"[[{kind}:{rid}]] 不是 {file} 中的{what} id"
                                                  f"（可用：{', '.join(sorted(refs[kind])) or '无'}）"))
             for m in hand_typed_articles(line):
-                out.append(doc.problem(path, f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目"))
+                out.append(doc.problem(path, f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目",
+                                   severity=ARTICLE_SEVERITY))
     return out
 
 

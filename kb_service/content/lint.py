@@ -5,13 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kb_service.content.load import load_corpus
-from kb_service.content.markup import (
-    BLOCK,
-    BLOCK_NAMES,
-    SNIPPET_LINK,
-    hand_typed_articles,
-    inline_refs,
-)
+from kb_service.content.markup import ARTICLE_SEVERITY, BLOCK, BLOCK_NAMES, SNIPPET_LINK, hand_typed_articles, inline_refs
 from kb_service.content.yamldoc import Problem
 from kb_service.settings import Settings
 
@@ -53,7 +47,8 @@ def check_docs(docs_dir: Path, root: Path, known_ids: set[str] | None,
                                            f"（可用：{', '.join(sorted(refs[kind]))}）"))
             for m in hand_typed_articles(line):
                 out.append(Problem(display, lineno, m.start() + 1,
-                                   f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目"))
+                                   f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目",
+                                   severity=ARTICLE_SEVERITY))
             m = BLOCK.match(line)
             if m and m.group(1) not in BLOCK_NAMES:
                 out.append(Problem(display, lineno, 1, f"未知的数据块 kb:{m.group(1)}（可用：{', '.join(BLOCK_NAMES)}）"))
