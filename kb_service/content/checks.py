@@ -307,6 +307,11 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
             out.append(doc.problem(["fields", i, "type"], "choice 类型的字段需要 choices 列表"))
         if f.get("choices") and f["type"] != "choice":
             out.append(doc.problem(["fields", i, "choices"], "只有 choice 类型的字段可以有 choices"))
+        rule = f.get("after")
+        if rule:
+            base = by_name.get(rule["field"])
+            if f["type"] not in ("date", "datetime") or base is None or base["type"] not in ("date", "datetime"):
+                out.append(doc.problem(["fields", i, "after"], "after 只能用在日期字段上，并指向本模板的另一个日期字段"))
         if spec is None:
             if "example" not in f:
                 out.append(doc.problem(["fields", i], f"字段 {f['name']} 缺少 example（示例值）"))

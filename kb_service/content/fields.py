@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kb_service.content.model import Site
+from kb_service.times import weekday
 
 DEFAULT_MAX = {"text": 100, "multiline": 1000}
 RANGE_SEPARATORS = re.compile(r"\s*(?:至|到|~|～|—|–|--| - )\s*")
@@ -66,25 +67,26 @@ def show(field_type: str, value: Any, *, today: dt.date) -> str:
     if isinstance(value, TimeRange):
         start = show_datetime(value.start, today)
         if value.end.date() == value.start.date():
-            return f"{start}至{value.end:%H:%M}"
+            return f"{start}—{value.end:%H:%M}"
         return f"{start}至{show_datetime(value.end, today)}"
     if isinstance(value, dt.datetime):
         return show_datetime(value, today)
     if isinstance(value, dt.date):
-        return f"{value.year}年{value.month}月{value.day}日"  # a date on its own reads best in full
+        # A date on its own reads best in full; notices always carry the weekday.
+        return f"{value.year}年{value.month}月{value.day}日（{weekday(value)}）"
     if isinstance(value, Decimal):
         return f"{value:.2f}" if field_type == "money" else format(value.normalize(), "f")
     return str(value)
 
 
 def show_date(value: dt.date, today: dt.date) -> str:
-    if value.year == today.year:
-        return f"{value.month}月{value.day}日"
-    return f"{value.year}年{value.month}月{value.day}日"
+    """`12月1日（周一）`, with the year only when it is not this year's."""
+    year = "" if value.year == today.year else f"{value.year}年"
+    return f"{year}{value.month}月{value.day}日（{weekday(value)}）"
 
 
 def show_datetime(value: dt.datetime, today: dt.date) -> str:
-    return f"{show_date(value.date(), today)}{value:%H:%M}"
+    return f"{show_date(value.date(), today)}{value.hour}:{value:%M}"
 
 
 def iso(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from kb_service.content import fields as F
 from kb_service.content.model import Corpus, Template, Tone
 from kb_service.errors import NotFound, ValidationFailed
+from kb_service.times import add_months, weekday
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 SMS_SINGLE = 70
@@ -134,10 +135,31 @@ def render(template: Template, channel: str, raw: dict[str, Any], corpus: Corpus
     result.warnings.extend(f"“{labels[n]}”未填写，相关文字已留空" for n in sorted(empty))
     if channel == "sms" and result.segments > 1:
         result.warnings.append(f"短信 {result.length} 字，超过 {SMS_SINGLE} 字，将按 {result.segments} 条计费")
+    result.warnings.extend(timing_warnings(template, values, corpus))
     if tone is not None:
         free = {n: str(raw.get(n, "")) for n, t in types.items() if t in ("text", "multiline")}
         result.warnings.extend(tone.check_fields(free, labels))
     return result
+
+
+def timing_warnings(template: Template, values: dict[str, Any], corpus: Corpus) -> list[str]:
+    """Dates that come too early for a rule of the template (`after:`), e.g. a new fee standard
+    that applies less than one month after it was posted."""
+    labels = {f["name"]: f["label"] for f in template.fields}
+    out = []
+    for f in template.fields:
+        rule = f.get("after")
+        value, base = values.get(f["name"]), values.get(rule["field"]) if rule else None
+        if not rule or not isinstance(value, dt.date) or not isinstance(base, dt.date):
+            continue
+        earliest = add_months(base, rule["months"])
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if day < (earliest.date() if isinstance(earliest, dt.datetime) else earliest):
+            law = corpus.laws.get(rule.get("law", ""))
+            why = f"（{law.text}）" if law else ""
+            out.append(f"“{labels[f['name']]}”应不早于“{labels[rule['field']]}”之后 {rule['months']} 个月"
+                       f"，即 {earliest.month}月{earliest.day}日（{weekday(earliest)}）或更晚{why}")
+    return out
 
 
 def fill(text: str, shown: dict[str, str], empty: set[str]) -> str:
