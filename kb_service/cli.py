@@ -140,9 +140,8 @@ def open_store(settings: Settings, corpus):
 
 
 def cmd_purge(settings: Settings, args) -> int:
-    from kb_service import db
     from kb_service.build import load_content
-    from kb_service.times import add_months
+    from kb_service.times import add_months, utcnow
 
     corpus = load_content(settings)
     minimum = corpus.feedback.retention
@@ -152,12 +151,19 @@ def cmd_purge(settings: Settings, args) -> int:
     if months < minimum.duration:
         raise UsageError(f"KB_RETENTION_MONTHS={months} 少于 standards.yaml 规定的{minimum.name}"
                          f"（{minimum.text}）：记录至少要保存这么久")
-    cutoff = add_months(db.utcnow(), -months)
+    now = utcnow()
+    cutoff = add_months(now, -months)
+    claims = corpus.feedback.claim_retention
+    claims_cutoff = claims.before(now) if claims else cutoff
     with open_store(settings, corpus) as store:
-        counts = store.purge(cutoff, dry_run=args.dry_run)
+        counts = store.purge(cutoff, claims_closed_before=claims_cutoff, dry_run=args.dry_run)
     verb = "将删除" if args.dry_run else "已删除"
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
           f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
+    if counts["kept_claims"]:
+        why = (f"{claims.name}：办结前和办结后 {claims.text}内保留" if claims else "涉及赔偿主张且尚未办结")
+        print(f"kb purge: 保留了 {counts['kept_claims']} 条涉及损害或赔偿主张的记录的联系方式（{why}，"
+              f"即 {claims_cutoff:%Y-%m-%d} 之后办结或仍未办结的）")
     return 0
 
 

@@ -50,6 +50,9 @@ entries = sa.Table(
     sa.Column("public_summary", sa.Text),                         # approved for publication
     sa.Column("idempotency_key", sa.String(100), unique=True),
     sa.Column("purged_at", sa.DateTime),
+    # A damage or compensation claim: contact details stay while it is open and for the
+    # limitation period after it closes (kb purge; standards.yaml complaint.claim-retention).
+    sa.Column("claim", sa.Boolean),
 )
 
 events = sa.Table(
@@ -116,8 +119,26 @@ def _initial(conn: sa.Connection) -> None:
     metadata.create_all(conn)
 
 
+def add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for the named columns of `table` that the database lacks.
+
+    A fresh database gets every column from `_initial` (create_all of the current tables), so
+    each later step adds only what an older database is missing."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in have:
+            column = table.c[name]
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                 f"{column.type.compile(conn.dialect)}"))
+
+
+def _claims(conn: sa.Connection) -> None:
+    add_columns(conn, entries, "claim")
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
+    (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
 ]
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from conftest import STAFF
 from kb_service import db
+from kb_service.times import utcnow
 from kb_service.feedback.store import TRANSITIONS, Store
 
 COMPLAINT = {"type": "complaint", "content": "3栋电梯这周坏了两次，老人上下楼很不方便", "category": "elevator",
@@ -209,7 +210,7 @@ def test_overdue_uses_standards_deadlines(db_client):
     store: Store = services(db_client).store
     from kb_service.feedback.forms import parse_submission
 
-    past = db.utcnow() - dt.timedelta(hours=30)      # response (24 h) late, result (72 h) not yet
+    past = utcnow() - dt.timedelta(hours=30)      # response (24 h) late, result (72 h) not yet
     entry, _ = store.submit(parse_submission(COMPLAINT, store.config), now=past)
     late = db_client.get("/api/improvement-log?overdue=true", headers=STAFF).json()
     assert [e["id"] for e in late["entries"]] == [entry["id"]]
@@ -357,7 +358,7 @@ def test_sqlite_pragmas(tmp_path):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2   # FULL
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-        conn.execute(db.events.insert().values(entry_id=12345, at=db.utcnow(), actor="x", kind="note"))
+        conn.execute(db.events.insert().values(entry_id=12345, at=utcnow(), actor="x", kind="note"))
     engine.dispose()
 
 
@@ -375,16 +376,43 @@ def test_purge_removes_personal_data_only_from_old_entries(db_client):
     store: Store = services(db_client).store
     from kb_service.feedback.forms import parse_submission
 
-    old, _ = store.submit(parse_submission(COMPLAINT, store.config), now=db.utcnow() - dt.timedelta(days=200))
+    old, _ = store.submit(parse_submission(COMPLAINT, store.config), now=utcnow() - dt.timedelta(days=200))
     new = submit(db_client).json()
-    counts = store.purge(db.utcnow() - dt.timedelta(days=183))
-    assert counts == {"entries": 1, "names": 1, "phones": 1, "locations": 1}
+    counts = store.purge(utcnow() - dt.timedelta(days=183))
+    assert counts == {"entries": 1, "names": 1, "phones": 1, "locations": 1, "kept_claims": 0}
     purged = db_client.get(f"/api/improvement-log/{old['id']}", headers=STAFF).json()
     kept = db_client.get(f"/api/improvement-log/{new['id']}", headers=STAFF).json()
     assert purged["contact_phone"] is None and purged["location"] is None and purged["purged"]
     assert purged["content"] == COMPLAINT["content"] and purged["events"][-1]["kind"] == "purge"
     assert kept["contact_phone"] == "13812345678"
-    assert store.purge(db.utcnow() - dt.timedelta(days=183))["entries"] == 0
+    assert store.purge(utcnow() - dt.timedelta(days=183))["entries"] == 0
+
+
+def test_purge_keeps_contact_details_of_claims_while_open_and_for_the_limitation_period(db_client):
+    store: Store = services(db_client).store
+    from kb_service.feedback.forms import parse_submission
+
+    corpus = services(db_client).corpus
+    limit = corpus.feedback.claim_retention          # from standards.yaml, never typed here
+    long_ago = limit.before(utcnow()) - dt.timedelta(days=30)
+    made = {}
+    for name in ("plain", "open_claim", "recent_claim", "old_claim"):
+        made[name], _ = store.submit(parse_submission(COMPLAINT, store.config), now=long_ago - dt.timedelta(days=400))
+    for name in ("open_claim", "recent_claim", "old_claim"):
+        patched = db_client.patch(f"/api/improvement-log/{made[name]['id']}", json={"claim": True}, headers=STAFF)
+        assert patched.status_code == 200 and patched.json()["claim"] is True
+    with store.engine.begin() as conn:   # closed recently / closed before the limitation period
+        conn.execute(db.entries.update().where(db.entries.c.id == made["recent_claim"]["id"])
+                     .values(status="closed", closed_at=utcnow() - dt.timedelta(days=10)))
+        conn.execute(db.entries.update().where(db.entries.c.id == made["old_claim"]["id"])
+                     .values(status="closed", closed_at=long_ago))
+    counts = store.purge(utcnow() - dt.timedelta(days=183), claims_closed_before=limit.before(utcnow()))
+    assert counts["entries"] == 2 and counts["kept_claims"] == 2
+    phone = {n: db_client.get(f"/api/improvement-log/{e['id']}", headers=STAFF).json()["contact_phone"]
+             for n, e in made.items()}
+    assert phone == {"plain": None, "open_claim": "13812345678", "recent_claim": "13812345678", "old_claim": None}
+    bad = db_client.patch(f"/api/improvement-log/{made['plain']['id']}", json={"claim": "yes"}, headers=STAFF)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "claim"
 
 
 def test_kb_purge_command(built_project, tmp_path):
@@ -399,12 +427,12 @@ def test_kb_purge_command(built_project, tmp_path):
     engine = db.connect(url)
     store = Store(engine, corpus.feedback)
     for days in (400, 200, 10):
-        store.submit(parse_submission(COMPLAINT, store.config), now=db.utcnow() - dt.timedelta(days=days))
+        store.submit(parse_submission(COMPLAINT, store.config), now=utcnow() - dt.timedelta(days=days))
     dry = kb("purge", "--dry-run", env=env)
     assert dry.returncode == 0 and "2 条反馈" in dry.stdout and "将删除" in dry.stdout
     assert store.list()[1][0]["contact_phone"] is not None
     too_short = kb("purge", env={**env, "KB_RETENTION_MONTHS": "3"})
-    assert too_short.returncode == 2 and "6个月" in too_short.stderr
+    assert too_short.returncode == 2 and corpus.feedback.retention.text in too_short.stderr
     done = kb("purge", env={**env, "KB_RETENTION_MONTHS": "12"})
     assert done.returncode == 0 and "1 条反馈" in done.stdout and "电话 1 个" in done.stdout
     done = kb("purge", env=env)

@@ -171,4 +171,27 @@ def test_api_render(client):
                       headers={"content-type": "application/json"})
     assert big.status_code == 413
     listed = client.get("/api/templates").json()["templates"]
-    assert {"id", "title", "channels"} <= set(listed[0]) and len(listed) == 15
+    assert {"id", "title", "channels"} <= set(listed[0])
+    corpus, _ = load_corpus(ROOT / "snippets")
+    assert sorted(t["id"] for t in listed) == sorted(corpus.templates)
+
+
+def test_dates_in_notices_carry_the_weekday(corpus):
+    from kb_service.times import weekday
+
+    t = corpus.templates["notice.water-outage"]
+    fields = dict(examples(t), period="2026-12-01 08:00 至 2026-12-01 18:00")
+    text = render(t, "notice", fields, corpus, now=NOW).text
+    assert f"12月1日（{weekday(dt.date(2026, 12, 1))}）8:00—18:00" in text
+    assert F.show("date", dt.date(2027, 1, 3), today=TODAY) == f"2027年1月3日（{weekday(dt.date(2027, 1, 3))}）"
+
+
+def test_fee_adjustment_warns_when_it_applies_less_than_a_month_after_posting(corpus):
+    t = corpus.templates["notice.fee-adjustment"]
+    rule = next(f["after"] for f in t.fields if f["name"] == "effective_date")
+    law = corpus.laws[rule["law"]]
+    ok = render(t, "notice", examples(t), corpus, now=NOW)
+    assert not [w for w in ok.warnings if law.text in w]
+    early = render(t, "notice", dict(examples(t), publicity_start="2026-12-01", effective_date="2026-12-20"),
+                   corpus, now=NOW)
+    assert [w for w in early.warnings if law.text in w and "生效日期" in w]

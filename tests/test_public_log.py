@@ -7,6 +7,7 @@ import json
 
 from conftest import copy_project, kb
 from kb_service import db
+from kb_service.times import LOCAL
 from kb_service.feedback import public_log
 from kb_service.site import public_log as public_page
 from kb_service.build import load_content
@@ -46,7 +47,7 @@ def test_export_log_publishes_only_aggregates_and_approved_text(tmp_path, databa
     assert result.returncode == 0, result.stderr
     assert "3 条反馈" in result.stdout and "1 项已公开的改进" in result.stdout
     html = page.read_text(encoding="utf-8")
-    month = dt.datetime.now(db.LOCAL).strftime("%Y-%m")
+    month = dt.datetime.now(LOCAL).strftime("%Y-%m")
     import re
 
     cells = re.findall(r"<tr>\s*<td>(\d{4}-\d\d)</td>((?:\s*<td[^>]*>[^<]*</td>)+)", html)

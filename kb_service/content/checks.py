@@ -70,10 +70,10 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
     tone = to_plain(docs["tone"].data)
     problems += duplicates(docs["standards"], ["standards"], "承诺")
-    laws: set[str] = set()
+    problems += check_references(docs["standards"], {"std": set(standards), "law": law_ids(docs)})
+    laws = law_ids(docs)
     if docs.get("laws") is not None:
         problems += duplicates(docs["laws"], ["laws"], "法规")
-        laws = {item["id"] for item in docs["laws"].data["laws"]}
     problems += check_feedback(docs["feedback"], standards)
     ids = Counter(doc.data["id"] for doc in docs["snippets"])
     for doc in docs["snippets"]:
@@ -81,6 +81,10 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
                                   snippets_dir=snippets_dir, today=today)
         problems += check_references(doc, {"std": set(standards), "law": laws})
     return sorted(set(problems))
+
+
+def law_ids(docs: dict[str, Any]) -> set[str]:
+    return {item["id"] for item in docs["laws"].data["laws"]} if docs.get("laws") is not None else set()
 
 
 # -- schema -----------------------------------------------------------------------------------
@@ -191,11 +195,14 @@ def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
         for key in ("response", "result"):
             if key in spec and spec[key] not in standards:
                 out.append(doc.problem(["types", tid, key], f"standards.yaml 中没有承诺 {spec[key]!r}"))
-    ret = doc.data["retention"]
-    if ret not in standards:
-        out.append(doc.problem(["retention"], f"standards.yaml 中没有承诺 {ret!r}"))
-    elif standards[ret]["measure"] != "retention":
-        out.append(doc.problem(["retention"], f"{ret!r} 不是保存期（measure 应为 retention）"))
+    for key in ("retention", "claim_retention"):
+        ret = doc.data.get(key)
+        if ret is None:
+            continue
+        if ret not in standards:
+            out.append(doc.problem([key], f"standards.yaml 中没有承诺 {ret!r}"))
+        elif standards[ret]["measure"] != "retention":
+            out.append(doc.problem([key], f"{ret!r} 不是保存期（measure 应为 retention）"))
     return out
 
 

@@ -45,6 +45,12 @@ class Standard:
             return add_months(start, self.duration)
         return start + dt.timedelta(**{f"{self.unit}s": self.duration})
 
+    def before(self, end: dt.datetime) -> dt.datetime:
+        """The start whose deadline is `end`: `duration` back from it (for retention cut-offs)."""
+        if self.unit == "month":
+            return add_months(end, -self.duration)
+        return end - dt.timedelta(**{f"{self.unit}s": self.duration})
+
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "duration": self.duration, "unit": self.unit,
                 "text": self.text, "measure": self.measure, "applies_to": self.applies_to}
@@ -117,6 +123,7 @@ class FeedbackConfig:
     ratings: dict[str, str]
     emotions: dict[str, str]
     retention: Standard
+    claim_retention: Standard | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, Any], standards: dict[str, Standard]) -> "FeedbackConfig":
@@ -124,7 +131,7 @@ class FeedbackConfig:
                                    standards.get(spec.get("result", "")))
                  for tid, spec in data["types"].items()}
         return cls(types, dict(data["categories"]), dict(data["ratings"]), dict(data["emotions"]),
-                   standards[data["retention"]])
+                   standards[data["retention"]], standards.get(data.get("claim_retention", "")))
 
 
 SETTING_KEYS = ("company_name", "company_short", "hotline", "estate_name")

@@ -179,7 +179,7 @@ class Store:
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
             "overdue": late is not None, "overdue_kind": late,
-            "public_summary": row["public_summary"], "purged": row["purged_at"] is not None,
+            "public_summary": row["public_summary"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
         }
 
     # -- changes -----------------------------------------------------------------------------
@@ -227,6 +227,9 @@ class Store:
                             "note": change.get("note"), "data": data})
             elif change.get("note"):
                 log.append({"kind": "note", "note": change["note"]})
+            if "claim" in change and bool(row["claim"]) != change["claim"]:
+                values["claim"] = change["claim"]
+                log.append({"kind": "claim", "data": {"claim": change["claim"]}})
             if "publish" in change:
                 values["public_summary"] = change["publish"]
                 log.append({"kind": "publish", "note": change["publish"]})
@@ -248,7 +251,7 @@ class Store:
                 log.append({"kind": "action_done", "data": {"action_id": done["id"], "pr_url": done.get("pr_url")}})
             if not log:
                 raise ValidationFailed([{"field": "status", "message":
-                                         "没有要修改的内容：可提交 status、owner、category、note、action、action_done 或 publish"}])
+                                         "没有要修改的内容：可提交 status、owner、category、note、claim、action、action_done 或 publish"}])
             if values:
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(**values))
             for item in log:
@@ -284,17 +287,25 @@ class Store:
 
     # -- retention -----------------------------------------------------------------------------
 
-    def purge(self, before: dt.datetime, *, actor: str = "kb purge", now: dt.datetime | None = None,
-              dry_run: bool = False) -> dict:
-        """Remove personal data (name, phone, location) from entries created before `before`."""
+    def purge(self, before: dt.datetime, *, claims_closed_before: dt.datetime | None = None,
+              actor: str = "kb purge", now: dt.datetime | None = None, dry_run: bool = False) -> dict:
+        """Remove personal data (name, phone, location) from entries created before `before`.
+
+        Entries marked as a damage or compensation claim keep theirs while open and until
+        `claims_closed_before` (the limitation period after closing); they are counted as kept."""
         now = now or utcnow()
         personal = sa.or_(entries.c.contact_name.is_not(None), entries.c.contact_phone.is_not(None),
                           entries.c.location.is_not(None))
+        claim = entries.c.claim.is_(True)
+        held = sa.and_(claim, sa.or_(entries.c.closed_at.is_(None),
+                                     entries.c.closed_at >= (claims_closed_before or before)))
         with self.engine.begin() as conn:
+            kept = conn.scalar(sa.select(sa.func.count()).select_from(entries)
+                               .where(entries.c.created_at < before, personal, held))
             rows = conn.execute(sa.select(entries.c.id, entries.c.contact_name, entries.c.contact_phone,
                                           entries.c.location)
-                                .where(entries.c.created_at < before, personal)).mappings().all()
-            counts = {"entries": len(rows),
+                                .where(entries.c.created_at < before, personal, sa.not_(held))).mappings().all()
+            counts = {"entries": len(rows), "kept_claims": kept,
                       "names": sum(r["contact_name"] is not None for r in rows),
                       "phones": sum(r["contact_phone"] is not None for r in rows),
                       "locations": sum(r["location"] is not None for r in rows)}
@@ -310,7 +321,7 @@ class Store:
 
 # -- patch parsing ------------------------------------------------------------------------------
 
-PATCH_KEYS = {"status", "owner", "category", "note", "satisfied", "action", "action_done", "publish"}
+PATCH_KEYS = {"status", "owner", "category", "note", "satisfied", "action", "action_done", "publish", "claim"}
 
 
 def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
@@ -341,6 +352,11 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
             bad("category", f"未知的分类；可选：{'、'.join(config.categories)}")
         else:
             out["category"] = body["category"]
+    if "claim" in body:
+        if not isinstance(body["claim"], bool):
+            bad("claim", "claim 应为 true（涉及损害或赔偿主张）或 false")
+        else:
+            out["claim"] = body["claim"]
     if "satisfied" in body:
         if not isinstance(body["satisfied"], bool):
             bad("satisfied", "satisfied 应为 true 或 false")

@@ -18,7 +18,7 @@ from kb_service.content.markup import BLOCK_NAMES, cell, esc
 from kb_service.content.model import CHANNEL_TEXT, KIND_DIRS, KIND_TEXT, MEASURE_TEXT, SOURCE_TEXT, TYPE_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import ValidationFailed
 from kb_service.feedback.forms import HONEYPOT, LIMITS
-from kb_service.site import public_log
+from kb_service.site import laws, public_log
 
 STANDARDS_PAGE = "residents/standards.md"
 
@@ -206,6 +206,7 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
     for cat in {s.category for s in corpus.snippets.values()}:
         pages[category_uri(cat)] = category_page(corpus, cat)
     pages["tags/index.md"] = tags_page(corpus)
+    pages[laws.URI] = laws.laws_page(corpus)
     return pages
 
 
@@ -215,7 +216,7 @@ def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
     rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
     for s in corpus.standards.values():
         rows.append(f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {MEASURE_TEXT[s.measure]} '
-                    f"| {cell(s.applies_to)} | {cell(s.description)} |")
+                    f"| {cell(s.applies_to)} | {cell(corpus.expand(s.description))} |")
     return "\n".join(rows)
 
 
