@@ -33,6 +33,13 @@ def test_development_set_recall_at_3_per_style(searcher):
         assert metrics(outcomes)["recall@3"] >= 0.95, (style, [(o.case.query, o.top) for o in outcomes if not o.rank or o.rank > 3])
 
 
+@pytest.mark.parametrize("name", ["queries-scripts-a.tsv", "queries-scripts-b.tsv", "queries-templates.tsv"])
+def test_new_scenarios_are_found_the_way_residents_say_them(searcher, name):
+    """Queries written for the 44 scenarios added this round (two per id, colloquial first)."""
+    outcomes = evaluate(searcher, read_cases(ROOT / "tests" / "data" / name))
+    assert metrics(outcomes)["recall@3"] >= 0.95, [(o.case.query, o.top) for o in outcomes if not o.rank or o.rank > 3]
+
+
 def test_pinyin_initials_traditional_homophone(searcher):
     assert "notice.water-outage" in top(searcher, "tingshuitongzhi")
     assert top(searcher, "dtkr", 1) == ["emergency.elevator-entrapment"]
