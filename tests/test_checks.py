@@ -1,6 +1,5 @@
 """`kb lint` catches each class of problem, at the right file, line and column."""
 
-import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -182,4 +181,4 @@ def test_feedback_settings_keep_contract_ids(project):
     path = project / "snippets" / "feedback.yaml"
     edit(path, "  inquiry:\n", "  question:\n")
     found = problems(project)
-    assert any(p.startswith(f"snippets/feedback.yaml:") and "inquiry" in p for p in found), found
+    assert any(p.startswith("snippets/feedback.yaml:") and "inquiry" in p for p in found), found

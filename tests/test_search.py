@@ -1,7 +1,6 @@
 """Search quality and behaviour, on the real content and a real index built by kb build."""
 
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 

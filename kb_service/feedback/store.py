@@ -8,10 +8,9 @@ history of an entry is the events table read in order.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +19,10 @@ from sqlalchemy.engine import Engine
 from kb_service.content.model import FeedbackConfig
 from kb_service.db import actions, entries, events, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
-from kb_service.feedback.forms import Submission, choices, mask_phone, mask_text
+from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
+from kb_service.feedback.forms import Submission, mask_phone, mask_text
 from kb_service.times import BEIJING, utcnow
 
-STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
-            "resolved": "已解决", "followed_up": "已回访", "closed": "已关闭"}
 TRANSITIONS = {
     "received": {"triaged"},
     "triaged": {"in_progress"},
@@ -34,11 +32,9 @@ TRANSITIONS = {
     "closed": set(),
 }
 OPEN = ("received", "triaged", "in_progress")
-ACTION_KINDS = {"script": "话术", "template": "模板", "page": "页面", "process": "流程"}
 RATING_COLUMNS = ("service", "communication", "management", "price", "care")
 MAX_LIMIT = 100_000
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I: read out over the phone
-PR_URL = re.compile(r"^https?://[^\s<>\"']{1,290}$")
 
 
 @dataclass
@@ -185,8 +181,8 @@ class Store:
     # -- changes -----------------------------------------------------------------------------
 
     def update(self, entry_id: int, patch: dict[str, Any], *, actor: str, now: dt.datetime | None = None) -> dict:
-        """Apply a staff change: a status transition, owner, category, note, action, publication.
-        Everything in one transaction; each part appends its own event."""
+        """Apply a staff change: owner, category, a status transition (or a note), publication, a new
+        action, an action done. Everything in one transaction; each operation appends its own event."""
         now = now or utcnow()
         change = parse_patch(patch, self.config)
         with self.engine.begin() as conn:
@@ -195,68 +191,100 @@ class Store:
             row = conn.execute(sa.select(entries).where(entries.c.id == entry_id).with_for_update()).mappings().first()
             if row is None:
                 raise NotFound(f"没有编号为 {entry_id} 的条目", id=entry_id)
-            values: dict[str, Any] = {}
-            log: list[dict] = []
-            status = row["status"]
-            if change.get("owner") is not None and change["owner"] != row["owner"]:
-                values["owner"] = change["owner"]
-                log.append({"kind": "owner", "data": {"from": row["owner"], "to": change["owner"]}})
-            if change.get("category") is not None and change["category"] != row["category"]:
-                values["category"] = change["category"]
-                log.append({"kind": "category", "data": {"from": row["category"], "to": change["category"]}})
+            c = Change(conn, entry_id, row, actor, now)
+            if "owner" in change:
+                self.set_owner(c, change["owner"])
+            if "category" in change:
+                self.set_category(c, change["category"])
             if "status" in change:
-                target = change["status"]
-                if target not in TRANSITIONS[status]:
-                    allowed = choices({s: STATUSES[s] for s in sorted(TRANSITIONS[status])}) or "无（已关闭）"
-                    raise Conflict(f"不能从 {status}（{STATUSES[status]}）变为 {target}（{STATUSES[target]}）；"
-                                   f"当前可以变为：{allowed}", status=status, allowed=sorted(TRANSITIONS[status]))
-                if target == "closed" and self._last_satisfied(conn, entry_id) is False:
-                    raise Conflict("回访时业主不满意，不能直接关闭；请转回 in_progress（处理中）继续处理",
-                                   status=status, allowed=["in_progress"])
-                values["status"] = target
-                if status == "received" and row["responded_at"] is None:
-                    values["responded_at"] = now
-                if target == "resolved":
-                    values["resolved_at"] = now
-                if target == "closed":
-                    values["closed_at"] = now
-                if target == "in_progress" and status == "followed_up":
-                    values["resolved_at"] = None
-                data = {"satisfied": change["satisfied"]} if "satisfied" in change else None
-                log.append({"kind": "status", "from_status": status, "to_status": target,
-                            "note": change.get("note"), "data": data})
-            elif change.get("note"):
-                log.append({"kind": "note", "note": change["note"]})
-            if "claim" in change and bool(row["claim"]) != change["claim"]:
-                values["claim"] = change["claim"]
-                log.append({"kind": "claim", "data": {"claim": change["claim"]}})
+                self.set_status(c, change["status"], note=change.get("note"), satisfied=change.get("satisfied"))
+            elif "note" in change:
+                self.add_note(c, change["note"])
+            if "claim" in change:
+                self.set_claim(c, change["claim"])
             if "publish" in change:
-                values["public_summary"] = change["publish"]
-                log.append({"kind": "publish", "note": change["publish"]})
+                self.publish(c, change["publish"])
             if "action" in change:
-                a = change["action"]
-                action_id = conn.execute(actions.insert().values(
-                    entry_id=entry_id, created_at=now, created_by=actor, **a)).inserted_primary_key[0]
-                log.append({"kind": "action", "data": {"action_id": action_id, **_jsonable(a)}})
+                self.add_action(c, change["action"])
             if "action_done" in change:
-                done = change["action_done"]
-                act = conn.execute(sa.select(actions).where(actions.c.id == done["id"],
-                                                            actions.c.entry_id == entry_id)).mappings().first()
-                if act is None:
-                    raise ValidationFailed([{"field": "action_done.id", "message": "这个条目下没有该改进措施"}])
-                if act["done_at"] is not None:
-                    raise Conflict("这项改进措施已经标记完成", action_id=done["id"])
-                conn.execute(actions.update().where(actions.c.id == done["id"])
-                             .values(done_at=now, pr_url=done.get("pr_url") or act["pr_url"]))
-                log.append({"kind": "action_done", "data": {"action_id": done["id"], "pr_url": done.get("pr_url")}})
-            if not log:
+                self.action_done(c, change["action_done"])
+            if not c.log:
                 raise ValidationFailed([{"field": "status", "message":
                                          "没有要修改的内容：可提交 status、owner、category、note、claim、action、action_done 或 publish"}])
-            if values:
-                conn.execute(entries.update().where(entries.c.id == entry_id).values(**values))
-            for item in log:
+            if c.values:
+                conn.execute(entries.update().where(entries.c.id == entry_id).values(**c.values))
+            for item in c.log:
                 conn.execute(events.insert().values(entry_id=entry_id, at=now, actor=actor, **item))
         return self.get(entry_id, now=now)
+
+    # One method per operation of a change. Each records what it sets in `c.values` and its event
+    # in `c.log`; `update` writes both in its transaction.
+
+    @staticmethod
+    def set_owner(c: Change, owner: str) -> None:
+        if owner != c.row["owner"]:
+            c.values["owner"] = owner
+            c.log.append({"kind": "owner", "data": {"from": c.row["owner"], "to": owner}})
+
+    @staticmethod
+    def set_category(c: Change, category: str) -> None:
+        if category != c.row["category"]:
+            c.values["category"] = category
+            c.log.append({"kind": "category", "data": {"from": c.row["category"], "to": category}})
+
+    def set_status(self, c: Change, target: str, *, note: str | None = None, satisfied: bool | None = None) -> None:
+        status = c.row["status"]
+        if target not in TRANSITIONS[status]:
+            allowed = choices({s: STATUSES[s] for s in sorted(TRANSITIONS[status])}) or "无（已关闭）"
+            raise Conflict(f"不能从 {status}（{STATUSES[status]}）变为 {target}（{STATUSES[target]}）；"
+                           f"当前可以变为：{allowed}", status=status, allowed=sorted(TRANSITIONS[status]))
+        if target == "closed" and self._last_satisfied(c.conn, c.entry_id) is False:
+            raise Conflict("回访时业主不满意，不能直接关闭；请转回 in_progress（处理中）继续处理",
+                           status=status, allowed=["in_progress"])
+        c.values["status"] = target
+        if status == "received" and c.row["responded_at"] is None:
+            c.values["responded_at"] = c.now
+        if target == "resolved":
+            c.values["resolved_at"] = c.now
+        if target == "closed":
+            c.values["closed_at"] = c.now
+        if target == "in_progress" and status == "followed_up":
+            c.values["resolved_at"] = None
+        c.log.append({"kind": "status", "from_status": status, "to_status": target, "note": note,
+                      "data": {"satisfied": satisfied} if satisfied is not None else None})
+
+    @staticmethod
+    def add_note(c: Change, note: str) -> None:
+        c.log.append({"kind": "note", "note": note})
+
+    @staticmethod
+    def set_claim(c: Change, claim: bool) -> None:
+        if claim != bool(c.row["claim"]):
+            c.values["claim"] = claim
+            c.log.append({"kind": "claim", "data": {"claim": claim}})
+
+    @staticmethod
+    def publish(c: Change, text: str) -> None:
+        c.values["public_summary"] = text
+        c.log.append({"kind": "publish", "note": text})
+
+    @staticmethod
+    def add_action(c: Change, action: dict[str, Any]) -> None:
+        action_id = c.conn.execute(actions.insert().values(
+            entry_id=c.entry_id, created_at=c.now, created_by=c.actor, **action)).inserted_primary_key[0]
+        c.log.append({"kind": "action", "data": {"action_id": action_id, **_jsonable(action)}})
+
+    @staticmethod
+    def action_done(c: Change, done: dict[str, Any]) -> None:
+        act = c.conn.execute(sa.select(actions).where(actions.c.id == done["id"],
+                                                      actions.c.entry_id == c.entry_id)).mappings().first()
+        if act is None:
+            raise ValidationFailed([{"field": "action_done.id", "message": "这个条目下没有该改进措施"}])
+        if act["done_at"] is not None:
+            raise Conflict("这项改进措施已经标记完成", action_id=done["id"])
+        c.conn.execute(actions.update().where(actions.c.id == done["id"])
+                       .values(done_at=c.now, pr_url=done.get("pr_url") or act["pr_url"]))
+        c.log.append({"kind": "action_done", "data": {"action_id": done["id"], "pr_url": done.get("pr_url")}})
 
     @staticmethod
     def _last_satisfied(conn, entry_id: int) -> bool | None:
@@ -296,9 +324,8 @@ class Store:
         now = now or utcnow()
         personal = sa.or_(entries.c.contact_name.is_not(None), entries.c.contact_phone.is_not(None),
                           entries.c.location.is_not(None))
-        claim = entries.c.claim.is_(True)
-        held = sa.and_(claim, sa.or_(entries.c.closed_at.is_(None),
-                                     entries.c.closed_at >= (claims_closed_before or before)))
+        held = sa.and_(entries.c.claim.is_(True),
+                       sa.or_(entries.c.closed_at.is_(None), entries.c.closed_at >= (claims_closed_before or before)))
         with self.engine.begin() as conn:
             kept = conn.scalar(sa.select(sa.func.count()).select_from(entries)
                                .where(entries.c.created_at < before, personal, held))
@@ -321,110 +348,43 @@ class Store:
 
 # -- patch parsing ------------------------------------------------------------------------------
 
-PATCH_KEYS = {"status", "owner", "category", "note", "satisfied", "action", "action_done", "publish", "claim"}
+PATCH_KEYS = set(PATCH.names())
 
 
 def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
-    errors: list[dict[str, str]] = []
-    out: dict[str, Any] = {}
-
-    def bad(name, message):
-        errors.append({"field": name, "message": message})
-
-    for key in sorted(set(body) - PATCH_KEYS):
-        bad(str(key)[:50], f"未知字段；可用：{', '.join(sorted(PATCH_KEYS))}")
-    if "status" in body:
-        if not isinstance(body["status"], str) or body["status"] not in STATUSES:
-            bad("status", f"状态只能是：{choices(STATUSES)}")
-        else:
-            out["status"] = body["status"]
-    for key, limit in (("owner", 50), ("note", 2000), ("publish", 500)):
-        if key in body and body[key] is not None:
-            value = body[key]
-            if not isinstance(value, str) or not value.strip():
-                bad(key, "应为非空文字")
-            elif len(value.strip()) > limit:
-                bad(key, f"最多 {limit} 个字")
-            else:
-                out[key] = value.strip()
-    if "category" in body and body["category"] is not None:
-        if not isinstance(body["category"], str) or body["category"] not in config.categories:
-            bad("category", f"未知的分类；可选：{'、'.join(config.categories)}")
-        else:
-            out["category"] = body["category"]
-    if "claim" in body:
-        if not isinstance(body["claim"], bool):
-            bad("claim", "claim 应为 true（涉及损害或赔偿主张）或 false")
-        else:
-            out["claim"] = body["claim"]
+    """A staff change (PATCH body) checked against the form spec; every problem at once."""
+    errors = Errors()
+    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied"}))
     if "satisfied" in body:
-        if not isinstance(body["satisfied"], bool):
-            bad("satisfied", "satisfied 应为 true 或 false")
-        elif body.get("status") != "followed_up":
-            bad("satisfied", "satisfied 只在 status 为 followed_up（回访）时填写")
-        else:
-            out["satisfied"] = body["satisfied"]
-    if "action" in body:
-        out["action"] = _action(body["action"], bad)
-    if "action_done" in body:
-        done = body["action_done"]
-        if not isinstance(done, dict) or not isinstance(done.get("id"), int) or isinstance(done.get("id"), bool):
-            bad("action_done", "action_done 应为 {\"id\": 措施编号, \"pr_url\": \"https://...\"}")
-        else:
-            out["action_done"] = {"id": done["id"], "pr_url": _pr_url(done.get("pr_url"), "action_done.pr_url", bad)}
-    if errors:
-        raise ValidationFailed(errors)
+        satisfied = check(PATCH["satisfied"], body["satisfied"], config, errors, partial=True)
+        if satisfied is not MISSING:
+            if body.get("status") != "followed_up":
+                errors.add("satisfied", "satisfied 只在 status 为 followed_up（回访）时填写")
+            else:
+                out["satisfied"] = satisfied
+    for e in errors.items:
+        # A malformed action_done is one problem with the whole object (the API has said so since v1).
+        if e["field"] == "action_done.id":
+            e.update(field="action_done", message="action_done 应为 {\"id\": 措施编号, \"pr_url\": \"https://...\"}")
+    errors.raise_if_any()
+    if "action" in out:
+        action = dict(out["action"])
+        action["target_kind"] = action.pop("kind")
+        action.setdefault("public", False)
+        out["action"] = action
     return out
 
 
-def _action(raw: Any, bad) -> dict[str, Any] | None:
-    if not isinstance(raw, dict):
-        bad("action", "action 应为对象：what、kind、target、owner、due、public、pr_url")
-        return None
-    out: dict[str, Any] = {}
-    what = raw.get("what")
-    if not isinstance(what, str) or not what.strip() or len(what) > 500:
-        bad("action.what", "写明要改什么（1 到 500 个字）")
-    else:
-        out["what"] = what.strip()
-    kind = raw.get("kind")
-    if not isinstance(kind, str) or kind not in ACTION_KINDS:
-        bad("action.kind", f"kind 只能是：{choices(ACTION_KINDS)}")
-    else:
-        out["target_kind"] = kind
-    owner = raw.get("owner")
-    if not isinstance(owner, str) or not owner.strip() or len(owner) > 50:
-        bad("action.owner", "写明负责人（最多 50 个字）")
-    else:
-        out["owner"] = owner.strip()
-    target = raw.get("target")
-    if target is not None:
-        if not isinstance(target, str) or len(target) > 200:
-            bad("action.target", "target 应为文字（话术 id、页面路径或流程名称），最多 200 个字")
-        else:
-            out["target"] = target.strip() or None
-    due = raw.get("due")
-    if due is not None:
-        try:
-            out["due"] = dt.date.fromisoformat(due)
-        except (TypeError, ValueError):
-            bad("action.due", "due 应为日期，例如 2026-12-31")
-    public = raw.get("public", False)
-    if not isinstance(public, bool):
-        bad("action.public", "public 应为 true 或 false（是否在“你说我改”页面公开）")
-    else:
-        out["public"] = public
-    pr = _pr_url(raw.get("pr_url"), "action.pr_url", bad)
-    if pr is not None:
-        out["pr_url"] = pr
-    return out
-
-
-def _pr_url(value: Any, field: str, bad) -> str | None:
-    if value is not None and (not isinstance(value, str) or not PR_URL.match(value)):
-        bad(field, "pr_url 应为 http(s) 开头的合并请求链接")
-        return None
-    return value
+@dataclass
+class Change:
+    """One change to one entry in progress: the locked row, what to set, the events to append."""
+    conn: sa.Connection
+    entry_id: int
+    row: Any
+    actor: str
+    now: dt.datetime
+    values: dict[str, Any] = field(default_factory=dict)
+    log: list[dict] = field(default_factory=list)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -7,17 +7,18 @@ or `|` in a script can never break a page.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import posixpath
-import re
 from collections import defaultdict
-from typing import Callable, Iterator
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from kb_service.content.filling import SMS_SINGLE, examples, render
 from kb_service.content.markup import BLOCK_NAMES, cell, esc
 from kb_service.content.model import CHANNEL_TEXT, KIND_DIRS, KIND_TEXT, MEASURE_TEXT, SOURCE_TEXT, TYPE_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import ValidationFailed
-from kb_service.feedback.forms import HONEYPOT, LIMITS
+from kb_service.feedback.fields_spec import HONEYPOT, SUBMISSION, limits
 from kb_service.site import laws, public_log
 
 STANDARDS_PAGE = "residents/standards.md"
@@ -296,59 +297,30 @@ BLOCKS["public-log"] = public_log_block
 # -- resident feedback form (residents/feedback.md) ---------------------------------------------
 
 def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
-    """The 反馈与投诉 form. Types, categories, rating dimensions, answer times and the retention
-    period all come from snippets/feedback.yaml and standards.yaml. It posts to the service as a
-    plain form (works without JavaScript); feedback.js sends the same fields as JSON instead."""
+    """The 反馈与投诉 form (template html/feedback_form.html). Types, categories, rating dimensions,
+    answer times and the retention period all come from snippets/feedback.yaml and standards.yaml,
+    the length limits from fields_spec. It posts to the service as a plain form (works without
+    JavaScript); feedback.js sends the same fields as JSON instead."""
     fb = corpus.feedback
     kinds = {tid: t for tid, t in fb.types.items() if tid != "page"}  # page: the widget under each page
-
-    def error(name: str) -> str:
-        return f'<p class="kb-fb-error" id="kb-fb-err-{esc(name.replace(".", "-"))}" hidden></p>'
-
-    types = "".join(f'<label class="kb-fb-choice"><input type="radio" name="type" value="{esc(tid)}" required '
-                    f'aria-describedby="kb-fb-err-type"> {esc(t.label)}</label>' for tid, t in kinds.items())
     by_time: dict[str, list[str]] = defaultdict(list)
     for t in kinds.values():
         if t.response is not None:
             by_time[t.response.text].append(t.label)
-    answer = "；".join(f"{esc('、'.join(labels))} {esc(text)}内答复" for text, labels in by_time.items())
-    results = "".join(f"；{esc(t.label)}的处理结果 {esc(t.result.text)}内告知" for t in kinds.values() if t.result)
-    categories = "".join(f'<option value="{esc(cid)}">{esc(label)}</option>' for cid, label in fb.categories.items())
-    ratings = []
-    for rid, label in fb.ratings.items():
-        name = f"ratings.{rid}"
-        scores = "".join(f'<label class="kb-fb-choice"><input type="radio" name="{esc(name)}" value="{n}"> {n}</label>'
-                         for n in range(1, 6))
-        ratings.append(f'<div class="kb-fb-rating" role="radiogroup" aria-labelledby="kb-fb-rl-{esc(rid)}" '
-                       f'aria-describedby="kb-fb-err-ratings-{esc(rid)}">'
-                       f'<span class="kb-fb-rating-label" id="kb-fb-rl-{esc(rid)}">{esc(label)}</span>{scores}'
-                       f'<label class="kb-fb-choice kb-fb-skip"><input type="radio" name="{esc(name)}" value="" checked> 不评</label>'
-                       f'{error(name)}</div>')
-    keep = fb.retention.text
-    return f"""<form class="kb-fb" id="kb-feedback-form" method="post" action="/api/feedback" accept-charset="utf-8" data-hotline="{esc(corpus.site.hotline)}">
-<p class="kb-fb-note">带 <span class="kb-fb-req">*</span> 的必须填写。答复时限：{answer}{results}。</p>
-<fieldset class="kb-fb-group" id="kb-fb-type"><legend>反馈类型 <span class="kb-fb-req">*</span></legend>{types}{error("type")}</fieldset>
-<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-category">分类（可不选）</label>
-<select class="kb-fb-input" id="kb-fb-category" name="category" aria-describedby="kb-fb-err-category"><option value="">请选择</option>{categories}</select>{error("category")}</div>
-<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-location">楼栋 / 单元 / 位置（可不填）</label>
-<input class="kb-fb-input" id="kb-fb-location" name="location" type="text" maxlength="{LIMITS['location']}" placeholder="例如：3栋1单元 或 地下车库B区" aria-describedby="kb-fb-err-location">{error("location")}</div>
-<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-content">具体内容 <span class="kb-fb-req">*</span></label>
-<textarea class="kb-fb-input" id="kb-fb-content" name="content" rows="6" maxlength="{LIMITS['content']}" required placeholder="发生了什么、在哪里、什么时候，希望我们怎么做" aria-describedby="kb-fb-err-content"></textarea>{error("content")}</div>
-<fieldset class="kb-fb-group"><legend>满意度评分（可不评；1 分最低，5 分最高）</legend>{"".join(ratings)}</fieldset>
-<fieldset class="kb-fb-group"><legend>联系方式（可不填）</legend>
-<p class="kb-fb-note">只有勾选下面的“同意”，我们才会保存您的称呼和电话，并且只用来就这次反馈联系您。联系方式随反馈记录保存 {esc(keep)}，期满后删除。不勾选也能提交，但我们没法主动答复您；不勾选时，填了的称呼和电话也不会保存。</p>
-<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-contact_name">称呼</label>
-<input class="kb-fb-input" id="kb-fb-contact_name" name="contact_name" type="text" maxlength="{LIMITS['contact_name']}" autocomplete="name" placeholder="例如：王女士" aria-describedby="kb-fb-err-contact_name">{error("contact_name")}</div>
-<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-contact_phone">电话</label>
-<input class="kb-fb-input" id="kb-fb-contact_phone" name="contact_phone" type="tel" maxlength="{LIMITS['contact_phone']}" autocomplete="tel" inputmode="tel" placeholder="手机或座机" aria-describedby="kb-fb-err-contact_phone">{error("contact_phone")}</div>
-<div class="kb-fb-field"><label class="kb-fb-choice"><input type="checkbox" id="kb-fb-consent" name="consent" value="true" aria-describedby="kb-fb-err-consent"> 同意保存我的称呼和电话，用于就这次反馈联系我（保存 {esc(keep)}）</label>{error("consent")}</div>
-</fieldset>
-<div class="kb-fb-hp" aria-hidden="true"><label>请勿填写此项 <input type="text" name="{HONEYPOT}" value="" tabindex="-1" autocomplete="off"></label></div>
-<input type="hidden" name="idempotency_key" value="">
-<p><button class="md-button md-button--primary" id="kb-fb-submit" type="submit">提交</button></p>
-<div class="kb-fb-status" id="kb-fb-status" role="status" aria-live="polite"></div>
-</form>
-<div class="kb-fb-result" id="kb-fb-result" tabindex="-1" hidden></div>"""
+    html = _templates().get_template("feedback_form.html").render(
+        hotline=corpus.site.hotline, kinds={tid: t.label for tid, t in kinds.items()},
+        answer_times=list(by_time.items()),
+        result_times=[(t.label, t.result.text) for t in kinds.values() if t.result],
+        categories=fb.categories, ratings=fb.ratings, keep=fb.retention.text,
+        limits=limits(SUBMISSION), honeypot=HONEYPOT)
+    # One raw HTML block inside a Markdown page: an empty line would end it.
+    return "\n".join(line for line in html.splitlines() if line.strip())
+
+
+@cache
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "html"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 BLOCKS["feedback-form"] = feedback_form

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api
+from kb_service.web import api, openapi
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -41,6 +41,8 @@ def routes(settings: Settings) -> list:
             Route("/improvement-log/stats", api.stats),
             Route("/improvement-log/{id}", api.improvement_entry),
             Route("/improvement-log/{id}", api.update_entry, methods=["PATCH"]),
+            Route("/openapi.json", openapi.openapi_json),
+            Route("/docs", openapi.api_docs),
             Route("/{path:path}", api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]),
         # The built site has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: the service takes

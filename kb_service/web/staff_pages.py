@@ -21,7 +21,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from kb_service.errors import Conflict, KBError, ValidationFailed
 from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
-from kb_service.feedback.store import ACTION_KINDS, STATUSES
+from kb_service.feedback.fields_spec import (
+    ACTION,
+    ACTION_DONE,
+    ACTION_KINDS,
+    INTAKE,
+    PATCH,
+    STATUSES,
+    Errors,
+    Form,
+    from_html,
+    labels,
+)
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
 from kb_service.web import api, params
@@ -45,14 +56,9 @@ SOURCES = reports.SOURCES
 DONE = {"status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
         "created": "已登记，下面是这条记录"}
-FIELD_LABELS = {"type": "类型", "content": "投诉内容", "category": "分类", "location": "位置",
-                "contact_phone": "电话", "consent": "同意回访", "status": "状态", "owner": "负责人",
-                "note": "备注", "satisfied": "回访是否满意", "publish": "公开摘要",
-                "record.occurred_at": "发生时间", "record.place": "发生地点", "record.emotion": "情绪状态",
-                "record.cause": "原因分析", "record.proposed": "拟处理方式", "action.what": "措施内容",
-                "action.kind": "措施类型", "action.target": "改动对象", "action.owner": "措施负责人",
-                "action.due": "完成期限", "action.public": "是否公开", "action.pr_url": "合并请求链接",
-                "action_done": "完成的措施", "action_done.id": "完成的措施", "action_done.pr_url": "合并请求链接"}
+FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施"}
+# The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
+PATCH_STATUS = Form("status", (PATCH["note"],))
 
 
 # -- plumbing ---------------------------------------------------------------------------------------
@@ -245,38 +251,25 @@ async def _detail(request: Request, sess: dict, *, ok: str | None = None, error:
 
 
 def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The detail page's forms -> (operation, Store.update patch). Each form names its `op`."""
+    """The detail page's forms -> (operation, Store.update patch). Each form names its `op` and
+    sends the PATCH fields of that operation (fields_spec.PATCH); Store.update checks them."""
     op = form.get("op")
-
-    def text(name):
-        value = form.get(name)
-        return value.strip() if isinstance(value, str) and value.strip() else None
-
     if op == "status":
-        patch: dict[str, Any] = {"status": form.get("status")}
-        if text("note"):
-            patch["note"] = text("note")
+        patch = {"status": form.get("status"), **from_html(PATCH_STATUS, form)}
         if form.get("status") == "followed_up":
-            satisfied = form.get("satisfied")
-            if satisfied not in ("yes", "no"):
-                raise ValidationFailed([{"field": "satisfied", "message": "请选择回访时业主是否满意"}])
-            patch["satisfied"] = satisfied == "yes"
+            errors = Errors()
+            if form.get("satisfied") not in ("yes", "no"):
+                errors.add("satisfied", "请选择回访时业主是否满意")
+            errors.raise_if_any()
+            patch["satisfied"] = form["satisfied"] == "yes"
         return op, patch
     if op in ("owner", "note", "publish", "category"):
-        return op, {op: text(op) or ""}
+        value = form.get(op)
+        return op, {op: value.strip() if isinstance(value, str) else ""}
     if op == "action":
-        action: dict[str, Any] = {"what": text("what") or "", "kind": form.get("kind"), "owner": text("owner") or "",
-                                  "public": form.get("public") in ("on", "true", "1")}
-        for key in ("target", "due", "pr_url"):
-            if text(key):
-                action[key] = text(key)
-        return op, {"action": action}
+        return op, {"action": from_html(ACTION, form)}
     if op == "action_done":
-        raw = form.get("action_id", "")
-        done: dict[str, Any] = {"id": int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None}
-        if text("pr_url"):
-            done["pr_url"] = text("pr_url")
-        return op, {"action_done": done}
+        return op, {"action_done": from_html(ACTION_DONE, form, {"id": "action_id"})}
     raise KBError("未知的操作；请从条目页面上的表单提交")
 
 

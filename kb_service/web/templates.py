@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kb_service.content.model import Corpus
+from kb_service.feedback import fields_spec
 from kb_service.times import local_time
 
 HTML_DIR = Path(__file__).parent / "html"
@@ -33,8 +34,6 @@ def render(name: str, **context) -> str:
 
 
 def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None) -> str:
-    labels = {"type": "反馈类型", "content": "内容", "category": "分类", "location": "位置",
-              "contact_name": "称呼", "contact_phone": "电话", "consent": "同意联系",
-              **{f"ratings.{k}": f"{v}评分" for k, v in corpus.feedback.ratings.items()}}
-    return render("feedback_result.html", reply=reply, errors=errors or [], labels=labels,
+    return render("feedback_result.html", reply=reply, errors=errors or [],
+                  labels=fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback),
                   site=corpus.site, kinds=corpus.feedback.types)
