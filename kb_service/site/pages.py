@@ -7,11 +7,8 @@ or `|` in a script can never break a page.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import posixpath
-import re
 from collections import defaultdict
-from typing import Callable, Iterator
 
 from kb_service.content.filling import SMS_SINGLE, examples, render
 from kb_service.content.markup import BLOCK_NAMES, cell, esc
