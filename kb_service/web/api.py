@@ -25,12 +25,12 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def search(request: Request) -> JSONResponse:
-    params = request.query_params
-    limit = params.int_param(params.get("limit"), "limit", default=10, lo=1, hi=50)
-    kind = params.get("kind") or None
+    query_params = request.query_params
+    limit = params.int_param(query_params.get("limit"), "limit", default=10, lo=1, hi=50)
+    kind = query_params.get("kind") or None
     if kind not in (None, "script", "template", "page"):
         raise KBError("kind 只能是 script、template 或 page", field="kind")
-    query = params.get("q", "")
+    query = query_params.get("q", "")
     if len(query) > 200:
         raise KBError("查询太长：最多 200 个字符", field="q")
     result = services(request).searcher.search(query, limit=limit, kind=kind)
@@ -116,17 +116,17 @@ def require_staff(request: Request) -> str:
     return staff.bearer_staff(services(request).settings, request.headers.get("authorization"))
 
 
-def log_filters(params, corpus: Corpus) -> dict:
-    status = params.get("status") or None
+def log_filters(query, corpus: Corpus) -> dict:
+    status = query.get("status") or None
     if status is not None and status not in STATUSES:
         raise KBError(f"status 只能是：{', '.join(STATUSES)}", field="status")
-    kind = params.get("type") or None
+    kind = query.get("type") or None
     if kind is not None and kind not in corpus.feedback.types:
         raise KBError(f"type 只能是：{', '.join(corpus.feedback.types)}", field="type")
-    category = params.get("category") or None
+    category = query.get("category") or None
     if category is not None and category not in corpus.feedback.categories:
         raise KBError(f"category 只能是：{', '.join(corpus.feedback.categories)}", field="category")
-    overdue = params.get("overdue")
+    overdue = query.get("overdue")
     if overdue in (None, ""):
         overdue = None
     elif overdue.lower() in ("true", "1", "yes"):
@@ -141,10 +141,10 @@ def log_filters(params, corpus: Corpus) -> dict:
 async def improvement_log(request: Request) -> JSONResponse:
     require_staff(request)
     svc = services(request)
-    params = request.query_params
-    filters = log_filters(params, svc.corpus)
-    limit = params.int_param(params.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
-    offset = params.int_param(params.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    query = request.query_params
+    filters = log_filters(query, svc.corpus)
+    limit = params.int_param(query.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
+    offset = params.int_param(query.get("offset"), "offset", default=0, lo=0, hi=10**9)
     total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
