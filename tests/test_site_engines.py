@@ -254,3 +254,17 @@ def test_lookup_page_talks_to_the_service(page, servers, engine):
     assert ids[0] == first["id"]
     page.keyboard.press("Enter")  # opens the first result in place, from /api/scripts/{id}
     expect(page.locator("#kb-lookup-detail h2")).to_have_text(first["title"], timeout=10000)
+
+
+def test_zensical_strict_warning_fails_the_build_and_names_the_page(tmp_path):
+    pytest.importorskip("zensical")
+    from kb_service.build import build_site
+
+    project = copy_project(tmp_path / "p")
+    page = project / "docs" / "residents" / "repair.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n见[不存在的页面](no-such-page.md)。\n", encoding="utf-8")
+    with pytest.raises(ContentError) as err:
+        build_site(settings_for(project, project / "var"), engine="zensical")
+    message = str(err.value)
+    assert "docs/residents/repair.md" in message and "no-such-page.md" in message, message
+    assert "Traceback" not in message

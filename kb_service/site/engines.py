@@ -87,9 +87,36 @@ def run_zensical(staged: Staged) -> None:
                           cwd=staged.root, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace")
     report = _ANSI.sub("", proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        lines = [line.rstrip() for line in report.splitlines()
-                 if line.strip() and not line.startswith(("Traceback", "  File ", "    "))]
-        raise ContentError("站点构建失败（zensical）：\n" + "\n".join(lines[-60:]))
+        problems = zensical_problems(report, staged)
+        raise ContentError("站点构建失败（zensical）：\n" + "\n".join(problems or report.splitlines()[-20:]))
+
+
+_WHERE = re.compile(r"─\[\s*(\S+?):(\d+):(\d+)\s*\]")
+_SOURCE = re.compile(r"^\s*(\d+)\s*│\s?(.*)$")
+
+
+def zensical_problems(report: str, staged: Staged) -> list[str]:
+    """Zensical's drawn report ("Warning: page does not exist", a `╭─[ path:line:col ]` frame,
+    the source line) as one line per problem. Paths are in the staged docs/, where a data block
+    expanded above the line shifts its number: the quoted text finds it in docs/."""
+    out: list[str] = []
+    message = where = None
+    for line in report.splitlines():
+        text = line.strip()
+        if text.startswith(("Warning:", "Error:")):
+            if message:
+                out.append(message)
+            message, where = text.split(":", 1)[1].strip(), None
+        elif message and (m := _WHERE.search(line)):
+            where = f"docs/{m.group(1)}（{staged.root.name}/docs/{m.group(1)}:{m.group(2)}:{m.group(3)}）"
+        elif message and where and (m := _SOURCE.match(line)):
+            out.append(f"{where}: {message}：{m.group(2).strip()}")
+            message = where = None
+        elif text.startswith(("RuntimeError", "Error")) and not message:
+            out.append(text)
+    if message:
+        out.append(message)
+    return [line for line in out if "Aborted because --strict" not in line]
 
 
 @contextlib.contextmanager
