@@ -1,4 +1,4 @@
-"""`kb build`: check content, build the MkDocs site (strict) and the search index.
+"""`kb build`: check content, build the site (strict, with MkDocs or Zensical) and the search index.
 
 A fingerprint of every input is stored next to the output, so `kb serve` rebuilds only what is
 stale and a second start is fast.
@@ -6,19 +6,18 @@ stale and a second start is fast.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb_service.content.load import corpus_from_plain, require_corpus
 from kb_service.content.model import Corpus
-from kb_service.errors import ContentError
 from kb_service.settings import Settings
+from kb_service.site import engines, generate, public_log
 
 STAMP = ".kb-build.json"
 SNAPSHOT = "corpus.json"      # the checked content as plain data, written with the index
@@ -32,21 +31,25 @@ class BuildReport:
     seconds: float
     pages: int = 0
     documents: int = 0
+    engine: str = ""
 
     def summary(self) -> str:
         parts = []
-        parts.append(f"站点已构建（{self.pages} 个页面）" if self.site_built else "站点无变化，跳过构建")
+        parts.append(f"站点已构建（{self.engine}，{self.pages} 个页面）" if self.site_built else "站点无变化，跳过构建")
         parts.append(f"检索索引已构建（{self.documents} 条）" if self.index_built else "检索索引无变化")
         return "，".join(parts) + f"，用时 {self.seconds:.1f} 秒"
 
 
 def fingerprint(settings: Settings, *, site: bool = False) -> str:
-    """Content and code; for the site also the exported improvement log that one page shows."""
+    """Content and code; for the site also the exported improvement log that one page shows and
+    the builder that renders it."""
     root = settings.project_dir
     paths = [p for pattern in INPUT_GLOBS for p in sorted(root.glob(pattern))]
     if site:
         paths.append(settings.public_log_path)
     digest = hashlib.sha256()
+    if site:
+        digest.update(f"engine:{settings.site_engine}\n".encode())
     for path in paths:
         if path.is_file() and "__pycache__" not in path.parts:
             stat = path.stat()
@@ -77,8 +80,8 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
     site_built = index_built = False
     pages = documents = 0
     if site_stale:
-        pages = build_site(settings)
-        _write_stamp(settings.site_dir, fp_site, pages=pages)
+        pages = build_site(settings, corpus)
+        _write_stamp(settings.site_dir, fp_site, pages=pages, engine=settings.site_engine)
         site_built = True
     if index_stale:
         from kb_service.search import (
@@ -90,7 +93,7 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         (settings.index_dir / SNAPSHOT).write_text(json.dumps(corpus.source, ensure_ascii=False), encoding="utf-8")
         _write_stamp(settings.index_dir, fp, documents=documents)
         index_built = True
-    return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents)
+    return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents, settings.site_engine)
 
 
 def load_content(settings: Settings) -> Corpus:
@@ -105,58 +108,30 @@ def load_content(settings: Settings) -> Corpus:
     return require_corpus(settings.snippets_dir)
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def build_site(settings: Settings) -> int:
-    """mkdocs build --strict, in-process. Any warning fails the build with the warnings listed."""
-    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # keep the build output clean
-    from mkdocs.commands.build import build as mkdocs_build
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import Abort, ConfigurationError, PluginError
-
-    collect = _Collect()
-    mkdocs_log = logging.getLogger("mkdocs")
-    mkdocs_log.addHandler(collect)
-    mkdocs_log.propagate = False  # our own handler reports; no duplicate stderr lines
-    try:
-        with _chdir(settings.project_dir), _quiet_jieba():
-            config = load_config(config_file=str(settings.project_dir / "mkdocs.yml"),
-                                 strict=True, site_dir=str(settings.site_dir))
-            if "kb" in config.plugins:
-                config.plugins["kb"].public_log_path = settings.public_log_path
-            mkdocs_build(config)
-    except (Abort, ConfigurationError, PluginError) as exc:
-        detail = collect.messages or [str(exc)]
-        raise ContentError("站点构建失败：\n" + "\n".join(detail)) from None
-    finally:
-        mkdocs_log.removeHandler(collect)
-        mkdocs_log.propagate = True
+def build_site(settings: Settings, corpus: Corpus | None = None, *, engine: str | None = None) -> int:
+    """Stage the complete Markdown project (site/generate.py), render it with the chosen builder
+    (strict), then put the result in place of the served site. Returns the number of pages."""
+    engine = engine or settings.site_engine
+    engines.check(engine)
+    corpus = corpus or require_corpus(settings.snippets_dir)
+    sources = {"public-log": public_log.load(settings.public_log_path)}
+    staged = generate.stage(settings.project_dir, settings.staged_dir, corpus, sources)
+    if staged.output.exists():
+        shutil.rmtree(staged.output)
+    engines.run(engine, staged)
+    _publish(staged.output, settings.site_dir)
     return sum(1 for _ in settings.site_dir.rglob("index.html"))
 
 
-@contextlib.contextmanager
-def _chdir(path: Path):
-    # Material resolves search.jieba_dict_user against the working directory.
-    old = Path.cwd()
-    os.chdir(path)
+def _publish(output: Path, site_dir: Path) -> None:
+    """Replace site_dir by the freshly built output (two renames: never a half-written site)."""
+    old = site_dir.with_name(site_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if site_dir.exists():
+        os.replace(site_dir, old)
     try:
-        yield
-    finally:
-        os.chdir(old)
-
-
-@contextlib.contextmanager
-def _quiet_jieba():
-    try:
-        import jieba
-        jieba.setLogLevel(logging.WARNING)
-    except ImportError:  # pragma: no cover - jieba is a dependency
-        pass
-    yield
+        os.replace(output, site_dir)
+    except OSError:  # another file system: copy instead
+        shutil.copytree(output, site_dir)
+        shutil.rmtree(output)
+    shutil.rmtree(old, ignore_errors=True)

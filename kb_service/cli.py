@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import socket
 import sys
 from pathlib import Path
 
 from kb_service.errors import ContentError, KBError, UsageError
-from kb_service.settings import ENVIRONMENT, Settings
+from kb_service.settings import ENVIRONMENT, SITE_ENGINES, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.from_env()
+        if getattr(args, "engine", None):
+            settings = dataclasses.replace(settings, site_engine=args.engine)
         return args.func(settings, args) or 0
     except ContentError as exc:
         print(f"kb: {exc.message}", file=sys.stderr)
@@ -44,12 +47,15 @@ def make_parser() -> argparse.ArgumentParser:
         epilog="环境变量：\n" + env_help, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(metavar="命令")
 
+    engine_help = "构建站点用的构建器（默认取 KB_SITE_ENGINE，未设置时为 mkdocs）"
     p = sub.add_parser("build", help="检查内容，构建站点（strict）和检索索引")
+    p.add_argument("--engine", choices=SITE_ENGINES, help=engine_help)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("serve", help="构建过期的部分，然后在一个进程里提供站点和 API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--engine", choices=SITE_ENGINES, help=engine_help)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")

@@ -18,7 +18,9 @@ ENVIRONMENT = [
     ("KB_RETENTION_MONTHS", "<standards.yaml 的保存期>",
      "联系方式与位置保存的月数，kb purge 删除更早的；不得少于 standards.yaml 规定的保存期"),
     ("KB_PROJECT_DIR", "<当前目录>", "内容仓库根目录（含 mkdocs.yml、docs/、snippets/）"),
+    ("KB_SITE_ENGINE", "mkdocs", "构建站点用的构建器：mkdocs（Material for MkDocs）或 zensical（需安装 zensical 扩展）"),
 ]
+SITE_ENGINES = ("mkdocs", "zensical")
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,16 @@ class Settings:
     staff_tokens: dict[str, str] = field(default_factory=dict)
     feedback_rate_limit: int = 10
     retention_months: int | None = None
+    site_engine: str = "mkdocs"
 
     @property
     def site_dir(self) -> Path:
         return self.project_dir / "site"
+
+    @property
+    def staged_dir(self) -> Path:
+        """The complete Markdown project that `kb build` generates and the builder renders."""
+        return self.data_dir / "staged"
 
     @property
     def docs_dir(self) -> Path:
@@ -70,7 +78,15 @@ class Settings:
             staff_tokens=parse_tokens(env.get("KB_STAFF_TOKENS", "")),
             feedback_rate_limit=_int(env, "KB_FEEDBACK_RATE_LIMIT", 10),
             retention_months=_int(env, "KB_RETENTION_MONTHS", None),
+            site_engine=site_engine(env.get("KB_SITE_ENGINE") or "mkdocs"),
         )
+
+
+def site_engine(name: str) -> str:
+    name = name.strip().lower()
+    if name not in SITE_ENGINES:
+        raise UsageError(f"KB_SITE_ENGINE 应为 {' 或 '.join(SITE_ENGINES)}，收到 {name!r}")
+    return name
 
 
 def parse_tokens(raw: str) -> dict[str, str]:
