@@ -71,10 +71,12 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
     # Said to a person at the form: the page widget's own type is not one of their choices.
     people = {k: v.label for k, v in config.types.items() if k != "page"}
     allowed = people if source == "staff" else {k: v.label for k, v in config.types.items()}
-    kind = check(form["type"], data.get("type", MISSING), config, errors, mapping=allowed)
-    if kind is MISSING and data.get("type") in (None, ""):
-        errors.items[-1]["message"] = "请选择反馈类型：" + "、".join(people.values())
-    kind = None if kind is MISSING else kind
+    if data.get("type") in (None, ""):
+        errors.add("type", "请选择反馈类型：" + "、".join(people.values()))
+        kind = None
+    else:
+        kind = check(form["type"], data["type"], config, errors, mapping=allowed)
+        kind = None if kind is MISSING else kind
 
     helpful = check(form["helpful"], data.get("helpful", MISSING), config, errors, html=True) \
         if "helpful" in data else MISSING
