@@ -1,6 +1,5 @@
 """`kb lint` catches each class of problem, at the right file, line and column."""
 
-import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from kb_service.content.load import load_corpus
 from kb_service.content.fmt import format_files
 from kb_service.content.lint import lint
 
-from conftest import ROOT, copy_project, settings_for
+from conftest import CONTENT_ROOT, ROOT, copy_project, settings_for
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def test_real_content_is_clean(project):
 
 
 def test_every_scenario_exists_with_its_kind():
-    corpus, _ = load_corpus(ROOT / "snippets")
+    corpus, _ = load_corpus(CONTENT_ROOT / "snippets")
     rows = [line.split("\t") for line in (ROOT / "tests" / "contract" / "scenarios.tsv")
             .read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
     assert len(rows) == 54
@@ -108,7 +107,7 @@ def test_sms_over_70_characters(project):
 
 def test_forbidden_phrase_in_say(project):
     path = script(project)
-    corpus, _ = load_corpus(ROOT / "snippets")
+    corpus, _ = load_corpus(CONTENT_ROOT / "snippets")
     first_say = corpus.scripts["complaint.intake"].steps[0]["say"]
     edit(path, first_say, first_say + "我们会尽快处理。")
     assert any("禁用词“尽快”" in p for p in problems(project))
@@ -182,4 +181,4 @@ def test_feedback_settings_keep_contract_ids(project):
     path = project / "snippets" / "feedback.yaml"
     edit(path, "  inquiry:\n", "  question:\n")
     found = problems(project)
-    assert any(p.startswith(f"snippets/feedback.yaml:") and "inquiry" in p for p in found), found
+    assert any(p.startswith("snippets/feedback.yaml:") and "inquiry" in p for p in found), found

@@ -7,7 +7,6 @@ import json
 
 from conftest import copy_project, kb
 from kb_service import db
-from kb_service.feedback import public_log
 from kb_service.site import public_log as public_page
 from kb_service.build import load_content
 from kb_service.feedback.forms import parse_submission

@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import re
 
-import pytest
 from starlette.testclient import TestClient
 
 from conftest import STAFF, STAFF_TOKEN

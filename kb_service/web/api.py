@@ -25,12 +25,12 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def search(request: Request) -> JSONResponse:
-    params = request.query_params
-    limit = params.int_param(params.get("limit"), "limit", default=10, lo=1, hi=50)
-    kind = params.get("kind") or None
+    query_params = request.query_params
+    limit = params.int_param(query_params.get("limit"), "limit", default=10, lo=1, hi=50)
+    kind = query_params.get("kind") or None
     if kind not in (None, "script", "template", "page"):
         raise KBError("kind 只能是 script、template 或 page", field="kind")
-    query = params.get("q", "")
+    query = query_params.get("q", "")
     if len(query) > 200:
         raise KBError("查询太长：最多 200 个字符", field="q")
     result = services(request).searcher.search(query, limit=limit, kind=kind)
