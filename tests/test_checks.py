@@ -69,9 +69,14 @@ def test_wrong_type(project):
 
 def test_duplicate_id(project):
     shutil.copy(script(project), script(project, "complaint.copy"))
+    line = next(i for i, l in enumerate(script(project).read_text(encoding="utf-8").splitlines(), 1)
+                if l.startswith("id:"))
     found = problems(project)
-    assert any("id 重复：complaint.intake" in p for p in found)
-    assert any("与文件名 'complaint.copy.yaml' 不一致" in p for p in found)
+    # the copy is told to take a new id, not to be renamed onto the original's file name
+    assert [p for p in found if "complaint.copy.yaml" in p and "warning" not in p] == [
+        f"snippets/scripts/complaint.copy.yaml:{line}:5: 这个 id 已被 snippets/scripts/complaint.intake.yaml 使用："
+        "请给新文件一个新的 id，并让文件名与 id 一致"]
+    assert not any("与文件名" in p for p in found)
 
 
 def test_duplicate_key_in_one_file(project):
