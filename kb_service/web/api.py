@@ -141,10 +141,10 @@ def log_filters(params, corpus: Corpus) -> dict:
 async def improvement_log(request: Request) -> JSONResponse:
     require_staff(request)
     svc = services(request)
-    params = request.query_params
-    filters = log_filters(params, svc.corpus)
-    limit = params.int_param(params.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
-    offset = params.int_param(params.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    query_params = request.query_params
+    filters = log_filters(query_params, svc.corpus)
+    limit = params.int_param(query_params.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
+    offset = params.int_param(query_params.get("offset"), "offset", default=0, lo=0, hi=10**9)
     total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
