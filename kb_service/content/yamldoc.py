@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,10 +104,26 @@ def load(path: Path, root: Path | None = None) -> YamlDoc:
     """Parse one file; syntax errors become a Problem (in Chinese, at the line where the mistake
     is) instead of an exception."""
     display = display_path(path, root)
+    raw = path.read_bytes()
+    key = (str(path), display, hashlib.sha1(raw).digest())
+    if key in _PARSED:
+        return _PARSED[key]   # same bytes: the same document (nothing downstream changes it)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return YamlDoc(path, display, None, [Problem(display, 1, 1, f"文件不是 UTF-8 编码：{exc.reason}")])
+    if len(_PARSED) > 2000:
+        _PARSED.clear()
+    _PARSED[key] = doc = parse(path, display, text)
+    return doc
+
+
+# Parsed documents by content: the preview (kb serve --reload) re-reads every file after an edit,
+# and round-trip parsing is the slow part of loading, so only the edited file is parsed again.
+_PARSED: dict[tuple, "YamlDoc"] = {}
+
+
+def parse(path: Path, display: str, text: str) -> YamlDoc:
     try:
         data = round_trip().load(text)
     except MarkedYAMLError as exc:
