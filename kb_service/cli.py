@@ -84,9 +84,14 @@ def cmd_build(settings: Settings, args) -> int:
 
 
 def cmd_lint(settings: Settings, args) -> int:
+    from kb_service.content.editor_schema import write_id_schema
     from kb_service.content.lint import lint
+    from kb_service.content.load import load_corpus
 
     problems = lint(settings)
+    corpus, _ = load_corpus(settings.snippets_dir)   # the files are parsed already (cached)
+    if corpus is not None:
+        write_id_schema(corpus, settings.snippets_dir / "schema")   # editor completion of ids
     for problem in problems:
         print(problem)
     errors = sum(1 for p in problems if p.severity == "error")

@@ -139,3 +139,54 @@ def test_every_placeholder_field_is_expanded(corpus_dir):
     for out in (str(api), page, doc.body):
         assert "{complaint." not in out
     assert page.count(text) >= 3
+
+
+# -- editor support: the ids an editor may pick, for VS Code's completion ------------------------
+
+def test_id_schema_lists_the_corpus_ids_and_validates_like_the_editor(corpus_dir):
+    import json
+
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    from kb_service.content.editor_schema import write_id_schema
+
+    corpus, _ = load_corpus(corpus_dir / "snippets")
+    schema_dir = corpus_dir / "snippets" / "schema"
+    assert write_id_schema(corpus, schema_dir) is True
+    assert write_id_schema(corpus, schema_dir) is False          # unchanged: not rewritten
+    ids = json.loads((schema_dir / "ids.schema.json").read_text(encoding="utf-8"))["$defs"]
+    assert ids["category"]["enum"] == ["complaint", "notice"]
+    assert ids["standard_id"]["enum"] == ["complaint.record-retention", "complaint.reply", "complaint.response"]
+    assert ids["standard_id"]["enumDescriptions"][2] == "投诉首次响应（24小时）"
+    assert ids["snippet_id"]["enum"] == ["complaint.intake", "notice.demo"]
+    assert ids["law_id"] == {"x-kb-generated": True, "type": "string", "description": "laws.yaml 中的法规 id，引用写 [[law:<id>]]"}
+    # What the YAML extension does with snippet.schema.json + ids.schema.json: a typo is flagged.
+    snippet = json.loads((schema_dir / "snippet.schema.json").read_text(encoding="utf-8"))
+    registry = Registry().with_resource("ids.schema.json", DRAFT202012.create_resource(
+        json.loads((schema_dir / "ids.schema.json").read_text(encoding="utf-8"))))
+    editor = Draft202012Validator(snippet, registry=registry)
+    data = corpus.scripts["complaint.intake"].data
+    assert list(editor.iter_errors(data)) == []
+    bad = dict(data, commitments=["complaint.respons"], related=["notice.dem"], category="complain")
+    assert sorted(".".join(map(str, e.absolute_path)) for e in editor.iter_errors(bad)) == [
+        "category", "commitments.0", "related.0"]
+    # kb lint does not depend on the generated file (its own messages name the nearest ids)
+    (schema_dir / "ids.schema.json").unlink()
+    assert problems(corpus_dir) == []
+
+
+def test_vscode_settings_know_the_custom_tags_of_mkdocs_yml():
+    import json
+    import re
+
+    from conftest import ROOT
+
+    settings = json.loads((ROOT / ".vscode" / "settings.json").read_text(encoding="utf-8"))
+    known = " ".join(settings["yaml.customTags"])
+    mkdocs = (CONTENT_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for tag in set(re.findall(r"(![!A-Za-z/:._]+)", mkdocs)):
+        name = tag.replace("!!", "tag:yaml.org,2002:") if tag.startswith("!!") else tag
+        assert name in known, tag
+    assert "redhat.vscode-yaml" in json.loads((ROOT / ".vscode" / "extensions.json").read_text())["recommendations"]

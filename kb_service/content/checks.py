@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 from jsonschema.exceptions import ValidationError
 
 from kb_service.content import fields as F
@@ -24,6 +26,8 @@ from kb_service.content.filling import (
     examples,
     render,
 )
+from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
+from kb_service.content.editor_schema import ID_DEFS
 from kb_service.content.hints import choice_list, did_you_mean, suggest
 from kb_service.content.markup import ARTICLE_SEVERITY, hand_typed_articles, inline_refs
 from kb_service.content.model import (
@@ -51,7 +55,10 @@ REVIEW_MAX_AGE = dt.timedelta(days=365)
 @cache
 def validator(schema_dir: Path, name: str) -> Draft202012Validator:
     schema = json.loads((schema_dir / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    # ids.schema.json (editor_schema.py) lists ids for the editor's completion only: the checks
+    # below report unknown ids with the nearest ones, so here every id is allowed.
+    ids = DRAFT202012.create_resource({"$defs": {name: {} for name in ID_DEFS}})
+    return Draft202012Validator(schema, registry=Registry().with_resource(ID_SCHEMA_FILE, ids))
 
 
 def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date | None = None) -> list[Problem]:

@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kb_service.build import build_site
+from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
+from kb_service.content.editor_schema import write_id_schema
 from kb_service.content.load import require_corpus
 from kb_service.errors import ContentError, NotFound
 from kb_service.search.engine import Searcher, build_index
@@ -47,7 +49,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
         except OSError:
             return
         for entry in entries:
-            if entry.name.startswith(".") or entry.name == "__pycache__":
+            if entry.name.startswith(".") or entry.name in ("__pycache__", ID_SCHEMA_FILE):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 walk(entry.path)
@@ -138,6 +140,7 @@ class Preview:
         try:
             # The content is checked once here (the site build checks it again in its plugin).
             corpus = require_corpus(self.settings.snippets_dir)
+            write_id_schema(corpus, self.settings.snippets_dir / "schema")   # new ids complete at once
             services = self.services
             if services is not None:
                 services.corpus = corpus               # API values follow at once
