@@ -46,6 +46,8 @@ def test_fixture_corpus_is_clean(corpus_dir):
     ("tab.yaml", f"{SCRIPT}:11:1: 缩进里有 Tab 字符：请用空格缩进，不要用 Tab"),
     ("indent.yaml", f"{SCRIPT}:11:6: 缩进不对：这一行比上一行多缩进了，同一层的键要对齐（请用空格，每深一层多 2 个空格）"),
     ("fullwidth-colon.yaml", f"{SCRIPT}:10:8: 键 say 后面是全角冒号“：”：冒号要用半角 : 并在后面加空格"),
+    # the last step: YAML reads `say：...` as a text item, so the schema check says it
+    ("fullwidth-colon-last-step.yaml", f"{SCRIPT}:12:8: 键 say 后面是全角冒号“：”：冒号要用半角 : 并在后面加空格"),
 ])
 def test_syntax_errors(corpus_dir, broken, expected):
     assert problems(corpus_dir, broken, SCRIPT) == [expected]

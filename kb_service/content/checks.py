@@ -40,7 +40,7 @@ from kb_service.content.model import (
     make_snippet,
     placeholder_texts,
 )
-from kb_service.content.yamldoc import Problem, YamlDoc, to_plain
+from kb_service.content.yamldoc import BAD_COLON, COLON_MESSAGE, Problem, YamlDoc, to_plain
 from kb_service.errors import ValidationFailed
 
 SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
@@ -139,6 +139,12 @@ def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
         if isinstance(error.instance, dict) and did_you_mean(missing, strangers):
             return   # a misspelled key: its own message says "是不是 <missing>？"
         yield item_problem(doc, path, f"缺少必填的键 {missing!r}")
+        return
+    if v == "type" and isinstance(error.instance, str) and BAD_COLON.match(error.instance):
+        # `- say：您好` parses as the text "say：您好" where a mapping was expected
+        m = BAD_COLON.match(error.instance)
+        what = "后面是全角冒号“：”" if m.group(3) == "：" else "的冒号后面缺少空格"
+        yield doc.problem_at(path, m.start(3), f"键 {m.group(2)} {what}：{COLON_MESSAGE}")
         return
     if v == "type":
         want = error.validator_value
