@@ -79,6 +79,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="kb-preview-bench-"))
     project = tmp / "p"
+    project.mkdir()
     for name in CONTENT:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, project / name)
