@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -95,17 +96,23 @@ class Preview:
         self.services = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._indexer: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._index_event = threading.Event()
+        self._index_wanted: tuple | None = None
 
     def start(self, services) -> None:
         self.services = services
         self._thread = threading.Thread(target=self._run, name="kb-preview", daemon=True)
         self._thread.start()
+        self._indexer = threading.Thread(target=self._index_loop, name="kb-preview-index", daemon=True)
+        self._indexer.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._indexer):
+            if thread is not None:
+                thread.join(timeout=5)
 
     def _publish(self, **changes) -> None:
         with self._lock:
@@ -153,13 +160,37 @@ class Preview:
         site_done = time.perf_counter()
         self._publish(state="ok", version=self.status.version + 1, seconds=round(site_done - seen, 3))
         log.warning("kb preview: 已重建（%s），用时 %.1f 秒", "、".join(changed[:3]), site_done - seen)
-        # The search index last: the page has reloaded already, search follows a moment later.
-        build_index(corpus, self.settings.docs_dir, self.settings.index_dir)
-        if services is not None:
-            searcher = Searcher.open(self.settings.index_dir, corpus)
-            searcher.gap_sink = services.gaps.add
-            services.searcher = searcher
-        self._publish(index_seconds=round(time.perf_counter() - site_done, 3))
+        # The search index last, in its own thread: the page has reloaded already, search follows
+        # a moment later, and the next save does not wait for it.
+        with self._lock:
+            self._index_wanted = (corpus, site_done)
+        self._index_event.set()
+
+    def _index_loop(self) -> None:
+        generation = 0
+        while not self._stop.is_set():
+            if not self._index_event.wait(0.5):
+                continue
+            self._index_event.clear()
+            with self._lock:
+                wanted, self._index_wanted = self._index_wanted, None
+            if wanted is None:
+                continue
+            corpus, since = wanted
+            generation += 1
+            # A fresh folder each time: searches in flight keep reading the previous one.
+            target = self.settings.data_dir / "preview-index" / str(generation)
+            try:
+                shutil.rmtree(target, ignore_errors=True)
+                build_index(corpus, self.settings.docs_dir, target)
+                if self.services is not None:
+                    searcher = Searcher.open(target, corpus)
+                    searcher.gap_sink = self.services.gaps.add
+                    self.services.searcher = searcher
+                shutil.rmtree(self.settings.data_dir / "preview-index" / str(generation - 2), ignore_errors=True)
+                self._publish(index_seconds=round(time.perf_counter() - since, 3))
+            except Exception:   # search keeps the previous index
+                log.exception("preview index rebuild failed")
 
 
 # -- HTTP: the status, the script, and the tag in every page ----------------------------------
