@@ -6,7 +6,7 @@ STAMP := $(VENV)/.kb-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install serve build lint test fmt bench clean
+.PHONY: install serve preview build lint test fmt bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本")'
@@ -19,15 +19,30 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
+# For editors: like serve, but every saved change to docs/, snippets/, overrides/ or mkdocs.yml is
+# rebuilt and the open page reloads itself (kb serve --reload).
+preview: $(STAMP)
+	$(BIN)/kb serve --reload --host $(HOST) --port $(PORT)
+
 build: $(STAMP)
 	$(BIN)/kb build
 
 lint: $(STAMP)
 	$(BIN)/kb lint
 
+# Rewrites scripts and templates in the canonical key order (comments and Chinese kept).
+fmt: $(STAMP)
+	$(BIN)/kb fmt
+
 test: $(STAMP)
 	$(BIN)/kb lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Timings printed for bench/README.md: search latency, feedback durability, preview save-to-visible.
+bench: $(STAMP)
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/feedback.py
+	$(BIN)/python bench/preview.py
 
 clean:
 	rm -rf site var .pytest_cache

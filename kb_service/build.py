@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb_service.content.editor_schema import write_id_schema
 from kb_service.content.load import corpus_from_plain, require_corpus
 from kb_service.content.model import Corpus
 from kb_service.settings import Settings
@@ -77,6 +78,7 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         # Both outputs were built, after a full check, from exactly these inputs: nothing to do.
         return BuildReport(False, False, time.perf_counter() - started)
     corpus = require_corpus(settings.snippets_dir)  # raises ContentError with every problem
+    write_id_schema(corpus, settings.snippets_dir / "schema")   # ids for the editors' completion
     site_built = index_built = False
     pages = documents = 0
     if site_stale:

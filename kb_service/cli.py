@@ -56,6 +56,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--engine", choices=SITE_ENGINES, help=engine_help)
+    p.add_argument("--reload", action="store_true",
+                   help="预览模式（make preview）：保存 docs/、snippets/、overrides/、mkdocs.yml 后自动重建，打开的页面自动刷新")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")
@@ -88,9 +90,14 @@ def cmd_build(settings: Settings, args) -> int:
 
 
 def cmd_lint(settings: Settings, args) -> int:
+    from kb_service.content.editor_schema import write_id_schema
     from kb_service.content.lint import lint
+    from kb_service.content.load import load_corpus
 
     problems = lint(settings)
+    corpus, _ = load_corpus(settings.snippets_dir)   # the files are parsed already (cached)
+    if corpus is not None:
+        write_id_schema(corpus, settings.snippets_dir / "schema")   # editor completion of ids
     for problem in problems:
         print(problem)
     errors = sum(1 for p in problems if p.severity == "error")
@@ -196,13 +203,15 @@ def cmd_serve(settings: Settings, args) -> int:
     print(f"kb: {report.summary()}")
     if not settings.staff_enabled:
         print("kb: 未设置 KB_STAFF_TOKENS，员工接口（改进日志）已关闭")
+    if args.reload:
+        print("kb: 预览模式：保存 docs/、snippets/、overrides/ 或 mkdocs.yml 后自动重建，打开的页面会自己刷新")
     print(f"kb: 正在监听 http://{args.host}:{args.port}/ （站点在 /，API 在 /api/；Ctrl+C 停止）", flush=True)
 
     import uvicorn
 
     from kb_service.web.app import create_app
 
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+    config = uvicorn.Config(create_app(settings, preview=args.reload), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0

@@ -17,6 +17,9 @@ from kb_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ("mkdocs.yml", "docs", "snippets", "overrides")
+# The content the tests run against: the repository's own, or (KB_TEST_CONTENT_ROOT) a copy with
+# edited values, to show that an editor's change never fails a test (tests/test_content_changes.py).
+CONTENT_ROOT = Path(os.environ.get("KB_TEST_CONTENT_ROOT") or ROOT).resolve()
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -24,7 +27,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def copy_project(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in CONTENT:
-        src = ROOT / name
+        src = CONTENT_ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name)
         elif src.exists():

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from conftest import ROOT
+from conftest import CONTENT_ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -38,8 +38,8 @@ CHAPTER_TERMS = [
 
 @pytest.mark.parametrize("term,chapter,heading", CHAPTER_TERMS, ids=[c[1].split("/")[1] for c in CHAPTER_TERMS])
 def test_search_finds_a_term_in_its_chapter_and_opens_it(page, server, term, chapter, heading):
-    chapters = sorted((ROOT / "docs" / "handbook").glob("*.md"))
-    holders = [p.relative_to(ROOT / "docs").as_posix() for p in chapters if term in p.read_text(encoding="utf-8")]
+    chapters = sorted((CONTENT_ROOT / "docs" / "handbook").glob("*.md"))
+    holders = [p.relative_to(CONTENT_ROOT / "docs").as_posix() for p in chapters if term in p.read_text(encoding="utf-8")]
     assert holders == [chapter], holders  # the term really is in this chapter and in no other
 
     page.goto(server.url + "/")

@@ -9,7 +9,7 @@ from kb_service.content.load import load_corpus
 from kb_service.content.fmt import format_files
 from kb_service.content.lint import lint
 
-from conftest import ROOT, copy_project, settings_for
+from conftest import CONTENT_ROOT, ROOT, copy_project, settings_for
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_real_content_is_clean(project):
 
 
 def test_every_scenario_exists_with_its_kind():
-    corpus, _ = load_corpus(ROOT / "snippets")
+    corpus, _ = load_corpus(CONTENT_ROOT / "snippets")
     rows = [line.split("\t") for line in (ROOT / "tests" / "contract" / "scenarios.tsv")
             .read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
     assert len(rows) >= 98 and len({r[0] for r in rows}) == len(rows)
@@ -69,14 +69,19 @@ def test_wrong_type(project):
 
 def test_duplicate_id(project):
     shutil.copy(script(project), script(project, "complaint.copy"))
+    line = next(i for i, l in enumerate(script(project).read_text(encoding="utf-8").splitlines(), 1)
+                if l.startswith("id:"))
     found = problems(project)
-    assert any("id 重复：complaint.intake" in p for p in found)
-    assert any("与文件名 'complaint.copy.yaml' 不一致" in p for p in found)
+    # the copy is told to take a new id, not to be renamed onto the original's file name
+    assert [p for p in found if "complaint.copy.yaml" in p and "warning" not in p] == [
+        f"snippets/scripts/complaint.copy.yaml:{line}:5: 这个 id 已被 snippets/scripts/complaint.intake.yaml 使用："
+        "请给新文件一个新的 id，并让文件名与 id 一致"]
+    assert not any("与文件名" in p for p in found)
 
 
 def test_duplicate_key_in_one_file(project):
-    edit(script(project), "owner:", "owner: 甲\nowner:")
-    assert any("重复的键" in p for p in problems(project))
+    line = edit(script(project), "owner:", "owner: 甲\nowner:")
+    assert f"snippets/scripts/complaint.intake.yaml:{line + 1}:1: 键 'owner' 在同一层出现了两次：请删掉或合并其中一个" in problems(project)
 
 
 def test_related_and_standard_ids_must_exist(project):
@@ -107,7 +112,7 @@ def test_sms_over_70_characters(project):
 
 def test_forbidden_phrase_in_say(project):
     path = script(project)
-    corpus, _ = load_corpus(ROOT / "snippets")
+    corpus, _ = load_corpus(CONTENT_ROOT / "snippets")
     first_say = corpus.scripts["complaint.intake"].steps[0]["say"]
     edit(path, first_say, first_say + "我们会尽快处理。")
     assert any("禁用词“尽快”" in p for p in problems(project))

@@ -10,7 +10,7 @@ from kb_service.content.load import load_corpus
 from kb_service.errors import ValidationFailed
 from kb_service.content.filling import examples, render, to_html
 
-from conftest import ROOT, copy_project
+from conftest import CONTENT_ROOT, copy_project
 
 NOW = dt.datetime(2026, 11, 26, 9, 30)
 TODAY = NOW.date()
@@ -18,7 +18,7 @@ TODAY = NOW.date()
 
 @pytest.fixture(scope="module")
 def corpus():
-    c, problems = load_corpus(ROOT / "snippets")
+    c, problems = load_corpus(CONTENT_ROOT / "snippets")
     assert c is not None, problems
     return c
 
@@ -137,19 +137,28 @@ def test_tone_warnings(corpus):
 
 
 def test_deadline_follows_the_standards_file(tmp_path):
+    """The computed deadline is the standard's duration after the start: read from standards.yaml
+    (never typed here), and it follows a change of that file."""
     project = copy_project(tmp_path / "p")
     c, _ = load_corpus(project / "snippets")
     t = c.templates["reply.complaint-received"]
-    values = dict(examples(t), received_at="2026-12-01 09:30")
+    spec = next(f["computed"] for f in t.fields if f["name"] == "reply_by")
+    received = dt.datetime(2026, 12, 1, 9, 30)
+    values = dict(examples(t), received_at=f"{received:%Y-%m-%d %H:%M}")
     r = render(t, "sms", values, c, now=NOW)
-    assert r.values["reply_by"] == "2026-12-02 09:30"  # 24 hours
+    assert r.values["reply_by"] == f"{c.standards[spec['key']].deadline(received):%Y-%m-%d %H:%M}"
+    old = c.standards[spec["key"]]
     standards = project / "snippets" / "standards.yaml"
     text = standards.read_text(encoding="utf-8")
-    block = text[text.index("id: complaint.response"):]
-    standards.write_text(text.replace(block, block.replace("duration: 24", "duration: 12", 1)), encoding="utf-8")
+    block = text[text.index(f"id: {old.id}\n"):]
+    changed = old.duration * 2
+    standards.write_text(text.replace(block, block.replace(f"duration: {old.duration}", f"duration: {changed}", 1)),
+                         encoding="utf-8")
     c2, _ = load_corpus(project / "snippets")
+    assert c2.standards[old.id].duration == changed
     r2 = render(c2.templates["reply.complaint-received"], "sms", values, c2, now=NOW)
-    assert r2.values["reply_by"] == "2026-12-01 21:30"
+    assert r2.values["reply_by"] == f"{c2.standards[old.id].deadline(received):%Y-%m-%d %H:%M}"
+    assert r2.values["reply_by"] != r.values["reply_by"]
 
 
 def test_api_render(client):
@@ -172,7 +181,7 @@ def test_api_render(client):
     assert big.status_code == 413
     listed = client.get("/api/templates").json()["templates"]
     assert {"id", "title", "channels"} <= set(listed[0])
-    corpus, _ = load_corpus(ROOT / "snippets")
+    corpus, _ = load_corpus(CONTENT_ROOT / "snippets")
     assert sorted(t["id"] for t in listed) == sorted(corpus.templates)
 
 

@@ -8,7 +8,7 @@ from kb_service.content.load import require_corpus
 from kb_service.search.evaluation import evaluate, metrics, read_cases
 from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight
 
-from conftest import ROOT
+from conftest import CONTENT_ROOT, ROOT
 
 DEV = ROOT / "tests" / "contract" / "dev-queries.tsv"
 
@@ -85,8 +85,8 @@ def test_page_sections_show_commitments_as_on_the_site():
     """`[[std:<id>]]` in a hand-written page is indexed as the standard's text, like the built page."""
     from kb_service.search.engine import page_docs
 
-    corpus = require_corpus(ROOT / "snippets")
-    docs = [d for d in page_docs(ROOT / "docs", corpus.standards) if not d.id.startswith("page:editors/")]
+    corpus = require_corpus(CONTENT_ROOT / "snippets")
+    docs = [d for d in page_docs(CONTENT_ROOT / "docs", corpus.standards) if not d.id.startswith("page:editors/")]
     assert [d.id for d in docs if "[[std:" in d.body] == []  # the editors' guide shows the syntax in code
     complaint = "".join(d.body for d in docs if d.id.startswith("page:residents/complaint.md"))
     assert f"受理后 {corpus.standards['complaint.response'].text}内" in complaint

@@ -14,16 +14,21 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 from jsonschema.exceptions import ValidationError
 
 from kb_service.content import fields as F
 from kb_service.content.filling import (
     DOCUMENT_PARTS,
+    PLACEHOLDER,
     SMS_SINGLE,
     examples,
-    placeholders,
     render,
 )
+from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
+from kb_service.content.editor_schema import ID_DEFS
+from kb_service.content.hints import choice_list, did_you_mean, suggest
 from kb_service.content.markup import ARTICLE_SEVERITY, hand_typed_articles, inline_refs
 from kb_service.content.model import (
     KIND_DIRS,
@@ -33,8 +38,9 @@ from kb_service.content.model import (
     Site,
     Standard,
     make_snippet,
+    placeholder_texts,
 )
-from kb_service.content.yamldoc import Problem, YamlDoc, to_plain
+from kb_service.content.yamldoc import BAD_COLON, COLON_MESSAGE, Problem, YamlDoc, to_plain
 from kb_service.errors import ValidationFailed
 
 SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
@@ -49,7 +55,10 @@ REVIEW_MAX_AGE = dt.timedelta(days=365)
 @cache
 def validator(schema_dir: Path, name: str) -> Draft202012Validator:
     schema = json.loads((schema_dir / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    # ids.schema.json (editor_schema.py) lists ids for the editor's completion only: the checks
+    # below report unknown ids with the nearest ones, so here every id is allowed.
+    ids = DRAFT202012.create_resource({"$defs": {name: {} for name in ID_DEFS}})
+    return Draft202012Validator(schema, registry=Registry().with_resource(ID_SCHEMA_FILE, ids))
 
 
 def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date | None = None) -> list[Problem]:
@@ -69,15 +78,22 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     site = Site.from_data(to_plain(docs["site"].data))
     standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
     tone = to_plain(docs["tone"].data)
-    problems += duplicates(docs["standards"], ["standards"], "承诺")
+    cause = duplicates(docs["standards"], ["standards"], "承诺")
+    if cause:
+        # Every script, template and setting naming that commitment would fail too: report the
+        # cause alone (with any other file's own errors), its consequences after it is fixed.
+        return sorted(set(problems + cause))
     problems += check_references(docs["standards"], {"std": set(standards), "law": law_ids(docs)})
     laws = law_ids(docs)
     if docs.get("laws") is not None:
         problems += duplicates(docs["laws"], ["laws"], "法规")
     problems += check_feedback(docs["feedback"], standards)
     ids = Counter(doc.data["id"] for doc in docs["snippets"])
+    files: dict[str, list[YamlDoc]] = {}
     for doc in docs["snippets"]:
-        problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids,
+        files.setdefault(doc.data["id"], []).append(doc)
+    for doc in docs["snippets"]:
+        problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids, files=files,
                                   snippets_dir=snippets_dir, today=today)
         problems += check_references(doc, {"std": set(standards), "law": laws})
     return sorted(set(problems))
@@ -114,7 +130,8 @@ def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
     if v == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
-            hint = f"（允许的键：{', '.join(allowed)}）" if allowed else ""
+            guess = did_you_mean(str(key), allowed)
+            hint = f"（{guess}允许的键：{', '.join(allowed)}）" if allowed else ""
             yield doc.problem(path + [key], f"未知的键 {key!r}{hint}", on_key=True)
         return
     if v == "false" or (error.schema is False):
@@ -122,7 +139,16 @@ def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
         return
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        yield doc.problem(path, f"缺少必填的键 {missing!r}")
+        strangers = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        if isinstance(error.instance, dict) and did_you_mean(missing, strangers):
+            return   # a misspelled key: its own message says "是不是 <missing>？"
+        yield item_problem(doc, path, f"缺少必填的键 {missing!r}")
+        return
+    if v == "type" and isinstance(error.instance, str) and BAD_COLON.match(error.instance):
+        # `- say：您好` parses as the text "say：您好" where a mapping was expected
+        m = BAD_COLON.match(error.instance)
+        what = "后面是全角冒号“：”" if m.group(3) == "：" else "的冒号后面缺少空格"
+        yield doc.problem_at(path, m.start(3), f"键 {m.group(2)} {what}：{COLON_MESSAGE}")
         return
     if v == "type":
         want = error.validator_value
@@ -154,6 +180,20 @@ def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
     yield doc.problem(path, f"{_name(path)}不符合格式：{error.message}")
 
 
+def item_problem(doc: YamlDoc, path: list, message: str) -> Problem:
+    """A problem about a whole mapping (a missing key): at its first key, so an editor lands on the
+    item (`- say: ...`), not at 1:1 or on the list above it."""
+    node = doc.data
+    for key in path:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return doc.problem(path, message)
+    if isinstance(node, dict) and node:
+        return doc.problem(list(path) + [next(iter(node))], message, on_key=True)
+    return doc.problem(path, message)
+
+
 def _name(path: list) -> str:
     keys = [str(p) for p in path if not isinstance(p, int)]
     return f"{keys[-1]} " if keys else ""
@@ -183,7 +223,9 @@ def duplicates(doc: YamlDoc, path: list, what: str) -> list[Problem]:
     out = []
     for i, item in enumerate(items):
         if item["id"] in seen:
-            out.append(doc.problem(path + [i, "id"], f"{what} id 重复：{item['id']}（第 {seen[item['id']] + 1} 项已用过）"))
+            first = doc.where(path + [seen[item["id"]], "id"])[0]
+            out.append(doc.problem(path + [i, "id"], f"{what} id 重复：{item['id']} 已在第 {first} 行使用"
+                                                     f"（第 {seen[item['id']] + 1} 项）：请给这一项一个新的 id"))
         seen.setdefault(item["id"], i)
     return out
 
@@ -194,13 +236,14 @@ def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
     for tid, spec in doc.data["types"].items():
         for key in ("response", "result"):
             if key in spec and spec[key] not in standards:
-                out.append(doc.problem(["types", tid, key], f"standards.yaml 中没有承诺 {spec[key]!r}"))
+                out.append(doc.problem(["types", tid, key], f"standards.yaml 中没有承诺 {spec[key]!r}"
+                                                            f"{suggest(spec[key], standards)}"))
     for key in ("retention", "claim_retention"):
         ret = doc.data.get(key)
         if ret is None:
             continue
         if ret not in standards:
-            out.append(doc.problem([key], f"standards.yaml 中没有承诺 {ret!r}"))
+            out.append(doc.problem([key], f"standards.yaml 中没有承诺 {ret!r}{suggest(ret, standards)}"))
         elif standards[ret]["measure"] != "retention":
             out.append(doc.problem([key], f"{ret!r} 不是保存期（measure 应为 retention）"))
     return out
@@ -242,23 +285,30 @@ def check_references(doc: YamlDoc, refs: dict[str, set[str]]) -> list[Problem]:
 
 
 def check_snippet(doc: YamlDoc, *, site: Site, standards: dict, tone: dict, ids: Counter,
-                  snippets_dir: Path, today: dt.date) -> list[Problem]:
+                  files: dict[str, list[YamlDoc]], snippets_dir: Path, today: dt.date) -> list[Problem]:
     data = doc.data
     out: list[Problem] = []
     sid, kind = data["id"], data["kind"]
-    if ids[sid] > 1:
-        out.append(doc.problem(["id"], f"id 重复：{sid} 在 {ids[sid]} 个文件中出现"))
-    if doc.path.stem != sid:
+    owner = next((d for d in files.get(sid, []) if d is not doc and d.path.stem == sid), None)
+    if owner is not None and doc.path.stem != sid:
+        # A copied file whose id was not changed: renaming the copy would clash; give it a new id.
+        out.append(doc.problem(["id"], f"这个 id 已被 {owner.display} 使用：请给新文件一个新的 id，并让文件名与 id 一致"))
+    elif ids[sid] > 1 and doc.path.stem != sid:
+        others = ", ".join(d.display for d in files[sid] if d is not doc)
+        out.append(doc.problem(["id"], f"id 重复：{sid} 也在 {others} 中使用：请给这个文件一个新的 id，并让文件名与 id 一致"))
+    elif doc.path.stem != sid:
         out.append(doc.problem(["id"], f"id {sid!r} 与文件名 {doc.path.name!r} 不一致，文件应命名为 {sid}.yaml"))
     if doc.path.parent.name != KIND_DIRS[kind]:
         out.append(doc.problem(["kind"], f"kind 为 {kind} 的内容应放在 snippets/{KIND_DIRS[kind]}/ 下"))
     if data["category"] not in site.categories:
-        out.append(doc.problem(["category"], f"未知的分类 {data['category']!r}；可选：{', '.join(site.categories)}"))
+        out.append(doc.problem(["category"], f"未知的分类 {data['category']!r}；可选：{', '.join(site.categories)}"
+                                             + (f"（{did_you_mean(data['category'], site.categories)}）"
+                                                if did_you_mean(data['category'], site.categories) else "")))
     elif sid.split(".")[0] != data["category"]:
         out.append(doc.problem(["category"], f"分类 {data['category']!r} 应与 id 前缀 {sid.split('.')[0]!r} 一致"))
     for i, rel in enumerate(data["related"]):
         if rel not in ids:
-            out.append(doc.problem(["related", i], f"related 指向不存在的 id：{rel}"))
+            out.append(doc.problem(["related", i], f"related 指向不存在的 id：{rel}{suggest(rel, ids)}"))
         elif rel == sid:
             out.append(doc.problem(["related", i], "related 不能指向自己"))
     reviewed = dt.date.fromisoformat(to_plain(data["reviewed"]))
@@ -267,10 +317,26 @@ def check_snippet(doc: YamlDoc, *, site: Site, standards: dict, tone: dict, ids:
     elif today - reviewed > REVIEW_MAX_AGE:
         out.append(doc.problem(["reviewed"], f"审核日期 {reviewed} 已超过一年，请重新审核内容并更新日期",
                                severity="warning"))
+    out += placeholder_problems(doc, standards, data["commitments"] if kind == "script" else None)
     if kind == "script":
         out += check_script(doc, standards, tone)
     else:
         out += check_template(doc, site, standards, today)
+    return out
+
+
+def placeholder_problems(doc: YamlDoc, standards: dict, commitments: list | None) -> list[Problem]:
+    """`{<standard id>}` in every text that is filled in (model.placeholder_texts), at the line
+    and column of the placeholder itself."""
+    out = []
+    for path, text in placeholder_texts(doc.data):
+        for m in STANDARD_REF.finditer(text):
+            ref = m.group(1)
+            if ref not in standards:
+                out.append(doc.problem_at(path, m.start(), f"{{{ref}}} 不是 standards.yaml 中的承诺 id"
+                                                           f"{suggest(ref, standards)}"))
+            elif commitments is not None and ref not in commitments:
+                out.append(doc.problem_at(path, m.start(), f"用到了 {{{ref}}}，请把 {ref} 也列入 commitments"))
     return out
 
 
@@ -279,18 +345,13 @@ def check_script(doc: YamlDoc, standards: dict, tone: dict) -> list[Problem]:
     commitments = list(data["commitments"])
     for i, sid in enumerate(commitments):
         if sid not in standards:
-            out.append(doc.problem(["commitments", i], f"standards.yaml 中没有承诺 {sid!r}"))
+            out.append(doc.problem(["commitments", i], f"standards.yaml 中没有承诺 {sid!r}{suggest(sid, standards)}"))
     own = [a["phrase"] for a in data["avoid"]]
     for i, step in enumerate(data["steps"]):
         for key in ("say", "do", "note"):
             text = step.get(key)
             if not text:
                 continue
-            for ref in STANDARD_REF.findall(text):
-                if ref not in standards:
-                    out.append(doc.problem(["steps", i, key], f"{{{ref}}} 不是 standards.yaml 中的承诺 id"))
-                elif ref not in commitments:
-                    out.append(doc.problem(["steps", i, key], f"用到了 {{{ref}}}，请把 {ref} 也列入 commitments"))
             if key == "say":
                 for phrase in own:
                     if phrase in text:
@@ -335,7 +396,8 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
             out.append(doc.problem(["fields", i, "computed"], f"computed.key 应为站点设置之一：{', '.join(SETTING_KEYS)}"))
         if src == "standard":
             if spec.get("key") not in standards:
-                out.append(doc.problem(["fields", i, "computed"], f"standards.yaml 中没有承诺 {spec.get('key')!r}"))
+                out.append(doc.problem(["fields", i, "computed"], f"standards.yaml 中没有承诺 {spec.get('key')!r}"
+                                                                  f"{suggest(str(spec.get('key')), standards)}"))
             base = by_name.get(spec.get("from", ""))
             if "from" in spec and (base is None or base["type"] not in ("date", "datetime", "timerange")):
                 out.append(doc.problem(["fields", i, "computed"], f"computed.from 应指向本模板的日期/时间字段，而不是 {spec['from']!r}"))
@@ -345,10 +407,13 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
         parts = [(channel, spec)] if isinstance(spec, str) else [((channel, p), spec.get(p, "")) for p in DOCUMENT_PARTS]
         for where, text in parts:
             keys = ["channels"] + (list(where) if isinstance(where, tuple) else [where])
-            for name in placeholders(text):
+            for m in PLACEHOLDER.finditer(text or ""):
+                name = m.group(1)
                 used.add(name)
                 if name not in by_name:
-                    out.append(doc.problem(keys, f"占位符 {{{name}}} 不是已声明的字段"))
+                    guess = did_you_mean(name, by_name)
+                    out.append(doc.problem_at(keys, m.start(), f"占位符 {{{name}}} 不是已声明的字段（{guess}"
+                                                               f"已声明：{choice_list(by_name)}）"))
     for i, f in enumerate(fields):
         if f.get("required") and f["name"] not in used:
             out.append(doc.problem(["fields", i, "name"], f"必填字段 {f['name']} 没有在任何渠道的文字里用到"))

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from kb_service.content.markup import expand_inline
 from kb_service.content.yamldoc import Problem
@@ -23,6 +23,25 @@ TYPE_TEXT = {"text": "单行文字", "multiline": "多行文字", "date": "日�
 CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知", "letter": "书面信函"}
 SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
 STANDARD_REF = re.compile(r"\{([a-z]+\.[a-z0-9-]+)\}")
+# Every text of a snippet where `{<standard id>}` and `[[std:..]]` / `[[law:..]]` are filled in: the
+# API, the site pages and the search index expand exactly these (Corpus.expand), and the linter
+# checks exactly these (checks.placeholder_problems).
+SNIPPET_TEXT = ("summary", "applies_when")
+STEP_TEXT = ("say", "do", "note")
+AVOID_TEXT = ("instead", "why")
+
+
+def placeholder_texts(data: dict[str, Any]) -> Iterator[tuple[list, str]]:
+    """(path, text) of each text field of one snippet that may hold a placeholder."""
+    for key in SNIPPET_TEXT:
+        if isinstance(data.get(key), str):
+            yield [key], data[key]
+    for list_key, keys in (("steps", STEP_TEXT), ("avoid", AVOID_TEXT)):
+        items = data.get(list_key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            for key in keys:
+                if isinstance(item, dict) and isinstance(item.get(key), str):
+                    yield [list_key, i, key], item[key]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
 from kb_service.content.markup import expand_inline
-from kb_service.content.model import Corpus, Script, Snippet, Template
+from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import UsageError
 from kb_service.search import textproc as tp
 
@@ -82,11 +82,11 @@ class Doc:
 # -- documents --------------------------------------------------------------------------------
 
 def snippet_doc(corpus: Corpus, s: Snippet) -> Doc:
-    parts = [s.summary, s.applies_when]
+    parts = [corpus.expand(s.summary), corpus.expand(s.applies_when)]
     if isinstance(s, Script):
         for step in s.steps:
-            parts += [corpus.expand(step.get(k, "")) for k in ("say", "do", "note")]
-        parts += [a["instead"] for a in s.avoid]
+            parts += [corpus.expand(step.get(k, "")) for k in STEP_TEXT]
+        parts += [corpus.expand(a.get(k, "")) for a in s.avoid for k in AVOID_TEXT]
     elif isinstance(s, Template):
         parts += [f["label"] + " " + f.get("help", "") for f in s.fields]
         sms = s.channels.get("sms", "")

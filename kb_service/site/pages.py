@@ -48,9 +48,9 @@ def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
         f' · {KIND_TEXT[snippet.kind]} · 分类 <a href="{esc(link(uri, category_uri(snippet.category)).removesuffix(".md"))}/">{esc(cat)}</a>'
         f" · 负责：{esc(snippet.owner)} · 审核：{esc(snippet.reviewed)}</p>",
         "",
-        f"!!! abstract \"适用场景\"\n    {cell(snippet.applies_when)}",
+        f"!!! abstract \"适用场景\"\n    {cell(corpus.expand(snippet.applies_when))}",
         "",
-        f"{cell(snippet.summary)}",
+        f"{cell(corpus.expand(snippet.summary))}",
         "",
     ]
     if isinstance(snippet, Script):
@@ -90,7 +90,8 @@ def script_body(corpus: Corpus, script: Script) -> list[str]:
     lines += ["</ol>", ""]
     if script.avoid:
         lines += ["## 不要这样说", "", "| 不要说 | 可以这样说 | 原因 |", "| --- | --- | --- |"]
-        lines += [f"| {cell(a['phrase'])} | {cell(a['instead'])} | {cell(a.get('why', ''))} |" for a in script.avoid]
+        lines += [f"| {cell(a['phrase'])} | {cell(corpus.expand(a['instead']))} | {cell(corpus.expand(a.get('why', '')))} |"
+                  for a in script.avoid]
         lines.append("")
     if script.commitments:
         lines += commitments_table(corpus, script.src_uri, script.commitments)
@@ -158,20 +159,20 @@ def library_index(corpus: Corpus, kind: str) -> str:
         if cat not in by_cat:
             continue
         lines += [f"## {esc(corpus.site.categories[cat])}", ""]
-        lines += snippet_list(uri, sorted(by_cat[cat], key=lambda s: s.id))
+        lines += snippet_list(corpus, uri, sorted(by_cat[cat], key=lambda s: s.id))
         lines.append("")
     return "\n".join(lines)
 
 
-def snippet_list(uri: str, snippets: list[Snippet]) -> list[str]:
-    return [f"- [{esc(s.title)}]({link(uri, s.src_uri)}) `{s.id}` — {cell(s.summary)}" for s in snippets]
+def snippet_list(corpus: Corpus, uri: str, snippets: list[Snippet]) -> list[str]:
+    return [f"- [{esc(s.title)}]({link(uri, s.src_uri)}) `{s.id}` — {cell(corpus.expand(s.summary))}" for s in snippets]
 
 
 def category_page(corpus: Corpus, category: str) -> str:
     uri = category_uri(category)
     items = sorted((s for s in corpus.snippets.values() if s.category == category), key=lambda s: s.id)
     lines = [f"# {esc(corpus.site.categories[category])}", "", f"分类编号 `{category}`，共 {len(items)} 条。", ""]
-    return "\n".join(lines + snippet_list(uri, items) + [""])
+    return "\n".join(lines + snippet_list(corpus, uri, items) + [""])
 
 
 def categories_index(corpus: Corpus) -> str:
@@ -193,7 +194,7 @@ def tags_page(corpus: Corpus) -> str:
     lines = ["# 标签索引", "", "话术与模板按标签列出。", ""]
     for tag in sorted(by_tag, key=lambda t: (-len(by_tag[t]), t)):
         lines += [f'<h2 id="{esc(tag_anchor(tag))}">{esc(tag)}</h2>', ""]
-        lines += snippet_list(uri, sorted(by_tag[tag], key=lambda s: s.id))
+        lines += snippet_list(corpus, uri, sorted(by_tag[tag], key=lambda s: s.id))
         lines.append("")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ import logging
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
@@ -17,16 +18,19 @@ from starlette.staticfiles import StaticFiles
 from kb_service.errors import KBError
 from kb_service.settings import Settings
 from kb_service.web import api, openapi
+from kb_service.web import preview as live
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
 log = logging.getLogger("kb_service")
 
 
-def routes(settings: Settings) -> list:
+def routes(settings: Settings, *, preview: bool = False) -> list:
     """Every route of the service in one table: the JSON API, the staff pages, then the site."""
+    preview_routes = [Route("/build-status", live.build_status), Route("/preview.js", live.script)] if preview else []
     return [
         Mount("/api", routes=[
+            *preview_routes,
             Route("/health", api.health),
             Route("/search", api.search),
             Route("/scripts/{id}", api.script),
@@ -63,25 +67,33 @@ def routes(settings: Settings) -> list:
     ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, preview: bool = False) -> Starlette:
+    """`preview`: follow edits (kb serve --reload): rebuild, reload the content, refresh pages."""
     settings = settings or Settings.from_env()
+    watcher = live.Preview(settings) if preview else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.services = services = Services.open(settings)
         flusher = asyncio.create_task(flush_gaps(services))
+        if watcher is not None:
+            watcher.start(services)
         try:
             yield
         finally:
             flusher.cancel()
+            if watcher is not None:
+                watcher.stop()
             services.close()
 
     app = Starlette(
-        routes=routes(settings),
+        routes=routes(settings, preview=preview),
+        middleware=[Middleware(live.InjectReloadScript)] if preview else [],
         exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.preview = watcher
     return app
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from kb_service.content.filling import Rendered
 from kb_service.content.model import (
+    AVOID_TEXT,
+    STEP_TEXT,
     CHANNEL_TEXT,
     SOURCE_TEXT,
     TYPE_TEXT,
@@ -22,10 +24,10 @@ def structured(corpus: Corpus, script: Script) -> dict:
         "category": script.category,
         "category_name": corpus.site.categories[script.category],
         "url": script.url,
-        "summary": script.summary,
-        "applies_when": script.applies_when,
-        "steps": [{k: corpus.expand(v) for k, v in step.items()} for step in script.steps],
-        "avoid": [dict(a) for a in script.avoid],
+        "summary": corpus.expand(script.summary),
+        "applies_when": corpus.expand(script.applies_when),
+        "steps": [{k: corpus.expand(v) if k in STEP_TEXT else v for k, v in step.items()} for step in script.steps],
+        "avoid": [{k: corpus.expand(v) if k in AVOID_TEXT else v for k, v in a.items()} for a in script.avoid],
         "commitments": [corpus.standards[sid].to_json() for sid in script.commitments],
         "related": [{"id": r, "title": corpus.snippets[r].title, "kind": corpus.snippets[r].kind,
                      "url": corpus.snippets[r].url} for r in script.related],
@@ -37,7 +39,7 @@ def structured(corpus: Corpus, script: Script) -> dict:
 def summary(corpus: Corpus, t: Template) -> dict:
     return {"id": t.id, "title": t.title, "category": t.category,
             "category_name": corpus.site.categories[t.category], "channels": t.channel_names,
-            "summary": t.summary, "aliases": t.aliases, "url": t.url}
+            "summary": corpus.expand(t.summary), "aliases": t.aliases, "url": t.url}
 
 
 def detail(corpus: Corpus, t: Template) -> dict:
@@ -60,7 +62,7 @@ def detail(corpus: Corpus, t: Template) -> dict:
                 source += f"：{s.name}（{s.text}）"
             item["computed_from"] = source
         fields.append(item)
-    return {**summary(corpus, t), "applies_when": t.applies_when, "fields": fields,
+    return {**summary(corpus, t), "applies_when": corpus.expand(t.applies_when), "fields": fields,
             "channel_names": {c: CHANNEL_TEXT[c] for c in t.channel_names}}
 
 

@@ -1,0 +1,112 @@
+"""`kb serve --reload` (make preview): an edit shows up in the open page without a manual reload,
+and the API's values follow; outside preview mode none of it is there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from kb_service.content.load import load_corpus
+from kb_service.web import preview
+from kb_service.web.app import create_app
+
+from conftest import copy_project, free_port, settings_for
+
+BUILD_TIMEOUT = 240   # seconds; a loaded two-core machine needs most of it for the first build
+
+
+def test_snapshot_sees_edits_in_every_watched_place(tmp_path):
+    project = copy_project(tmp_path / "p")
+    before = preview.snapshot(project)
+    assert "mkdocs.yml" in before and any(k.startswith("docs/") for k in before)
+    assert any(k.startswith("snippets/scripts/") for k in before) and any(k.startswith("overrides/") for k in before)
+    (project / "docs" / "index.md").write_text("# 新首页\n", encoding="utf-8")
+    (project / "snippets" / "scripts" / "new.yaml").write_text("id: x\n", encoding="utf-8")
+    assert preview.changed_files(before, preview.snapshot(project)) == ["docs/index.md", "snippets/scripts/new.yaml"]
+
+
+def test_preview_mode_only(built_project, tmp_path):
+    base = dict(KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    s = settings_for(built_project, built_project / "var", **base)
+    with TestClient(create_app(s)) as plain:
+        assert preview.SCRIPT_TAG.decode() not in plain.get("/").text
+        r = plain.get("/api/build-status")
+        assert r.status_code == 404 and r.json()["error"]
+    with TestClient(create_app(s, preview=True)) as live:
+        home = live.get("/")
+        assert home.status_code == 200 and home.text.count(preview.SCRIPT_TAG.decode()) == 1
+        assert "etag" not in home.headers and home.headers["cache-control"] == "no-store"
+        js = live.get("/api/preview.js")
+        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+        status = live.get("/api/build-status").json()
+        assert status["version"] == 0 and status["state"] == "ok"
+        assert live.get("/api/build-status?epoch=x").status_code == 200      # not a number: answers at once
+        assert preview.SCRIPT_TAG.decode() not in live.get("/api/health").text
+
+
+def _set_duration(project, standard_id: str, duration: int) -> None:
+    path = project / "snippets" / "standards.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"- id: {standard_id}\n")
+    at = text.index("duration: ", start)
+    end = text.index("\n", at)
+    path.write_text(text[:at] + f"duration: {duration}" + text[end:], encoding="utf-8")
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    project = copy_project(tmp_path / "p")
+    port = free_port()
+    env = {**os.environ, "KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var"),
+           "KB_FEEDBACK_RATE_LIMIT": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--reload", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + BUILD_TIMEOUT
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        yield project, url
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def test_page_follows_an_edit_without_a_manual_reload(live_server, page):
+    """Change a commitment in standards.yaml: the open script page shows the new value by itself
+    (the page is not reloaded by the test), and the API answers with it too."""
+    project, url = live_server
+    corpus, _ = load_corpus(project / "snippets")
+    old = corpus.standards["complaint.response"]
+    new_duration = old.duration * 2 + 1
+    with page.expect_response(lambda r: "/api/build-status" in r.url):   # the preview script runs
+        page.goto(url + "/scripts/complaint.intake/")
+    page.evaluate("window.kbMarker = 'not reloaded yet'")
+    _set_duration(project, "complaint.response", new_duration)
+    saved = time.monotonic()
+    edited, _ = load_corpus(project / "snippets")
+    new_text = edited.standards["complaint.response"].text
+    page.wait_for_function("t => !!document.body && document.body.innerText.includes(t)", arg=new_text, timeout=BUILD_TIMEOUT * 1000)
+    visible = time.monotonic() - saved
+    assert page.evaluate("window.kbMarker === undefined")     # the page reloaded itself
+    body = httpx.get(url + "/api/scripts/complaint.intake").json()
+    assert {c["id"]: c["text"] for c in body["commitments"]}["complaint.response"] == new_text
+    assert new_text in body["avoid"][0]["instead"] or new_text in str(body["steps"])
+    status = httpx.get(url + "/api/build-status").json()
+    assert status["version"] >= 1 and status["state"] == "ok"
+    print(f"save-to-visible {visible:.2f} s (rebuild {status['seconds']} s)")
