@@ -74,7 +74,7 @@ def _window(starts, now: dt.datetime):
     return sa.and_(entries.c.created_at >= starts[0][1], entries.c.created_at <= _naive_utc(now))
 
 
-def _counts_by(store: Store, starts, column, now: dt.datetime) -> dict[str, list[int]]:
+def counts_by(store: Store, starts, column, now: dt.datetime) -> dict[str, list[int]]:
     # Grouped over a subquery's columns: PostgreSQL would not match a GROUP BY expression whose
     # bound parameters differ from the selected one's.
     inner = sa.select(_bucket(starts).label("bucket"), sa.func.coalesce(column, UNCATEGORISED).label("key")) \
@@ -94,7 +94,7 @@ def _counts_by(store: Store, starts, column, now: dt.datetime) -> dict[str, list
 def volume_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> dict[str, Any]:
     """Entries per feedback type per Beijing month. Counts only; no personal data."""
     starts = month_starts(now, months)
-    counts = _counts_by(store, starts, entries.c.type, now)
+    counts = counts_by(store, starts, entries.c.type, now)
     types = store.config.types
     return {"months": [label for label, _ in starts],
             "types": {t: {"label": types[t].label, "counts": counts.get(t, [0] * len(starts))} for t in types}}
@@ -133,8 +133,8 @@ def csi_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> dic
 def dashboard(store: Store, *, now: dt.datetime) -> dict[str, Any]:
     now = _naive_utc(now)
     weeks = week_starts(now)
-    by_type = _counts_by(store, weeks, entries.c.type, now)
-    by_category = _counts_by(store, weeks, entries.c.category, now)
+    by_type = counts_by(store, weeks, entries.c.type, now)
+    by_category = counts_by(store, weeks, entries.c.category, now)
     with store._read() as conn:
         overdue = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(overdue_clause(now)))
         status_rows = conn.execute(sa.select(entries.c.status, sa.func.count())

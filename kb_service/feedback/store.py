@@ -115,7 +115,7 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _read(self) -> sa.Connection:
+    def read(self) -> sa.Connection:
         return reading(self.engine)
 
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
@@ -132,14 +132,14 @@ class Store:
         if overdue is not None:
             where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
         query = sa.select(entries).where(*where)
-        with self._read() as conn:
+        with self.read() as conn:
             total = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(*where))
             rows = conn.execute(query.order_by(entries.c.created_at.desc(), entries.c.id.desc())
                                 .limit(limit).offset(offset)).mappings().all()
         return total, [self.summary(r, now=now) for r in rows]
 
     def get(self, entry_id: int, *, now: dt.datetime | None = None) -> dict:
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(sa.select(entries).where(entries.c.id == entry_id)).mappings().first()
             if row is None:
                 raise NotFound(f"没有编号为 {entry_id} 的条目", id=entry_id)
@@ -302,7 +302,7 @@ class Store:
                                                     for q, n, top, at in gaps])
 
     def gaps(self, *, limit: int = 100) -> list[dict]:
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 sa.select(search_gaps.c.query, sa.func.count().label("count"),
                           sa.func.max(search_gaps.c.at).label("last_at"),
