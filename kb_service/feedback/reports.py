@@ -79,7 +79,7 @@ def counts_by(store: Store, starts, column, now: dt.datetime) -> dict[str, list[
     # bound parameters differ from the selected one's.
     inner = sa.select(_bucket(starts).label("bucket"), sa.func.coalesce(column, UNCATEGORISED).label("key")) \
         .where(_window(starts, now)).subquery()
-    with store._read() as conn:
+    with store.read() as conn:
         rows = conn.execute(sa.select(inner.c.bucket, inner.c.key, sa.func.count().label("n"))
                             .group_by(inner.c.bucket, inner.c.key)).all()
     out: dict[str, list[int]] = {}
@@ -111,7 +111,7 @@ def csi_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> dic
     for dim in dims:
         col = inner.c[f"rating_{dim}"]
         cols += [sa.func.sum(col).label(f"{dim}_sum"), sa.func.count(col).label(f"{dim}_n")]
-    with store._read() as conn:
+    with store.read() as conn:
         rows = conn.execute(sa.select(inner.c.bucket, *cols).group_by(inner.c.bucket)).mappings().all()
     by_bucket = {r["bucket"]: r for r in rows}
     out: dict[str, Any] = {"months": [label for label, _ in starts], "formula": CSI_FORMULA, "dimensions": {}}
@@ -135,7 +135,7 @@ def dashboard(store: Store, *, now: dt.datetime) -> dict[str, Any]:
     weeks = week_starts(now)
     by_type = counts_by(store, weeks, entries.c.type, now)
     by_category = counts_by(store, weeks, entries.c.category, now)
-    with store._read() as conn:
+    with store.read() as conn:
         overdue = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(overdue_clause(now)))
         status_rows = conn.execute(sa.select(entries.c.status, sa.func.count())
                                    .group_by(entries.c.status)).all()
