@@ -79,7 +79,7 @@ def stage(project_dir: Path, dest: Path, corpus: Corpus, sources: dict | None = 
             continue
         written[uri] = rewrite_markdown(corpus, markdown, uri, sources, problems.append).encode("utf-8")
     if problems:
-        raise ContentError(f"站点内容有 {len(problems)} 处引用无法解析：\n" + "\n".join(map(str, problems)))
+        raise ContentError(f"站点内容有 {len(problems)} 个问题，构建前已停止：\n" + "\n".join(map(str, problems)))
 
     _sync(dest / DOCS, written)
     overrides = {p.relative_to(project_dir / OVERRIDES).as_posix(): p.read_bytes()
