@@ -55,7 +55,7 @@ def load_documents(snippets_dir: Path, root: Path | None = None) -> dict[str, An
 def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Corpus | None, list[Problem]]:
     """Load and check everything. Returns (corpus or None when there are errors, all problems)."""
     docs = load_documents(snippets_dir)
-    problems = check_documents(docs, snippets_dir, today=today)
+    problems = checked(docs, snippets_dir, today or dt.date.today())
     if any(p.severity == "error" for p in problems):
         return None, problems
     plain = {k: (yamldoc.to_plain(v.data) if isinstance(v, YamlDoc) else v) for k, v in docs.items()
@@ -66,6 +66,21 @@ def load_corpus(snippets_dir: Path, *, today: dt.date | None = None) -> tuple[Co
     corpus = corpus_from_plain(snippets_dir.parent, plain)
     corpus.warnings = [p for p in problems if p.severity != "error"]
     return corpus, problems
+
+
+_LAST_CHECK: dict[tuple, list[Problem]] = {}
+
+
+def checked(docs: dict[str, Any], snippets_dir: Path, today: dt.date) -> list[Problem]:
+    """check_documents, remembered for the last set of texts: the preview checks the content and
+    then the site build checks the same files again (Problems are immutable, so sharing is safe)."""
+    every = [d for k in sorted(docs) for d in (docs[k] if isinstance(docs[k], list) else [docs[k]])]
+    key = (str(snippets_dir.resolve()), today,
+           tuple((d.display, hash(d.text), tuple(d.problems)) for d in every if d is not None))
+    if key not in _LAST_CHECK:
+        _LAST_CHECK.clear()
+        _LAST_CHECK[key] = check_documents(docs, snippets_dir, today=today)
+    return list(_LAST_CHECK[key])
 
 
 def corpus_from_plain(root: Path, plain: dict[str, Any]) -> Corpus:
