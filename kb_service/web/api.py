@@ -25,12 +25,12 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def search(request: Request) -> JSONResponse:
-    params = request.query_params
-    limit = params.int_param(params.get("limit"), "limit", default=10, lo=1, hi=50)
-    kind = params.get("kind") or None
+    qp = request.query_params
+    limit = params.int_param(qp.get("limit"), "limit", default=10, lo=1, hi=50)
+    kind = qp.get("kind") or None
     if kind not in (None, "script", "template", "page"):
         raise KBError("kind 只能是 script、template 或 page", field="kind")
-    query = params.get("q", "")
+    query = qp.get("q", "")
     if len(query) > 200:
         raise KBError("查询太长：最多 200 个字符", field="q")
     result = services(request).searcher.search(query, limit=limit, kind=kind)
@@ -141,10 +141,10 @@ def log_filters(params, corpus: Corpus) -> dict:
 async def improvement_log(request: Request) -> JSONResponse:
     require_staff(request)
     svc = services(request)
-    params = request.query_params
-    filters = log_filters(params, svc.corpus)
-    limit = params.int_param(params.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
-    offset = params.int_param(params.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    qp = request.query_params
+    filters = log_filters(qp, svc.corpus)
+    limit = params.int_param(qp.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
+    offset = params.int_param(qp.get("offset"), "offset", default=0, lo=0, hi=10**9)
     total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
