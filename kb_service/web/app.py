@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api
+from kb_service.web import api, calls
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -29,6 +29,7 @@ def routes(settings: Settings) -> list:
         Mount("/api", routes=[
             Route("/health", api.health),
             Route("/search", api.search),
+            Route("/lookup", calls.lookup_settings),
             Route("/scripts/{id}", api.script),
             Route("/templates", api.templates),
             Route("/templates/{id}", api.template),
