@@ -12,7 +12,7 @@
   const CONFIG_URL = "/api/lookup";
   // Short: the previous request is aborted and older answers are dropped (sequence number), so
   // a short debounce only spares the server the keystrokes of a fast typist (see bench/README.md).
-  const DEBOUNCE_MS = 40;
+  const DEBOUNCE_MS = 25;
   const SLOW_MS = 400;       // show "正在检索…" only when a request is slow
   const TIMEOUT_MS = 8000;   // never leave the status line waiting forever
   const KIND_TEXT = { script: "话术", template: "模板", page: "手册" };
@@ -209,6 +209,7 @@
       }) : [];
       results = general.concat(related);
       list.dataset.match = data.match || "";
+      list.dataset.query = typeof data.query === "string" ? data.query.trim() : "";
       if (!results.length) {
         setStatus(MSG_ZERO, "empty");
         return;
