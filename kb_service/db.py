@@ -37,6 +37,8 @@ entries = sa.Table(
     sa.Column("rating_price", sa.SmallInteger),
     sa.Column("rating_care", sa.SmallInteger),
     sa.Column("record", sa.JSON),                                 # staff complaint record
+    sa.Column("script_id", sa.String(64)),                        # the script open when it was recorded
+    sa.Column("tier", sa.String(16)),                             # repair tier (feedback.yaml types.repair.tiers)
     # The current state below is a projection of the events table, updated in the same
     # transaction that appends the event; the events themselves are never changed.
     sa.Column("status", sa.String(16), nullable=False, index=True),
@@ -116,8 +118,17 @@ def _initial(conn: sa.Connection) -> None:
     metadata.create_all(conn)
 
 
+def _script_and_tier(conn: sa.Connection) -> None:
+    existing = {c["name"] for c in sa.inspect(conn).get_columns("entries")}
+    for column in (sa.Column("script_id", sa.String(64)), sa.Column("tier", sa.String(16))):
+        if column.name not in existing:   # a database created by _initial already has them
+            conn.execute(sa.text(f"ALTER TABLE entries ADD COLUMN {column.name} "
+                                 f"{column.type.compile(conn.dialect)}"))
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
+    (2, "entries.script_id (script used in the call), entries.tier (repair tier)", _script_and_tier),
 ]
 
 

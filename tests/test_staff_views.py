@@ -79,7 +79,7 @@ def test_right_token_sets_a_strict_session_cookie(db_client):
     cookie = r.headers["set-cookie"]
     assert re.match(r"kb_staff=[\w-]{40,};", cookie)
     lowered = cookie.lower()
-    assert "httponly" in lowered and "samesite=strict" in lowered and "path=/staff" in lowered
+    assert "httponly" in lowered and "samesite=strict" in lowered and "path=/;" in lowered
     assert "secure" not in lowered          # plain http in the test client
     page = db_client.get("/staff/entries/")
     assert page.status_code == 200 and "改进日志" in page.text and "tester" in page.text

@@ -191,6 +191,9 @@ def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
         for key in ("response", "result"):
             if key in spec and spec[key] not in standards:
                 out.append(doc.problem(["types", tid, key], f"standards.yaml 中没有承诺 {spec[key]!r}"))
+        for tier, sid in (spec.get("tiers") or {}).items():
+            if sid not in standards:
+                out.append(doc.problem(["types", tid, "tiers", tier], f"standards.yaml 中没有承诺 {sid!r}"))
     ret = doc.data["retention"]
     if ret not in standards:
         out.append(doc.problem(["retention"], f"standards.yaml 中没有承诺 {ret!r}"))

@@ -23,6 +23,8 @@ TRUE = {"true", "1", "on", "yes", "y", "是"}
 FALSE = {"false", "0", "off", "no", "n", "否", ""}
 KNOWN = {"type", "content", "category", "location", "contact_name", "contact_phone", "consent",
          "ratings", "page", "helpful", "idempotency_key", HONEYPOT}
+STAFF_ONLY = {"record", "script_id", "tier"}
+SCRIPT_ID = re.compile(r"^[a-z]+\.[a-z0-9-]{1,56}$")
 RECORD_FIELDS = {"occurred_at": 40, "place": 100, "emotion": 32, "cause": 2000, "proposed": 2000}
 
 
@@ -41,6 +43,8 @@ class Submission:
     ratings: dict[str, int] = field(default_factory=dict)
     idempotency_key: str | None = None
     record: dict[str, str] | None = None
+    script_id: str | None = None
+    tier: str | None = None
 
 
 def from_form(form: Any) -> dict[str, Any]:
@@ -74,7 +78,7 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
     if data.get(HONEYPOT):
         raise KBError("表单里有一个应留空的隐藏字段被填写了；如果您是真人，请刷新页面后重新提交",
                       field=HONEYPOT)
-    allowed = KNOWN | ({"record"} if source == "staff" else set())
+    allowed = KNOWN | (STAFF_ONLY if source == "staff" else set())
     for key in sorted(set(data) - allowed):
         bad(str(key)[:50], f"未知字段 {str(key)[:50]!r}；可用字段：{', '.join(sorted(allowed - {HONEYPOT}))}")
 
@@ -158,13 +162,23 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
                     ratings[key] = score
 
     key = text("idempotency_key")
+    script_id = data.get("script_id") or None
+    if script_id is not None and not (isinstance(script_id, str) and SCRIPT_ID.match(script_id)):
+        bad("script_id", "script_id 应为话术 id，例如 complaint.intake")
+        script_id = None
+    tier = data.get("tier") or None
+    tiers = config.types[kind].tiers if kind in config.types else {}
+    if tier is not None and tier not in tiers:
+        bad("tier", f"报修档位只能是：{choices({k: s.name for k, s in tiers.items()})}" if tiers
+            else "只有报修（repair）有档位 tier")
+        tier = None
     record = _record(data.get("record"), config, bad) if source == "staff" else None
     if errors:
         raise ValidationFailed(errors)
     return Submission(type=kind, source="page" if kind == "page" else source, content=content,
                       category=category, location=location, page=page, helpful=helpful,
                       consent=bool(consent), contact_name=name, contact_phone=phone, ratings=ratings,
-                      idempotency_key=key, record=record)
+                      idempotency_key=key, record=record, script_id=script_id, tier=tier)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -60,14 +60,16 @@ class Store:
 
     def _new_row(self, sub: Submission, now: dt.datetime) -> dict:
         kind = self.config.types[sub.type]
+        response = kind.tiers.get(sub.tier) if sub.tier else kind.response
         return {
             "type": sub.type, "source": sub.source, "category": sub.category,
             "location": sub.location, "content": sub.content, "page": sub.page,
             "helpful": sub.helpful, "consent": sub.consent, "contact_name": sub.contact_name,
             "contact_phone": sub.contact_phone, "record": sub.record,
+            "script_id": sub.script_id, "tier": sub.tier,
             **{f"rating_{k}": sub.ratings.get(k) for k in RATING_COLUMNS},
             "status": "received", "created_at": now,
-            "respond_by": kind.response.deadline(now) if kind.response else None,
+            "respond_by": response.deadline(now) if response else None,
             "resolve_by": kind.result.deadline(now) if kind.result else None,
             "idempotency_key": sub.idempotency_key,
         }
@@ -175,6 +177,7 @@ class Store:
             "contact_phone": mask_phone(phone) if masked else phone,
             "ratings": {k: row[f"rating_{k}"] for k in RATING_COLUMNS if row[f"rating_{k}"] is not None},
             "record": row["record"], "owner": row["owner"],
+            "script_id": row["script_id"], "tier": row["tier"],
             "created_at": iso(row["created_at"]), "respond_by": iso(row["respond_by"]),
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),

@@ -30,6 +30,7 @@ def routes(settings: Settings) -> list:
             Route("/health", api.health),
             Route("/search", api.search),
             Route("/lookup", calls.lookup_settings),
+            Route("/staff/session", calls.staff_session),
             Route("/scripts/{id}", api.script),
             Route("/templates", api.templates),
             Route("/templates/{id}", api.template),

@@ -74,7 +74,7 @@ def see_other(url: str) -> RedirectResponse:
 
 def _safe_next(raw: str | None) -> str:
     """Only our own staff pages are valid targets after login (no open redirect)."""
-    if raw and raw.startswith("/staff/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
+    if raw and raw.startswith(("/staff/", "/scripts/")) and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
         return raw
     return LIST
 
@@ -161,7 +161,9 @@ async def login(request: Request) -> Response:
                     error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
     cookie, _csrf = await run_in_threadpool(staff.start_session, svc.store.engine, name)
     response = see_other(target)
-    response.set_cookie(COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/staff",
+    # Path "/": the same session also signs the lookup page's record panel into /api/ (with a
+    # CSRF header for writes, see web/calls.py).
+    response.set_cookie(COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 
@@ -181,7 +183,7 @@ async def logout(request: Request) -> Response:
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
     response = see_other("/staff/login")
-    response.delete_cookie(COOKIE, path="/staff", httponly=True, samesite="strict",
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
     return response
 
