@@ -168,7 +168,7 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
         script_id = None
     tier = data.get("tier") or None
     tiers = config.types[kind].tiers if kind in config.types else {}
-    if tier is not None and tier not in tiers:
+    if tier is not None and (not isinstance(tier, str) or tier not in tiers):
         bad("tier", f"报修档位只能是：{choices({k: s.name for k, s in tiers.items()})}" if tiers
             else "只有报修（repair）有档位 tier")
         tier = None

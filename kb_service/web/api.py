@@ -145,6 +145,8 @@ async def improvement_log(request: Request) -> JSONResponse:
     filters = log_filters(qp, svc.corpus)
     limit = params.int_param(qp.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
     offset = params.int_param(qp.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    if qp.get("phone"):
+        return JSONResponse(await calls.caller_history(request, qp.get("phone"), limit, offset))
     total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 

@@ -3,18 +3,22 @@ and, for staff, the caller's history by phone. See snippets/lookup.yaml."""
 
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from kb_service.content import lookup
 from kb_service.content.model import Corpus
-from kb_service.errors import Unauthorized
+from kb_service.errors import KBError, Unauthorized
+from kb_service.feedback import history
 from kb_service.web import auth as staff
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
 
 CSRF_HEADER = "x-csrf-token"
+log = logging.getLogger("kb_service.calls")
 
 
 def config(request: Request) -> lookup.LookupConfig:
@@ -45,13 +49,30 @@ async def lookup_settings(request: Request) -> JSONResponse:
             "types": [{"id": t.id, "label": t.label,
                        "response": t.response.to_json() if t.response else None,
                        "result": t.result.to_json() if t.result else None,
-                       "tiers": [{"id": k, **s.to_json()} for k, s in t.tiers.items()]}
+                       "tiers": [{**s.to_json(), "standard": s.id, "id": k} for k, s in t.tiers.items()]}
                       for t in fb.types.values() if t.id != "page"],
             "categories": [{"id": k, "label": v} for k, v in fb.categories.items()],
             "emotions": [{"id": k, "label": v} for k, v in fb.emotions.items()],
             "prefill": {sid: cfg.prefill(sid) for sid in corpus.scripts},
         },
     }, headers={"Cache-Control": "no-cache"})
+
+
+async def caller_history(request: Request, phone: str, limit: int, offset: int) -> dict:
+    """GET /api/improvement-log?phone=: one caller's entries (phones masked) and the categories
+    they called about within the repeat window. Logged without the number."""
+    actor = await staff_name(request)
+    if len(phone) > 40 or len(history.normalize_phone(phone)) < 7:
+        raise KBError("phone 应为电话号码（至少 7 位数字），例如 13812345678", field="phone")
+    svc = services(request)
+    cfg = config(request)
+    total, rows = await run_in_threadpool(lambda: history.by_phone(svc.store, phone, limit=limit, offset=offset))
+    log.info("caller history looked up by %s: %d entries", actor, total)
+    return {"total": total, "limit": limit, "offset": offset, "entries": rows,
+            "repeat": {"window_days": cfg.repeat_window_days,
+                       "categories": history.recent_categories(rows, cfg.repeat_window_days),
+                       "script": script_ref(svc.corpus, cfg.repeat_script)
+                       if cfg.repeat_script in svc.corpus.scripts else None}}
 
 
 # -- staff session for the API ------------------------------------------------------------------
