@@ -309,8 +309,12 @@
       if (link) link.click(); else window.location.assign(r.url);
     }
 
+    // the record panel (callrecord.js) reopens a script after the login round trip, or the
+    // repeat-complaint script when a caller calls again
+    window.kbLookupOpen = function (r, keepFocus) { openScript(r, keepFocus); };
+
     // -- script detail --
-    function openScript(r) {
+    function openScript(r, keepFocus) {
       if (scriptCtrl) scriptCtrl.abort();
       const ctrl = new AbortController();
       scriptCtrl = ctrl;
@@ -325,6 +329,7 @@
         renderScript(script);
         document.dispatchEvent(new CustomEvent("kb:script-opened", { detail: script }));
         setStatus("已打开“" + script.title + "”。J/K 或 ↑/↓ 选句子，C 复制，Esc 回到搜索框。", "ok");
+        if (keepFocus) return;
         if (sayRows.length) moveSay(0); else detail.focus();
       }).catch(function (err) {
         if (seq !== scriptSeq || isAbort(err, ctrl)) return;
