@@ -252,9 +252,17 @@ def mask_phone(phone: str | None) -> str | None:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# A mobile number however it is typed: 13812345678, 138-1234-5678, 138 1234 5678, +86 138…
+_PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
+# A mainland ID-card number (18 characters, the last may be X), kept: first 3 and last 2.
+_ID_IN_TEXT = re.compile(r"(?<![\dA-Za-z])(\d{3})\d{13}(\d[\dXx])(?![\dA-Za-z])")
+# A landline with its area code: 0571-12345678, 010 8765 4321.
+_LANDLINE_IN_TEXT = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?\d{3,4}[\s-]?(\d{4})(?!\d)")
 
 
 def mask_text(text: str) -> str:
-    """Phone numbers typed into free text are masked too, wherever the text is shown in a list."""
-    return _PHONE_IN_TEXT.sub(r"\1****\2", text)
+    """Phone and ID-card numbers typed into free text are masked too, wherever the text is shown
+    in a list or exported."""
+    text = _ID_IN_TEXT.sub(r"\1*************\2", text)
+    text = _PHONE_IN_TEXT.sub(r"\1****\2", text)
+    return _LANDLINE_IN_TEXT.sub(r"\1-****\2", text)

@@ -176,7 +176,8 @@ class Store:
             "contact_name": row["contact_name"],
             "contact_phone": mask_phone(phone) if masked else phone,
             "ratings": {k: row[f"rating_{k}"] for k in RATING_COLUMNS if row[f"rating_{k}"] is not None},
-            "record": row["record"], "owner": row["owner"],
+            "record": ({k: mask_text(v) if isinstance(v, str) else v for k, v in row["record"].items()}
+                       if masked and row["record"] else row["record"]), "owner": row["owner"],
             "script_id": row["script_id"], "tier": row["tier"],
             "created_at": iso(row["created_at"]), "respond_by": iso(row["respond_by"]),
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
