@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from kb_service.content.model import FeedbackConfig
 from kb_service.db import actions, entries, events, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
+from kb_service.feedback import contact
 from kb_service.feedback.forms import Submission, choices, mask_phone, mask_text
 from kb_service.times import BEIJING, utcnow
 
@@ -202,6 +203,8 @@ class Store:
             values: dict[str, Any] = {}
             log: list[dict] = []
             status = row["status"]
+            if change.get("status") == "triaged" and not (change.get("owner") or row["owner"]):
+                change["owner"] = actor   # assigning always names an owner: whoever assigns, unless told
             if change.get("owner") is not None and change["owner"] != row["owner"]:
                 values["owner"] = change["owner"]
                 log.append({"kind": "owner", "data": {"from": row["owner"], "to": change["owner"]}})
@@ -218,8 +221,6 @@ class Store:
                     raise Conflict("回访时业主不满意，不能直接关闭；请转回 in_progress（处理中）继续处理",
                                    status=status, allowed=["in_progress"])
                 values["status"] = target
-                if status == "received" and row["responded_at"] is None:
-                    values["responded_at"] = now
                 if target == "resolved":
                     values["resolved_at"] = now
                 if target == "closed":
@@ -231,6 +232,11 @@ class Store:
                             "note": change.get("note"), "data": data})
             elif change.get("note"):
                 log.append({"kind": "note", "note": change["note"]})
+            if change.get("contacted"):
+                c = change["contacted"]
+                if row["responded_at"] is None:   # the first contact meets the response deadline
+                    values["responded_at"] = c["at"]
+                log.append({"kind": "contacted", "data": {"how": c["how"], "at": iso(c["at"])}})
             if "publish" in change:
                 values["public_summary"] = change["publish"]
                 log.append({"kind": "publish", "note": change["publish"]})
@@ -252,7 +258,7 @@ class Store:
                 log.append({"kind": "action_done", "data": {"action_id": done["id"], "pr_url": done.get("pr_url")}})
             if not log:
                 raise ValidationFailed([{"field": "status", "message":
-                                         "没有要修改的内容：可提交 status、owner、category、note、action、action_done 或 publish"}])
+                                         "没有要修改的内容：可提交 status、owner、category、note、contacted、action、action_done 或 publish"}])
             if values:
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(**values))
             for item in log:
@@ -314,7 +320,7 @@ class Store:
 
 # -- patch parsing ------------------------------------------------------------------------------
 
-PATCH_KEYS = {"status", "owner", "category", "note", "satisfied", "action", "action_done", "publish"}
+PATCH_KEYS = {"status", "owner", "category", "note", "satisfied", "action", "action_done", "publish", "contacted"}
 
 
 def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
@@ -352,6 +358,8 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
             bad("satisfied", "satisfied 只在 status 为 followed_up（回访）时填写")
         else:
             out["satisfied"] = body["satisfied"]
+    if "contacted" in body:
+        out["contacted"] = contact.parse(body["contacted"], bad)
     if "action" in body:
         out["action"] = _action(body["action"], bad)
     if "action_done" in body:
@@ -478,7 +486,7 @@ def new_reference(now: dt.datetime) -> str:
 
 def overdue_clause(now: dt.datetime):
     return sa.or_(
-        sa.and_(entries.c.status == "received", entries.c.respond_by < now),
+        sa.and_(entries.c.status.in_(OPEN), entries.c.responded_at.is_(None), entries.c.respond_by < now),
         sa.and_(entries.c.status.in_(OPEN), entries.c.resolve_by < now),
     )
 
@@ -486,7 +494,8 @@ def overdue_clause(now: dt.datetime):
 def overdue_kind(row, now: dt.datetime) -> str | None:
     if row["status"] in OPEN and row["resolve_by"] is not None and row["resolve_by"] < now:
         return "result"
-    if row["status"] == "received" and row["respond_by"] is not None and row["respond_by"] < now:
+    if (row["status"] in OPEN and row["responded_at"] is None and row["respond_by"] is not None
+            and row["respond_by"] < now):
         return "response"
     return None
 

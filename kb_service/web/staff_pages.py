@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.errors import Conflict, KBError, ValidationFailed
+from kb_service.feedback import contact
 from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
 from kb_service.feedback.store import ACTION_KINDS, STATUSES
@@ -39,10 +40,11 @@ LOGIN_ATTEMPTS_PER_MINUTE = 10
 NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
-               "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息"}
+               "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
+               "contacted": "已联系业主"}
 SOURCES = reports.SOURCES
 # Messages after a successful change (PRG redirect ?ok=...): fixed texts, never user input.
-DONE = {"status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
+DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
         "created": "已登记，下面是这条记录"}
 FIELD_LABELS = {"type": "类型", "content": "投诉内容", "category": "分类", "location": "位置",
@@ -194,7 +196,8 @@ def _choices(svc: Services) -> dict[str, Any]:
     config = svc.corpus.feedback
     return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
             "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
-            "action_kinds": ACTION_KINDS, "sources": SOURCES}
+            "action_kinds": ACTION_KINDS, "sources": SOURCES, "contact_ways": contact.WAYS,
+            "staff_names": sorted(set(svc.settings.staff_tokens.values()))}
 
 
 @staff_page()
@@ -258,12 +261,18 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         patch: dict[str, Any] = {"status": form.get("status")}
         if text("note"):
             patch["note"] = text("note")
+        if form.get("status") == "triaged":
+            if not text("owner"):   # assigning is one action with its owner, never 已分派 without one
+                raise ValidationFailed([{"field": "owner", "message": "分派需要负责人：请从名单中选择"}])
+            patch["owner"] = text("owner")
         if form.get("status") == "followed_up":
             satisfied = form.get("satisfied")
             if satisfied not in ("yes", "no"):
                 raise ValidationFailed([{"field": "satisfied", "message": "请选择回访时业主是否满意"}])
             patch["satisfied"] = satisfied == "yes"
         return op, patch
+    if op == "contacted":
+        return op, {"contacted": {"how": form.get("how"), "at": text("at")}}
     if op in ("owner", "note", "publish", "category"):
         return op, {op: text(op) or ""}
     if op == "action":
@@ -288,6 +297,9 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
     entry_id = params.entry_id(request)
     try:
         op, patch = patch_from_form(form)
+        names = _choices(svc)["staff_names"]
+        if patch.get("owner") and patch["owner"] not in names:
+            raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])
         await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
     except Conflict as exc:
         return await _detail(request, sess, error=exc.message, status_code=409)
