@@ -37,6 +37,8 @@ entries = sa.Table(
     sa.Column("rating_price", sa.SmallInteger),
     sa.Column("rating_care", sa.SmallInteger),
     sa.Column("record", sa.JSON),                                 # staff complaint record
+    sa.Column("script_id", sa.String(64)),                        # the script open when it was recorded
+    sa.Column("tier", sa.String(16)),                             # repair tier (feedback.yaml types.repair.tiers)
     # The current state below is a projection of the events table, updated in the same
     # transaction that appends the event; the events themselves are never changed.
     sa.Column("status", sa.String(16), nullable=False, index=True),
@@ -136,9 +138,14 @@ def _claims(conn: sa.Connection) -> None:
     add_columns(conn, entries, "claim")
 
 
+def _script_and_tier(conn: sa.Connection) -> None:
+    add_columns(conn, entries, "script_id", "tier")
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
+    (3, "entries.script_id (script used in the call), entries.tier (repair tier)", _script_and_tier),
 ]
 
 

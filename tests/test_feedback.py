@@ -221,6 +221,9 @@ def test_overdue_uses_standards_deadlines(db_client):
     assert [e["id"] for e in late["entries"]] == [entry["id"]]
     assert late["entries"][0]["overdue_kind"] == "response"
     db_client.patch(f"/api/improvement-log/{entry['id']}", headers=STAFF, json={"status": "triaged", "owner": "李工"})
+    # triage is not an answer: only actually contacting the resident meets the response deadline
+    assert db_client.get("/api/improvement-log?overdue=true", headers=STAFF).json()["total"] == 1
+    db_client.patch(f"/api/improvement-log/{entry['id']}", headers=STAFF, json={"contacted": {"how": "phone"}})
     assert db_client.get("/api/improvement-log?overdue=true", headers=STAFF).json()["total"] == 0
     assert db_client.get("/api/improvement-log?overdue=false", headers=STAFF).json()["total"] == 1
 
@@ -235,6 +238,7 @@ def test_full_lifecycle_with_reopen_and_history(db_client):
         return r.json()
 
     patch(status="triaged", owner="李工", category="elevator", note="转工程部")
+    assert patch(contacted={"how": "phone"})["responded_at"]
     patch(status="in_progress")
     patch(status="resolved", note="更换了门机板")
     reopened = patch(status="followed_up", satisfied=False, note="业主说还有异响")

@@ -74,7 +74,7 @@ def test_nonsense_gives_zero_results(searcher):
 
 def test_search_api(client):
     body = client.get("/api/search", params={"q": "电梯困人", "limit": 3}).json()
-    assert set(body) == {"query", "total", "took_ms", "results"}
+    assert set(body) == {"query", "total", "took_ms", "match", "results"}
     assert body["results"][0]["id"] == "emergency.elevator-entrapment"
     assert set(body["results"][0]) >= {"id", "kind", "title", "url", "snippet"}
     only_templates = client.get("/api/search", params={"q": "停水", "kind": "template"}).json()["results"]

@@ -78,7 +78,7 @@ def test_right_token_sets_a_strict_session_cookie(db_client):
     cookie = r.headers["set-cookie"]
     assert re.match(r"kb_staff=[\w-]{40,};", cookie)
     lowered = cookie.lower()
-    assert "httponly" in lowered and "samesite=strict" in lowered and "path=/staff" in lowered
+    assert "httponly" in lowered and "samesite=strict" in lowered and "path=/;" in lowered
     assert "secure" not in lowered          # plain http in the test client
     page = db_client.get("/staff/entries/")
     assert page.status_code == 200 and "改进日志" in page.text and "tester" in page.text
@@ -143,7 +143,8 @@ def test_missing_or_wrong_csrf_is_refused_and_changes_nothing(db_client):
 def test_cross_origin_post_is_refused(db_client):
     entry_id = submit(db_client)
     csrf = login(db_client)
-    r = db_client.post(f"/staff/entries/{entry_id}", data={"csrf": csrf, "op": "status", "status": "triaged"},
+    r = db_client.post(f"/staff/entries/{entry_id}", data={"csrf": csrf, "op": "status", "status": "triaged",
+                                                          "owner": "tester"},
                        headers={"origin": "http://evil.example"})
     assert r.status_code == 403
     assert entry(db_client, entry_id)["status"] == "received"
@@ -151,7 +152,8 @@ def test_cross_origin_post_is_refused(db_client):
                        follow_redirects=False)
     assert r.status_code == 403 and "set-cookie" not in r.headers
     # The same request from our own origin goes through.
-    r = db_client.post(f"/staff/entries/{entry_id}", data={"csrf": csrf, "op": "status", "status": "triaged"},
+    r = db_client.post(f"/staff/entries/{entry_id}", data={"csrf": csrf, "op": "status", "status": "triaged",
+                                                          "owner": "tester"},
                        headers={"origin": "http://testserver"}, follow_redirects=False)
     assert r.status_code == 303
     assert entry(db_client, entry_id)["status"] == "triaged"
@@ -176,10 +178,11 @@ def test_full_lifecycle_through_the_forms(db_client):
     assert 'name="status" value="triaged"' in page.text
     assert 'name="status" value="closed"' not in page.text       # only allowed transitions offered
 
-    r = change(db_client, entry_id, csrf, op="owner", owner="王工")
+    r = change(db_client, entry_id, csrf, op="owner", owner="tester")
     assert r.status_code == 303 and r.headers["location"] == f"/staff/entries/{entry_id}?ok=owner"
     for target in ("triaged", "in_progress"):
-        assert change(db_client, entry_id, csrf, op="status", status=target, note=f"到 {target}").status_code == 303
+        assert change(db_client, entry_id, csrf, op="status", status=target, note=f"到 {target}",
+                      owner="tester").status_code == 303
     r = change(db_client, entry_id, csrf, follow=True, op="action", what="补充装修噪音话术", kind="script",
                target="noise-decoration", owner="李四", due="2026-12-31", public="on")
     assert r.status_code == 200 and "改进措施已添加" in r.text and "补充装修噪音话术" in r.text
@@ -200,7 +203,7 @@ def test_full_lifecycle_through_the_forms(db_client):
     assert r.status_code == 200 and "状态已更新" in r.text
 
     e = entry(db_client, entry_id)
-    assert e["status"] == "closed" and e["owner"] == "王工" and e["closed_at"]
+    assert e["status"] == "closed" and e["owner"] == "tester" and e["closed_at"]
     assert e["public_summary"] == "已补充装修噪音的沟通话术"
     assert e["actions"][0]["done"] and e["actions"][0]["pr_url"] == "https://git.example/kb/pull/7"
     assert e["actions"][0]["public"] is True and e["actions"][0]["due"] == "2026-12-31"
@@ -387,7 +390,7 @@ def test_dashboard_values_from_known_data(db_client):
     assert set(vc) == {"noise", "parking", ""}
     assert vc["noise"][w["2026-W47"]] == 1 and vc["noise"][w["2026-W48"]] == 1
     assert vc[""][w["2026-W44"]] == 2 and d["volume_by_category"][""]["label"] == "未分类"
-    assert d["overdue_open"] == 7                     # c, praise, inquiry, June, 2025, two of h
+    assert d["overdue_open"] == 8                     # c, praise, inquiry, June, 2025, three of h (triage is no answer)
     counts = {k: v["count"] for k, v in d["status_counts"].items()}
     assert counts == {"received": 8, "triaged": 1, "in_progress": 0, "resolved": 0, "followed_up": 0, "closed": 1}
     assert d["total"] == 10

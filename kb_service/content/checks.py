@@ -238,6 +238,10 @@ def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
             if key in spec and spec[key] not in standards:
                 out.append(doc.problem(["types", tid, key], f"standards.yaml 中没有承诺 {spec[key]!r}"
                                                             f"{suggest(spec[key], standards)}"))
+        for tier, sid in (spec.get("tiers") or {}).items():
+            if sid not in standards:
+                out.append(doc.problem(["types", tid, "tiers", tier], f"standards.yaml 中没有承诺 {sid!r}"
+                                                                      f"{suggest(sid, standards)}"))
     for key in ("retention", "claim_retention"):
         ret = doc.data.get(key)
         if ret is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kb_service.content import lookup
 from kb_service.content.load import load_corpus
 from kb_service.content.markup import ARTICLE_SEVERITY, BLOCK, BLOCK_NAMES, SNIPPET_LINK, hand_typed_articles, inline_refs
 from kb_service.content.yamldoc import Problem
@@ -14,6 +15,9 @@ def lint(settings: Settings) -> list[Problem]:
     corpus, problems = load_corpus(settings.snippets_dir)
     known = set(corpus.snippets) if corpus else None
     refs = {"std": set(corpus.standards), "law": set(corpus.laws)} if corpus else None
+    problems = problems + lookup.check(
+        settings.snippets_dir, set(corpus.scripts) if corpus else None,
+        corpus.source.get("feedback") if corpus else None)[1]
     return sorted(set(problems + check_docs(settings.docs_dir, settings.project_dir, known, refs)))
 
 

@@ -132,6 +132,7 @@ class FeedbackType:
     label: str
     response: Standard | None
     result: Standard | None
+    tiers: dict[str, Standard] = field(default_factory=dict)   # repair: tier -> on-site deadline
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ class FeedbackConfig:
     @classmethod
     def from_data(cls, data: dict[str, Any], standards: dict[str, Standard]) -> "FeedbackConfig":
         types = {tid: FeedbackType(tid, spec["label"], standards.get(spec.get("response", "")),
-                                   standards.get(spec.get("result", "")))
+                                   standards.get(spec.get("result", "")),
+                                   {k: standards[v] for k, v in (spec.get("tiers") or {}).items() if v in standards})
                  for tid, spec in data["types"].items()}
         return cls(types, dict(data["categories"]), dict(data["ratings"]), dict(data["emotions"]),
                    standards[data["retention"]], standards.get(data.get("claim_retention", "")))

@@ -18,6 +18,7 @@ from typing import Any
 from kb_service.content import fields as F
 from kb_service.content.model import FeedbackConfig
 from kb_service.errors import ValidationFailed
+from kb_service.feedback.contact import WAYS as CONTACT_WAYS
 from kb_service.times import local_today
 
 STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
@@ -55,6 +56,8 @@ class Field:
             return STATUSES
         if self.choices == "action_kinds":
             return ACTION_KINDS
+        if self.choices == "contact_ways":
+            return CONTACT_WAYS
         return getattr(config, self.choices)
 
 
@@ -107,6 +110,8 @@ SUBMISSION = Form("submission", (
 # A staff intake is a submission plus the complaint record.
 INTAKE = Form("intake", SUBMISSION.fields + (
     Field("record", OBJECT, "投诉记录", column="entries.record", form=RECORD),
+    Field("script_id", TEXT, "所用话术", 64, column="entries.script_id", hint="例如 complaint.intake"),
+    Field("tier", TEXT, "报修档位", 16, column="entries.tier", hint="只用于报修：snippets/feedback.yaml 中该类型的 tiers"),
 ), html=True)
 
 ACTION = Form("action", (
@@ -124,6 +129,11 @@ ACTION_DONE = Form("action_done", (
     Field("pr_url", URL, "合并请求链接", 300, column="actions.pr_url", hint="http(s) 开头的合并请求链接"),
 ))
 
+CONTACTED = Form("contacted", (
+    Field("how", CHOICE, "联系方式", 16, choices="contact_ways", required=True),
+    Field("at", TEXT, "联系时间（北京时间）", 40, hint="例如 2026-11-27T10:30；不填为现在"),
+))
+
 PATCH = Form("patch", (
     Field("status", CHOICE, "状态", choices="statuses", column="entries.status"),
     Field("owner", TEXT, "负责人", 50, column="entries.owner"),
@@ -133,6 +143,8 @@ PATCH = Form("patch", (
     Field("action", OBJECT, "改进措施", form=ACTION),
     Field("action_done", OBJECT, "完成的措施", form=ACTION_DONE),
     Field("publish", MULTILINE, "公开摘要", 500, column="entries.public_summary"),
+    Field("contacted", OBJECT, "已联系业主", form=CONTACTED,
+          hint="真正联系上业主时填写：首次联系满足答复时限（分派不算答复）"),
     Field("claim", BOOL, "涉及损害或赔偿主张", column="entries.claim",
           hint="true：联系方式在办结前和诉讼时效内不会被 kb purge 删除"),
 ), partial=True)

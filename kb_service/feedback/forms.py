@@ -18,6 +18,9 @@ from kb_service.feedback.fields_spec import HONEYPOT, INTAKE, MISSING, SUBMISSIO
 __all__ = ["HONEYPOT", "Submission", "choices", "from_form", "mask_phone", "mask_text", "parse_submission"]
 
 
+SCRIPT_ID = re.compile(r"^[a-z]+\.[a-z0-9-]{1,56}$")
+
+
 @dataclass
 class Submission:
     type: str
@@ -33,6 +36,8 @@ class Submission:
     ratings: dict[str, int] = field(default_factory=dict)
     idempotency_key: str | None = None
     record: dict[str, str] | None = None
+    script_id: str | None = None
+    tier: str | None = None
 
 
 def from_form(form: Any) -> dict[str, Any]:
@@ -95,6 +100,13 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
             errors.add("page", "page 只用于 type 为 page 的页面反馈")
         if "helpful" in data:
             errors.add("helpful", "helpful 只用于 type 为 page 的页面反馈")
+    script_id, tier = values.get("script_id"), values.get("tier")
+    if script_id is not None and not SCRIPT_ID.match(script_id):
+        errors.add("script_id", "script_id 应为话术 id，例如 complaint.intake")
+    tiers = config.types[kind].tiers if kind in config.types else {}
+    if tier is not None and tier not in tiers:
+        errors.add("tier", f"报修档位只能是：{choices({k: s.name for k, s in tiers.items()})}" if tiers
+                   else "只有报修（repair）有档位 tier")
     errors.raise_if_any()
 
     consent = values.get("consent", False)
@@ -106,7 +118,8 @@ def parse_submission(data: dict[str, Any], config: FeedbackConfig, *, source: st
                       category=values.get("category"), location=values.get("location"),
                       page=None if page is MISSING else page, helpful=None if helpful is MISSING else helpful,
                       consent=consent, contact_name=name, contact_phone=phone, ratings=values.get("ratings", {}),
-                      idempotency_key=values.get("idempotency_key"), record=values.get("record"))
+                      idempotency_key=values.get("idempotency_key"), record=values.get("record"),
+                      script_id=script_id, tier=tier)
 
 
 def _optional(f):
@@ -123,9 +136,17 @@ def mask_phone(phone: str | None) -> str | None:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# A mobile number however it is typed: 13812345678, 138-1234-5678, 138 1234 5678, +86 138…
+_PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
+# A mainland ID-card number (18 characters, the last may be X), kept: first 3 and last 2.
+_ID_IN_TEXT = re.compile(r"(?<![\dA-Za-z])(\d{3})\d{13}(\d[\dXx])(?![\dA-Za-z])")
+# A landline with its area code: 0571-12345678, 010 8765 4321.
+_LANDLINE_IN_TEXT = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?\d{3,4}[\s-]?(\d{4})(?!\d)")
 
 
 def mask_text(text: str) -> str:
-    """Phone numbers typed into free text are masked too, wherever the text is shown in a list."""
-    return _PHONE_IN_TEXT.sub(r"\1****\2", text)
+    """Phone and ID-card numbers typed into free text are masked too, wherever the text is shown
+    in a list or exported."""
+    text = _ID_IN_TEXT.sub(r"\1*************\2", text)
+    text = _PHONE_IN_TEXT.sub(r"\1****\2", text)
+    return _LANDLINE_IN_TEXT.sub(r"\1-****\2", text)

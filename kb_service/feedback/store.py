@@ -20,6 +20,7 @@ from kb_service.content.model import FeedbackConfig
 from kb_service.db import actions, entries, events, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
+from kb_service.feedback import contact
 from kb_service.feedback.forms import Submission, mask_phone, mask_text
 from kb_service.times import BEIJING, utcnow
 
@@ -56,14 +57,16 @@ class Store:
 
     def _new_row(self, sub: Submission, now: dt.datetime) -> dict:
         kind = self.config.types[sub.type]
+        response = kind.tiers.get(sub.tier) if sub.tier else kind.response
         return {
             "type": sub.type, "source": sub.source, "category": sub.category,
             "location": sub.location, "content": sub.content, "page": sub.page,
             "helpful": sub.helpful, "consent": sub.consent, "contact_name": sub.contact_name,
             "contact_phone": sub.contact_phone, "record": sub.record,
+            "script_id": sub.script_id, "tier": sub.tier,
             **{f"rating_{k}": sub.ratings.get(k) for k in RATING_COLUMNS},
             "status": "received", "created_at": now,
-            "respond_by": kind.response.deadline(now) if kind.response else None,
+            "respond_by": response.deadline(now) if response else None,
             "resolve_by": kind.result.deadline(now) if kind.result else None,
             "idempotency_key": sub.idempotency_key,
         }
@@ -170,7 +173,9 @@ class Store:
             "contact_name": row["contact_name"],
             "contact_phone": mask_phone(phone) if masked else phone,
             "ratings": {k: row[f"rating_{k}"] for k in RATING_COLUMNS if row[f"rating_{k}"] is not None},
-            "record": row["record"], "owner": row["owner"],
+            "record": ({k: mask_text(v) if isinstance(v, str) else v for k, v in row["record"].items()}
+                       if masked and row["record"] else row["record"]), "owner": row["owner"],
+            "script_id": row["script_id"], "tier": row["tier"],
             "created_at": iso(row["created_at"]), "respond_by": iso(row["respond_by"]),
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
@@ -192,6 +197,8 @@ class Store:
             if row is None:
                 raise NotFound(f"没有编号为 {entry_id} 的条目", id=entry_id)
             c = Change(conn, entry_id, row, actor, now)
+            if change.get("status") == "triaged" and not (change.get("owner") or row["owner"]):
+                change["owner"] = actor   # assigning always names an owner: whoever assigns, unless told
             if "owner" in change:
                 self.set_owner(c, change["owner"])
             if "category" in change:
@@ -200,6 +207,8 @@ class Store:
                 self.set_status(c, change["status"], note=change.get("note"), satisfied=change.get("satisfied"))
             elif "note" in change:
                 self.add_note(c, change["note"])
+            if change.get("contacted"):
+                self.contacted(c, change["contacted"])
             if "claim" in change:
                 self.set_claim(c, change["claim"])
             if "publish" in change:
@@ -210,7 +219,7 @@ class Store:
                 self.action_done(c, change["action_done"])
             if not c.log:
                 raise ValidationFailed([{"field": "status", "message":
-                                         "没有要修改的内容：可提交 status、owner、category、note、claim、action、action_done 或 publish"}])
+                                         "没有要修改的内容：可提交 status、owner、category、note、contacted、claim、action、action_done 或 publish"}])
             if c.values:
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(**c.values))
             for item in c.log:
@@ -242,8 +251,6 @@ class Store:
             raise Conflict("回访时业主不满意，不能直接关闭；请转回 in_progress（处理中）继续处理",
                            status=status, allowed=["in_progress"])
         c.values["status"] = target
-        if status == "received" and c.row["responded_at"] is None:
-            c.values["responded_at"] = c.now
         if target == "resolved":
             c.values["resolved_at"] = c.now
         if target == "closed":
@@ -256,6 +263,13 @@ class Store:
     @staticmethod
     def add_note(c: Change, note: str) -> None:
         c.log.append({"kind": "note", "note": note})
+
+    @staticmethod
+    def contacted(c: Change, how_when: dict) -> None:
+        """The resident was actually reached: the first time meets the response deadline."""
+        if c.row["responded_at"] is None:
+            c.values["responded_at"] = how_when["at"]
+        c.log.append({"kind": "contacted", "data": {"how": how_when["how"], "at": iso(how_when["at"])}})
 
     @staticmethod
     def set_claim(c: Change, claim: bool) -> None:
@@ -354,7 +368,9 @@ PATCH_KEYS = set(PATCH.names())
 def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
     """A staff change (PATCH body) checked against the form spec; every problem at once."""
     errors = Errors()
-    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied"}))
+    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied", "contacted"}))
+    if "contacted" in body:
+        out["contacted"] = contact.parse(body["contacted"], errors.add)
     if "satisfied" in body:
         satisfied = check(PATCH["satisfied"], body["satisfied"], config, errors, partial=True)
         if satisfied is not MISSING:
@@ -450,7 +466,7 @@ def new_reference(now: dt.datetime) -> str:
 
 def overdue_clause(now: dt.datetime):
     return sa.or_(
-        sa.and_(entries.c.status == "received", entries.c.respond_by < now),
+        sa.and_(entries.c.status.in_(OPEN), entries.c.responded_at.is_(None), entries.c.respond_by < now),
         sa.and_(entries.c.status.in_(OPEN), entries.c.resolve_by < now),
     )
 
@@ -458,7 +474,8 @@ def overdue_clause(now: dt.datetime):
 def overdue_kind(row, now: dt.datetime) -> str | None:
     if row["status"] in OPEN and row["resolve_by"] is not None and row["resolve_by"] < now:
         return "result"
-    if row["status"] == "received" and row["respond_by"] is not None and row["respond_by"] < now:
+    if (row["status"] in OPEN and row["responded_at"] is None and row["respond_by"] is not None
+            and row["respond_by"] < now):
         return "response"
     return None
 

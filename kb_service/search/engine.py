@@ -36,6 +36,7 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 from kb_service.content.markup import expand_inline
 from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import UsageError
+from kb_service.search import confidence
 from kb_service.search import textproc as tp
 
 INDEX_NAME = "kb"
@@ -321,6 +322,16 @@ class Postings:
         for n, d in enumerate(self.docs):
             self.by_kind.setdefault(d["kind"], set()).add(n)
         self.by_kind = {k: frozenset(v) for k, v in self.by_kind.items()}
+        self._sets: dict[tuple[str, str], frozenset[int]] = {}
+
+    def has(self, field: str, term: str, doc: int) -> bool:
+        """Whether the document's indexed field holds the term."""
+        key = (field, term)
+        found = self._sets.get(key)
+        if found is None:
+            entry = self.fields.get(field, {}).get(term)
+            found = self._sets[key] = frozenset(entry[0]) if entry is not None else frozenset()
+        return doc in found
 
     def scores(self, query: Q.Query | None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query."""
@@ -361,6 +372,7 @@ class Searcher:
         self.corpus = corpus
         self.postings = postings
         self._flat: dict[int, tuple[str, str]] = {}  # document number -> flatten(text)
+        self.weights = confidence.char_weights([d["title"] + " " + d["text"] for d in postings.docs])
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
 
     @classmethod
@@ -410,7 +422,29 @@ class Searcher:
                 "snippet": _highlight(*flat, marks), "score": round(score, 3),
             })
         total = len(scores)
+        match = self.match(text, query, ranked)
         took = (time.perf_counter() - started) * 1000
-        if self.gap_sink is not None and text.strip() and (total == 0 or top < LOW_CONFIDENCE):
+        if self.gap_sink is not None and text.strip() and (total == 0 or match != "strong"):
             self.gap_sink(text.strip(), total, top)
-        return {"query": text, "total": total, "took_ms": round(took, 2), "results": results}
+        return {"query": text, "total": total, "took_ms": round(took, 2), "match": match,
+                "results": results}
+
+    def match(self, text: str, query: Q.Query | None, ranked: list[tuple[float, int]]) -> str:
+        """strong / weak / none for the ranked hits (see search/confidence.py)."""
+        if not ranked:
+            return "none"
+        norm = tp.normalize(text).strip()
+        docs = self.postings.docs
+        pinyin = [q for q in (query.subqueries if isinstance(query, Q.Or) else [query])
+                  if q.fieldname in PHRASE_FIELDS] if query is not None else []
+        pinyin_docs = set(self.postings.scores(Q.Or(pinyin))) if pinyin else set()
+        top = ranked[0][0]
+        best_any, best = 0.0, None
+        for score, d in ranked[:3]:
+            cov = confidence.coverage(norm, d, self.postings.has, pinyin_hit=d in pinyin_docs,
+                                      synonyms=self.synonyms.groups, weights=self.weights)
+            best_any = max(best_any, cov.any)
+            if best is None and docs[d]["kind"] != "page" and score >= top * 0.6:
+                best = (cov, score)
+        cov, score = best if best else (None, 0.0)
+        return confidence.classify(None, cov, score, best_any)

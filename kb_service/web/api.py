@@ -14,7 +14,7 @@ from kb_service.feedback import reports
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
 from kb_service.web import auth as staff
-from kb_service.web import params, serializers
+from kb_service.web import calls, params, serializers
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -139,27 +139,31 @@ def log_filters(query, corpus: Corpus) -> dict:
 
 
 async def improvement_log(request: Request) -> JSONResponse:
-    require_staff(request)
+    await calls.staff_name(request)
     svc = services(request)
-    query = request.query_params
-    filters = log_filters(query, svc.corpus)
-    limit = params.int_param(query.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
-    offset = params.int_param(query.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    qp = request.query_params
+    filters = log_filters(qp, svc.corpus)
+    limit = params.int_param(qp.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
+    offset = params.int_param(qp.get("offset"), "offset", default=0, lo=0, hi=10**9)
+    if qp.get("phone"):
+        return JSONResponse(await calls.caller_history(request, qp.get("phone"), limit, offset))
     total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
 
 async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
-    actor = require_staff(request)
+    actor = await calls.staff_name(request)
     svc = services(request)
     sub = feedback.parse_submission(await params.read_json(request), svc.corpus.feedback, source="staff")
+    if sub.script_id is not None and sub.script_id not in svc.corpus.scripts:
+        raise ValidationFailed([{"field": "script_id", "message": f"没有 id 为 {sub.script_id} 的话术"}])
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
     return JSONResponse({**entry, "replayed": not created}, status_code=201)
 
 
 async def improvement_entry(request: Request) -> JSONResponse:
-    require_staff(request)
+    await calls.staff_name(request)
     entry_id = params.entry_id(request)
     return JSONResponse(await run_in_threadpool(services(request).store.get, entry_id))
 

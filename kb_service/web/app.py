@@ -19,6 +19,7 @@ from kb_service.errors import KBError
 from kb_service.settings import Settings
 from kb_service.web import api, openapi
 from kb_service.web import preview as live
+from kb_service.web import calls
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -33,6 +34,8 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
             *preview_routes,
             Route("/health", api.health),
             Route("/search", api.search),
+            Route("/lookup", calls.lookup_settings),
+            Route("/staff/session", calls.staff_session),
             Route("/scripts/{id}", api.script),
             Route("/templates", api.templates),
             Route("/templates/{id}", api.template),

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.errors import Conflict, KBError, ValidationFailed
+from kb_service.feedback import contact
 from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
 from kb_service.feedback.fields_spec import (
@@ -50,10 +51,11 @@ LOGIN_ATTEMPTS_PER_MINUTE = 10
 NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
-               "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息"}
+               "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
+               "contacted": "已联系业主"}
 SOURCES = reports.SOURCES
 # Messages after a successful change (PRG redirect ?ok=...): fixed texts, never user input.
-DONE = {"status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
+DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
         "created": "已登记，下面是这条记录"}
 FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施"}
@@ -80,7 +82,7 @@ def see_other(url: str) -> RedirectResponse:
 
 def _safe_next(raw: str | None) -> str:
     """Only our own staff pages are valid targets after login (no open redirect)."""
-    if raw and raw.startswith("/staff/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
+    if raw and raw.startswith(("/staff/", "/scripts/")) and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
         return raw
     return LIST
 
@@ -167,7 +169,9 @@ async def login(request: Request) -> Response:
                     error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
     cookie, _csrf = await run_in_threadpool(staff.start_session, svc.store.engine, name)
     response = see_other(target)
-    response.set_cookie(COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/staff",
+    # Path "/": the same session also signs the lookup page's record panel into /api/ (with a
+    # CSRF header for writes, see web/calls.py).
+    response.set_cookie(COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 
@@ -187,7 +191,7 @@ async def logout(request: Request) -> Response:
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
     response = see_other("/staff/login")
-    response.delete_cookie(COOKIE, path="/staff", httponly=True, samesite="strict",
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
     return response
 
@@ -198,7 +202,8 @@ def _choices(svc: Services) -> dict[str, Any]:
     config = svc.corpus.feedback
     return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
             "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
-            "action_kinds": ACTION_KINDS, "sources": SOURCES}
+            "action_kinds": ACTION_KINDS, "sources": SOURCES, "contact_ways": contact.WAYS,
+            "staff_names": sorted(set(svc.settings.staff_tokens.values()))}
 
 
 @staff_page()
@@ -256,6 +261,11 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     op = form.get("op")
     if op == "status":
         patch = {"status": form.get("status"), **from_html(PATCH_STATUS, form)}
+        if form.get("status") == "triaged":
+            owner = (form.get("owner") or "").strip() if isinstance(form.get("owner"), str) else ""
+            if not owner:   # assigning is one action with its owner, never 已分派 without one
+                raise ValidationFailed([{"field": "owner", "message": "分派需要负责人：请从名单中选择"}])
+            patch["owner"] = owner
         if form.get("status") == "followed_up":
             errors = Errors()
             if form.get("satisfied") not in ("yes", "no"):
@@ -263,6 +273,9 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             errors.raise_if_any()
             patch["satisfied"] = form["satisfied"] == "yes"
         return op, patch
+    if op == "contacted":
+        at = form.get("at")
+        return op, {"contacted": {"how": form.get("how"), "at": at.strip() if isinstance(at, str) else None}}
     if op in ("owner", "note", "publish", "category"):
         value = form.get(op)
         return op, {op: value.strip() if isinstance(value, str) else ""}
@@ -279,6 +292,9 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
     entry_id = params.entry_id(request)
     try:
         op, patch = patch_from_form(form)
+        names = _choices(svc)["staff_names"]
+        if patch.get("owner") and patch["owner"] not in names:
+            raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])
         await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
     except Conflict as exc:
         return await _detail(request, sess, error=exc.message, status_code=409)

@@ -9,11 +9,28 @@
   const SCRIPT_URL = "/api/scripts/";
   const SCRIPTS_PAGE = "/scripts/";
   const LIMIT = 8;
-  const DEBOUNCE_MS = 150;
+  const CONFIG_URL = "/api/lookup";
+  // Short: the previous request is aborted and older answers are dropped (sequence number), so
+  // a short debounce only spares the server the keystrokes of a fast typist (see bench/README.md).
+  const DEBOUNCE_MS = 25;
   const SLOW_MS = 400;       // show "正在检索…" only when a request is slow
   const TIMEOUT_MS = 8000;   // never leave the status line waiting forever
   const KIND_TEXT = { script: "话术", template: "模板", page: "手册" };
   const MSG_ZERO = "没有找到，换个说法试试，例如“停水”“投诉”。";
+  const MSG_NO_SCRIPT = "没有专门的话术。";
+
+  // The general fallbacks (snippets/lookup.yaml), fetched once per page load.
+  let config = null;
+  let configPromise = null;
+  function lookupConfig() {
+    if (!configPromise) {
+      configPromise = fetch(CONFIG_URL, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { config = data; return data; }, function () { configPromise = null; return null; });
+    }
+    return configPromise;
+  }
+  window.kbLookupConfig = lookupConfig;
 
   // ---- small DOM helpers ----------------------------------------------------------------
   function el(tag, attrs, children) {
@@ -185,12 +202,26 @@
 
     function renderResults(data) {
       clearResults();
-      results = Array.isArray(data.results) ? data.results : [];
+      const related = Array.isArray(data.results) ? data.results : [];
+      const honest = data.match && data.match !== "strong";
+      const general = honest && config && Array.isArray(config.fallbacks) ? config.fallbacks.map(function (f) {
+        return { id: f.id, kind: "script", title: f.title, url: f.url, snippet: f.summary || "", general: true };
+      }) : [];
+      results = general.concat(related);
+      list.dataset.match = data.match || "";
+      list.dataset.query = typeof data.query === "string" ? data.query.trim() : "";
       if (!results.length) {
         setStatus(MSG_ZERO, "empty");
         return;
       }
       results.forEach(function (r, i) {
+        if (honest && i === 0) {
+          list.appendChild(el("li", { role: "presentation", className: "kb-lookup-group kb-lookup-nomatch",
+            id: "kb-lookup-nomatch" }, [el("strong", { text: MSG_NO_SCRIPT }), general.length ? "先用通用话术：" : ""]));
+        }
+        if (honest && i === general.length && related.length) {
+          list.appendChild(el("li", { role: "presentation", className: "kb-lookup-group", text: "相关结果（不是专门的答案）" }));
+        }
         const kindText = KIND_TEXT[r.kind] || r.kind;
         const snippet = el("div", { className: "kb-lookup-snippet" });
         snippet.innerHTML = r.snippet || "";  // already HTML-escaped by the API, with <mark>
@@ -204,13 +235,19 @@
         ]);
         list.appendChild(el("li", {
           id: "kb-lookup-opt-" + i, role: "option", "aria-selected": "false",
-          className: "kb-lookup-option", "data-id": r.id, "data-kind": r.kind, "data-index": i,
+          className: "kb-lookup-option" + (r.general ? " kb-lookup-option--general" : ""),
+          "data-id": r.id, "data-kind": r.kind, "data-index": i, "data-general": r.general ? "1" : null,
         }, [link]));
       });
       input.setAttribute("aria-expanded", "true");
       highlight(0);
-      const total = typeof data.total === "number" ? data.total : results.length;
-      const head = total > results.length ? "找到 " + total + " 条，显示前 " + results.length + " 条。" : "找到 " + results.length + " 条。";
+      if (honest) {
+        setStatus((related.length ? MSG_NO_SCRIPT + "下面是通用话术和相关结果，" : MSG_ZERO + MSG_NO_SCRIPT + "下面是通用话术，")
+          + "按 ↑/↓ 选择，Enter 打开。", "nomatch");
+        return;
+      }
+      const total = typeof data.total === "number" ? data.total : related.length;
+      const head = total > related.length ? "找到 " + total + " 条，显示前 " + related.length + " 条。" : "找到 " + related.length + " 条。";
       setStatus(head + "按 ↑/↓ 选择，Enter 打开。", "ok");
     }
 
@@ -224,7 +261,8 @@
         if (seq === searchSeq) setStatus("正在检索…", "busy");
       }, SLOW_MS);
       const url = SEARCH_URL + "?q=" + encodeURIComponent(query) + "&limit=" + LIMIT;
-      fetchJSON(url, ctrl).then(function (data) {
+      Promise.all([fetchJSON(url, ctrl), config ? null : lookupConfig()]).then(function (both) {
+        const data = both[0];
         if (seq !== searchSeq) return;  // an older answer arriving late
         clearTimeout(slowTimer);
         searchCtrl = null;
@@ -271,8 +309,12 @@
       if (link) link.click(); else window.location.assign(r.url);
     }
 
+    // the record panel (callrecord.js) reopens a script after the login round trip, or the
+    // repeat-complaint script when a caller calls again
+    window.kbLookupOpen = function (r, keepFocus) { openScript(r, keepFocus); };
+
     // -- script detail --
-    function openScript(r) {
+    function openScript(r, keepFocus) {
       if (scriptCtrl) scriptCtrl.abort();
       const ctrl = new AbortController();
       scriptCtrl = ctrl;
@@ -285,7 +327,9 @@
         if (seq !== scriptSeq) return;
         scriptCtrl = null;
         renderScript(script);
+        document.dispatchEvent(new CustomEvent("kb:script-opened", { detail: script }));
         setStatus("已打开“" + script.title + "”。J/K 或 ↑/↓ 选句子，C 复制，Esc 回到搜索框。", "ok");
+        if (keepFocus) return;
         if (sayRows.length) moveSay(0); else detail.focus();
       }).catch(function (err) {
         if (seq !== scriptSeq || isAbort(err, ctrl)) return;

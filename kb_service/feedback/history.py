@@ -1,0 +1,50 @@
+"""A caller's earlier entries, found by phone number, and whether this call repeats one.
+
+Phones are stored as staff or residents typed them (after forms' parse_phone); matching is on
+the digits alone, with a leading +86/0086 dropped, so 138-1234-5678, 138 1234 5678 and
++8613812345678 are the same caller. The lookup narrows by the last four digits in SQL and
+compares the normalised numbers in Python (the stored formats vary)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import sqlalchemy as sa
+
+from kb_service.db import entries, reading
+from kb_service.feedback.store import Store
+from kb_service.times import utcnow
+
+
+def normalize_phone(text: str | None) -> str:
+    digits = re.sub(r"\D", "", text or "")
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def by_phone(store: Store, phone: str, *, limit: int = 50, offset: int = 0,
+             now: dt.datetime | None = None) -> tuple[int, list[dict]]:
+    """(total, entries newest first, masked like the list) for one caller's number."""
+    want = normalize_phone(phone)
+    if len(want) < 7:
+        return 0, []
+    with reading(store.engine) as conn:
+        rows = conn.execute(sa.select(entries).where(entries.c.contact_phone.like(f"%{want[-4:]}"))
+                            .order_by(entries.c.created_at.desc(), entries.c.id.desc())).mappings().all()
+    same = [r for r in rows if normalize_phone(r["contact_phone"]) == want]
+    return len(same), [store.summary(r, now=now) for r in same[offset:offset + limit]]
+
+
+def recent_categories(found: list[dict], window_days: int, *, now: dt.datetime | None = None) -> list[str]:
+    """Categories of this caller's entries within the repeat window, most recent first."""
+    since = (now or utcnow()) - dt.timedelta(days=window_days)
+    out: list[str] = []
+    for e in found:
+        created = dt.datetime.fromisoformat(e["created_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        if created >= since and e["category"] and e["category"] not in out:
+            out.append(e["category"])
+    return out

@@ -1,0 +1,125 @@
+"""How sure a search answer is: `strong` (a script or template answers the query), `weak`
+(related material only) or `none`.
+
+BM25F scores grow with the length of the query, so a score alone cannot tell "快递放门口丢了"
+(one word, 丢了, shared with the access-card script) from "门禁卡丢了怎么补办". What does tell them
+apart is how much of the query the best script's own title, aliases and tags account for:
+every meaningful character of the query is either covered by a word, bigram, synonym or
+homophone pair found in that script's head fields, covered only by its body, or not at all.
+
+The thresholds are calibrated by bench/calibrate_match.py on tests/contract/dev-queries.tsv and
+tests/data/match-queries.tsv (in-scope, related-only and unrelated queries).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from kb_service.search import textproc as tp
+
+HEAD_FIELDS = ("t_words", "a_words", "g_words")
+# Thresholds (see the module docstring; bench/calibrate_match.py prints the confusion table).
+STRONG_HEAD = 0.5       # at least half the query's meaningful characters in the script's head
+STRONG_ANY = 0.75       # or three quarters anywhere in it, with some of them in the head
+STRONG_ANY_HEAD = 0.3
+WEAK_ANY = 0.34         # a third of the query found somewhere in a result: related material
+MIN_UNITS_SCORE = 20.0
+UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)  # a one-character match is never more than weak
+
+
+STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in tp.STOP), key=len, reverse=True)))
+
+
+def char_weights(texts: list[str]) -> dict[str, float]:
+    """Inverse document frequency of every character over the indexed documents: 多, 少, 小, 区
+    appear everywhere and say little about which script answers; 基, 金, 汇 say a lot."""
+    n = len(texts)
+    df: dict[str, int] = {}
+    for t in texts:
+        for c in set(tp.normalize(t)):
+            df[c] = df.get(c, 0) + 1
+    return {c: math.log((n + 1) / (k + 0.5)) for c, k in df.items()}
+
+
+@dataclass
+class Coverage:
+    units: int          # meaningful characters (or pinyin letters) in the query
+    head: float         # share of them found in the document's title/aliases/tags
+    any: float          # share found anywhere in the document
+
+
+def units_of(norm: str) -> list[tuple[int, str]]:
+    """Positions and characters of the query that carry meaning: CJK characters outside the
+    stop words (怎么, 什么, 的) and ASCII letters or digits."""
+    stopped = {i for m in STOP_RUNS.finditer(norm) for i in range(m.start(), m.end())}
+    return [(i, c) for i, c in enumerate(norm) if i not in stopped
+            and (tp.CJK.match(c) or c.isascii() and c.isalnum())]
+
+
+def coverage(norm: str, doc: int, has, *, pinyin_hit: bool, synonyms: list[list[str]],
+             weights: dict[str, float]) -> Coverage:
+    """How much of the normalised query `norm` document `doc` accounts for.
+
+    `has(field, term, doc)` says whether the indexed field of the document holds the term."""
+    units = units_of(norm)
+    if not units:
+        return Coverage(0, 0.0, 0.0)
+    if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
+        return Coverage(len(units), 1.0, 1.0)
+    head: set[int] = set()
+    body: set[int] = set()
+
+    def mark(term: str, into: set[int]) -> None:
+        start = norm.find(term)
+        while start >= 0:
+            into.update(range(start, start + len(term)))
+            start = norm.find(term, start + 1)
+
+    for w in set(tp.words(norm, stop=False)):
+        if any(has(f, w, doc) for f in HEAD_FIELDS):
+            mark(w, head)
+        elif has("b_words", w, doc):
+            mark(w, body)
+    for g in set(tp.bigrams(norm)):
+        if has("t_bi", g, doc):
+            mark(g, head)
+        elif has("b_bi", g, doc):
+            mark(g, body)
+    for group in synonyms:
+        present = [w for w in group if w in norm]
+        if present and any(has(f, other, doc) for other in group if other not in present
+                           for f in ("a_words", "t_words", "g_words")):
+            for w in present:
+                mark(w, head)
+    # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
+    runs = [(m.start(), m.group()) for m in tp.CJK_RUN.finditer(norm)]
+    for start, run in runs:
+        sylls = tp.syllables(run)
+        if len(sylls) != len(run):
+            continue
+        for i, pair in enumerate(tp.syllable_pairs(sylls)):
+            if has("pyb", pair, doc):
+                head.update((start + i, start + i + 1))
+    weight = {i: weights.get(c, UNSEEN) for i, c in units}
+    total = sum(weight.values()) or 1.0
+    h = sum(w for i, w in weight.items() if i in head) / total
+    a = sum(w for i, w in weight.items() if i in head or i in body) / total
+    return Coverage(len(units), h, a)
+
+
+def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:
+    """`strong`, `weak` or `none` from the best script/template's coverage and the best result's.
+
+    `cov` is the coverage of the best script or template among the first results (None when
+    there is none), `any_cov` the best coverage of any of the first results."""
+    if cov is not None and score >= MIN_UNITS_SCORE and cov.units >= 1 and (
+            cov.head >= STRONG_HEAD or (cov.any >= STRONG_ANY and cov.head >= STRONG_ANY_HEAD)):
+        return "strong"
+    if any_cov >= WEAK_ANY:
+        return "weak"
+    return "none"
+
+
+LETTERS = re.compile(r"[a-z]{2,40}")
