@@ -7,7 +7,6 @@ when the consent box is ticked; without it, those fields are dropped, never stor
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from kb_service.content import fields as F
 from kb_service.content.model import FeedbackConfig
 from kb_service.errors import KBError, ValidationFailed
+from kb_service.times import local_today
 
 LIMITS = {"content": 2000, "location": 100, "contact_name": 50, "contact_phone": 30, "page": 300,
           "idempotency_key": 100, "category": 32}
@@ -234,7 +234,7 @@ def _record(raw: Any, config: FeedbackConfig, bad) -> dict[str, str] | None:
             continue
         if key == "occurred_at":
             try:
-                value = F.parse_datetime(value, dt.date.today()).isoformat(timespec="minutes")
+                value = F.parse_datetime(value, local_today()).isoformat(timespec="minutes")
             except F.FieldError as exc:
                 bad("record.occurred_at", str(exc))
                 continue
