@@ -48,7 +48,7 @@ def test_fill_validate_copy_and_print(clipboard_page, server):
     expect(error).to_be_hidden()
     expect(page.locator("#kb-fill-f-period")).not_to_have_attribute("aria-invalid", "true")
     expect(page.locator("#kb-fill-parsed-period")).to_have_text(
-        "识别为 2026-12-01 08:00 至 2026-12-01 18:00")
+        "识别为 2026-12-01（周二） 08:00 至 18:00")
 
     sms = page.locator("#kb-fill-preview-sms")
     expect(sms).to_contain_text("3栋1单元")

@@ -57,8 +57,10 @@ def test_answered_in_scope_queries_are_mostly_strong(answers):
     assert len(wrong_top) <= 0.05 * len(scope), wrong_top
 
 
-def test_the_parcel_query_is_not_a_strong_access_card_answer(answers):
-    assert answers["快递放门口丢了"]["match"] != "strong"
+def test_the_parcel_query_is_answered_by_the_parcel_script_not_the_access_card(answers):
+    answer = answers["快递放门口丢了"]
+    assert answer["results"][0]["id"] == "inquiry.parcel-delivery"
+    assert "inquiry.access-card" not in [r["id"] for r in answer["results"][:1]]
 
 
 def test_empty_and_gibberish_queries_are_none(client):

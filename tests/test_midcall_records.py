@@ -103,3 +103,30 @@ def test_entry_page_assigns_from_the_staff_list_and_records_the_contact(db_clien
     assert done.status_code == 303
     assert db_client.get(f"/api/improvement-log/{e['id']}", headers=STAFF).json()["responded_at"]
     assert "已联系业主" in db_client.get(url).text
+
+
+def test_staff_list_searches_reference_room_and_phone_and_keeps_page_feedback_apart(db_client):
+    import re
+
+    a = db_client.post("/api/improvement-log", headers=STAFF, json={
+        "type": "complaint", "content": "漏水", "location": "3号楼2单元301", "consent": True,
+        "contact_phone": "13812345678"}).json()
+    b = db_client.post("/api/improvement-log", headers=STAFF, json={
+        "type": "repair", "content": "门坏了", "location": "5号楼101"}).json()
+    db_client.post("/api/feedback", json={"type": "page", "page": "/residents/fees/", "helpful": False})
+    db_client.post("/staff/login", data={"token": "test-staff-token-0001"}, follow_redirects=False)
+
+    def refs(**params) -> set[str]:
+        html = db_client.get("/staff/entries/", params=params).text
+        return set(re.findall(r"FB\d{8}-[0-9A-Z]{5}", html))
+
+    everything = refs()
+    assert {a["reference"], b["reference"]} <= everything and len(everything) == 2   # no page feedback
+    assert len(refs(type="page")) == 1
+    assert refs(q=a["reference"].lower()) == {a["reference"]}
+    assert refs(q=b["reference"][-5:]) == {b["reference"]}
+    assert refs(q="301") == {a["reference"]}
+    assert refs(q="5号楼") == {b["reference"]}
+    for typed in ("138-1234-5678", "+86 138 1234 5678", "5678"):
+        assert refs(q=typed) == {a["reference"]}, typed
+    assert refs(q="不存在的东西") == set()

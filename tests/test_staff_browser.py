@@ -40,9 +40,19 @@ def test_staff_work_a_complaint_to_closed_in_the_browser(staff_server, page):
     row.click()
     page.wait_for_url(f"{url}/staff/entries/{entry['id']}")
     assert "13812345678" in page.content()                             # full number only here
-    page.fill("input[name=owner]", "李工")
-    page.click("button:has-text('保存负责人')")
-    for target in ("已分派", "处理中", "已解决"):
+    # assigning is one action with an owner picked from the staff list
+    assign = page.locator("form:has(button:has-text('改为“已分派”'))")
+    assert assign.locator("select[name=owner] option").all_inner_texts() == ["tester"]
+    assign.locator("select[name=owner]").select_option("tester")
+    assign.locator("button").click()
+    page.wait_for_load_state()
+    assert "尚未联系业主" in page.content()
+    contacted = page.locator("#kb-contacted")
+    contacted.locator("select[name=how]").select_option("phone")
+    contacted.locator("button").click()
+    page.wait_for_load_state()
+    assert "已联系业主" in page.content() and "尚未联系业主" not in page.content()
+    for target in ("处理中", "已解决"):
         page.click(f"button:has-text('改为“{target}”')")
         page.wait_for_load_state()
     follow = page.locator("form:has(button:has-text('改为“已回访”'))")
@@ -55,7 +65,7 @@ def test_staff_work_a_complaint_to_closed_in_the_browser(staff_server, page):
 
     stored = httpx.get(f"{url}/api/improvement-log/{entry['id']}",
                        headers={"authorization": f"Bearer {STAFF_TOKEN}"}).json()
-    assert stored["status"] == "closed" and stored["owner"] == "李工"
+    assert stored["status"] == "closed" and stored["owner"] == "tester" and stored["responded_at"]
     assert [e["to_status"] for e in stored["events"] if e["kind"] == "status"] == [
         "triaged", "in_progress", "resolved", "followed_up", "closed"]
     assert all(e["actor"] == "tester" for e in stored["events"][1:])

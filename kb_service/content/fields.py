@@ -154,15 +154,34 @@ def parse_datetime(text: str, today: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, parse_time(m.group("time")))
 
 
+# "9:00-15:00", "9点-15点": a hyphen right after a time separates start and end (a date's
+# hyphens never follow a time).
+_TIME_HYPHEN = re.compile(r"(\d{1,2}(?:[:：]\d{2}|点(?:半|\d{1,2}分?)?))\s*[-－]\s*(?=(?:上午|早上|中午|下午|晚上)?\s*\d)")
+_AMPM = re.compile(r"上午|早上|中午|下午|晚上")
+
+
 def parse_timerange(text: str, today: dt.date) -> TimeRange:
-    parts = RANGE_SEPARATORS.split(text.strip(), maxsplit=1) if text else []
+    """"明天 9:00-15:00", "12月1日 9:00-15:00", "9点到3点", "上午9点至下午3点", "2026-12-01 08:00 至
+    2026-12-01 18:00". Without a date the range is today's; a spoken end hour (3点) without 上午/下午
+    that would come before the start is read in the afternoon (9点到3点 is 9:00-15:00)."""
+    text = _TIME_HYPHEN.sub(r"\1 至 ", text.strip()) if text else ""
+    parts = RANGE_SEPARATORS.split(text, maxsplit=1) if text else []
     if len(parts) != 2 or not all(parts):
-        raise FieldError("请写开始和结束时间，用“至”隔开，例如 2026-12-01 08:00 至 2026-12-01 18:00")
-    start = parse_datetime(parts[0], today)
+        raise FieldError("请写开始和结束时间，用“至”或“-”隔开，例如 明天 9:00-15:00 或 12月1日 上午9点至下午3点")
+    try:
+        start = parse_datetime(parts[0], today)
+    except FieldError:
+        try:
+            start = dt.datetime.combine(today, parse_time(parts[0]))   # "9点到3点": today
+        except FieldError:
+            raise FieldError("开始时间无法识别，请写成 明天 9:00、12月1日 上午9点 或 9点") from None
     try:
         end = parse_datetime(parts[1], today)
     except FieldError:
         end = dt.datetime.combine(start.date(), parse_time(parts[1]))  # "08:00 至 18:00": same day
+        if (end <= start and end.hour < 12 and "点" in parts[1] and not _AMPM.search(parts[1])
+                and end + dt.timedelta(hours=12) > start):   # spoken hours only: 18:00-08:00 stays an error
+            end += dt.timedelta(hours=12)
     if end <= start:
         raise FieldError("结束时间必须晚于开始时间")
     return TimeRange(start, end)

@@ -13,7 +13,7 @@ import re
 import sqlalchemy as sa
 
 from kb_service.db import entries, reading
-from kb_service.feedback.store import Store
+from kb_service.feedback.store import Store, overdue_clause
 from kb_service.times import utcnow
 
 
@@ -48,3 +48,43 @@ def recent_categories(found: list[dict], window_days: int, *, now: dt.datetime |
         if created >= since and e["category"] and e["category"] not in out:
             out.append(e["category"])
     return out
+
+
+def search(store: Store, q: str, *, status: str | None = None, type: str | None = None,
+           category: str | None = None, overdue: bool | None = None, exclude: tuple[str, ...] = (),
+           limit: int = 50, offset: int = 0, now: dt.datetime | None = None) -> tuple[int, list[dict]]:
+    """The staff list searched by reference (FB20261127-…, any case, any part), room or place
+    (location), or phone (any typing, any part of four or more digits), with the list's filters."""
+    now = now or utcnow()
+    q = q.strip()[:60]
+    digits = normalize_phone(q) if len(re.sub(r"\D", "", q)) >= 4 else ""
+    like = f"%{q.replace('%', '').replace('_', '')}%"
+    match = [sa.func.upper(entries.c.reference).like(like.upper()), entries.c.location.like(like)]
+    if digits:
+        match.append(entries.c.contact_phone.like(f"%{digits[-4:]}%"))
+    where = [sa.or_(*match)] if q else []
+    if status:
+        where.append(entries.c.status == status)
+    if type:
+        where.append(entries.c.type == type)
+    elif exclude:
+        where.append(entries.c.type.not_in(exclude))
+    if category:
+        where.append(entries.c.category == category)
+    if overdue is not None:
+        where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+    order = (entries.c.created_at.desc(), entries.c.id.desc())
+    with reading(store.engine) as conn:
+        if not q:   # the plain list: count and page in SQL
+            total = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(*where))
+            rows = conn.execute(sa.select(entries).where(*where).order_by(*order)
+                                .limit(limit).offset(offset)).mappings().all()
+            return total, [store.summary(r, now=now) for r in rows]
+        rows = conn.execute(sa.select(entries).where(*where).order_by(*order)).mappings().all()
+    lowered = q.lower()
+
+    def hit(r) -> bool:
+        return (lowered in r["reference"].lower() or (r["location"] and q in r["location"])
+                or bool(digits and digits in normalize_phone(r["contact_phone"])))
+    found = [r for r in rows if hit(r)]
+    return len(found), [store.summary(r, now=now) for r in found[offset:offset + limit]]

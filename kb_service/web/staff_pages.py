@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.errors import Conflict, KBError, ValidationFailed
-from kb_service.feedback import contact
+from kb_service.feedback import contact, history
 from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
 from kb_service.feedback.fields_spec import (
@@ -213,9 +213,15 @@ async def entry_list(request: Request, sess: dict) -> Response:
     filters = api.log_filters(query, svc.corpus)
     number = params.int_param(query.get("page"), "page", default=1, lo=1, hi=10**6)
     now = utcnow()
+    q = (query.get("q") or "").strip()
+    # Page feedback ("这页有帮助吗？") is kept apart: listed only when its type is chosen.
+    exclude = () if filters["type"] else ("page",)
     total, rows = await run_in_threadpool(
-        lambda: svc.store.list(**filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, now=now))
+        lambda: history.search(svc.store, q, **filters, exclude=exclude, limit=PAGE_SIZE,
+                               offset=(number - 1) * PAGE_SIZE, now=now))
     shown = {k: ("true" if v is True else "false" if v is False else v) for k, v in filters.items() if v is not None}
+    if q:
+        shown["q"] = q
     pages = max(1, -(-total // PAGE_SIZE))
     return page(request, "staff_list.html", sess=sess, rows=rows, total=total, filters=shown,
                 page_number=number, pages=pages,

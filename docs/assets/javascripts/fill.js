@@ -68,9 +68,22 @@
     return Promise.reject(new Error("no clipboard"));
   }
 
+  // "2026-12-01 09:00" -> "2026-12-01（周二）09:00": the weekday of the calendar date the server
+  // parsed (in Beijing time), so "明天" and "12月1日" can be checked before the notice goes out.
+  function withWeekday(text) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})(.*)$/.exec(String(text));
+    if (!m) return String(text);
+    var day = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])).getUTCDay();
+    return m[1] + "-" + m[2] + "-" + m[3] + "（周" + "日一二三四五六".charAt(day) + "）" + m[4];
+  }
+
   function showValue(type, value) {
     if (value === null || value === undefined || value === "") return "";
-    if (typeof value === "object" && value.start) return value.start + " 至 " + value.end;
+    if (typeof value === "object" && value.start) {
+      var end = value.end.slice(0, 10) === value.start.slice(0, 10) ? value.end.slice(11) : withWeekday(value.end);
+      return withWeekday(value.start) + " 至 " + end;
+    }
+    if (type === "date" || type === "datetime") return withWeekday(value);
     if (type === "money") return value + " 元";
     return String(value);
   }
