@@ -152,7 +152,7 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | No
         if name not in pages.BLOCKS:
             log.warning(f"docs/{src}: 未知的数据块 kb:{name}（可用：{', '.join(pages.BLOCKS)}）")
             return match.group(0)
-        return pages.BLOCKS[name](corpus, sources)
+        return pages.BLOCKS[name](corpus, {**(sources or {}), "src": src})
 
     def unknown(line: int, col: int, kind: str, rid: str) -> None:
         log.warning(f"docs/{src}:{line}:{col}: [[{kind}:{rid}]] 不是已知的 id（运行 kb lint 查看）")

@@ -7,6 +7,7 @@ from kb_service.content.filling import Rendered
 from kb_service.content.model import (
     CHANNEL_TEXT,
     SOURCE_TEXT,
+    Community,
     TYPE_TEXT,
     Corpus,
     Script,
@@ -40,7 +41,9 @@ def summary(corpus: Corpus, t: Template) -> dict:
             "summary": t.summary, "aliases": t.aliases, "url": t.url}
 
 
-def detail(corpus: Corpus, t: Template) -> dict:
+def detail(corpus: Corpus, t: Template, community: Community | None = None) -> dict:
+    """One template's fields; building choices are those of `community` (default: the default one)."""
+    community = community or corpus.default_community
     fields = []
     for f in t.fields:
         item = {"name": f["name"], "label": f["label"], "type": f["type"], "type_name": TYPE_TEXT[f["type"]],
@@ -51,7 +54,7 @@ def detail(corpus: Corpus, t: Template) -> dict:
         if "max_length" in f:
             item["max_length"] = f["max_length"]
         if f["type"] == "building":
-            item["choices"] = [b.name + u for b in corpus.site.buildings for u in ("",) + b.units]
+            item["choices"] = [b.name + u for b in community.buildings for u in ("",) + b.units] if community else []
         if "computed" in f:
             spec = f["computed"]
             source = SOURCE_TEXT[spec["source"]]
