@@ -50,6 +50,7 @@ entries = sa.Table(
     sa.Column("public_summary", sa.Text),                         # approved for publication
     sa.Column("idempotency_key", sa.String(100), unique=True),
     sa.Column("purged_at", sa.DateTime),
+    sa.Column("community", sa.String(40), index=True),            # snippets/communities/<id>.yaml
 )
 
 events = sa.Table(
@@ -116,8 +117,19 @@ def _initial(conn: sa.Connection) -> None:
     metadata.create_all(conn)
 
 
+def _communities(conn: sa.Connection) -> None:
+    """Issue 15: each entry belongs to a community. Existing entries get the default community at
+    start-up (Store.adopt_entries): only the content knows which community that is."""
+    inspector = sa.inspect(conn)
+    if "community" not in {c["name"] for c in inspector.get_columns("entries")}:
+        conn.execute(sa.text("ALTER TABLE entries ADD COLUMN community VARCHAR(40)"))
+    if "ix_entries_community" not in {i["name"] for i in sa.inspect(conn).get_indexes("entries")}:
+        conn.execute(sa.text("CREATE INDEX ix_entries_community ON entries (community)"))
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
+    (2, "entries.community", _communities),
 ]
 
 

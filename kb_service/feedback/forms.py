@@ -41,6 +41,7 @@ class Submission:
     ratings: dict[str, int] = field(default_factory=dict)
     idempotency_key: str | None = None
     record: dict[str, str] | None = None
+    community: str | None = None            # set by feedback.community.parse (checked against the content)
 
 
 def from_form(form: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from kb_service.content import filling
 from kb_service.content.model import Corpus
 from kb_service.errors import KBError, NotFound, ValidationFailed
-from kb_service.feedback import forms as feedback
+from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
@@ -86,7 +86,7 @@ async def submit_feedback(request: Request) -> Response:
     data, from_form = await params.read_submission(request)
     wants_html = from_form and "text/html" in request.headers.get("accept", "")
     try:
-        sub = feedback.parse_submission(data, svc.corpus.feedback)
+        sub = communities.parse(data, svc.corpus)
     except ValidationFailed as exc:
         if wants_html:
             return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
@@ -135,7 +135,8 @@ def log_filters(query, corpus: Corpus) -> dict:
         overdue = False
     else:
         raise KBError("overdue 只能是 true 或 false", field="overdue")
-    return {"status": status, "type": kind, "category": category, "overdue": overdue}
+    return {"status": status, "type": kind, "category": category, "overdue": overdue,
+            "community": communities.filter_value(query.get("community") or None, corpus)}
 
 
 async def improvement_log(request: Request) -> JSONResponse:
@@ -153,7 +154,7 @@ async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
     actor = require_staff(request)
     svc = services(request)
-    sub = feedback.parse_submission(await params.read_json(request), svc.corpus.feedback, source="staff")
+    sub = communities.parse(await params.read_json(request), svc.corpus, source="staff")
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
     return JSONResponse({**entry, "replayed": not created}, status_code=201)
 
@@ -198,5 +199,16 @@ def csv_response(text: str) -> Response:
 async def stats(request: Request) -> JSONResponse:
     require_staff(request)
     svc = services(request)
-    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow())),
+    community = communities.filter_value(request.query_params.get("community") or None, svc.corpus)
+    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),
                         headers={"Cache-Control": "no-store"})
+
+
+async def community_list(request: Request) -> JSONResponse:
+    """The configured communities: id, name, the landing page on the site (and whether the data is
+    an example), for the fill page, the forms and outside clients."""
+    corpus = services(request).corpus
+    return JSONResponse({"communities": [
+        {"id": c.id, "name": c.name, "url": c.url, "label": c.label, "example": c.example,
+         "households": c.households, "hotline": c.hotline} for c in corpus.communities.values()],
+        "default": corpus.default_community.id if corpus.default_community else None})

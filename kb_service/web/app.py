@@ -28,6 +28,7 @@ def routes(settings: Settings) -> list:
     return [
         Mount("/api", routes=[
             Route("/health", api.health),
+            Route("/communities", api.community_list),
             Route("/search", api.search),
             Route("/scripts/{id}", api.script),
             Route("/templates", api.templates),

@@ -34,6 +34,8 @@ class Services:
         corpus = load_content(settings)
         engine = db.connect(settings.database_url)
         store = Store(engine, corpus.feedback)
+        if corpus.default_community is not None:
+            store.adopt_entries(corpus.default_community.id)
         gaps = GapBuffer(store)
         searcher = Searcher.open(settings.index_dir, corpus)
         searcher.gap_sink = gaps.add

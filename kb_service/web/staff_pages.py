@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.errors import Conflict, KBError, ValidationFailed
-from kb_service.feedback import forms as feedback
+from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback.store import ACTION_KINDS, STATUSES
 from kb_service.site import svg
@@ -45,7 +45,7 @@ SOURCES = reports.SOURCES
 DONE = {"status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
         "created": "已登记，下面是这条记录"}
-FIELD_LABELS = {"type": "类型", "content": "投诉内容", "category": "分类", "location": "位置",
+FIELD_LABELS = {"community": "小区", "type": "类型", "content": "投诉内容", "category": "分类", "location": "位置",
                 "contact_phone": "电话", "consent": "同意回访", "status": "状态", "owner": "负责人",
                 "note": "备注", "satisfied": "回访是否满意", "publish": "公开摘要",
                 "record.occurred_at": "发生时间", "record.place": "发生地点", "record.emotion": "情绪状态",
@@ -190,9 +190,12 @@ async def logout(request: Request) -> Response:
 
 def _choices(svc: Services) -> dict[str, Any]:
     config = svc.corpus.feedback
+    corpus = svc.corpus
     return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
             "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
-            "action_kinds": ACTION_KINDS, "sources": SOURCES}
+            "action_kinds": ACTION_KINDS, "sources": SOURCES,
+            # one community: no selector anywhere (the template hides it when this is empty)
+            "communities": {} if corpus.single_community else {c.id: c.label for c in corpus.communities.values()}}
 
 
 @staff_page()
@@ -319,7 +322,7 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
     data = dict(form)
     data.setdefault("consent", "false")
     try:
-        sub = feedback.parse_submission(data, svc.corpus.feedback, source="staff")
+        sub = communities.parse(data, svc.corpus, source="staff")
     except ValidationFailed as exc:
         return _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
     entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
