@@ -62,6 +62,17 @@ def built_project(tmp_path_factory) -> Path:
     return project
 
 
+@pytest.fixture(scope="session")
+def multi_project(tmp_path_factory) -> Path:
+    """The real content with every shipped community (several: selectors, required community),
+    built once per session for the tests that need it."""
+    from kb_service.build import build
+
+    project = copy_project(tmp_path_factory.mktemp("multi"))
+    build(settings_for(project, project / "var"))
+    return project
+
+
 @pytest.fixture
 def settings(built_project, tmp_path) -> Settings:
     return settings_for(built_project, tmp_path / "var")

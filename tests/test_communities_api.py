@@ -13,22 +13,13 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from kb_service import db
-from kb_service.build import build
 from kb_service.content.load import load_corpus
 from kb_service.times import utcnow
 from kb_service.web.app import create_app
 
-from conftest import STAFF, STAFF_TOKEN, copy_project, settings_for
+from conftest import STAFF, STAFF_TOKEN, settings_for
 
 COMPLAINT = {"type": "complaint", "content": "车库的灯坏了一周", "category": "parking"}
-
-
-@pytest.fixture(scope="module")
-def multi_project(tmp_path_factory):
-    """The real content with every shipped community, built once for this module."""
-    project = copy_project(tmp_path_factory.mktemp("multi"))
-    build(settings_for(project, project / "var"))
-    return project
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +149,39 @@ def test_old_entries_join_the_default_community(multi_project, database_url, cor
         rows = dict(conn.execute(sa.select(db.entries.c.type, db.entries.c.community)).all())
     engine.dispose()
     assert rows == {"complaint": corpus.default_community.id, "page": None}
+
+
+# -- template filling knows the community -------------------------------------------------------------
+
+def _water(app, corpus, community=None):
+    tid = "notice.water-outage"
+    query = f"?community={community.id}" if community else ""
+    detail = app.get(f"/api/templates/{tid}{query}").json()
+    fields = {f["name"]: f.get("example", "") for f in detail["fields"] if not f["computed"]}
+    area = next(f for f in detail["fields"] if f["type"] == "building")
+    fields[area["name"]] = area["choices"][0]
+    return tid, detail, area, fields
+
+
+def test_template_fields_and_render_follow_the_community(app, corpus):
+    for c in corpus.communities.values():
+        tid, detail, area, fields = _water(app, corpus, c)
+        assert set(area["choices"]) == {b.name + u for b in c.buildings for u in ("",) + b.units}
+        r = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields, "community": c.id})
+        assert r.status_code == 200, r.text
+        assert c.hotline in r.json()["text"] and r.json()["community"] == c.id
+    other = next(c for c in corpus.communities.values() if c.id != corpus.default_community.id)
+    tid, _, area, fields = _water(app, corpus, other)
+    missing = next(b.name for b in other.buildings if b.name not in {x.name for x in corpus.default_community.buildings})
+    fields[area["name"]] = missing
+    wrong = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields})
+    assert wrong.status_code == 422 and corpus.default_community.name in wrong.text
+
+
+def test_unknown_community_in_filling_lists_the_valid_ones(app, corpus):
+    tid, _, _, fields = _water(app, corpus)
+    r = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields, "community": "atlantis"})
+    assert r.status_code == 422 and all(cid in r.text for cid in ids(corpus))
+    assert app.get(f"/api/templates/{tid}?community=atlantis").status_code == 400
+    unscoped = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields})
+    assert any("没有选择小区" in w for w in unscoped.json()["warnings"])

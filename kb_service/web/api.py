@@ -60,7 +60,9 @@ async def templates(request: Request) -> JSONResponse:
 
 async def template(request: Request) -> JSONResponse:
     corpus = services(request).corpus
-    return JSONResponse(serializers.detail(corpus, filling.find(corpus, request.path_params["id"])))
+    found = filling.find(corpus, request.path_params["id"])
+    community = corpus.community(communities.filter_value(request.query_params.get("community") or None, corpus))
+    return JSONResponse(serializers.detail(corpus, found, community))
 
 
 async def render_template(request: Request) -> JSONResponse:
@@ -73,8 +75,16 @@ async def render_template(request: Request) -> JSONResponse:
         raise ValidationFailed([{"field": "channel", "message": "channel 应为文字"}])
     if not isinstance(raw, dict):
         raise ValidationFailed([{"field": "fields", "message": "fields 应为 JSON 对象：字段名 → 填写的值"}])
-    result = filling.render(found, channel, raw, corpus, now=local_now(), tone=corpus.tone)
-    return JSONResponse(serializers.rendered(result))
+    community_id, errors = communities.pick(data.get("community"), corpus, required=False)
+    if errors:
+        raise ValidationFailed(errors)
+    community = corpus.community(community_id)
+    result = filling.render(found, channel, raw, corpus, now=local_now(), tone=corpus.tone, community=community)
+    if community_id is None and not corpus.single_community:
+        result.warnings.append(f"没有选择小区，楼栋和服务电话按默认小区“{community.name}”填写")
+    body = serializers.rendered(result)
+    body["community"] = community.id if community else None
+    return JSONResponse(body)
 
 
 # -- feedback -----------------------------------------------------------------------------------

@@ -61,9 +61,12 @@ def detail(corpus: Corpus, t: Template, community: Community | None = None) -> d
             if spec["source"] == "standard":
                 s = corpus.standards[spec["key"]]
                 source += f"：{s.name}（{s.text}）"
+            elif spec["source"] == "setting" and community is not None:
+                source += f"：{community.setting(spec['key'], corpus.site)}"
             item["computed_from"] = source
         fields.append(item)
     return {**summary(corpus, t), "applies_when": t.applies_when, "fields": fields,
+            "community": community.id if community else None,
             "channel_names": {c: CHANNEL_TEXT[c] for c in t.channel_names}}
 
 
