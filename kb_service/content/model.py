@@ -159,6 +159,7 @@ class FeedbackConfig:
     ratings: dict[str, str]
     emotions: dict[str, str]
     retention: Standard
+    csi_min_ratings: int = 5      # fewer ratings than this: no CSI figure, no point on a chart
 
     @classmethod
     def from_data(cls, data: dict[str, Any], standards: dict[str, Standard]) -> "FeedbackConfig":
@@ -166,7 +167,7 @@ class FeedbackConfig:
                                    standards.get(spec.get("result", "")))
                  for tid, spec in data["types"].items()}
         return cls(types, dict(data["categories"]), dict(data["ratings"]), dict(data["emotions"]),
-                   standards[data["retention"]])
+                   standards[data["retention"]], data.get("csi_min_ratings", 5))
 
 
 SETTING_KEYS = ("company_name", "company_short", "hotline", "estate_name", "office_place", "office_hours",

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from kb_service.db import entries
 from kb_service.feedback.forms import mask_text
+from kb_service.feedback.insights import week_label
 from kb_service.feedback.store import MAX_LIMIT, STATUSES, Store, overdue_clause
 from kb_service.times import BEIJING, local_time
 
@@ -156,6 +157,7 @@ def dashboard(store: Store, *, now: dt.datetime, community: str | None = None) -
     return {
         "generated_at": now.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "weeks": [label for label, _ in weeks],
+        "week_labels": [week_label((start + BEIJING).date()) for _, start in weeks],     # 11月24日–30日
         "volume_by_type": {t: {"label": config.types[t].label, "counts": by_type.get(t, zero)}
                            for t in config.types},
         "volume_by_category": categories,

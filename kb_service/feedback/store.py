@@ -124,11 +124,14 @@ class Store:
 
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
              overdue: bool | None = None, limit: int = 50, offset: int = 0,
-             now: dt.datetime | None = None, community: str | None = None) -> tuple[int, list[dict]]:
+             now: dt.datetime | None = None, community: str | None = None,
+             ids: list[int] | None = None) -> tuple[int, list[dict]]:
         now = now or utcnow()
         where = []
         if community:
             where.append(entries.c.community == community)
+        if ids is not None:      # the entries behind one dashboard figure
+            where.append(entries.c.id.in_(ids))
         if status:
             where.append(entries.c.status == status)
         if type:

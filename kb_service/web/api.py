@@ -146,7 +146,21 @@ def log_filters(query, corpus: Corpus) -> dict:
     else:
         raise KBError("overdue 只能是 true 或 false", field="overdue")
     return {"status": status, "type": kind, "category": category, "overdue": overdue,
-            "community": communities.filter_value(query.get("community") or None, corpus)}
+            "community": communities.filter_value(query.get("community") or None, corpus),
+            "ids": entry_ids(query.get("ids"))}
+
+
+MAX_IDS = 1000
+
+
+def entry_ids(raw: str | None) -> list[int] | None:
+    """`ids=3,5,8`: the entries behind one dashboard figure (at most 1000)."""
+    if raw in (None, ""):
+        return None
+    parts = raw.split(",")
+    if len(parts) > MAX_IDS or not all(p.isascii() and p.isdecimal() and len(p) < 12 for p in parts):
+        raise KBError(f"ids 应为逗号分隔的条目编号（整数），最多 {MAX_IDS} 个", field="ids")
+    return [int(p) for p in parts]
 
 
 async def improvement_log(request: Request) -> JSONResponse:

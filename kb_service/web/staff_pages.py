@@ -20,11 +20,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.errors import Conflict, KBError, ValidationFailed
 from kb_service.feedback import community as communities
-from kb_service.feedback import reports
+from kb_service.feedback import insights, reports
 from kb_service.feedback.store import ACTION_KINDS, STATUSES
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
-from kb_service.web import api, params
+from kb_service.web import api, dashboard_charts, params
 from kb_service.web import auth as staff
 from kb_service.web import templates as views
 from kb_service.web.auth import COOKIE, SESSION_TTL
@@ -207,7 +207,8 @@ async def entry_list(request: Request, sess: dict) -> Response:
     now = utcnow()
     total, rows = await run_in_threadpool(
         lambda: svc.store.list(**filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, now=now))
-    shown = {k: ("true" if v is True else "false" if v is False else v) for k, v in filters.items() if v is not None}
+    shown = {k: ("true" if v is True else "false" if v is False else ",".join(map(str, v)) if k == "ids" else v)
+             for k, v in filters.items() if v is not None}
     pages = max(1, -(-total // PAGE_SIZE))
     return page(request, "staff_list.html", sess=sess, rows=rows, total=total, filters=shown,
                 page_number=number, pages=pages,
@@ -331,12 +332,14 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
 
 # -- dashboard, gaps -----------------------------------------------------------------------------------
 
-def charts(data: dict) -> dict[str, str]:
-    weeks = data["weeks"]
+def charts(data: dict, minimum: int = 1) -> dict[str, str]:
+    weeks = data["week_labels"]
     by_type = [(v["label"], v["counts"]) for v in data["volume_by_type"].values()]
     by_category = [(v["label"], v["counts"]) for v in data["volume_by_category"].values()]
     months = data["csi"]["months"]
-    csi_series = [(v["label"], v["csi"]) for v in data["csi"]["dimensions"].values()]
+    # no point from fewer ratings than the configured minimum (feedback.yaml csi_min_ratings)
+    csi_series = [(v["label"], [c if n >= minimum else None for c, n in zip(v["csi"], v["n"])])
+                  for v in data["csi"]["dimensions"].values()]
     return {
         "by_type": svg.bar_chart(weeks, by_type, title="每周反馈量（按类型）"),
         "by_category": svg.bar_chart(weeks, by_category, title="每周反馈量（按分类）"),
@@ -347,9 +350,25 @@ def charts(data: dict) -> dict[str, str]:
 @staff_page()
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
-    data = await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow()))
-    return page(request, "staff_dashboard.html", sess=sess, d=data, charts=charts(data),
-                formula=reports.CSI_FORMULA)
+    corpus = svc.corpus
+    community = communities.filter_value(request.query_params.get("community") or None, corpus)
+    days = insights.period_days(request.query_params.get("days"))
+    now = utcnow()
+    window = insights.Window(days, now)
+
+    def compute() -> dict:
+        return {"d": reports.dashboard(svc.store, now=now, community=community),
+                "compare": None if corpus.single_community else insights.compare(
+                    svc.store, corpus.communities.values(), window=window),
+                "promises": insights.promises(svc.store, window=window, community=community),
+                "growing": insights.growing(svc.store, window=window, community=community)}
+
+    data = await run_in_threadpool(compute)
+    minimum = corpus.feedback.csi_min_ratings
+    pictures = {**charts(data["d"], minimum), **dashboard_charts.charts(data, community_names=_choices(svc)["communities"])}
+    return page(request, "staff_dashboard.html", sess=sess, charts=pictures, formula=reports.CSI_FORMULA,
+                periods=insights.PERIODS, days=days, community=community, min_ratings=minimum,
+                **data, **_choices(svc))
 
 
 @staff_page()
