@@ -15,6 +15,7 @@ from kb_service.content.lint import lint
 from kb_service.content.load import load_corpus
 from kb_service.errors import ValidationFailed
 from kb_service.site import communities as pages_for
+from kb_service.site import community_view
 from kb_service.site import pages
 
 from conftest import ROOT, copy_project, settings_for
@@ -149,18 +150,30 @@ def test_computed_settings_come_from_the_community():
 
 # -- pages ------------------------------------------------------------------------------------------
 
+def render(corpus, uri):
+    title, text = pages_for.page_markdown(corpus, uri)
+    return title, community_view.to_html(corpus, uri, text)
+
+
 def test_every_community_gets_its_pages():
-    generated = pages.generated_pages(CORPUS, now=dt.datetime(2026, 12, 1, 9))
-    assert pages_for.INDEX in generated
+    shells = pages.generated_pages(CORPUS, now=dt.datetime(2026, 12, 1, 9))
+    assert pages_for.INDEX in shells and pages_for.SLOT in shells[pages_for.INDEX]
+    assert not any(f"communities/{cid}/" in uri for uri in shells for cid in CORPUS.communities)
+    _, index = render(CORPUS, pages_for.INDEX)
     for c in CORPUS.communities.values():
+        assert c.name in index and c.url in index
         for page in pages_for.PAGES:
-            assert pages_for.page_uri(c, page) in generated
-        fees = generated[pages_for.page_uri(c, "fees")]
+            assert pages_for.page_uri(pages_for.SHELL, page) in shells
+            assert pages_for.page_markdown(CORPUS, pages_for.page_uri(c, page)) is not None
+        _, fees = render(CORPUS, pages_for.page_uri(c, "fees"))
         assert c.fees["items"][0]["unit_price"] in fees and 'id="kb-fee-calculator"' in fees
-        assert CORPUS.site.fee_disclosure[0] in fees
-        landing = generated[pages_for.page_uri(c)]
-        assert c.hotline in landing and c.office_hours in landing and "全公司统一" in landing
-        assert c.name in generated[pages_for.INDEX]
+        assert CORPUS.site.fee_disclosure[0] in fees and "<table>" in fees
+        title, landing = render(CORPUS, pages_for.page_uri(c))
+        assert title == c.label and c.hotline in landing and c.office_hours in landing and "全公司统一" in landing
+        _, form = render(CORPUS, pages_for.page_uri(c, "feedback"))
+        assert f'name="community" value="{c.id}"' in form
+    assert pages_for.page_markdown(CORPUS, "communities/atlantis/fees.md") is None
+    assert pages_for.page_markdown(CORPUS, pages_for.page_uri(CORPUS.default_community, "nope")) is None
 
 
 def test_feedback_form_is_preset_on_a_community_page_and_asks_elsewhere():
@@ -179,6 +192,5 @@ def test_one_community_means_no_selector_anywhere(project):
     assert corpus.single_community and list(corpus.communities) == [keep]
     for src in ("residents/feedback.md", pages_for.page_uri(keep, "feedback")):
         assert 'name="community"' not in pages.feedback_form(corpus, {"src": src})
-    generated = pages.generated_pages(corpus, now=dt.datetime(2026, 12, 1, 9))
-    assert "其他小区" not in generated[pages_for.page_uri(keep)]
-    assert "<table" not in generated[pages_for.INDEX] and "| 小区 |" not in generated[pages_for.INDEX]
+    assert "其他小区" not in render(corpus, pages_for.page_uri(keep))[1]
+    assert "<table" not in render(corpus, pages_for.INDEX)[1]

@@ -17,7 +17,7 @@ from kb_service.content.load import load_corpus
 from kb_service.times import utcnow
 from kb_service.web.app import create_app
 
-from conftest import STAFF, STAFF_TOKEN, settings_for
+from conftest import STAFF, STAFF_TOKEN, copy_project, settings_for
 
 COMPLAINT = {"type": "complaint", "content": "车库的灯坏了一周", "category": "parking"}
 
@@ -54,8 +54,34 @@ def test_communities_endpoint_lists_id_name_and_landing_page(app, corpus, multi_
     assert [c["id"] for c in body["communities"]] == ids(corpus)
     for c in body["communities"]:
         assert c["name"] == corpus.communities[c["id"]].name
-        assert (multi_project / "site" / c["url"].strip("/") / "index.html").exists()
-        assert app.get(c["url"]).status_code == 200
+        page = app.get(c["url"])
+        assert page.status_code == 200 and c["name"] in page.text and "KB-COMMUNITY" not in page.text
+        assert 'class="md-header' in page.text                     # the site's theme around it
+        assert app.get(c["url"] + "fees/").status_code == 200
+    assert app.get("/communities/atlantis/").status_code == 404
+    assert app.get("/communities/_shell/").status_code == 404
+
+
+def test_an_edited_community_is_served_without_a_build(multi_project, tmp_path, database_url):
+    """The service reloads snippets/communities/ when a file changes (web/services.CommunityWatcher);
+    a broken edit keeps the last good version. The built site and index are borrowed: no build."""
+    project = copy_project(tmp_path / "edit")
+    (project / "site").symlink_to(multi_project / "site", target_is_directory=True)
+    s = settings_for(project, multi_project / "var", KB_DATABASE_URL=database_url)
+    c = load_corpus(project / "snippets")[0].default_community
+    path = project / "snippets" / "communities" / f"{c.id}.yaml"
+    price = c.fees["items"][0]["unit_price"]
+    with TestClient(create_app(s)) as app:
+        watcher = app.app.state.services.watcher
+        assert price in app.get(c.url + "fees/").text
+        path.write_text(path.read_text(encoding="utf-8").replace(f'unit_price: "{price}"', 'unit_price: "9.99"', 1),
+                        encoding="utf-8")
+        assert watcher.refresh() is True
+        assert "9.99" in app.get(c.url + "fees/").text
+        path.write_text(path.read_text(encoding="utf-8").replace("households:", "households: lots\nx:", 1),
+                        encoding="utf-8")
+        assert watcher.refresh() is False and watcher.problems
+        assert "9.99" in app.get(c.url + "fees/").text            # the last good version stays
 
 
 # -- feedback carries the community ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kb_service.content import yamldoc
-from kb_service.content.checks import check_documents
+from kb_service.content.checks import check_communities, check_documents, schema_problems, validator
 from kb_service.content.model import (
     Community,
     Corpus,
@@ -84,6 +84,36 @@ def corpus_from_plain(root: Path, plain: dict[str, Any]) -> Corpus:
     return Corpus(root, Site.from_data(plain["site"]), standards, snippets,
                   Tone(**plain["tone"]), feedback=FeedbackConfig.from_data(plain["feedback"], standards),
                   source=plain, laws=laws, communities=communities)
+
+
+def load_communities(snippets_dir: Path, cache: dict | None = None) -> tuple[dict[str, Community] | None, list[Problem]]:
+    """Only snippets/communities/ (and site.yaml for the default), checked by the same rules: what
+    the running service reloads when a community file changes. None when there are errors.
+    `cache` (path -> (mtime, size, parsed file)), kept by the caller, spares re-parsing the files
+    that did not change: with 200 communities an edit re-reads one file."""
+    root = snippets_dir.parent
+    docs = []
+    for path in community_files(snippets_dir):
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        if cache is not None and path in cache and cache[path][0] == key:
+            docs.append(cache[path][1])
+            continue
+        doc = yamldoc.load(path, root)
+        if cache is not None:
+            cache[path] = (key, doc)
+        docs.append(doc)
+    site = yamldoc.load(snippets_dir / "site.yaml", root)
+    problems = [p for doc in docs + [site] for p in doc.problems]
+    if not problems:
+        schema = validator(snippets_dir / "schema", "community")
+        problems = [p for doc in docs for p in schema_problems(doc, schema)]
+    if not problems:
+        problems = check_communities(docs, site, snippets_dir)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    found = sorted((Community.from_data(yamldoc.to_plain(d.data), d.display) for d in docs), key=lambda c: c.id)
+    return {c.id: c for c in found}, problems
 
 
 def require_corpus(snippets_dir: Path) -> Corpus:

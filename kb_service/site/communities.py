@@ -1,10 +1,14 @@
-"""Resident pages per community, generated from snippets/communities/ (nothing is committed).
+"""Resident pages per community, from snippets/communities/: a community index for residents to
+find theirs, and for each community a landing page, its fee transparency page with the calculator,
+its public-income ledger and the feedback form preset to it. Company-wide pages (service
+standards, handbook) are not repeated per community: the landing page links to them and says
+they apply to every community.
 
-`community_pages(corpus)` returns {src_uri: Markdown}: a community index for residents to find
-theirs, and for each community a landing page, its fee transparency page with the calculator, its
-public-income ledger and the feedback form preset to it. The site generator adds them to the
-pages built from snippets/. Company-wide pages (service standards, handbook) are not repeated per
-community: the landing page links to them and says they apply to every community.
+A company may run 200 communities, and a fee change must be on the site within seconds, so these
+pages are not built by MkDocs one by one (800 pages, minutes per build; see bench/README.md).
+`community_pages(corpus)` gives the site generator one *shell* per kind of page (the theme,
+navigation and assets, with a slot); the service fills the slot at request time from the current
+content (`page_markdown`, rendered by site/community_view.py). Links are site-absolute URLs.
 
 Every value from content is escaped before it goes into HTML or a Markdown table.
 """
@@ -20,6 +24,9 @@ from kb_service.content.model import Community, Corpus
 INDEX = "communities/index.md"
 PAGES = {"index": "小区首页", "fees": "收费公示", "revenue": "公共收益", "feedback": "反馈与投诉"}
 AREA_UNIT = "元/平方米·月"
+SHELL = "_shell"                 # communities/_shell/<page>: same depth as communities/<id>/<page>
+SLOT = "KB-COMMUNITY-SLOT"       # replaced by the page's HTML at request time
+TITLE = "KB-COMMUNITY-TITLE"     # replaced by the page's title
 
 
 def page_uri(community: Community | str, page: str = "index") -> str:
@@ -42,17 +49,38 @@ def community_of(src_uri: str, corpus: Corpus) -> Community | None:
 
 
 def _link(from_uri: str, to_uri: str) -> str:
-    return posixpath.relpath(to_uri, posixpath.dirname(from_uri) or ".")
+    """The site URL of a source page (`residents/fees.md` -> `/residents/fees/`); `from_uri` is
+    kept so the call sites read like the generated pages' relative links."""
+    path = posixpath.splitext(to_uri)[0]
+    path = path.removesuffix("index")
+    return "/" + (path.rstrip("/") + "/" if path.strip("/") else "")
 
 
 def community_pages(corpus: Corpus) -> dict[str, str]:
-    pages = {INDEX: index_page(corpus)}
-    for c in corpus.communities.values():
-        pages[page_uri(c)] = landing_page(corpus, c)
-        pages[page_uri(c, "fees")] = fees_page(corpus, c)
-        pages[page_uri(c, "revenue")] = revenue_page(corpus, c)
-        pages[page_uri(c, "feedback")] = feedback_page(corpus, c)
-    return pages
+    """What the site generator builds: the shells the service fills (index, and one per page kind)."""
+    shells = {INDEX: shell(INDEX)}
+    for page in PAGES:
+        shells[page_uri(SHELL, page)] = shell(page_uri(SHELL, page))
+    return shells
+
+
+def shell(uri: str) -> str:
+    return "\n".join(["---", f"title: {TITLE}", "hide: [toc]", "search:", "  exclude: true", "---", "",
+                      f'<div class="kb-community-page" markdown="0">{SLOT}</div>', ""])
+
+
+def page_markdown(corpus: Corpus, uri: str) -> tuple[str, str] | None:
+    """(title, Markdown) of a community page at request time; None when there is no such page."""
+    if uri == INDEX:
+        return "找到您的小区", index_page(corpus)
+    parts = uri.split("/")
+    c = corpus.communities.get(parts[1]) if len(parts) == 3 and parts[0] == "communities" else None
+    page = parts[2].removesuffix(".md") if c is not None else None
+    if page not in PAGES:
+        return None
+    make = {"index": landing_page, "fees": fees_page, "revenue": revenue_page, "feedback": feedback_page}[page]
+    title = c.label if page == "index" else f"{c.name}{PAGES[page]}"
+    return title, make(corpus, c)
 
 
 # -- pages --------------------------------------------------------------------------------------

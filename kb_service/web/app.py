@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api
+from kb_service.web import api, community_pages
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -58,6 +58,12 @@ def routes(settings: Settings) -> list:
         Route("/staff/export.csv", staff.export),
         Route("/staff/dashboard", staff.dashboard),
         Route("/staff/gaps", staff.gaps),
+        # Community pages are rendered per request into the shells the site build made.
+        Route("/communities/", community_pages.index),
+        Route("/communities/{id}", community_pages.add_slash),
+        Route("/communities/{id}/", community_pages.page),
+        Route("/communities/{id}/{page}", community_pages.add_slash),
+        Route("/communities/{id}/{page}/", community_pages.page),
         Mount("/", app=StaticFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
@@ -69,10 +75,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         app.state.services = services = Services.open(settings)
         flusher = asyncio.create_task(flush_gaps(services))
+        watcher = asyncio.create_task(watch_communities(services))
         try:
             yield
         finally:
             flusher.cancel()
+            watcher.cancel()
             services.close()
 
     app = Starlette(
@@ -91,6 +99,16 @@ async def flush_gaps(services: Services, every: float = 5.0) -> None:
             await run_in_threadpool(services.gaps.flush)
         except Exception:  # a database hiccup must not stop the loop; the next flush retries
             log.exception("could not record search gaps")
+
+
+async def watch_communities(services: Services, every: float = 1.0) -> None:
+    """An edited community file is served within about a second (web/services.CommunityWatcher)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(services.watcher.refresh)
+        except Exception:  # a half-written file or a disk hiccup: try again next time
+            log.exception("could not reload the communities")
 
 
 async def kb_error(request: Request, exc: KBError) -> JSONResponse:
