@@ -89,31 +89,32 @@ def corpus_from_plain(root: Path, plain: dict[str, Any]) -> Corpus:
 def load_communities(snippets_dir: Path, cache: dict | None = None) -> tuple[dict[str, Community] | None, list[Problem]]:
     """Only snippets/communities/ (and site.yaml for the default), checked by the same rules: what
     the running service reloads when a community file changes. None when there are errors.
-    `cache` (path -> (mtime, size, parsed file)), kept by the caller, spares re-parsing the files
-    that did not change: with 200 communities an edit re-reads one file."""
+    `cache` (path -> ((mtime, size), parsed file, its schema problems)), kept by the caller, spares
+    re-reading and re-validating the files that did not change: with 200 communities an edit
+    costs one file plus the cross-file rules."""
     root = snippets_dir.parent
-    docs = []
+    schema = validator(snippets_dir / "schema", "community")
+    docs, problems = [], []
     for path in community_files(snippets_dir):
         stat = path.stat()
         key = (stat.st_mtime_ns, stat.st_size)
         if cache is not None and path in cache and cache[path][0] == key:
-            docs.append(cache[path][1])
-            continue
-        doc = yamldoc.load(path, root)
-        if cache is not None:
-            cache[path] = (key, doc)
+            _, doc, found = cache[path]
+        else:
+            doc = yamldoc.load(path, root)
+            found = doc.problems or list(schema_problems(doc, schema))
+            if cache is not None:
+                cache[path] = (key, doc, found)
         docs.append(doc)
+        problems += found
     site = yamldoc.load(snippets_dir / "site.yaml", root)
-    problems = [p for doc in docs + [site] for p in doc.problems]
-    if not problems:
-        schema = validator(snippets_dir / "schema", "community")
-        problems = [p for doc in docs for p in schema_problems(doc, schema)]
+    problems += site.problems
     if not problems:
         problems = check_communities(docs, site, snippets_dir)
     if any(p.severity == "error" for p in problems):
         return None, problems
-    found = sorted((Community.from_data(yamldoc.to_plain(d.data), d.display) for d in docs), key=lambda c: c.id)
-    return {c.id: c for c in found}, problems
+    found_all = sorted((Community.from_data(yamldoc.to_plain(d.data), d.display) for d in docs), key=lambda c: c.id)
+    return {c.id: c for c in found_all}, problems
 
 
 def require_corpus(snippets_dir: Path) -> Corpus:

@@ -103,6 +103,10 @@ async def flush_gaps(services: Services, every: float = 5.0) -> None:
 
 async def watch_communities(services: Services, every: float = 1.0) -> None:
     """An edited community file is served within about a second (web/services.CommunityWatcher)."""
+    try:
+        await run_in_threadpool(services.watcher.prime)
+    except Exception:
+        log.exception("could not read the communities")
     while True:
         await asyncio.sleep(every)
         try:

@@ -104,6 +104,12 @@ class CommunityWatcher:
             out.append((path.name, stat.st_mtime_ns, stat.st_size))
         return tuple(out)
 
+    def prime(self) -> None:
+        """Read every community file once (in the background at start-up), so that the first
+        edit re-reads only the edited file."""
+        with self._lock:
+            load_communities(self.snippets_dir, self.cache)
+
     def refresh(self) -> bool:
         """Reload when a file changed; True when new communities are being served."""
         with self._lock:
