@@ -55,6 +55,7 @@ entries = sa.Table(
     # A damage or compensation claim: contact details stay while it is open and for the
     # limitation period after it closes (kb purge; standards.yaml complaint.claim-retention).
     sa.Column("claim", sa.Boolean),
+    sa.Column("community", sa.String(40), index=True),            # snippets/communities/<id>.yaml
 )
 
 events = sa.Table(
@@ -142,10 +143,19 @@ def _script_and_tier(conn: sa.Connection) -> None:
     add_columns(conn, entries, "script_id", "tier")
 
 
+def _communities(conn: sa.Connection) -> None:
+    """Each entry belongs to a community. Existing entries get the default community at start-up
+    (Store.adopt_entries): only the content knows which community that is."""
+    add_columns(conn, entries, "community")
+    if "ix_entries_community" not in {i["name"] for i in sa.inspect(conn).get_indexes("entries")}:
+        conn.execute(sa.text("CREATE INDEX ix_entries_community ON entries (community)"))
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
     (3, "entries.script_id (script used in the call), entries.tier (repair tier)", _script_and_tier),
+    (4, "entries.community", _communities),
 ]
 
 

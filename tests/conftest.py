@@ -35,6 +35,19 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def keep_one_community(project: Path) -> str:
+    """Reduce a copied project to its default community (the one-community configuration: no
+    selector, no `community` field needed). Returns that community's id."""
+    from kb_service.content.load import load_corpus
+
+    corpus, _ = load_corpus(project / "snippets")
+    keep = corpus.default_community.id
+    for path in (project / "snippets" / "communities").glob("*.yaml"):
+        if path.stem != keep:
+            path.unlink()
+    return keep
+
+
 def settings_for(project: Path, data: Path, **env) -> Settings:
     base = {"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(data), "KB_FEEDBACK_RATE_LIMIT": "0"}
     return Settings.from_env({**base, **env})
@@ -42,10 +55,23 @@ def settings_for(project: Path, data: Path, **env) -> Settings:
 
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory) -> Path:
-    """The real docs/ and snippets/, copied and built once per test session."""
+    """The real docs/ and snippets/, copied and built once per test session, in the one-community
+    configuration (a company with one project). Several communities: tests/test_communities_*.py."""
     from kb_service.build import build
 
     project = copy_project(tmp_path_factory.mktemp("project"))
+    keep_one_community(project)
+    build(settings_for(project, project / "var"))
+    return project
+
+
+@pytest.fixture(scope="session")
+def multi_project(tmp_path_factory) -> Path:
+    """The real content with every shipped community (several: selectors, required community),
+    built once per session for the tests that need it."""
+    from kb_service.build import build
+
+    project = copy_project(tmp_path_factory.mktemp("multi"))
     build(settings_for(project, project / "var"))
     return project
 

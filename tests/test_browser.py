@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import CONTENT_ROOT
+from kb_service.content.load import load_corpus
 
 pytestmark = pytest.mark.browser
 
@@ -59,7 +60,8 @@ def test_search_finds_a_term_in_its_chapter_and_opens_it(page, server, term, cha
 def test_fee_calculator(page, server):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server.url + "/residents/fees/")
+    community = load_corpus(CONTENT_ROOT / "snippets")[0].default_community
+    page.goto(server.url + community.url + "fees/")
     form = page.locator("#kb-fee-calculator")
     form.locator("select[name=item]").select_option(index=0)
     price = form.locator("select[name=item]").input_value()

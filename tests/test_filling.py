@@ -97,13 +97,13 @@ def test_money_and_numbers():
         F.parse_number("三")
 
 
-def test_building_from_site_settings(corpus):
-    assert F.parse_building("3栋1单元", corpus.site) == "3栋1单元"
-    assert F.parse_building("3号楼", corpus.site) == "3栋"
+def test_building_from_the_default_community(corpus):
+    assert F.parse_building("3栋1单元", corpus.default_community) == "3栋1单元"
+    assert F.parse_building("3号楼", corpus.default_community) == "3栋"
     with pytest.raises(F.FieldError, match="没有 9栋"):
-        F.parse_building("9栋", corpus.site)
+        F.parse_building("9栋", corpus.default_community)
     with pytest.raises(F.FieldError, match="没有4单元"):
-        F.parse_building("3栋4单元", corpus.site)
+        F.parse_building("3栋4单元", corpus.default_community)
 
 
 def test_all_problems_in_one_422(corpus):

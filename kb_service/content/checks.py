@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,17 +35,19 @@ from kb_service.content.model import (
     KIND_DIRS,
     SETTING_KEYS,
     STANDARD_REF,
+    Community,
     Corpus,
     Site,
     Standard,
     make_snippet,
     placeholder_texts,
 )
+from kb_service.content import yamldoc
 from kb_service.content.yamldoc import BAD_COLON, COLON_MESSAGE, Problem, YamlDoc, to_plain
 from kb_service.errors import ValidationFailed
 
 SCHEMA_FILES = {"site": "site.schema.json", "standards": "standards.schema.json",
-                "tone": "tone.schema.json", "fees": "fees.schema.json",
+                "tone": "tone.schema.json", "community": "community.schema.json",
                 "feedback": "feedback.schema.json", "snippet": "snippet.schema.json",
                 "laws": "laws.schema.json"}
 TYPE_TEXT = {"string": "文字", "array": "列表", "object": "键值表", "integer": "整数",
@@ -65,17 +68,23 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     today = today or dt.date.today()
     schema_dir = snippets_dir / "schema"
     problems: list[Problem] = []
-    for name in ("site", "standards", "tone", "fees", "feedback", "laws"):
+    for name in ("site", "standards", "tone", "feedback", "laws"):
         doc = docs.get(name)
         if doc is not None:
             problems += doc.problems or list(schema_problems(doc, validator(schema_dir, name)))
     for doc in docs["snippets"]:
         problems += doc.problems or list(schema_problems(doc, validator(schema_dir, "snippet")))
+    for doc in docs.get("communities", []):
+        problems += doc.problems or list(schema_problems(doc, validator(schema_dir, "community")))
     if any(p.severity == "error" for p in problems):
         # Cross-file rules need every file to have the right shape first.
         return sorted(set(problems))
 
     site = Site.from_data(to_plain(docs["site"].data))
+    problems += check_communities(docs.get("communities", []), docs["site"], snippets_dir)
+    communities = sorted((Community.from_data(to_plain(d.data), d.display) for d in docs.get("communities", [])),
+                         key=lambda c: c.id)
+    default = next((c for c in communities if c.id == site.default_community), communities[0] if communities else None)
     standards = {s["id"]: s for s in to_plain(docs["standards"].data)["standards"]}
     tone = to_plain(docs["tone"].data)
     cause = duplicates(docs["standards"], ["standards"], "承诺")
@@ -94,7 +103,7 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
         files.setdefault(doc.data["id"], []).append(doc)
     for doc in docs["snippets"]:
         problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids, files=files,
-                                  snippets_dir=snippets_dir, today=today)
+                                  snippets_dir=snippets_dir, today=today, community=default)
         problems += check_references(doc, {"std": set(standards), "law": laws})
     return sorted(set(problems))
 
@@ -253,6 +262,50 @@ def check_feedback(doc: YamlDoc, standards: dict) -> list[Problem]:
     return out
 
 
+# -- communities ----------------------------------------------------------------------------
+
+def check_communities(docs: list[YamlDoc], site_doc: YamlDoc, snippets_dir: Path) -> list[Problem]:
+    """At least one community; id = file name; names, buildings, units, fee and parking ids unique;
+    site.yaml's default_community names one of them."""
+    out: list[Problem] = []
+    if not docs:
+        folder = yamldoc.display_path(snippets_dir / "communities", snippets_dir.parent)
+        return [Problem(folder, 1, 1, "至少要有一个小区：在 snippets/communities/ 下建一个 <小区编号>.yaml"
+                                      "（格式见 schema/community.schema.json）")]
+    names: dict[str, str] = {}
+    for doc in docs:
+        data = doc.data
+        if doc.path.stem != data["id"]:
+            out.append(doc.problem(["id"], f"小区编号 {data['id']!r} 与文件名 {doc.path.name!r} 不一致，"
+                                           f"文件应命名为 {data['id']}.yaml"))
+        if data["name"] in names:
+            out.append(doc.problem(["name"], f"小区名称 {data['name']} 与 {names[data['name']]} 重复：业主按名称找自己的小区"))
+        names.setdefault(data["name"], doc.display)
+        seen: dict[str, int] = {}
+        for i, building in enumerate(data["buildings"]):
+            if building["name"] in seen:
+                out.append(doc.problem(["buildings", i, "name"], f"楼栋 {building['name']} 重复（第 {seen[building['name']] + 1} 项已有）"))
+            seen.setdefault(building["name"], i)
+            units = Counter(building["units"])
+            for j, unit in enumerate(building["units"]):
+                if units[unit] > 1:
+                    out.append(doc.problem(["buildings", i, "units", j], f"{building['name']}的 {unit} 重复"))
+        out += duplicates(doc, ["fees", "items"], "收费项目")
+        out += duplicates(doc, ["fees", "parking"], "车位")
+        for i, period in enumerate(data["public_revenue"]):
+            for j, entry in enumerate(period["entries"]):
+                if Decimal(entry["costs"]) > Decimal(entry["income"]):
+                    out.append(doc.problem(["public_revenue", i, "entries", j, "costs"],
+                                           f"{entry['source']}的成本 {entry['costs']} 大于收入 {entry['income']}，请核对",
+                                           severity="warning"))
+    default = site_doc.data.get("default_community")
+    ids = sorted(doc.data["id"] for doc in docs)
+    if default is not None and default not in ids:
+        out.append(site_doc.problem(["default_community"], f"default_community {default!r} 不是已配置的小区；"
+                                                           f"可选：{', '.join(ids)}"))
+    return out
+
+
 # -- snippets ---------------------------------------------------------------------------------
 
 REF_FILES = {"std": ("standards.yaml", "承诺"), "law": ("laws.yaml", "法规")}
@@ -289,7 +342,8 @@ def check_references(doc: YamlDoc, refs: dict[str, set[str]]) -> list[Problem]:
 
 
 def check_snippet(doc: YamlDoc, *, site: Site, standards: dict, tone: dict, ids: Counter,
-                  files: dict[str, list[YamlDoc]], snippets_dir: Path, today: dt.date) -> list[Problem]:
+                  files: dict[str, list[YamlDoc]], snippets_dir: Path, today: dt.date,
+                  community: Community | None = None) -> list[Problem]:
     data = doc.data
     out: list[Problem] = []
     sid, kind = data["id"], data["kind"]
@@ -325,7 +379,7 @@ def check_snippet(doc: YamlDoc, *, site: Site, standards: dict, tone: dict, ids:
     if kind == "script":
         out += check_script(doc, standards, tone)
     else:
-        out += check_template(doc, site, standards, today)
+        out += check_template(doc, site, standards, today, community)
     return out
 
 
@@ -366,7 +420,9 @@ def check_script(doc: YamlDoc, standards: dict, tone: dict) -> list[Problem]:
     return out
 
 
-def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) -> list[Problem]:
+def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date,
+                   community: Community | None = None) -> list[Problem]:
+    """`community` (the default one) is where building examples must exist and settings come from."""
     data, out = doc.data, []
     fields = data["fields"]
     names = Counter(f["name"] for f in fields)
@@ -389,7 +445,7 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
                 out.append(doc.problem(["fields", i], f"字段 {f['name']} 缺少 example（示例值）"))
             else:
                 try:
-                    F.parse(to_plain(f), to_plain(f["example"]), site=site, today=today)
+                    F.parse(to_plain(f), to_plain(f["example"]), community=community, today=today)
                 except F.FieldError as exc:
                     out.append(doc.problem(["fields", i, "example"], f"示例值不符合 {f['type']} 类型：{exc}"))
             if "help" not in f:
@@ -397,7 +453,7 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
             continue
         src = spec["source"]
         if src == "setting" and spec.get("key") not in SETTING_KEYS:
-            out.append(doc.problem(["fields", i, "computed"], f"computed.key 应为站点设置之一：{', '.join(SETTING_KEYS)}"))
+            out.append(doc.problem(["fields", i, "computed"], f"computed.key 应为公司或小区设置之一：{', '.join(SETTING_KEYS)}"))
         if src == "standard":
             if spec.get("key") not in standards:
                 out.append(doc.problem(["fields", i, "computed"], f"standards.yaml 中没有承诺 {spec.get('key')!r}"
@@ -424,15 +480,17 @@ def check_template(doc: YamlDoc, site: Site, standards: dict, today: dt.date) ->
     if data["category"] == "notice" and "notice" not in data["channels"]:
         out.append(doc.problem(["channels"], "通知类模板需要 notice（打印张贴）渠道"))
     if not out:
-        out += sms_length(doc, site, standards, today)
+        out += sms_length(doc, site, standards, today, community)
     return out
 
 
-def sms_length(doc: YamlDoc, site: Site, standards: dict, today: dt.date) -> list[Problem]:
-    """Fill the SMS with the declared examples; one message is at most 70 characters."""
+def sms_length(doc: YamlDoc, site: Site, standards: dict, today: dt.date,
+               community: Community | None = None) -> list[Problem]:
+    """Fill the SMS with the declared examples (in the default community); one message is at most
+    70 characters."""
     template = make_snippet(to_plain(doc.data), doc.display)
     corpus = Corpus(doc.path.parent.parent, site, {k: Standard(**v) for k, v in standards.items()},
-                    {template.id: template})
+                    {template.id: template}, communities={community.id: community} if community else {})
     now = dt.datetime.combine(today, dt.time(9, 0))
     try:
         result = render(template, "sms", examples(template), corpus, now=now)

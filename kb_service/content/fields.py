@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kb_service.content.model import Site
+from kb_service.content.model import Community
 from kb_service.times import weekday
 
 DEFAULT_MAX = {"text": 100, "multiline": 1000}
@@ -30,8 +30,9 @@ class TimeRange:
     end: dt.datetime
 
 
-def parse(field: dict[str, Any], raw: Any, *, site: Site, today: dt.date) -> Any:
-    """Raw input (usually text) -> typed value for the field's declared type."""
+def parse(field: dict[str, Any], raw: Any, *, community: Community | None, today: dt.date) -> Any:
+    """Raw input (usually text) -> typed value for the field's declared type. Building fields are
+    checked against `community`'s buildings and units."""
     kind = field["type"]
     text = "" if raw is None else str(raw).strip()
     if kind in ("text", "multiline"):
@@ -58,7 +59,7 @@ def parse(field: dict[str, Any], raw: Any, *, site: Site, today: dt.date) -> Any
             raise FieldError("请从列表中选择：" + "、".join(field.get("choices", [])))
         return text
     if kind == "building":
-        return parse_building(text, site)
+        return parse_building(text, community)
     raise FieldError(f"未知的字段类型 {kind}")
 
 
@@ -226,14 +227,16 @@ def parse_money(text: str) -> Decimal:
 _BUILDING = re.compile(r"^(?P<b>\d+)\s*(?:栋|幢|号楼|座)\s*(?:(?P<u>\d+)\s*单元)?$")
 
 
-def parse_building(text: str, site: Site) -> str:
+def parse_building(text: str, community: Community | None) -> str:
+    if community is None:
+        raise FieldError("还没有配置小区（snippets/communities/），无法核对楼栋")
     m = _BUILDING.match(text)
-    names = "、".join(b.name for b in site.buildings)
+    names = "、".join(b.name for b in community.buildings)
     if not m:
-        raise FieldError(f"请写楼栋（和单元），例如 3栋 或 3栋1单元；本小区有：{names}")
-    building = next((b for b in site.buildings if b.name == f"{m.group('b')}栋"), None)
+        raise FieldError(f"请写楼栋（和单元），例如 3栋 或 3栋1单元；{community.name}有：{names}")
+    building = next((b for b in community.buildings if b.name == f"{m.group('b')}栋"), None)
     if building is None:
-        raise FieldError(f"本小区没有 {m.group('b')}栋；现有楼栋：{names}")
+        raise FieldError(f"{community.name}没有 {m.group('b')}栋；现有楼栋：{names}")
     if m.group("u") is None:
         return building.name
     unit = f"{m.group('u')}单元"

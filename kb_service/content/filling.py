@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb_service.content import fields as F
-from kb_service.content.model import Corpus, Template, Tone
+from kb_service.content.model import Community, Corpus, Template, Tone
 from kb_service.errors import NotFound, ValidationFailed
 from kb_service.times import add_months, weekday
 
@@ -69,9 +69,13 @@ def examples(template: Template) -> dict[str, str]:
     return {f["name"]: f["example"] for f in template.fields if "example" in f and "computed" not in f}
 
 
-def resolve(template: Template, raw: dict[str, Any], corpus: Corpus, *, now: dt.datetime) -> dict[str, Any]:
-    """Raw input -> typed values for every field (computed ones included); 422 lists every problem."""
+def resolve(template: Template, raw: dict[str, Any], corpus: Corpus, *, now: dt.datetime,
+            community: Community | None = None) -> dict[str, Any]:
+    """Raw input -> typed values for every field (computed ones included); 422 lists every problem.
+    Buildings are checked against `community` and its settings fill the computed fields (hotline,
+    office, short name); without one, the default community."""
     today = now.date()
+    community = community or corpus.default_community
     values: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
     declared = {f["name"] for f in template.fields}
@@ -90,7 +94,7 @@ def resolve(template: Template, raw: dict[str, Any], corpus: Corpus, *, now: dt.
             errors.append({"field": f["name"], "message": f"{f['label']}应为文字"})
             continue
         try:
-            values[f["name"]] = F.parse(f, value, site=corpus.site, today=today)
+            values[f["name"]] = F.parse(f, value, community=community, today=today)
         except F.FieldError as exc:
             errors.append({"field": f["name"], "message": f"{f['label']}：{exc}"})
     if errors:
@@ -100,7 +104,8 @@ def resolve(template: Template, raw: dict[str, Any], corpus: Corpus, *, now: dt.
         if spec is None:
             continue
         if spec["source"] == "setting":
-            values[f["name"]] = corpus.site.setting(spec["key"])
+            values[f["name"]] = (community.setting(spec["key"], corpus.site) if community is not None
+                                 else getattr(corpus.site, spec["key"], None))
         elif spec["source"] == "today":
             values[f["name"]] = today
         elif spec["source"] == "standard":
@@ -114,12 +119,12 @@ def resolve(template: Template, raw: dict[str, Any], corpus: Corpus, *, now: dt.
 
 
 def render(template: Template, channel: str, raw: dict[str, Any], corpus: Corpus, *,
-           now: dt.datetime, tone: "Tone | None" = None) -> Rendered:
+           now: dt.datetime, tone: "Tone | None" = None, community: Community | None = None) -> Rendered:
     if channel not in template.channels:
         raise ValidationFailed(
             [{"field": "channel", "message": "可选渠道：" + "、".join(template.channels)}],
             message=f"模板 {template.id} 没有 {channel!r} 渠道")
-    values = resolve(template, raw, corpus, now=now)
+    values = resolve(template, raw, corpus, now=now, community=community)
     types = {f["name"]: f["type"] for f in template.fields}
     shown = {name: F.show(types[name], v, today=now.date()) for name, v in values.items()}
     empty: set[str] = set()

@@ -1,7 +1,8 @@
-"""`kb fmt`: rewrite snippet files in canonical key order, keeping comments and Chinese text.
+"""`kb fmt`: rewrite snippet and community files in canonical key order, keeping comments and
+Chinese text.
 
-The canonical order is the order of `properties` in snippet.schema.json, so the schema stays
-the one place that says what a snippet looks like.
+The canonical order is the order of `properties` in snippet.schema.json (community.schema.json
+for snippets/communities/), so the schema stays the one place that says what a file looks like.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap
 
-from kb_service.content.load import snippet_files
+from kb_service.content.load import community_files, snippet_files
 from kb_service.content.yamldoc import round_trip
 
 
@@ -58,23 +59,43 @@ def canonical(data: CommentedMap, orders: dict[str, list[str]]) -> CommentedMap:
     return data
 
 
-def format_text(text: str, orders: dict[str, list[str]]) -> str:
+def by_schema(node, schema: dict, defs: dict):
+    """Any document in the key order of its JSON Schema, recursively (objects and arrays)."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(node, CommentedMap) and "properties" in schema:
+        props = schema["properties"]
+        node = reorder(node, list(props))
+        for key in list(node):
+            if key in props:
+                node[key] = by_schema(node[key], props[key], defs)
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(node):
+            node[i] = by_schema(item, schema["items"], defs)
+    return node
+
+
+def format_text(text: str, orders: dict[str, list[str]] | None = None, *, schema: dict | None = None) -> str:
+    """One file in canonical order: a snippet by `orders`, any other document by its `schema`."""
     yaml = round_trip()
     data = yaml.load(text)
     if not isinstance(data, CommentedMap):
         return text
     out = io.StringIO()
-    yaml.dump(canonical(data, orders), out)
+    yaml.dump(canonical(data, orders) if schema is None else by_schema(data, schema, schema.get("$defs", {})), out)
     return out.getvalue()
 
 
 def format_files(snippets_dir: Path, *, check: bool = False) -> list[Path]:
-    """Format every snippet file; returns the files that changed (or would change with check)."""
+    """Format every snippet and community file; returns the files that changed (or would change with check)."""
     orders = key_orders(snippets_dir / "schema" / "snippet.schema.json")
+    community_schema = json.loads((snippets_dir / "schema" / "community.schema.json").read_text(encoding="utf-8"))
+    jobs = [(p, {"orders": orders}) for p in snippet_files(snippets_dir)]
+    jobs += [(p, {"schema": community_schema}) for p in community_files(snippets_dir)]
     changed = []
-    for path in snippet_files(snippets_dir):
+    for path, how in jobs:
         text = path.read_text(encoding="utf-8")
-        new = format_text(text, orders)
+        new = format_text(text, **how)
         if new != text:
             changed.append(path)
             if not check:

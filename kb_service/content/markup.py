@@ -85,5 +85,4 @@ def md_text(text: str) -> str:
 
 # The data blocks a page may use (`<!-- kb:<name> -->`); site/pages.py renders each. One list,
 # so the linter knows the names without importing the site generation.
-BLOCK_NAMES = ("standards", "fee-items", "fee-disclosure", "public-revenue", "fee-calculator",
-               "public-log", "feedback-form")
+BLOCK_NAMES = ("standards", "community-list", "public-log", "feedback-form")

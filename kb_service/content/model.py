@@ -21,7 +21,7 @@ TYPE_TEXT = {"text": "单行文字", "multiline": "多行文字", "date": "日�
              "timerange": "时间段", "phone": "电话", "number": "数字", "money": "金额（元）",
              "choice": "选项", "building": "楼栋/单元"}
 CHANNEL_TEXT = {"sms": "短信", "wechat": "微信群", "notice": "张贴通知", "letter": "书面信函"}
-SOURCE_TEXT = {"setting": "站点设置", "standard": "服务标准", "today": "当天日期"}
+SOURCE_TEXT = {"setting": "公司与小区设置", "standard": "服务标准", "today": "当天日期"}
 STANDARD_REF = re.compile(r"\{([a-z]+\.[a-z0-9-]+)\}")
 # Every text of a snippet where `{<standard id>}` and `[[std:..]]` / `[[law:..]]` are filled in: the
 # API, the site pages and the search index expand exactly these (Corpus.expand), and the linter
@@ -102,12 +102,13 @@ class Building:
 
 @dataclass(frozen=True)
 class Site:
+    """Company-wide settings (site.yaml). Everything that belongs to one community is in Community."""
     company_name: str
     company_short: str
     hotline: str
-    estate_name: str
-    buildings: tuple[Building, ...]
     categories: dict[str, str]
+    fee_disclosure: tuple[str, ...] = ()
+    default_community: str | None = None
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "Site":
@@ -116,14 +117,55 @@ class Site:
             company_name=data["company_name"],
             company_short=data["company_short"],
             hotline=data["hotline"],
-            estate_name=data["estate"]["name"],
-            buildings=tuple(Building(b["name"], tuple(b["units"])) for b in data["estate"]["buildings"]),
             categories=dict(data["categories"]),
+            fee_disclosure=tuple(data.get("fee_disclosure", ())),
+            default_community=data.get("default_community"),
         )
 
-    def setting(self, key: str) -> str | None:
-        return {"company_name": self.company_name, "company_short": self.company_short,
-                "hotline": self.hotline, "estate_name": self.estate_name}.get(key)
+
+@dataclass(frozen=True)
+class Community:
+    """One community (小区, a project of the company): snippets/communities/<id>.yaml."""
+    id: str
+    name: str
+    address: str
+    households: int
+    hotline: str
+    office_place: str
+    office_hours: str
+    buildings: tuple[Building, ...]
+    fees: dict[str, Any]                       # effective_date, basis, price_hotline, items, parking
+    public_revenue: tuple[dict[str, Any], ...]
+    company_short: str | None = None
+    example: bool = False
+    path: str = ""
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], path: str = "") -> "Community":
+        return cls(
+            id=data["id"], name=data["name"], address=data["address"], households=data["households"],
+            hotline=data["hotline"], office_place=data["office"]["place"], office_hours=data["office"]["hours"],
+            buildings=tuple(Building(b["name"], tuple(b["units"])) for b in data["buildings"]),
+            fees=dict(data["fees"]), public_revenue=tuple(data["public_revenue"]),
+            company_short=data.get("company_short"), example=bool(data.get("example", False)), path=path,
+        )
+
+    @property
+    def url(self) -> str:
+        """The community's landing page on the site."""
+        return f"/communities/{self.id}/"
+
+    @property
+    def label(self) -> str:
+        """The name as residents read it; example data says so."""
+        return f"{self.name}（示例）" if self.example else self.name
+
+    def setting(self, key: str, site: Site) -> str | None:
+        """A template's `computed: {source: setting, key: ...}` value for this community."""
+        return {"company_name": site.company_name, "company_short": self.company_short or site.company_short,
+                "hotline": self.hotline, "estate_name": self.name, "office_place": self.office_place,
+                "office_hours": self.office_hours, "address": self.address,
+                "company_hotline": site.hotline}.get(key)
 
 
 @dataclass(frozen=True)
@@ -144,6 +186,7 @@ class FeedbackConfig:
     emotions: dict[str, str]
     retention: Standard
     claim_retention: Standard | None = None
+    csi_min_ratings: int = 5      # fewer ratings than this: no CSI figure, no point on a chart
 
     @classmethod
     def from_data(cls, data: dict[str, Any], standards: dict[str, Standard]) -> "FeedbackConfig":
@@ -152,10 +195,12 @@ class FeedbackConfig:
                                    {k: standards[v] for k, v in (spec.get("tiers") or {}).items() if v in standards})
                  for tid, spec in data["types"].items()}
         return cls(types, dict(data["categories"]), dict(data["ratings"]), dict(data["emotions"]),
-                   standards[data["retention"]], standards.get(data.get("claim_retention", "")))
+                   standards[data["retention"]], standards.get(data.get("claim_retention", "")),
+                   data.get("csi_min_ratings", 5))
 
 
-SETTING_KEYS = ("company_name", "company_short", "hotline", "estate_name")
+SETTING_KEYS = ("company_name", "company_short", "hotline", "estate_name", "office_place", "office_hours",
+                "address", "company_hotline")
 
 
 @dataclass
@@ -215,12 +260,30 @@ class Corpus:
     site: Site
     standards: dict[str, Standard]
     snippets: dict[str, Snippet]
-    fees: dict[str, Any] = field(default_factory=dict)
     tone: Any = None
     feedback: "FeedbackConfig | None" = None
     warnings: list[Problem] = field(default_factory=list)
     laws: dict[str, Law] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict, repr=False)   # the plain data it came from
+    communities: dict[str, Community] = field(default_factory=dict)    # id -> community, in id order
+
+    @property
+    def default_community(self) -> Community | None:
+        """site.yaml's default_community, else the first by id: old entries and unscoped fills use it."""
+        if self.site.default_community in self.communities:
+            return self.communities[self.site.default_community]
+        return next(iter(self.communities.values()), None)
+
+    @property
+    def single_community(self) -> bool:
+        """One community configured: no selector anywhere, the community is implied."""
+        return len(self.communities) <= 1
+
+    def community(self, community_id: str | None) -> Community | None:
+        """The named community, or the default one when no id is given; None for an unknown id."""
+        if not community_id:
+            return self.default_community
+        return self.communities.get(community_id)
 
     @property
     def scripts(self) -> dict[str, Script]:

@@ -52,6 +52,7 @@ def recent_categories(found: list[dict], window_days: int, *, now: dt.datetime |
 
 def search(store: Store, q: str, *, status: str | None = None, type: str | None = None,
            category: str | None = None, overdue: bool | None = None, exclude: tuple[str, ...] = (),
+           community: str | None = None, ids: list[int] | None = None,
            limit: int = 50, offset: int = 0, now: dt.datetime | None = None) -> tuple[int, list[dict]]:
     """The staff list searched by reference (FB20261127-…, any case, any part), room or place
     (location), or phone (any typing, any part of four or more digits), with the list's filters."""
@@ -73,6 +74,10 @@ def search(store: Store, q: str, *, status: str | None = None, type: str | None 
         where.append(entries.c.category == category)
     if overdue is not None:
         where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+    if community:
+        where.append(entries.c.community == community)
+    if ids is not None:
+        where.append(entries.c.id.in_(ids))
     order = (entries.c.created_at.desc(), entries.c.id.desc())
     with reading(store.engine) as conn:
         if not q:   # the plain list: count and page in SQL

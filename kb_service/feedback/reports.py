@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from kb_service.db import entries
 from kb_service.feedback.forms import mask_text
+from kb_service.feedback.insights import week_label
 from kb_service.feedback.store import MAX_LIMIT, STATUSES, Store, overdue_clause
 from kb_service.times import BEIJING, local_time
 
@@ -74,11 +75,16 @@ def _window(starts, now: dt.datetime):
     return sa.and_(entries.c.created_at >= starts[0][1], entries.c.created_at <= _naive_utc(now))
 
 
-def counts_by(store: Store, starts, column, now: dt.datetime) -> dict[str, list[int]]:
+def _scope(community: str | None) -> list:
+    """Extra WHERE for one community's entries (the dashboard's community= filter)."""
+    return [entries.c.community == community] if community else []
+
+
+def counts_by(store: Store, starts, column, now: dt.datetime, community: str | None = None) -> dict[str, list[int]]:
     # Grouped over a subquery's columns: PostgreSQL would not match a GROUP BY expression whose
     # bound parameters differ from the selected one's.
     inner = sa.select(_bucket(starts).label("bucket"), sa.func.coalesce(column, UNCATEGORISED).label("key")) \
-        .where(_window(starts, now)).subquery()
+        .where(_window(starts, now), *_scope(community)).subquery()
     with store.read() as conn:
         rows = conn.execute(sa.select(inner.c.bucket, inner.c.key, sa.func.count().label("n"))
                             .group_by(inner.c.bucket, inner.c.key)).all()
@@ -100,13 +106,13 @@ def volume_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> 
             "types": {t: {"label": types[t].label, "counts": counts.get(t, [0] * len(starts))} for t in types}}
 
 
-def csi_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> dict[str, Any]:
+def csi_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime, community: str | None = None) -> dict[str, Any]:
     """Per rating dimension and Beijing month: mean score, CSI and the number of ratings behind
     it; months without ratings have None. Aggregates only; no personal data."""
     starts = month_starts(now, months)
     dims = list(store.config.ratings)
     inner = sa.select(_bucket(starts).label("bucket"), *[entries.c[f"rating_{d}"] for d in dims]) \
-        .where(_window(starts, now)).subquery()
+        .where(_window(starts, now), *_scope(community)).subquery()
     cols = []
     for dim in dims:
         col = inner.c[f"rating_{dim}"]
@@ -130,14 +136,15 @@ def csi_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> dic
 
 # -- staff dashboard --------------------------------------------------------------------------------
 
-def dashboard(store: Store, *, now: dt.datetime) -> dict[str, Any]:
+def dashboard(store: Store, *, now: dt.datetime, community: str | None = None) -> dict[str, Any]:
     now = _naive_utc(now)
     weeks = week_starts(now)
-    by_type = counts_by(store, weeks, entries.c.type, now)
-    by_category = counts_by(store, weeks, entries.c.category, now)
+    by_type = counts_by(store, weeks, entries.c.type, now, community)
+    by_category = counts_by(store, weeks, entries.c.category, now, community)
     with store.read() as conn:
-        overdue = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(overdue_clause(now)))
-        status_rows = conn.execute(sa.select(entries.c.status, sa.func.count())
+        overdue = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(overdue_clause(now),
+                                                                                    *_scope(community)))
+        status_rows = conn.execute(sa.select(entries.c.status, sa.func.count()).where(*_scope(community))
                                    .group_by(entries.c.status)).all()
     status_counts = dict.fromkeys(STATUSES, 0)
     for status, n in status_rows:
@@ -150,20 +157,22 @@ def dashboard(store: Store, *, now: dt.datetime) -> dict[str, Any]:
     return {
         "generated_at": now.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "weeks": [label for label, _ in weeks],
+        "week_labels": [week_label((start + BEIJING).date()) for _, start in weeks],     # 11月24日–30日
         "volume_by_type": {t: {"label": config.types[t].label, "counts": by_type.get(t, zero)}
                            for t in config.types},
         "volume_by_category": categories,
         "overdue_open": int(overdue or 0),
         "status_counts": {s: {"label": STATUSES[s], "count": status_counts[s]} for s in STATUSES},
         "total": sum(status_counts.values()),
-        "csi": csi_by_month(store, now=now),
+        "csi": csi_by_month(store, now=now, community=community),
+        "community": community,
     }
 
 
 # -- CSV export -------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("编号", "提交时间", "类型", "来源", "分类", "状态", "负责人", "答复时限", "处理时限",
-               "超时", "电话", "内容")
+               "超时", "电话", "小区", "内容")
 SOURCES = {"resident": "业主", "page": "页面", "staff": "员工登记"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -190,5 +199,5 @@ def export_csv(store: Store, filters: dict[str, Any], *, now: dt.datetime | None
             e["owner"] or "", local_time(e["respond_by"], "%Y-%m-%d %H:%M"),
             local_time(e["resolve_by"], "%Y-%m-%d %H:%M"), late,
             e["contact_phone"] or "",       # Store.list masks it with mask_phone already
-            mask_text(e["content"]))])
+            e["community"] or "", mask_text(e["content"]))])
     return "\ufeff" + buf.getvalue()

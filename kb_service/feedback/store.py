@@ -68,7 +68,7 @@ class Store:
             "status": "received", "created_at": now,
             "respond_by": response.deadline(now) if response else None,
             "resolve_by": kind.result.deadline(now) if kind.result else None,
-            "idempotency_key": sub.idempotency_key,
+            "idempotency_key": sub.idempotency_key, "community": sub.community,
         }
 
     def _write_batch(self, items: list[tuple[dict, str]]) -> list[tuple[dict, bool]]:
@@ -123,9 +123,14 @@ class Store:
 
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
              overdue: bool | None = None, limit: int = 50, offset: int = 0,
-             now: dt.datetime | None = None) -> tuple[int, list[dict]]:
+             now: dt.datetime | None = None, community: str | None = None,
+             ids: list[int] | None = None) -> tuple[int, list[dict]]:
         now = now or utcnow()
         where = []
+        if community:
+            where.append(entries.c.community == community)
+        if ids is not None:      # the entries behind one dashboard figure
+            where.append(entries.c.id.in_(ids))
         if status:
             where.append(entries.c.status == status)
         if type:
@@ -181,6 +186,7 @@ class Store:
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
             "overdue": late is not None, "overdue_kind": late,
             "public_summary": row["public_summary"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
+            "community": row["community"],
         }
 
     # -- changes -----------------------------------------------------------------------------
@@ -305,6 +311,13 @@ class Store:
         data = conn.scalar(sa.select(events.c.data).where(
             events.c.entry_id == entry_id, events.c.to_status == "followed_up").order_by(events.c.id.desc()).limit(1))
         return (data or {}).get("satisfied")
+
+    def adopt_entries(self, community: str) -> int:
+        """Entries stored before communities existed (no community; page feedback aside) belong to
+        the default community. Run at start-up; a no-op once done."""
+        with self.engine.begin() as conn:
+            return conn.execute(entries.update().where(entries.c.community.is_(None), entries.c.type != "page")
+                                .values(community=community)).rowcount
 
     # -- content gaps --------------------------------------------------------------------------
 

@@ -127,7 +127,7 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | No
             line, col = where(text, match.start())
             problem(Problem(path, line, col, f"未知的数据块 kb:{name}（可用：{', '.join(pages.BLOCKS)}）"))
             return match.group(0)
-        return pages.BLOCKS[name](corpus, sources)
+        return pages.BLOCKS[name](corpus, {**(sources or {}), "src": src})
 
     return BLOCK.sub(block, text)
 

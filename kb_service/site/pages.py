@@ -13,13 +13,14 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from kb_service.content.filling import SMS_SINGLE, examples, render
 from kb_service.content.markup import BLOCK_NAMES, cell, esc
 from kb_service.content.model import CHANNEL_TEXT, KIND_DIRS, KIND_TEXT, MEASURE_TEXT, SOURCE_TEXT, TYPE_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import ValidationFailed
 from kb_service.feedback.fields_spec import HONEYPOT, SUBMISSION, limits
-from kb_service.site import laws, public_log
+from kb_service.site import communities, laws, public_log
 
 STANDARDS_PAGE = "residents/standards.md"
 
@@ -209,6 +210,7 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
         pages[category_uri(cat)] = category_page(corpus, cat)
     pages["tags/index.md"] = tags_page(corpus)
     pages[laws.URI] = laws.laws_page(corpus)
+    pages.update(communities.community_pages(corpus))
     return pages
 
 
@@ -225,66 +227,7 @@ def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
 BLOCKS = {"standards": standards_table}
 
 
-def _money(text: str) -> str:
-    from decimal import Decimal
-
-    return f"{Decimal(text):,.2f}"
-
-
-def fee_items(corpus: Corpus, sources: dict | None = None) -> str:
-    fees = corpus.fees
-    rows = ["| 收费项目 | 单价 | 计算方式 | 包含的服务 | 依据 | 适用 | 生效日期 |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
-    for item in fees.get("items", []):
-        rows.append(f"| {cell(item['name'])} | **{cell(item['unit_price'])}** {cell(item['unit'])} | {cell(item['computation'])} "
-                    f"| {cell('、'.join(item['covers']))} | {cell(item['basis'])} | {cell(item['applies_to'])} "
-                    f"| {cell(item['effective_date'])} |")
-    return "\n".join(rows + ["", f"收费依据：{cell(fees.get('basis', ''))}　本价目自 {cell(fees.get('effective_date', ''))} 起执行。"])
-
-
-def fee_disclosure(corpus: Corpus, sources: dict | None = None) -> str:
-    return "\n".join(f"- {cell(x)}" for x in corpus.fees.get("disclosure_items", []))
-
-
-def public_revenue(corpus: Corpus, sources: dict | None = None) -> str:
-    from decimal import Decimal
-
-    out = []
-    for period in corpus.fees.get("public_revenue", []):
-        rows = [f"### {cell(period['period'])}", "", "| 收入来源 | 收入（元） | 合理成本（元） | 成本说明 | 归业主的收益（元） |",
-                "| --- | ---: | ---: | --- | ---: |"]
-        total_in = total_cost = Decimal(0)
-        for e in period["entries"]:
-            income, costs = Decimal(e["income"]), Decimal(e["costs"])
-            total_in, total_cost = total_in + income, total_cost + costs
-            rows.append(f"| {cell(e['source'])} | {income:,.2f} | {costs:,.2f} | {cell(e.get('cost_note', ''))} | {income - costs:,.2f} |")
-        rows.append(f"| **合计** | **{total_in:,.2f}** | **{total_cost:,.2f}** | | **{total_in - total_cost:,.2f}** |")
-        if period.get("owners_share_note"):
-            rows += ["", cell(period["owners_share_note"])]
-        out += rows + [""]
-    return "\n".join(out)
-
-
-def fee_calculator(corpus: Corpus, sources: dict | None = None) -> str:
-    """A form whose prices come from fees.yaml; fees.js does the arithmetic in cents."""
-    area_items = [i for i in corpus.fees.get("items", []) if i["unit"] == "元/平方米·月"]
-    options = "".join(f'<option value="{esc(i["unit_price"])}">{esc(i["name"])}（{esc(i["unit_price"])} 元/平方米·月）</option>'
-                      for i in area_items)
-    parking = "".join(f'<option value="{esc(p["monthly"])}">{esc(p["name"])}（{esc(p["monthly"])} 元/个·月）</option>'
-                      for p in corpus.fees.get("parking", []))
-    return f"""<form class="kb-calc" id="kb-fee-calculator" onsubmit="return false" markdown="0">
-<p><label>房屋类型 <select name="item">{options}</select></label></p>
-<p><label>计费面积（平方米） <input name="area" type="number" min="0" max="100000" step="0.01" value="89.50" inputmode="decimal"></label></p>
-<p><label>月数 <input name="months" type="number" min="1" max="120" step="1" value="12" inputmode="numeric"></label></p>
-<p><label>车位 <select name="parking"><option value="0.00">没有车位</option>{parking}</select></label>
-<label>个数 <input name="spaces" type="number" min="0" max="20" step="1" value="1" inputmode="numeric"></label></p>
-<output name="result" for="item area months parking spaces" aria-live="polite"></output>
-<noscript><p>计算器需要浏览器启用 JavaScript；也可以按上面的公式自行计算：面积 × 单价 × 月数 + 车位费 × 车位数 × 月数。</p></noscript>
-</form>"""
-
-
-BLOCKS.update({"fee-items": fee_items, "fee-disclosure": fee_disclosure, "public-revenue": public_revenue,
-               "fee-calculator": fee_calculator})
+BLOCKS["community-list"] = communities.community_list
 
 
 def public_log_block(corpus: Corpus, sources: dict | None = None) -> str:
@@ -308,8 +251,10 @@ def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
     for t in kinds.values():
         if t.response is not None:
             by_time[t.response.text].append(t.label)
+    preset = communities.community_of((sources or {}).get("src", ""), corpus)
     html = _templates().get_template("feedback_form.html").render(
-        hotline=corpus.site.hotline, kinds={tid: t.label for tid, t in kinds.items()},
+        hotline=preset.hotline if preset else corpus.site.hotline,
+        community_field=Markup(communities.community_field(corpus, preset)), kinds={tid: t.label for tid, t in kinds.items()},
         answer_times=list(by_time.items()),
         result_times=[(t.label, t.result.text) for t in kinds.values() if t.result],
         categories=fb.categories, ratings=fb.ratings, keep=fb.retention.text,

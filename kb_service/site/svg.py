@@ -133,3 +133,30 @@ def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float
                 body.append(f'<circle cx="{f.x(i):.1f}" cy="{f.y(value):.1f}" r="3.5" fill="{colour}">'
                             f'<title>{escape(f"{labels[i]} {name}：{_num(value)}")}</title></circle>')
     return _svg(width, height, title, body)
+
+
+def hbar_chart(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "", width: int = 720,
+               row_height: int = 22) -> str:
+    """One horizontal bar per labelled row (readable with many rows: communities, categories).
+    Negative values (a fall) are drawn to the left of the zero line in another colour."""
+    label_w, value_w = 170, 70
+    plot_w = width - label_w - value_w - 10
+    low = min([0.0] + [v for _, v in rows])
+    high = max([0.0] + [v for _, v in rows])
+    span = (high - low) or 1
+    zero = label_w + plot_w * (-low / span)
+    height = 10 + row_height * max(len(rows), 1)
+    body = [f'<line x1="{zero:.1f}" y1="4" x2="{zero:.1f}" y2="{height - 4}" stroke="#d0d7de" stroke-width="1"/>']
+    for i, (label, value) in enumerate(rows):
+        y = 6 + i * row_height
+        w = plot_w * abs(value) / span
+        x = zero if value >= 0 else zero - w
+        colour = PALETTE[0] if value >= 0 else PALETTE[2]
+        text = f"{_num(value)}{unit}"
+        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12" {FONT} '
+                    f'fill="#1f2328">{escape(label[:14])}</text>')
+        body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(w, 0.5):.1f}" height="{row_height - 8}" '
+                    f'fill="{colour}"><title>{escape(f"{label}：{text}")}</title></rect>')
+        body.append(f'<text x="{width - value_w + 4}" y="{y + 14}" font-size="12" {FONT} '
+                    f'fill="#59636e">{escape(text)}</text>')
+    return _svg(width, height, title, body)

@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from kb_service.content import filling
 from kb_service.content.model import Corpus
 from kb_service.errors import KBError, NotFound, ValidationFailed
-from kb_service.feedback import forms as feedback
+from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
@@ -60,7 +60,9 @@ async def templates(request: Request) -> JSONResponse:
 
 async def template(request: Request) -> JSONResponse:
     corpus = services(request).corpus
-    return JSONResponse(serializers.detail(corpus, filling.find(corpus, request.path_params["id"])))
+    found = filling.find(corpus, request.path_params["id"])
+    community = corpus.community(communities.filter_value(request.query_params.get("community") or None, corpus))
+    return JSONResponse(serializers.detail(corpus, found, community))
 
 
 async def render_template(request: Request) -> JSONResponse:
@@ -73,8 +75,16 @@ async def render_template(request: Request) -> JSONResponse:
         raise ValidationFailed([{"field": "channel", "message": "channel 应为文字"}])
     if not isinstance(raw, dict):
         raise ValidationFailed([{"field": "fields", "message": "fields 应为 JSON 对象：字段名 → 填写的值"}])
-    result = filling.render(found, channel, raw, corpus, now=local_now(), tone=corpus.tone)
-    return JSONResponse(serializers.rendered(result))
+    community_id, errors = communities.pick(data.get("community"), corpus, required=False)
+    if errors:
+        raise ValidationFailed(errors)
+    community = corpus.community(community_id)
+    result = filling.render(found, channel, raw, corpus, now=local_now(), tone=corpus.tone, community=community)
+    if community_id is None and not corpus.single_community:
+        result.warnings.append(f"没有选择小区，楼栋和服务电话按默认小区“{community.name}”填写")
+    body = serializers.rendered(result)
+    body["community"] = community.id if community else None
+    return JSONResponse(body)
 
 
 # -- feedback -----------------------------------------------------------------------------------
@@ -86,7 +96,7 @@ async def submit_feedback(request: Request) -> Response:
     data, from_form = await params.read_submission(request)
     wants_html = from_form and "text/html" in request.headers.get("accept", "")
     try:
-        sub = feedback.parse_submission(data, svc.corpus.feedback)
+        sub = communities.parse(data, svc.corpus)
     except ValidationFailed as exc:
         if wants_html:
             return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
@@ -135,7 +145,22 @@ def log_filters(query, corpus: Corpus) -> dict:
         overdue = False
     else:
         raise KBError("overdue 只能是 true 或 false", field="overdue")
-    return {"status": status, "type": kind, "category": category, "overdue": overdue}
+    return {"status": status, "type": kind, "category": category, "overdue": overdue,
+            "community": communities.filter_value(query.get("community") or None, corpus),
+            "ids": entry_ids(query.get("ids"))}
+
+
+MAX_IDS = 1000
+
+
+def entry_ids(raw: str | None) -> list[int] | None:
+    """`ids=3,5,8`: the entries behind one dashboard figure (at most 1000)."""
+    if raw in (None, ""):
+        return None
+    parts = raw.split(",")
+    if len(parts) > MAX_IDS or not all(p.isascii() and p.isdecimal() and len(p) < 12 for p in parts):
+        raise KBError(f"ids 应为逗号分隔的条目编号（整数），最多 {MAX_IDS} 个", field="ids")
+    return [int(p) for p in parts]
 
 
 async def improvement_log(request: Request) -> JSONResponse:
@@ -155,7 +180,7 @@ async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
     actor = await calls.staff_name(request)
     svc = services(request)
-    sub = feedback.parse_submission(await params.read_json(request), svc.corpus.feedback, source="staff")
+    sub = communities.parse(await params.read_json(request), svc.corpus, source="staff")
     if sub.script_id is not None and sub.script_id not in svc.corpus.scripts:
         raise ValidationFailed([{"field": "script_id", "message": f"没有 id 为 {sub.script_id} 的话术"}])
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
@@ -202,5 +227,16 @@ def csv_response(text: str) -> Response:
 async def stats(request: Request) -> JSONResponse:
     require_staff(request)
     svc = services(request)
-    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow())),
+    community = communities.filter_value(request.query_params.get("community") or None, svc.corpus)
+    return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),
                         headers={"Cache-Control": "no-store"})
+
+
+async def community_list(request: Request) -> JSONResponse:
+    """The configured communities: id, name, the landing page on the site (and whether the data is
+    an example), for the fill page, the forms and outside clients."""
+    corpus = services(request).corpus
+    return JSONResponse({"communities": [
+        {"id": c.id, "name": c.name, "url": c.url, "label": c.label, "example": c.example,
+         "households": c.households, "hotline": c.hotline} for c in corpus.communities.values()],
+        "default": corpus.default_community.id if corpus.default_community else None})

@@ -20,6 +20,7 @@ from kb_service.settings import Settings
 from kb_service.web import api, openapi
 from kb_service.web import preview as live
 from kb_service.web import calls
+from kb_service.web import community_pages
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -33,6 +34,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Mount("/api", routes=[
             *preview_routes,
             Route("/health", api.health),
+            Route("/communities", api.community_list),
             Route("/search", api.search),
             Route("/lookup", calls.lookup_settings),
             Route("/staff/session", calls.staff_session),
@@ -66,6 +68,12 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/staff/export.csv", staff.export),
         Route("/staff/dashboard", staff.dashboard),
         Route("/staff/gaps", staff.gaps),
+        # Community pages are rendered per request into the shells the site build made.
+        Route("/communities/", community_pages.index),
+        Route("/communities/{id}", community_pages.add_slash),
+        Route("/communities/{id}/", community_pages.page),
+        Route("/communities/{id}/{page}", community_pages.add_slash),
+        Route("/communities/{id}/{page}/", community_pages.page),
         Mount("/", app=StaticFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
@@ -81,12 +89,14 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
         flusher = asyncio.create_task(flush_gaps(services))
         if watcher is not None:
             watcher.start(services)
+        community_watcher = asyncio.create_task(watch_communities(services))
         try:
             yield
         finally:
             flusher.cancel()
             if watcher is not None:
                 watcher.stop()
+            community_watcher.cancel()
             services.close()
 
     app = Starlette(
@@ -107,6 +117,20 @@ async def flush_gaps(services: Services, every: float = 5.0) -> None:
             await run_in_threadpool(services.gaps.flush)
         except Exception:  # a database hiccup must not stop the loop; the next flush retries
             log.exception("could not record search gaps")
+
+
+async def watch_communities(services: Services, every: float = 1.0) -> None:
+    """An edited community file is served within about a second (web/services.CommunityWatcher)."""
+    try:
+        await run_in_threadpool(services.watcher.prime)
+    except Exception:
+        log.exception("could not read the communities")
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(services.watcher.refresh)
+        except Exception:  # a half-written file or a disk hiccup: try again next time
+            log.exception("could not reload the communities")
 
 
 async def kb_error(request: Request, exc: KBError) -> JSONResponse:

@@ -9,6 +9,7 @@ from kb_service.content.model import (
     STEP_TEXT,
     CHANNEL_TEXT,
     SOURCE_TEXT,
+    Community,
     TYPE_TEXT,
     Corpus,
     Script,
@@ -42,7 +43,9 @@ def summary(corpus: Corpus, t: Template) -> dict:
             "summary": corpus.expand(t.summary), "aliases": t.aliases, "url": t.url}
 
 
-def detail(corpus: Corpus, t: Template) -> dict:
+def detail(corpus: Corpus, t: Template, community: Community | None = None) -> dict:
+    """One template's fields; building choices are those of `community` (default: the default one)."""
+    community = community or corpus.default_community
     fields = []
     for f in t.fields:
         item = {"name": f["name"], "label": f["label"], "type": f["type"], "type_name": TYPE_TEXT[f["type"]],
@@ -53,16 +56,19 @@ def detail(corpus: Corpus, t: Template) -> dict:
         if "max_length" in f:
             item["max_length"] = f["max_length"]
         if f["type"] == "building":
-            item["choices"] = [b.name + u for b in corpus.site.buildings for u in ("",) + b.units]
+            item["choices"] = [b.name + u for b in community.buildings for u in ("",) + b.units] if community else []
         if "computed" in f:
             spec = f["computed"]
             source = SOURCE_TEXT[spec["source"]]
             if spec["source"] == "standard":
                 s = corpus.standards[spec["key"]]
                 source += f"：{s.name}（{s.text}）"
+            elif spec["source"] == "setting" and community is not None:
+                source += f"：{community.setting(spec['key'], corpus.site)}"
             item["computed_from"] = source
         fields.append(item)
     return {**summary(corpus, t), "applies_when": corpus.expand(t.applies_when), "fields": fields,
+            "community": community.id if community else None,
             "channel_names": {c: CHANNEL_TEXT[c] for c in t.channel_names}}
 
 

@@ -5,13 +5,17 @@ Opened once in the app's lifespan; endpoints reach it through `services(request)
 
 from __future__ import annotations
 
+import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.requests import Request
 
 from kb_service import db
 from kb_service.build import load_content
+from kb_service.content.load import community_files, load_communities
 from kb_service.content.model import Corpus
 from kb_service.feedback.store import Store
 from kb_service.search.engine import Searcher
@@ -28,16 +32,20 @@ class Services:
     store: Store
     limiter: RateLimiter
     gaps: GapBuffer
+    watcher: "CommunityWatcher | None" = field(default=None)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
         corpus = load_content(settings)
         engine = db.connect(settings.database_url)
         store = Store(engine, corpus.feedback)
+        if corpus.default_community is not None:
+            store.adopt_entries(corpus.default_community.id)
         gaps = GapBuffer(store)
         searcher = Searcher.open(settings.index_dir, corpus)
         searcher.gap_sink = gaps.add
-        return cls(settings, corpus, searcher, store, RateLimiter(settings.feedback_rate_limit), gaps)
+        return cls(settings, corpus, searcher, store, RateLimiter(settings.feedback_rate_limit), gaps,
+                   CommunityWatcher(corpus, settings.snippets_dir))
 
     def close(self) -> None:
         self.gaps.flush()
@@ -64,6 +72,60 @@ class GapBuffer:
             batch, self._pending = self._pending, []
         self.store.record_gaps(batch)
         return len(batch)
+
+
+log = logging.getLogger("kb_service")
+
+
+class CommunityWatcher:
+    """Keeps corpus.communities in step with snippets/communities/ while the service runs, so an
+    edited fee or a new community is served within seconds, without a site build. `refresh`
+    (called every second by the app) compares the files' mtimes and sizes; on a change only the
+    communities are checked again (same rules as kb lint), and they replace the served ones only
+    when clean; otherwise the problems are logged and the last good version stays."""
+
+    def __init__(self, corpus: Corpus, snippets_dir: Path):
+        self.corpus = corpus
+        self.snippets_dir = snippets_dir
+        self.cache: dict = {}
+        self.problems: list = []
+        self.reloaded_at: float | None = None
+        self._stamp = self._scan()
+        self._lock = threading.Lock()
+
+    def _scan(self) -> tuple:
+        paths = community_files(self.snippets_dir) + [self.snippets_dir / "site.yaml"]
+        out = []
+        for path in paths:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out.append((path.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(out)
+
+    def prime(self) -> None:
+        """Read every community file once (in the background at start-up), so that the first
+        edit re-reads only the edited file."""
+        with self._lock:
+            load_communities(self.snippets_dir, self.cache)
+
+    def refresh(self) -> bool:
+        """Reload when a file changed; True when new communities are being served."""
+        with self._lock:
+            stamp = self._scan()
+            if stamp == self._stamp:
+                return False
+            found, problems = load_communities(self.snippets_dir, self.cache)
+            self._stamp = stamp
+            self.problems = [p for p in problems if p.severity == "error"]
+            if found is None:
+                log.warning("小区文件有错误，仍按上一版提供（运行 kb lint 查看）：%s",
+                            "; ".join(str(p) for p in self.problems[:5]))
+                return False
+            self.corpus.communities = found
+            self.reloaded_at = time.time()
+            return True
 
 
 def services(request: Request) -> Services:

@@ -20,7 +20,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.errors import Conflict, KBError, ValidationFailed
 from kb_service.feedback import contact, history
-from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
 from kb_service.feedback.fields_spec import (
     ACTION,
@@ -34,9 +33,11 @@ from kb_service.feedback.fields_spec import (
     from_html,
     labels,
 )
+from kb_service.feedback import community as communities
+from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
-from kb_service.web import api, params
+from kb_service.web import api, dashboard_charts, params
 from kb_service.web import auth as staff
 from kb_service.web import templates as views
 from kb_service.web.auth import COOKIE, SESSION_TTL
@@ -58,7 +59,7 @@ SOURCES = reports.SOURCES
 DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
         "created": "已登记，下面是这条记录"}
-FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施"}
+FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施", "community": "小区"}
 # The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
 PATCH_STATUS = Form("status", (PATCH["note"],))
 
@@ -200,10 +201,13 @@ async def logout(request: Request) -> Response:
 
 def _choices(svc: Services) -> dict[str, Any]:
     config = svc.corpus.feedback
+    corpus = svc.corpus
     return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
             "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
             "action_kinds": ACTION_KINDS, "sources": SOURCES, "contact_ways": contact.WAYS,
-            "staff_names": sorted(set(svc.settings.staff_tokens.values()))}
+            "staff_names": sorted(set(svc.settings.staff_tokens.values())),
+            # one community: no selector anywhere (the template hides it when this is empty)
+            "communities": {} if corpus.single_community else {c.id: c.label for c in corpus.communities.values()}}
 
 
 @staff_page()
@@ -219,7 +223,8 @@ async def entry_list(request: Request, sess: dict) -> Response:
     total, rows = await run_in_threadpool(
         lambda: history.search(svc.store, q, **filters, exclude=exclude, limit=PAGE_SIZE,
                                offset=(number - 1) * PAGE_SIZE, now=now))
-    shown = {k: ("true" if v is True else "false" if v is False else v) for k, v in filters.items() if v is not None}
+    shown = {k: ("true" if v is True else "false" if v is False else ",".join(map(str, v)) if k == "ids" else v)
+             for k, v in filters.items() if v is not None}
     if q:
         shown["q"] = q
     pages = max(1, -(-total // PAGE_SIZE))
@@ -334,7 +339,7 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
     data = dict(form)
     data.setdefault("consent", "false")
     try:
-        sub = feedback.parse_submission(data, svc.corpus.feedback, source="staff")
+        sub = communities.parse(data, svc.corpus, source="staff")
     except ValidationFailed as exc:
         return _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
     entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
@@ -343,12 +348,14 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
 
 # -- dashboard, gaps -----------------------------------------------------------------------------------
 
-def charts(data: dict) -> dict[str, str]:
-    weeks = data["weeks"]
+def charts(data: dict, minimum: int = 1) -> dict[str, str]:
+    weeks = data["week_labels"]
     by_type = [(v["label"], v["counts"]) for v in data["volume_by_type"].values()]
     by_category = [(v["label"], v["counts"]) for v in data["volume_by_category"].values()]
     months = data["csi"]["months"]
-    csi_series = [(v["label"], v["csi"]) for v in data["csi"]["dimensions"].values()]
+    # no point from fewer ratings than the configured minimum (feedback.yaml csi_min_ratings)
+    csi_series = [(v["label"], [c if n >= minimum else None for c, n in zip(v["csi"], v["n"])])
+                  for v in data["csi"]["dimensions"].values()]
     return {
         "by_type": svg.bar_chart(weeks, by_type, title="每周反馈量（按类型）"),
         "by_category": svg.bar_chart(weeks, by_category, title="每周反馈量（按分类）"),
@@ -359,9 +366,25 @@ def charts(data: dict) -> dict[str, str]:
 @staff_page()
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
-    data = await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow()))
-    return page(request, "staff_dashboard.html", sess=sess, d=data, charts=charts(data),
-                formula=reports.CSI_FORMULA)
+    corpus = svc.corpus
+    community = communities.filter_value(request.query_params.get("community") or None, corpus)
+    days = insights.period_days(request.query_params.get("days"))
+    now = utcnow()
+    window = insights.Window(days, now)
+
+    def compute() -> dict:
+        return {"d": reports.dashboard(svc.store, now=now, community=community),
+                "compare": None if corpus.single_community else insights.compare(
+                    svc.store, corpus.communities.values(), window=window),
+                "promises": insights.promises(svc.store, window=window, community=community),
+                "growing": insights.growing(svc.store, window=window, community=community)}
+
+    data = await run_in_threadpool(compute)
+    minimum = corpus.feedback.csi_min_ratings
+    pictures = {**charts(data["d"], minimum), **dashboard_charts.charts(data, community_names=_choices(svc)["communities"])}
+    return page(request, "staff_dashboard.html", sess=sess, charts=pictures, formula=reports.CSI_FORMULA,
+                periods=insights.PERIODS, days=days, community=community, min_ratings=minimum,
+                **data, **_choices(svc))
 
 
 @staff_page()

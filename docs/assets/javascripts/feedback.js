@@ -93,6 +93,8 @@
     var f = this.form.elements;
     var checked = this.form.querySelector("input[name=type]:checked");
     var data = { type: checked ? checked.value : "", content: f.content.value };
+    // the community: a hidden field on a community's own page, a choice on the company-wide page
+    if (f.community && f.community.value) data.community = f.community.value;
     if (f.category.value) data.category = f.category.value;
     if (f.location.value.trim()) data.location = f.location.value;
     var ratings = {};

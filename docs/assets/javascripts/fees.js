@@ -1,5 +1,5 @@
 // Fee calculator on the 收费公示 page. Amounts are computed in cents (integers) so that
-// 89.5 × 2.20 × 12 comes out exact; prices come from the form, which is built from fees.yaml.
+// 89.5 × 2.20 × 12 comes out exact; prices come from the form, which is built from the community's file (snippets/communities/).
 (function () {
   function cents(text) {
     var m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(String(text).trim());

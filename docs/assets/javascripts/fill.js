@@ -9,6 +9,14 @@
   var DOC_CHANNELS = ["notice", "letter"];
   var PRINT_LABEL = { notice: "打印通知", letter: "打印信函" };
   var UNREACHABLE = "无法连接知识库服务，预览暂时无法生成。请确认服务已启动、网络正常，稍后再试。";
+  var COMMUNITY_KEY = "kb-fill-community";   // localStorage: the community chosen once is remembered
+
+  function remembered() {
+    try { return window.localStorage.getItem(COMMUNITY_KEY) || ""; } catch (e) { return ""; }
+  }
+  function remember(id) {
+    try { window.localStorage.setItem(COMMUNITY_KEY, id); } catch (e) { /* private mode: ask again next time */ }
+  }
 
   // The site root is two levels above this file (assets/javascripts/fill.js); the API lives at
   // <root>/api/. Resolved once, while the script that loaded us is still known.
@@ -102,6 +110,7 @@
     this.selectSeq = 0;
     this.controller = null;
     this.docChannel = null;
+    this.community = "";     // "" with one community: the service uses it
   }
 
   FillPage.prototype.alive = function () {
@@ -159,7 +168,34 @@
       if (button) self.copyChannel(button);
     });
 
+    $("kb-fill-community").addEventListener("change", function (event) {
+      self.community = event.target.value;
+      if (self.community) remember(self.community);
+      if (self.tpl) self.select(self.tpl.id, { focus: false, keep: self.values() });
+    });
+    this.loadCommunities();
     this.loadList();
+  };
+
+  // -- community (asked once, remembered; hidden when the company has one) ---------------------
+
+  FillPage.prototype.loadCommunities = function () {
+    var self = this;
+    fetchJSON(API + "communities").then(function (answer) {
+      var list = (answer.data && answer.data.communities) || [];
+      if (!self.alive() || list.length < 2) return;
+      var select = self.$("kb-fill-community");
+      clear(select);
+      select.appendChild(el("option", { value: "" }, "请选择小区…"));
+      list.forEach(function (c) { select.appendChild(el("option", { value: c.id }, c.label || c.name)); });
+      var saved = remembered();
+      if (list.some(function (c) { return c.id === saved; })) {
+        select.value = saved;
+        self.community = saved;
+        if (self.tpl) self.select(self.tpl.id, { focus: false, keep: self.values() });
+      }
+      self.$("kb-fill-community-box").hidden = false;
+    }, function () { /* the template list reports an unreachable service */ });
   };
 
   // -- template list ----------------------------------------------------------------------------
@@ -233,7 +269,8 @@
     var self = this;
     var mine = ++this.selectSeq;
     this.status("正在加载模板…");
-    fetchJSON(API + "templates/" + encodeURIComponent(id)).then(function (answer) {
+    var query = this.community ? "?community=" + encodeURIComponent(this.community) : "";
+    fetchJSON(API + "templates/" + encodeURIComponent(id) + query).then(function (answer) {
       if (!self.alive() || mine !== self.selectSeq) return;
       if (answer.status === 404) {
         self.status("没有找到模板 “" + id + "”，请从上面的列表中选择。", true);
@@ -243,7 +280,7 @@
         self.status((answer.data && answer.data.error) || "模板加载失败（" + answer.status + "）", true);
         return;
       }
-      self.show(answer.data);
+      self.show(answer.data, options && options.keep);
       if (options && options.focus) {
         var first = self.$("kb-fill-fields").querySelector("input, select, textarea");
         if (first) first.focus();
@@ -253,7 +290,7 @@
     });
   };
 
-  FillPage.prototype.show = function (tpl) {
+  FillPage.prototype.show = function (tpl, keep) {
     var $ = this.$;
     this.tpl = tpl;
     this.inputs = {};
@@ -284,6 +321,18 @@
     $("kb-fill-example").hidden = !tpl.fields.some(function (f) { return !f.computed && f.example; });
 
     this.buildFields();
+    if (keep) {
+      // another community chosen: what was typed stays (a building only if the new one has it)
+      var inputs = this.inputs;
+      var touched = this.touched;
+      Object.keys(keep).forEach(function (name) {
+        var input = inputs[name];
+        if (!input || !keep[name]) return;
+        if (input.tagName === "SELECT" && !Array.prototype.some.call(input.options, function (o) { return o.value === keep[name]; })) return;
+        input.value = keep[name];
+        touched[name] = true;
+      });
+    }
     this.buildPreviews();
     this.status("");
     this.schedule(0);
@@ -449,7 +498,8 @@
       return fetchJSON(url, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ channel: channel, fields: fields }),
+        body: JSON.stringify(self.community ? { channel: channel, fields: fields, community: self.community }
+          : { channel: channel, fields: fields }),
         signal: controller ? controller.signal : undefined
       }).then(function (answer) { answer.channel = channel; return answer; });
     })).then(function (answers) {

@@ -1,0 +1,213 @@
+"""Several communities through the real app, on SQLite and PostgreSQL: GET /api/communities, the
+`community` of feedback and staff intake (required, unknown ids listed), the community= filter of
+the staff list, CSV and stats, and old entries adopted by the default community."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from kb_service import db
+from kb_service.content.load import load_corpus
+from kb_service.times import utcnow
+from kb_service.web.app import create_app
+
+from conftest import STAFF, STAFF_TOKEN, copy_project, settings_for
+
+COMPLAINT = {"type": "complaint", "content": "车库的灯坏了一周", "category": "parking"}
+
+
+@pytest.fixture(scope="module")
+def corpus(multi_project):
+    return load_corpus(multi_project / "snippets")[0]
+
+
+@pytest.fixture
+def app(multi_project, database_url):
+    s = settings_for(multi_project, multi_project / "var", KB_DATABASE_URL=database_url,
+                     KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
+    with TestClient(create_app(s)) as c:
+        yield c
+
+
+def ids(corpus):
+    return list(corpus.communities)
+
+
+def post(client, body):
+    return client.post("/api/feedback", json=body)
+
+
+def log(client, query=""):
+    return client.get(f"/api/improvement-log?limit=1000&{query}", headers=STAFF)
+
+
+# -- the list -------------------------------------------------------------------------------------
+
+def test_communities_endpoint_lists_id_name_and_landing_page(app, corpus, multi_project):
+    body = app.get("/api/communities").json()
+    assert [c["id"] for c in body["communities"]] == ids(corpus)
+    for c in body["communities"]:
+        assert c["name"] == corpus.communities[c["id"]].name
+        page = app.get(c["url"])
+        assert page.status_code == 200 and c["name"] in page.text and "KB-COMMUNITY" not in page.text
+        assert 'class="md-header' in page.text                     # the site's theme around it
+        assert app.get(c["url"] + "fees/").status_code == 200
+    assert app.get("/communities/atlantis/").status_code == 404
+    assert app.get("/communities/_shell/").status_code == 404
+
+
+def test_an_edited_community_is_served_without_a_build(multi_project, tmp_path, database_url):
+    """The service reloads snippets/communities/ when a file changes (web/services.CommunityWatcher);
+    a broken edit keeps the last good version. The built site and index are borrowed: no build."""
+    project = copy_project(tmp_path / "edit")
+    (project / "site").symlink_to(multi_project / "site", target_is_directory=True)
+    s = settings_for(project, multi_project / "var", KB_DATABASE_URL=database_url)
+    c = load_corpus(project / "snippets")[0].default_community
+    path = project / "snippets" / "communities" / f"{c.id}.yaml"
+    price = c.fees["items"][0]["unit_price"]
+    with TestClient(create_app(s)) as app:
+        watcher = app.app.state.services.watcher
+        assert price in app.get(c.url + "fees/").text
+        path.write_text(path.read_text(encoding="utf-8").replace(f'unit_price: "{price}"', 'unit_price: "9.99"', 1),
+                        encoding="utf-8")
+        assert watcher.refresh() is True
+        assert "9.99" in app.get(c.url + "fees/").text
+        path.write_text(path.read_text(encoding="utf-8").replace("households:", "households: lots\nx:", 1),
+                        encoding="utf-8")
+        assert watcher.refresh() is False and watcher.problems
+        assert "9.99" in app.get(c.url + "fees/").text            # the last good version stays
+
+
+# -- feedback carries the community ---------------------------------------------------------------
+
+def test_community_is_required_and_unknown_ids_list_the_valid_ones(app, corpus):
+    missing = post(app, COMPLAINT)
+    assert missing.status_code == 422
+    [err] = [e for e in missing.json()["errors"] if e["field"] == "community"]
+    assert all(cid in err["message"] for cid in ids(corpus))
+    unknown = post(app, {**COMPLAINT, "community": "atlantis"})
+    assert unknown.status_code == 422 and all(cid in unknown.text for cid in ids(corpus))
+    both = post(app, {"type": "complaint", "community": "atlantis"})   # every problem in one answer
+    assert {e["field"] for e in both.json()["errors"]} == {"community", "content"}
+    for cid in ids(corpus):
+        r = post(app, {**COMPLAINT, "community": cid})
+        assert r.status_code == 201, r.text
+        assert app.get(f"/api/improvement-log/{r.json()['id']}", headers=STAFF).json()["community"] == cid
+
+
+def test_form_post_carries_the_community(app, corpus):
+    cid = ids(corpus)[-1]
+    r = app.post("/api/feedback", data={"type": "suggestion", "content": "多装几个充电桩", "community": cid})
+    assert r.status_code == 201
+    assert app.get(f"/api/improvement-log/{r.json()['id']}", headers=STAFF).json()["community"] == cid
+
+
+def test_page_feedback_needs_no_community(app):
+    r = post(app, {"type": "page", "page": "/residents/fees/", "helpful": True})
+    assert r.status_code == 201, r.text
+
+
+def test_staff_intake_picks_the_community(app, corpus):
+    cid = ids(corpus)[0]
+    assert app.post("/api/improvement-log", json=COMPLAINT, headers=STAFF).status_code == 422
+    r = app.post("/api/improvement-log", json={**COMPLAINT, "community": cid}, headers=STAFF)
+    assert r.status_code == 201 and r.json()["community"] == cid
+
+
+def test_staff_filters_by_community(app, corpus):
+    a, b = ids(corpus)[:2]
+    for cid, n in ((a, 2), (b, 1)):
+        for _ in range(n):
+            assert post(app, {**COMPLAINT, "community": cid}).status_code == 201
+    assert log(app).json()["total"] == 3
+    only_a = log(app, f"community={a}").json()
+    assert only_a["total"] == 2 and {e["community"] for e in only_a["entries"]} == {a}
+    bad = log(app, "community=atlantis")
+    assert bad.status_code == 400 and all(cid in bad.json()["error"] for cid in ids(corpus))
+    text = app.get(f"/api/improvement-log/export.csv?community={b}", headers=STAFF).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    column = rows[0].index("小区")
+    assert len(rows) == 2 and rows[1][column] == b
+    stats = app.get(f"/api/improvement-log/stats?community={a}", headers=STAFF).json()
+    assert stats["total"] == 2 and stats["community"] == a
+    assert app.get("/api/improvement-log/stats", headers=STAFF).json()["total"] == 3
+
+
+def test_staff_pages_offer_the_community(app, corpus):
+    r = app.post("/staff/login", data={"token": STAFF_TOKEN}, follow_redirects=False)
+    assert r.status_code == 303
+    intake = app.get("/staff/intake").text
+    assert 'name="community" required' in intake
+    csrf = re.search(r'name="csrf" value="([^"]+)"', intake).group(1)
+    cid = ids(corpus)[-1]
+    made = app.post("/staff/intake", data={"csrf": csrf, "type": "complaint", "content": "门禁坏了",
+                                           "community": cid}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    listing = app.get(f"/staff/entries/?community={cid}").text
+    assert "共 1 条" in listing and corpus.communities[cid].label in listing
+    refused = app.post("/staff/intake", data={"csrf": csrf, "type": "complaint", "content": "门禁坏了"})
+    assert refused.status_code == 422 and "小区" in refused.text
+
+
+# -- migration ----------------------------------------------------------------------------------------
+
+def test_old_entries_join_the_default_community(multi_project, database_url, corpus):
+    engine = db.connect(database_url)
+    now = utcnow()
+    with engine.begin() as conn:
+        for kind in ("complaint", "page"):
+            conn.execute(db.entries.insert().values(reference=f"FBOLD-{kind}", type=kind, source="resident",
+                                                    content="旧记录", status="received", created_at=now,
+                                                    consent=False, page="/x/" if kind == "page" else None))
+    engine.dispose()
+    s = settings_for(multi_project, multi_project / "var", KB_DATABASE_URL=database_url,
+                     KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
+    with TestClient(create_app(s)):
+        pass
+    engine = db.connect(database_url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(db.entries.c.type, db.entries.c.community)).all())
+    engine.dispose()
+    assert rows == {"complaint": corpus.default_community.id, "page": None}
+
+
+# -- template filling knows the community -------------------------------------------------------------
+
+def _water(app, corpus, community=None):
+    tid = "notice.water-outage"
+    query = f"?community={community.id}" if community else ""
+    detail = app.get(f"/api/templates/{tid}{query}").json()
+    fields = {f["name"]: f.get("example", "") for f in detail["fields"] if not f["computed"]}
+    area = next(f for f in detail["fields"] if f["type"] == "building")
+    fields[area["name"]] = area["choices"][0]
+    return tid, detail, area, fields
+
+
+def test_template_fields_and_render_follow_the_community(app, corpus):
+    for c in corpus.communities.values():
+        tid, detail, area, fields = _water(app, corpus, c)
+        assert set(area["choices"]) == {b.name + u for b in c.buildings for u in ("",) + b.units}
+        r = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields, "community": c.id})
+        assert r.status_code == 200, r.text
+        assert c.hotline in r.json()["text"] and r.json()["community"] == c.id
+    other = next(c for c in corpus.communities.values() if c.id != corpus.default_community.id)
+    tid, _, area, fields = _water(app, corpus, other)
+    missing = next(b.name for b in other.buildings if b.name not in {x.name for x in corpus.default_community.buildings})
+    fields[area["name"]] = missing
+    wrong = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields})
+    assert wrong.status_code == 422 and corpus.default_community.name in wrong.text
+
+
+def test_unknown_community_in_filling_lists_the_valid_ones(app, corpus):
+    tid, _, _, fields = _water(app, corpus)
+    r = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields, "community": "atlantis"})
+    assert r.status_code == 422 and all(cid in r.text for cid in ids(corpus))
+    assert app.get(f"/api/templates/{tid}?community=atlantis").status_code == 400
+    unscoped = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields})
+    assert any("没有选择小区" in w for w in unscoped.json()["warnings"])
