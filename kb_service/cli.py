@@ -66,6 +66,30 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-log", help="把改进日志的公开摘要（统计、满意度、已完成的改进）导出到站点的“你说我改”页")
     p.set_defaults(func=cmd_export_log)
 
+    p = sub.add_parser("staff", help="员工账号：add、list、disable、reset、role（密钥只显示一次）")
+    staff = p.add_subparsers(metavar="操作")
+    q = staff.add_parser("add", help="新建账号，打印一次性密钥（最后一行的最后一个词）")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=["agent", "supervisor", "editor", "admin"],
+                   help="agent 客服、supervisor 主管、editor 编辑、admin 管理员")
+    q.add_argument("--community", help="所属小区 id（见 GET /api/communities）")
+    q.set_defaults(func=cmd_staff, action="add")
+    q = staff.add_parser("list", help="列出账号（不含密钥）")
+    q.set_defaults(func=cmd_staff, action="list")
+    q = staff.add_parser("disable", help="停用账号：它的令牌和登录会话立即失效")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_staff, action="disable")
+    q = staff.add_parser("reset", help="换发新密钥（旧的立即失效），打印一次")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_staff, action="reset")
+    q = staff.add_parser("role", help="修改账号角色")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=["agent", "supervisor", "editor", "admin"])
+    q.set_defaults(func=cmd_staff, action="role")
+    q = staff.add_parser("events", help="最近的登录、登录失败与账号变更记录")
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(func=cmd_staff, action="events")
+
     p = sub.add_parser("eval-search", help="按查询文件评估检索：recall@1、recall@3、MRR（总体与按风格）")
     p.add_argument("file", type=Path, help="查询文件（格式同 contract/dev-queries.tsv）")
     p.set_defaults(func=cmd_eval_search)
@@ -172,6 +196,49 @@ def cmd_export_log(settings: Settings, args) -> int:
     total = sum(sum(v.values()) for v in data["volume"].values())
     print(f"kb export-log: 近 {len(data['months'])} 个月 {total} 条反馈、{len(data['changes'])} 项已公开的改进、"
           f"{len(data['summaries'])} 条公开答复已导出；{report.summary()}")
+    return 0
+
+
+def cmd_staff(settings: Settings, args) -> int:
+    import getpass
+
+    from kb_service import db
+    from kb_service.web import accounts
+
+    ensure_writable(settings.data_dir)
+    engine = db.connect(settings.database_url)
+    actor = f"kb staff ({getpass.getuser()})"
+    try:
+        if args.action == "add":
+            secret = accounts.add(engine, args.name, args.role, community=args.community, actor=actor)
+            print(f"kb staff: 已建立账号 {args.name}（{accounts.ROLES[args.role]}）。密钥只显示这一次，"
+                  "请当面或经安全渠道交给本人；可用于登录页或 Authorization: Bearer。")
+            print(f"密钥: {secret}")
+        elif args.action == "reset":
+            secret = accounts.reset(engine, args.name, actor=actor)
+            print(f"kb staff: 已为 {args.name} 换发密钥，旧密钥立即失效。密钥只显示这一次。")
+            print(f"密钥: {secret}")
+        elif args.action == "disable":
+            accounts.disable(engine, args.name, actor=actor)
+            print(f"kb staff: 已停用 {args.name}；它的令牌与登录会话立即失效（kb staff reset 可重新启用）")
+        elif args.action == "role":
+            accounts.set_role(engine, args.name, args.role, actor=actor)
+            print(f"kb staff: {args.name} 的角色已改为 {accounts.ROLES[args.role]}（{args.role}）")
+        elif args.action == "list":
+            rows = accounts.list_accounts(engine)
+            for r in rows:
+                state = "启用" if r["active"] else "停用"
+                print(f"{r['name']}\t{r['role']}\t{r['community'] or '-'}\t{state}\t"
+                      f"最近登录 {r['last_login_at'] or '-'}")
+            env_names = sorted(set(settings.staff_tokens.values()))
+            if env_names:
+                print(f"KB_STAFF_TOKENS 中的名字（角色 {accounts.ENV_ROLE}）：{'、'.join(env_names)}")
+            print(f"kb staff: {len(rows)} 个账号", file=sys.stderr)
+        elif args.action == "events":
+            for e in reversed(accounts.events(engine, limit=args.limit)):
+                print(f"{e['at']}\t{e['kind']}\t{e['account'] or '-'}\t{e['actor']}\t{e['address'] or '-'}")
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -97,6 +97,45 @@ staff_sessions = sa.Table(
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("account_id", sa.Integer),                          # None: a KB_STAFF_TOKENS name
+    sa.Column("role", sa.String(16)),                             # the role of an env-token session
+)
+
+# Staff accounts (kb staff add|list|disable|reset): the secret is stored only as a scrypt hash;
+# `secret_id` is the public part of the secret that finds the row without trying every hash.
+staff_accounts = sa.Table(
+    "staff_accounts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("community", sa.String(64)),
+    sa.Column("secret_id", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("last_login_at", sa.DateTime),
+)
+
+# Who logged in, who failed, which account changed how. Never a secret, cookie or token.
+staff_events = sa.Table(
+    "staff_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(24), nullable=False),             # login, login_failed, account_added ...
+    sa.Column("account", sa.String(50)),
+    sa.Column("actor", sa.String(50), nullable=False),
+    sa.Column("address", sa.String(64)),
+    sa.Column("data", sa.JSON),
+)
+
+# Shared counters for rate limits and lock-outs, so every worker and node sees the same counts.
+rate_counters = sa.Table(
+    "rate_counters", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),            # window start, seconds since epoch
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
 )
 
 schema_migrations = sa.Table(
@@ -116,8 +155,19 @@ def _initial(conn: sa.Connection) -> None:
     metadata.create_all(conn)
 
 
+def _staff_accounts(conn: sa.Connection) -> None:
+    for table in (staff_accounts, staff_events, rate_counters):
+        table.create(conn, checkfirst=True)
+    have = {c["name"] for c in sa.inspect(conn).get_columns("staff_sessions")}
+    for column in ("account_id", "role"):
+        if column not in have:
+            kind = "INTEGER" if column == "account_id" else "VARCHAR(16)"
+            conn.exec_driver_sql(f"ALTER TABLE staff_sessions ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
+    (2, "staff accounts, staff events, shared rate counters", _staff_accounts),
 ]
 
 

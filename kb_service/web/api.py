@@ -13,8 +13,7 @@ from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
-from kb_service.web import auth as staff
-from kb_service.web import params, serializers
+from kb_service.web import access, params, serializers
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -112,8 +111,9 @@ def feedback_message(corpus: Corpus, entry: dict) -> str:
 
 # -- improvement log (staff) --------------------------------------------------------------------
 
-def require_staff(request: Request) -> str:
-    return staff.bearer_staff(services(request).settings, request.headers.get("authorization"))
+def require_staff(request: Request, *scopes: str) -> str:
+    """The staff name behind this request; 401 without credentials, 403 for a role without `scopes`."""
+    return access.require(request, *(scopes or ("log:read",))).name
 
 
 def log_filters(query, corpus: Corpus) -> dict:
@@ -139,7 +139,7 @@ def log_filters(query, corpus: Corpus) -> dict:
 
 
 async def improvement_log(request: Request) -> JSONResponse:
-    require_staff(request)
+    require_staff(request, "log:read")
     svc = services(request)
     query = request.query_params
     filters = log_filters(query, svc.corpus)
@@ -151,7 +151,7 @@ async def improvement_log(request: Request) -> JSONResponse:
 
 async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
-    actor = require_staff(request)
+    actor = require_staff(request, "log:write")
     svc = services(request)
     sub = feedback.parse_submission(await params.read_json(request), svc.corpus.feedback, source="staff")
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
@@ -159,21 +159,22 @@ async def staff_intake(request: Request) -> JSONResponse:
 
 
 async def improvement_entry(request: Request) -> JSONResponse:
-    require_staff(request)
+    require_staff(request, "log:read")
     entry_id = params.entry_id(request)
     return JSONResponse(await run_in_threadpool(services(request).store.get, entry_id))
 
 
 async def update_entry(request: Request) -> JSONResponse:
-    actor = require_staff(request)
+    require_staff(request)
     entry_id = params.entry_id(request)
     body = await params.read_json(request)
+    actor = require_staff(request, *access.patch_scopes(body))
     store = services(request).store
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 
 async def content_gaps(request: Request) -> JSONResponse:
-    require_staff(request)
+    require_staff(request, "gaps")
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
     limit = params.int_param(request.query_params.get("limit"), "limit", default=100, lo=1, hi=1000)
@@ -181,7 +182,7 @@ async def content_gaps(request: Request) -> JSONResponse:
 
 
 async def export_csv(request: Request) -> Response:
-    require_staff(request)
+    require_staff(request, "dashboard")
     svc = services(request)
     filters = log_filters(request.query_params, svc.corpus)
     return csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
@@ -196,7 +197,7 @@ def csv_response(text: str) -> Response:
 
 
 async def stats(request: Request) -> JSONResponse:
-    require_staff(request)
+    require_staff(request, "dashboard")
     svc = services(request)
     return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow())),
                         headers={"Cache-Control": "no-store"})

@@ -9,14 +9,17 @@ import logging
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api
+from kb_service.web import access, api
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -76,11 +79,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=routes(settings),
+        middleware=middleware(settings),
         exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
     return app
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: the real client address (trusted proxies only), then who is staff."""
+    stack = []
+    if settings.trusted_proxies:
+        stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
+    stack.append(Middleware(AuthenticationMiddleware, backend=access.StaffBackend(), on_error=access.on_auth_error))
+    return stack
 
 
 async def flush_gaps(services: Services, every: float = 5.0) -> None:
