@@ -50,6 +50,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="构建过期的部分，然后在一个进程里提供站点和 API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="工作进程数（>1 时限流、锁定与会话都在共享数据库里，多进程一致）")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")
@@ -65,6 +67,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-log", help="把改进日志的公开摘要（统计、满意度、已完成的改进）导出到站点的“你说我改”页")
     p.set_defaults(func=cmd_export_log)
+
+    p = sub.add_parser("backup", help="在线备份 SQLite 数据库（服务运行中也可），并做完整性检查")
+    p.add_argument("path", type=Path, help="备份文件（或目录：自动命名）")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="从备份恢复 SQLite 数据库（先停止服务；当前数据库会另存一份）")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("staff", help="员工账号：add、list、disable、reset、role（密钥只显示一次）")
     staff = p.add_subparsers(metavar="操作")
@@ -199,6 +209,22 @@ def cmd_export_log(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args) -> int:
+    from kb_service import backup
+
+    done = backup.backup(settings.database_url, args.path)
+    print(f"kb backup: 已备份到 {done['path']}（{done['bytes']} 字节，integrity_check: ok）")
+    return 0
+
+
+def cmd_restore(settings: Settings, args) -> int:
+    from kb_service import backup
+
+    kept = backup.restore(settings.database_url, args.path)
+    print(f"kb restore: 已从 {args.path} 恢复；恢复前的数据库另存为 {kept}。请重新启动服务。")
+    return 0
+
+
 def cmd_staff(settings: Settings, args) -> int:
     import getpass
 
@@ -257,10 +283,26 @@ def cmd_serve(settings: Settings, args) -> int:
 
     from kb_service.web.app import create_app
 
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    if args.workers < 1:
+        raise UsageError("--workers 至少为 1")
+    if args.workers == 1:
+        config = uvicorn.Config(create_app(settings), **SERVER_LIMITS)
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    # Each worker builds its own app from the same environment (Settings.from_env).
+    config = uvicorn.Config("kb_service.web.app:create_app", factory=True, workers=args.workers, **SERVER_LIMITS)
+    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
     return 0
+
+
+# uvicorn: forwarded headers are handled by the app (KB_TRUSTED_PROXIES), never by uvicorn's
+# default trust of 127.0.0.1; idle keep-alive connections close after 5 s; a request whose
+# headers do not fit 16 KB is refused; above 500 connections at once new ones get 503.
+SERVER_LIMITS = {"log_level": "warning", "access_log": False, "proxy_headers": False, "server_header": False,
+                 "timeout_keep_alive": 5, "h11_max_incomplete_event_size": 16 * 1024, "limit_concurrency": 500,
+                 "timeout_graceful_shutdown": 10}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -283,8 +325,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def ensure_writable(path: Path) -> None:
+    from kb_service.db import private_dir
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         probe = path / ".kb-write-test"
         probe.write_text("ok")
         probe.unlink()

@@ -7,6 +7,7 @@ KB_DATABASE_URL says so. Times are stored as naive UTC on both, to compare the s
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -226,9 +227,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         raise UsageError("SQLite 需要一个文件路径，例如 sqlite:///var/kb.sqlite3")
     path = Path(url.database)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
     except OSError as exc:
-        raise UsageError(f"无法创建数据库目录 {path.parent}：{exc.strerror}") from None
+        raise UsageError(f"无法创建数据库 {path}：{exc.strerror}") from None
     # hide_parameters: a database error logged with its traceback must not carry a resident's
     # phone number or name from the statement's parameters.
     engine = sa.create_engine(url, pool_size=8, max_overflow=16, connect_args={"timeout": 30},
@@ -254,6 +255,23 @@ def _sqlite_engine(url: sa.URL) -> Engine:
                              else "BEGIN")
 
     return engine
+
+
+def private_dir(path: Path) -> None:
+    """A directory only its owner can enter (created 0700; a new one is never world-readable)."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        os.chmod(path, 0o700)        # mkdir's mode is filtered by the umask
+
+
+def private_file(path: Path) -> None:
+    """The database file and its -wal/-shm companions readable by the owner only (0600)."""
+    private_dir(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if p.exists() and p.stat().st_mode & 0o077 and p.stat().st_uid == os.getuid():
+            os.chmod(p, 0o600)
 
 
 def reading(engine: Engine) -> sa.Connection:

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from kb_service.db import staff_events
 from kb_service.web import accounts
 from kb_service.web.app import create_app
-from tests.conftest import STAFF_TOKEN, kb, settings_for
+from conftest import STAFF_TOKEN, kb, settings_for
 
 ROLES = ("agent", "supervisor", "editor", "admin")
 

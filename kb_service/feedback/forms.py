@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,7 +188,7 @@ def _bool(value: Any, name: str, bad) -> bool | None:
 def _rating(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
         value = int(value.strip())
     if isinstance(value, int) and 1 <= value <= 5:
         return value
@@ -238,9 +239,35 @@ def mask_phone(phone: str | None) -> str | None:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# Mobiles as people type them: 13812345678, 138-1234-5678, 138 1234 5678, +86 138..., 86-138...,
+# full-width digits too (normalised by NFKC first); landlines 010-12345678, (0755) 1234 5678.
+_SEP = r"[\s\-.·－—]{0,3}"
+_PHONE_IN_TEXT = re.compile(rf"(?<![0-9])(?:\+?86{_SEP})?(1[3-9][0-9]){_SEP}[0-9]{{4}}{_SEP}([0-9]{{4}})(?![0-9])")
+_LANDLINE_IN_TEXT = re.compile(rf"(?<![0-9])\(?(0[1-9][0-9]{{1,2}})\)?{_SEP}[0-9]{{3,4}}{_SEP}([0-9]{{4}})(?![0-9])")
 
 
 def mask_text(text: str) -> str:
     """Phone numbers typed into free text are masked too, wherever the text is shown in a list."""
-    return _PHONE_IN_TEXT.sub(r"\1****\2", text)
+    if not text:
+        return text
+    text = _FULLWIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = _PHONE_IN_TEXT.sub(r"\1****\2", text)
+    return _LANDLINE_IN_TEXT.sub(r"\1-****\2", text)
+
+
+_FULLWIDTH_DIGITS = re.compile(r"[０-９＋（）]+")
+
+
+def mask_name(name: str | None) -> str | None:
+    """王女士 -> 王**: enough to greet the person on the phone, not to identify them in a list."""
+    if not name:
+        return name
+    return name[0] + "*" * min(len(name) - 1, 4) if len(name) > 1 else "*"
+
+
+def mask_location(location: str | None) -> str | None:
+    """3栋2单元1202 -> 3栋2单元****: the building stays (for triage), the door number goes."""
+    if not location:
+        return location
+    return re.sub(r"[0-9０-９]{3,}(?=[^0-9０-９]*$)", "****", location) if re.search(r"[0-9０-９]{3,}", location) \
+        else location[:2] + "*" * min(max(len(location) - 2, 0), 4)

@@ -91,6 +91,9 @@ def _counts_by(store: Store, starts, column, now: dt.datetime) -> dict[str, list
 
 # -- public-safe aggregates -----------------------------------------------------------------------
 
+counts_by = _counts_by      # public name: feedback/public_log.py builds the 你说我改 figures with it
+
+
 def volume_by_month(store: Store, *, months: int = MONTHS, now: dt.datetime) -> dict[str, Any]:
     """Entries per feedback type per Beijing month. Counts only; no personal data."""
     starts = month_starts(now, months)

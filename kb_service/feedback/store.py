@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from kb_service.content.model import FeedbackConfig
 from kb_service.db import actions, entries, events, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
-from kb_service.feedback.forms import Submission, choices, mask_phone, mask_text
+from kb_service.feedback.forms import Submission, choices, mask_location, mask_name, mask_phone, mask_text
 from kb_service.times import BEIJING, utcnow
 
 STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
@@ -38,7 +38,18 @@ ACTION_KINDS = {"script": "话术", "template": "模板", "page": "页面", "pro
 RATING_COLUMNS = ("service", "communication", "management", "price", "care")
 MAX_LIMIT = 100_000
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I: read out over the phone
-PR_URL = re.compile(r"^https?://[^\s<>\"']{1,290}$")
+# A merge-request link: http(s), a host name, and nothing that Markdown, HTML or an attribute list
+# could read as syntax (the probe's `https://x/pr/3)![x](x){:onerror=...}` must not pass).
+PR_URL = re.compile(r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?"
+                    r"(?:/[A-Za-z0-9._~%/+=&?#:@,;$-]*)?$")
+
+
+# A replayed idempotency key returns the first entry only when the submission is the same.
+SAME_CONTENT = ("type", "source", "category", "location", "content", "page", "helpful", "consent",
+                "contact_name", "contact_phone", *(f"rating_{k}" for k in RATING_COLUMNS))
+
+
+GAPS_DAYS, GAPS_MAX, GAPS_PER_FLUSH = 90, 20_000, 2_000
 
 
 @dataclass
@@ -56,6 +67,10 @@ class Store:
         created); a repeated idempotency key returns the entry stored the first time."""
         row = self._new_row(sub, now or utcnow())
         stored, created = self._writer.submit((row, actor))
+        if not created and any(stored[k] != row[k] for k in SAME_CONTENT):
+            # Someone else's key (or a reused one): say nothing about the entry stored under it.
+            raise Conflict("这个 idempotency_key 已用于另一份内容不同的提交；重新提交时请换一个新的键",
+                           field="idempotency_key")
         return self.summary(stored), created
 
     def _new_row(self, sub: Submission, now: dt.datetime) -> dict:
@@ -168,10 +183,10 @@ class Store:
             "status": row["status"], "status_label": STATUSES[row["status"]],
             "category": row["category"],
             "category_label": self.config.categories.get(row["category"] or "", None),
-            "location": row["location"],
+            "location": mask_location(row["location"]) if masked else row["location"],
             "content": mask_text(row["content"]) if masked else row["content"],
             "page": row["page"], "helpful": row["helpful"], "consent": bool(row["consent"]),
-            "contact_name": row["contact_name"],
+            "contact_name": mask_name(row["contact_name"]) if masked else row["contact_name"],
             "contact_phone": mask_phone(phone) if masked else phone,
             "ratings": {k: row[f"rating_{k}"] for k in RATING_COLUMNS if row[f"rating_{k}"] is not None},
             "record": row["record"], "owner": row["owner"],
@@ -268,7 +283,13 @@ class Store:
         if gaps:
             with self.engine.begin() as conn:
                 conn.execute(search_gaps.insert(), [{"query": q[:200], "results": n, "top_score": top, "at": at}
-                                                    for q, n, top, at in gaps])
+                                                    for q, n, top, at in gaps[:GAPS_PER_FLUSH]])
+                # Anonymous queries are kept GAPS_DAYS and at most GAPS_MAX rows (oldest go first).
+                conn.execute(search_gaps.delete().where(search_gaps.c.at < utcnow() - dt.timedelta(days=GAPS_DAYS)))
+                newest = conn.scalar(sa.select(search_gaps.c.id).order_by(search_gaps.c.id.desc())
+                                     .offset(GAPS_MAX).limit(1))
+                if newest is not None:
+                    conn.execute(search_gaps.delete().where(search_gaps.c.id <= newest))
 
     def gaps(self, *, limit: int = 100) -> list[dict]:
         with self._read() as conn:
@@ -352,7 +373,8 @@ def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
         out["action"] = _action(body["action"], bad)
     if "action_done" in body:
         done = body["action_done"]
-        if not isinstance(done, dict) or not isinstance(done.get("id"), int) or isinstance(done.get("id"), bool):
+        if (not isinstance(done, dict) or not isinstance(done.get("id"), int) or isinstance(done.get("id"), bool)
+                or not 0 < done["id"] < 2**31):
             bad("action_done", "action_done 应为 {\"id\": 措施编号, \"pr_url\": \"https://...\"}")
         else:
             out["action_done"] = {"id": done["id"], "pr_url": _pr_url(done.get("pr_url"), "action_done.pr_url", bad)}
@@ -405,8 +427,9 @@ def _action(raw: Any, bad) -> dict[str, Any] | None:
 
 
 def _pr_url(value: Any, field: str, bad) -> str | None:
-    if value is not None and (not isinstance(value, str) or not PR_URL.match(value)):
-        bad(field, "pr_url 应为 http(s) 开头的合并请求链接")
+    if value is not None and (not isinstance(value, str) or len(value) > 300 or not PR_URL.fullmatch(value)):
+        bad(field, "pr_url 应为 http(s)://主机/路径 形式的合并请求链接，不能含空格、引号、括号、方括号、花括号、"
+                   "尖括号、感叹号、星号或竖线")
         return None
     return value
 

@@ -73,7 +73,9 @@ class StaffBackend(AuthenticationBackend):
         path = conn.url.path
         if not (path.startswith("/api/") or path.startswith("/staff/")):
             return None
-        svc: Services = conn.app.state.services
+        svc: Services | None = getattr(conn.app.state, "services", None)
+        if svc is None:        # still starting: nobody is signed in yet
+            return None
         scheme, _, token = (conn.headers.get("authorization") or "").partition(" ")
         if scheme.lower() == "bearer":
             user = await run_in_threadpool(bearer_user, svc, token.strip(), client_address(conn))

@@ -13,7 +13,7 @@ from kb_service.feedback import forms as feedback
 from kb_service.feedback import reports
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
-from kb_service.web import access, params, serializers
+from kb_service.web import access, params, readiness, serializers
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -21,6 +21,18 @@ from kb_service.web.services import services
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> JSONResponse:
+    """200 once the content, the search index and the database answer; 503 (with the reason) before."""
+    svc = getattr(request.app.state, "services", None)
+    if svc is None:
+        return JSONResponse({"status": "starting", "error": "服务正在启动"}, status_code=503)
+    problem = await run_in_threadpool(readiness.problem, svc)
+    if problem:
+        return JSONResponse({"status": "unavailable", "error": problem}, status_code=503,
+                            headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ready"})
 
 
 async def search(request: Request) -> JSONResponse:

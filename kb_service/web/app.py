@@ -14,12 +14,14 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import access, api
+from kb_service.web import access, api, public_pages
+from kb_service.web.headers import SecurityHeaders, SiteFiles
+from kb_service.web.requestlog import RequestLog
+from kb_service.web.timeouts import BodyTimeout
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -31,6 +33,7 @@ def routes(settings: Settings) -> list:
     return [
         Mount("/api", routes=[
             Route("/health", api.health),
+            Route("/ready", api.ready),
             Route("/search", api.search),
             Route("/scripts/{id}", api.script),
             Route("/templates", api.templates),
@@ -48,6 +51,9 @@ def routes(settings: Settings) -> list:
         ]),
         # The built site has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: the service takes
         # only these full paths under /staff/ and leaves everything else there to the site.
+        # 你说我改: the built page with its log part rendered from the shared database per request.
+        Route("/residents/changes/", public_pages.changes),
+        Route("/residents/changes/index.html", public_pages.changes),
         Route("/staff/login", staff.login_form),
         Route("/staff/login", staff.login, methods=["POST"]),
         Route("/staff/logout", staff.logout, methods=["POST"]),
@@ -60,7 +66,7 @@ def routes(settings: Settings) -> list:
         Route("/staff/export.csv", staff.export),
         Route("/staff/dashboard", staff.dashboard),
         Route("/staff/gaps", staff.gaps),
-        Mount("/", app=StaticFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
+        Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
 
@@ -88,8 +94,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: the real client address (trusted proxies only), then who is staff."""
-    stack = []
+    """Outermost first: the request log, security headers on every response, the real client address (trusted
+    proxies only), then who is staff."""
+    stack = [Middleware(RequestLog), Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
     if settings.trusted_proxies:
         stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
     stack.append(Middleware(AuthenticationMiddleware, backend=access.StaffBackend(), on_error=access.on_auth_error))

@@ -272,7 +272,7 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return op, {"action": action}
     if op == "action_done":
         raw = form.get("action_id", "")
-        done: dict[str, Any] = {"id": int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None}
+        done: dict[str, Any] = {"id": int(raw) if isinstance(raw, str) and params.ASCII_INT.fullmatch(raw) and len(raw) < 10 else None}
         if text("pr_url"):
             done["pr_url"] = text("pr_url")
         return op, {"action_done": done}
