@@ -293,7 +293,7 @@ def cmd_serve(settings: Settings, args) -> int:
 
     # Each worker builds its own app from the same environment (Settings.from_env).
     config = uvicorn.Config("kb_service.web.app:create_app", factory=True, workers=args.workers, **SERVER_LIMITS)
-    Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
