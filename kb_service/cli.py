@@ -58,6 +58,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=SITE_ENGINES, help=engine_help)
     p.add_argument("--reload", action="store_true",
                    help="预览模式（make preview）：保存 docs/、snippets/、overrides/、mkdocs.yml 后自动重建，打开的页面自动刷新")
+    p.add_argument("--workers", type=int, default=1,
+                   help="工作进程数（>1 时限流、锁定与会话都在共享数据库里，多进程一致）")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")
@@ -73,6 +75,38 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-log", help="把改进日志的公开摘要（统计、满意度、已完成的改进）导出到站点的“你说我改”页")
     p.set_defaults(func=cmd_export_log)
+
+    p = sub.add_parser("backup", help="在线备份 SQLite 数据库（服务运行中也可），并做完整性检查")
+    p.add_argument("path", type=Path, help="备份文件（或目录：自动命名）")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="从备份恢复 SQLite 数据库（先停止服务；当前数据库会另存一份）")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("staff", help="员工账号：add、list、disable、reset、role（密钥只显示一次）")
+    staff = p.add_subparsers(metavar="操作")
+    q = staff.add_parser("add", help="新建账号，打印一次性密钥（最后一行的最后一个词）")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=["agent", "supervisor", "editor", "admin"],
+                   help="agent 客服、supervisor 主管、editor 编辑、admin 管理员")
+    q.add_argument("--community", help="所属小区 id（见 GET /api/communities）")
+    q.set_defaults(func=cmd_staff, action="add")
+    q = staff.add_parser("list", help="列出账号（不含密钥）")
+    q.set_defaults(func=cmd_staff, action="list")
+    q = staff.add_parser("disable", help="停用账号：它的令牌和登录会话立即失效")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_staff, action="disable")
+    q = staff.add_parser("reset", help="换发新密钥（旧的立即失效），打印一次")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_staff, action="reset")
+    q = staff.add_parser("role", help="修改账号角色")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=["agent", "supervisor", "editor", "admin"])
+    q.set_defaults(func=cmd_staff, action="role")
+    q = staff.add_parser("events", help="最近的登录、登录失败与账号变更记录")
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(func=cmd_staff, action="events")
 
     p = sub.add_parser("eval-search", help="按查询文件评估检索：recall@1、recall@3、MRR（总体与按风格）")
     p.add_argument("file", type=Path, help="查询文件（格式同 contract/dev-queries.tsv）")
@@ -194,6 +228,65 @@ def cmd_export_log(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args) -> int:
+    from kb_service import backup
+
+    done = backup.backup(settings.database_url, args.path)
+    print(f"kb backup: 已备份到 {done['path']}（{done['bytes']} 字节，integrity_check: ok）")
+    return 0
+
+
+def cmd_restore(settings: Settings, args) -> int:
+    from kb_service import backup
+
+    kept = backup.restore(settings.database_url, args.path)
+    print(f"kb restore: 已从 {args.path} 恢复；恢复前的数据库另存为 {kept}。请重新启动服务。")
+    return 0
+
+
+def cmd_staff(settings: Settings, args) -> int:
+    import getpass
+
+    from kb_service import db
+    from kb_service.web import accounts
+
+    ensure_writable(settings.data_dir)
+    engine = db.connect(settings.database_url)
+    actor = f"kb staff ({getpass.getuser()})"
+    try:
+        if args.action == "add":
+            secret = accounts.add(engine, args.name, args.role, community=args.community, actor=actor)
+            print(f"kb staff: 已建立账号 {args.name}（{accounts.ROLES[args.role]}）。密钥只显示这一次，"
+                  "请当面或经安全渠道交给本人；可用于登录页或 Authorization: Bearer。")
+            print(f"密钥: {secret}")
+        elif args.action == "reset":
+            secret = accounts.reset(engine, args.name, actor=actor)
+            print(f"kb staff: 已为 {args.name} 换发密钥，旧密钥立即失效。密钥只显示这一次。")
+            print(f"密钥: {secret}")
+        elif args.action == "disable":
+            accounts.disable(engine, args.name, actor=actor)
+            print(f"kb staff: 已停用 {args.name}；它的令牌与登录会话立即失效（kb staff reset 可重新启用）")
+        elif args.action == "role":
+            accounts.set_role(engine, args.name, args.role, actor=actor)
+            print(f"kb staff: {args.name} 的角色已改为 {accounts.ROLES[args.role]}（{args.role}）")
+        elif args.action == "list":
+            rows = accounts.list_accounts(engine)
+            for r in rows:
+                state = "启用" if r["active"] else "停用"
+                print(f"{r['name']}\t{r['role']}\t{r['community'] or '-'}\t{state}\t"
+                      f"最近登录 {r['last_login_at'] or '-'}")
+            env_names = sorted(set(settings.staff_tokens.values()))
+            if env_names:
+                print(f"KB_STAFF_TOKENS 中的名字（角色 {accounts.ENV_ROLE}）：{'、'.join(env_names)}")
+            print(f"kb staff: {len(rows)} 个账号", file=sys.stderr)
+        elif args.action == "events":
+            for e in reversed(accounts.events(engine, limit=args.limit)):
+                print(f"{e['at']}\t{e['kind']}\t{e['account'] or '-'}\t{e['actor']}\t{e['address'] or '-'}")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_serve(settings: Settings, args) -> int:
     from kb_service.build import build
 
@@ -211,10 +304,28 @@ def cmd_serve(settings: Settings, args) -> int:
 
     from kb_service.web.app import create_app
 
-    config = uvicorn.Config(create_app(settings, preview=args.reload), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    if args.workers < 1:
+        raise UsageError("--workers 至少为 1")
+    if args.workers == 1:
+        config = uvicorn.Config(create_app(settings, preview=args.reload), **SERVER_LIMITS)
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
+    if args.reload:
+        raise UsageError("--reload（编辑预览）只能用一个工作进程：去掉 --workers")
+    from uvicorn.supervisors import Multiprocess
+
+    # Each worker builds its own app from the same environment (Settings.from_env).
+    config = uvicorn.Config("kb_service.web.app:create_app", factory=True, workers=args.workers, **SERVER_LIMITS)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+# uvicorn: forwarded headers are handled by the app (KB_TRUSTED_PROXIES), never by uvicorn's
+# default trust of 127.0.0.1; idle keep-alive connections close after 5 s; a request whose
+# headers do not fit 16 KB is refused; above 500 connections at once new ones get 503.
+SERVER_LIMITS = {"log_level": "warning", "access_log": False, "proxy_headers": False, "server_header": False,
+                 "timeout_keep_alive": 5, "h11_max_incomplete_event_size": 16 * 1024, "limit_concurrency": 500,
+                 "timeout_graceful_shutdown": 10}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -237,8 +348,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def ensure_writable(path: Path) -> None:
+    from kb_service.db import private_dir
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         probe = path / ".kb-write-test"
         probe.write_text("ok")
         probe.unlink()

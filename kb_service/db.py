@@ -7,6 +7,7 @@ KB_DATABASE_URL says so. Times are stored as naive UTC on both, to compare the s
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -103,6 +104,45 @@ staff_sessions = sa.Table(
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("account_id", sa.Integer),                          # None: a KB_STAFF_TOKENS name
+    sa.Column("role", sa.String(16)),                             # the role of an env-token session
+)
+
+# Staff accounts (kb staff add|list|disable|reset): the secret is stored only as a scrypt hash;
+# `secret_id` is the public part of the secret that finds the row without trying every hash.
+staff_accounts = sa.Table(
+    "staff_accounts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("community", sa.String(64)),
+    sa.Column("secret_id", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("last_login_at", sa.DateTime),
+)
+
+# Who logged in, who failed, which account changed how. Never a secret, cookie or token.
+staff_events = sa.Table(
+    "staff_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(24), nullable=False),             # login, login_failed, account_added ...
+    sa.Column("account", sa.String(50)),
+    sa.Column("actor", sa.String(50), nullable=False),
+    sa.Column("address", sa.String(64)),
+    sa.Column("data", sa.JSON),
+)
+
+# Shared counters for rate limits and lock-outs, so every worker and node sees the same counts.
+rate_counters = sa.Table(
+    "rate_counters", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),            # window start, seconds since epoch
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
 )
 
 schema_migrations = sa.Table(
@@ -149,6 +189,14 @@ def _communities(conn: sa.Connection) -> None:
     add_columns(conn, entries, "community")
     if "ix_entries_community" not in {i["name"] for i in sa.inspect(conn).get_indexes("entries")}:
         conn.execute(sa.text("CREATE INDEX ix_entries_community ON entries (community)"))
+def _staff_accounts(conn: sa.Connection) -> None:
+    for table in (staff_accounts, staff_events, rate_counters):
+        table.create(conn, checkfirst=True)
+    have = {c["name"] for c in sa.inspect(conn).get_columns("staff_sessions")}
+    for column in ("account_id", "role"):
+        if column not in have:
+            kind = "INTEGER" if column == "account_id" else "VARCHAR(16)"
+            conn.exec_driver_sql(f"ALTER TABLE staff_sessions ADD COLUMN {column} {kind}")
 
 
 MIGRATIONS: list[tuple[int, str, object]] = [
@@ -156,6 +204,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
     (3, "entries.script_id (script used in the call), entries.tier (repair tier)", _script_and_tier),
     (4, "entries.community", _communities),
+    (5, "staff accounts, staff events, shared rate counters", _staff_accounts),
 ]
 
 
@@ -214,9 +263,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         raise UsageError("SQLite 需要一个文件路径，例如 sqlite:///var/kb.sqlite3")
     path = Path(url.database)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
     except OSError as exc:
-        raise UsageError(f"无法创建数据库目录 {path.parent}：{exc.strerror}") from None
+        raise UsageError(f"无法创建数据库 {path}：{exc.strerror}") from None
     # hide_parameters: a database error logged with its traceback must not carry a resident's
     # phone number or name from the statement's parameters.
     engine = sa.create_engine(url, pool_size=8, max_overflow=16, connect_args={"timeout": 30},
@@ -242,6 +291,23 @@ def _sqlite_engine(url: sa.URL) -> Engine:
                              else "BEGIN")
 
     return engine
+
+
+def private_dir(path: Path) -> None:
+    """A directory only its owner can enter (created 0700; a new one is never world-readable)."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        os.chmod(path, 0o700)        # mkdir's mode is filtered by the umask
+
+
+def private_file(path: Path) -> None:
+    """The database file and its -wal/-shm companions readable by the owner only (0600)."""
+    private_dir(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if p.exists() and p.stat().st_mode & 0o077 and p.stat().st_uid == os.getuid():
+            os.chmod(p, 0o600)
 
 
 def reading(engine: Engine) -> sa.Connection:

@@ -50,6 +50,11 @@ class Conflict(KBError):
 class ValidationFailed(KBError):
     status_code = 422
 
+    MAX_ERRORS = 30     # 6,000 unknown keys must not make a 1 MB answer
+
     def __init__(self, errors: list[dict], message: str = "有字段未通过检查，请按提示修改后再提交"):
+        if len(errors) > self.MAX_ERRORS:
+            more = len(errors) - self.MAX_ERRORS
+            errors = errors[:self.MAX_ERRORS] + [{"field": "", "message": f"另有 {more} 处问题未列出，请先修改上面这些"}]
         super().__init__(message, errors=errors)
         self.errors = errors

@@ -13,10 +13,13 @@ ENVIRONMENT = [
     ("KB_DATA_DIR", "./var", "索引、SQLite 数据库与日志所在目录"),
     ("KB_DATABASE_URL", "sqlite:///<KB_DATA_DIR>/kb.sqlite3",
      "数据库地址；共享部署用 postgresql+psycopg://user@host/db"),
-    ("KB_STAFF_TOKENS", "", "员工访问令牌，逗号分隔的 name:token；为空时员工接口关闭"),
+    ("KB_STAFF_TOKENS", "", "员工访问令牌，逗号分隔的 name:token（角色为主管 supervisor）；"
+     "与 kb staff add 建立的账号同时有效；两者都没有时员工接口关闭"),
     ("KB_FEEDBACK_RATE_LIMIT", "10", "每个地址每分钟可提交的公开表单数；0 表示不限（压测用）"),
     ("KB_RETENTION_MONTHS", "<standards.yaml 的保存期>",
      "联系方式与位置保存的月数，kb purge 删除更早的；不得少于 standards.yaml 规定的保存期"),
+    ("KB_TRUSTED_PROXIES", "", "可信反向代理的地址（逗号分隔，可写网段如 10.0.0.0/8）；只有来自它们的 "
+     "X-Forwarded-For/-Proto 才被采信；为空时一律不采信，按连接的对端地址计数限流"),
     ("KB_PROJECT_DIR", "<当前目录>", "内容仓库根目录（含 mkdocs.yml、docs/、snippets/）"),
     ("KB_SITE_ENGINE", "mkdocs", "构建站点用的构建器：mkdocs（Material for MkDocs）或 zensical（需安装 zensical 扩展）"),
 ]
@@ -32,6 +35,7 @@ class Settings:
     feedback_rate_limit: int = 10
     retention_months: int | None = None
     site_engine: str = "mkdocs"
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def site_dir(self) -> Path:
@@ -79,6 +83,7 @@ class Settings:
             feedback_rate_limit=_int(env, "KB_FEEDBACK_RATE_LIMIT", 10),
             retention_months=_int(env, "KB_RETENTION_MONTHS", None),
             site_engine=site_engine(env.get("KB_SITE_ENGINE") or "mkdocs"),
+            trusted_proxies=tuple(p.strip() for p in env.get("KB_TRUSTED_PROXIES", "").split(",") if p.strip()),
         )
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from conftest import copy_project, kb
 from kb_service import db
-from kb_service.times import LOCAL
 from kb_service.site import public_log as public_page
 from kb_service.build import load_content
 from kb_service.feedback.forms import parse_submission
 from kb_service.feedback.store import Store
 from kb_service.settings import Settings
+from kb_service.times import local_now
 
 SECRET = {"type": "complaint", "content": "原话不公开：电梯里有异味", "contact_name": "赵先生",
           "contact_phone": "13912345678", "location": "5栋1单元1502", "consent": True,
@@ -46,7 +45,7 @@ def test_export_log_publishes_only_aggregates_and_approved_text(tmp_path, databa
     assert result.returncode == 0, result.stderr
     assert "3 条反馈" in result.stdout and "1 项已公开的改进" in result.stdout
     html = page.read_text(encoding="utf-8")
-    month = dt.datetime.now(LOCAL).strftime("%Y-%m")
+    month = local_now().strftime("%Y-%m")
     import re
 
     cells = re.findall(r"<tr>\s*<td>(\d{4}-\d\d)</td>((?:\s*<td[^>]*>[^<]*</td>)+)", html)

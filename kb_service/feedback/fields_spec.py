@@ -27,7 +27,10 @@ ACTION_KINDS = {"script": "话术", "template": "模板", "page": "页面", "pro
 HONEYPOT = "website"        # hidden in the form; people leave it empty, form-filling bots do not
 TRUE = {"true", "1", "on", "yes", "y", "是"}
 FALSE = {"false", "0", "off", "no", "n", "否", ""}
-PR_URL = re.compile(r"^https?://[^\s<>\"']{1,290}$")
+# A merge-request link: http(s), a host name, and nothing that Markdown, HTML or an attribute list
+# could read as syntax (the probe's `https://x/pr/3)![x](x){:onerror=...}` must not pass).
+PR_URL = re.compile(r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?"
+                    r"(?:/[A-Za-z0-9._~%/+=&?#:@,;$-]*)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Kinds: what a value is and how it is checked.
@@ -273,7 +276,7 @@ def check(f: Field, raw: Any, config: FeedbackConfig, errors: Errors, *, prefix:
             return bad(f"{f.name} 应为{f.hint}")
         return raw
     if f.kind == INT:
-        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw < 2**53:
+        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw < 2**31:
             return bad(f"{f.name} 应为整数（{f.hint}）")
         return raw
     if f.kind == OBJECT:
@@ -346,7 +349,7 @@ def from_html(form: Form, data: dict[str, Any], rename: dict[str, str] | None = 
             if raw not in (None, "") or f.required:
                 out[f.name] = raw
         elif f.kind == INT:
-            ok = isinstance(raw, str) and raw.isdecimal() and raw.isascii() and len(raw) < 12
+            ok = isinstance(raw, str) and raw.isdecimal() and raw.isascii() and len(raw) < 10
             out[f.name] = int(raw) if ok else None
         else:
             value = raw.strip() if isinstance(raw, str) else ""

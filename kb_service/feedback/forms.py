@@ -8,6 +8,7 @@ when the consent box is ticked; without it, those fields are dropped, never stor
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -145,9 +146,30 @@ _ID_IN_TEXT = re.compile(r"(?<![\dA-Za-z])(\d{3})\d{13}(\d[\dXx])(?![\dA-Za-z])"
 _LANDLINE_IN_TEXT = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?\d{3,4}[\s-]?(\d{4})(?!\d)")
 
 
+_FULLWIDTH_DIGITS = re.compile(r"[０-９＋（）]+")
+
+
 def mask_text(text: str) -> str:
     """Phone and ID-card numbers typed into free text are masked too, wherever the text is shown
-    in a list or exported."""
+    in a list or exported (full-width digits read as ASCII first)."""
+    if not text:
+        return text
+    text = _FULLWIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _ID_IN_TEXT.sub(r"\1*************\2", text)
     text = _PHONE_IN_TEXT.sub(r"\1****\2", text)
     return _LANDLINE_IN_TEXT.sub(r"\1-****\2", text)
+
+
+def mask_name(name: str | None) -> str | None:
+    """王女士 -> 王**: enough to greet the person on the phone, not to identify them in a list."""
+    if not name:
+        return name
+    return name[0] + "*" * min(len(name) - 1, 4) if len(name) > 1 else "*"
+
+
+def mask_location(location: str | None) -> str | None:
+    """3栋2单元1202 -> 3栋2单元****: the building stays (for triage), the door number goes."""
+    if not location:
+        return location
+    return re.sub(r"[0-9０-９]{3,}(?=[^0-9０-９]*$)", "****", location) if re.search(r"[0-9０-９]{3,}", location) \
+        else location[:2] + "*" * min(max(len(location) - 2, 0), 4)

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kb_service.db import actions, entries
+from kb_service.db import actions, entries, reading
 from kb_service.feedback import reports
 from kb_service.feedback.store import Store
 from kb_service.times import BEIJING, iso, utcnow
@@ -40,7 +40,7 @@ def snapshot(store: Store, *, now: dt.datetime | None = None) -> dict[str, Any]:
     statuses = reports.counts_by(store, reports.month_starts(now, MONTHS), entries.c.status, now)
     types = {t: spec["label"] for t, spec in volume["types"].items() if t != "page"}
     dims = scores["dimensions"]
-    with store.read() as conn:
+    with reading(store.engine) as conn:
         done = conn.execute(sa.select(actions.c.what, actions.c.target_kind, actions.c.target, actions.c.pr_url,
                                       actions.c.done_at)
                             .where(actions.c.public.is_(True), actions.c.done_at.is_not(None))

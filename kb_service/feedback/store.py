@@ -21,7 +21,7 @@ from kb_service.db import actions, entries, events, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
 from kb_service.feedback import contact
-from kb_service.feedback.forms import Submission, mask_phone, mask_text
+from kb_service.feedback.forms import Submission, mask_location, mask_name, mask_phone, mask_text
 from kb_service.times import BEIJING, utcnow
 
 TRANSITIONS = {
@@ -36,6 +36,12 @@ OPEN = ("received", "triaged", "in_progress")
 RATING_COLUMNS = ("service", "communication", "management", "price", "care")
 MAX_LIMIT = 100_000
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I: read out over the phone
+# A replayed idempotency key returns the first entry only when the submission is the same.
+SAME_CONTENT = ("type", "source", "category", "location", "content", "page", "helpful", "consent",
+                "contact_name", "contact_phone", *(f"rating_{k}" for k in RATING_COLUMNS))
+
+
+GAPS_DAYS, GAPS_MAX, GAPS_PER_FLUSH = 90, 20_000, 2_000
 
 
 @dataclass
@@ -53,6 +59,10 @@ class Store:
         created); a repeated idempotency key returns the entry stored the first time."""
         row = self._new_row(sub, now or utcnow())
         stored, created = self._writer.submit((row, actor))
+        if not created and any(stored[k] != row[k] for k in SAME_CONTENT):
+            # Someone else's key (or a reused one): say nothing about the entry stored under it.
+            raise Conflict("这个 idempotency_key 已用于另一份内容不同的提交；重新提交时请换一个新的键",
+                           field="idempotency_key")
         return self.summary(stored), created
 
     def _new_row(self, sub: Submission, now: dt.datetime) -> dict:
@@ -172,10 +182,10 @@ class Store:
             "status": row["status"], "status_label": STATUSES[row["status"]],
             "category": row["category"],
             "category_label": self.config.categories.get(row["category"] or "", None),
-            "location": row["location"],
+            "location": mask_location(row["location"]) if masked else row["location"],
             "content": mask_text(row["content"]) if masked else row["content"],
             "page": row["page"], "helpful": row["helpful"], "consent": bool(row["consent"]),
-            "contact_name": row["contact_name"],
+            "contact_name": mask_name(row["contact_name"]) if masked else row["contact_name"],
             "contact_phone": mask_phone(phone) if masked else phone,
             "ratings": {k: row[f"rating_{k}"] for k in RATING_COLUMNS if row[f"rating_{k}"] is not None},
             "record": ({k: mask_text(v) if isinstance(v, str) else v for k, v in row["record"].items()}
@@ -326,7 +336,13 @@ class Store:
         if gaps:
             with self.engine.begin() as conn:
                 conn.execute(search_gaps.insert(), [{"query": q[:200], "results": n, "top_score": top, "at": at}
-                                                    for q, n, top, at in gaps])
+                                                    for q, n, top, at in gaps[:GAPS_PER_FLUSH]])
+                # Anonymous queries are kept GAPS_DAYS and at most GAPS_MAX rows (oldest go first).
+                conn.execute(search_gaps.delete().where(search_gaps.c.at < utcnow() - dt.timedelta(days=GAPS_DAYS)))
+                newest = conn.scalar(sa.select(search_gaps.c.id).order_by(search_gaps.c.id.desc())
+                                     .offset(GAPS_MAX).limit(1))
+                if newest is not None:
+                    conn.execute(search_gaps.delete().where(search_gaps.c.id <= newest))
 
     def gaps(self, *, limit: int = 100) -> list[dict]:
         with self.read() as conn:

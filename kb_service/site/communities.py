@@ -234,7 +234,7 @@ def fee_calculator(c: Community) -> str:
                       for i in area_items)
     parking = "".join(f'<option value="{esc(p["monthly"])}">{esc(p["name"])}（{esc(p["monthly"])} 元/个·月）</option>'
                       for p in c.fees["parking"])
-    return f"""<form class="kb-calc" id="kb-fee-calculator" data-community="{esc(c.id)}" onsubmit="return false" markdown="0">
+    return f"""<form class="kb-calc" id="kb-fee-calculator" data-community="{esc(c.id)}" markdown="0">
 <p><label>房屋类型 <select name="item">{options}</select></label></p>
 <p><label>计费面积（平方米） <input name="area" type="number" min="0" max="100000" step="0.01" value="89.50" inputmode="decimal"></label></p>
 <p><label>月数 <input name="months" type="number" min="1" max="120" step="1" value="12" inputmode="numeric"></label></p>

@@ -11,6 +11,10 @@ from kb_service.content.markup import esc, md_text
 from kb_service.content.model import Corpus
 from kb_service.site.svg import line_chart
 
+# The service replaces what lies between these with the log as it is now (web/public_pages.py).
+LIVE_START, LIVE_END = "<!--kb-live:public-log-->", "<!--/kb-live:public-log-->"
+
+
 def load(path: Path | None) -> dict | None:
     if path is None:
         return None
@@ -23,6 +27,10 @@ def load(path: Path | None) -> dict | None:
 # -- rendering (Markdown + inline SVG for the site) -------------------------------------------
 
 def render(corpus: Corpus, data: dict | None) -> str:
+    return f"{LIVE_START}\n\n{render_markdown(corpus, data)}\n{LIVE_END}\n"
+
+
+def render_markdown(corpus: Corpus, data: dict | None) -> str:
     if not data:
         return ('!!! info "暂无数据"\n    改进日志还没有导出到本站。管理员运行 `kb export-log` 后，'
                 "这里会显示每月收到的反馈、满意度和已经完成的改进。\n")

@@ -13,8 +13,7 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
-from kb_service.web import auth as staff
-from kb_service.web import calls, params, serializers
+from kb_service.web import access, calls, params, readiness, serializers
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -22,6 +21,18 @@ from kb_service.web.services import services
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> JSONResponse:
+    """200 once the content, the search index and the database answer; 503 (with the reason) before."""
+    svc = getattr(request.app.state, "services", None)
+    if svc is None:
+        return JSONResponse({"status": "starting", "error": "服务正在启动"}, status_code=503)
+    problem = await run_in_threadpool(readiness.problem, svc)
+    if problem:
+        return JSONResponse({"status": "unavailable", "error": problem}, status_code=503,
+                            headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ready"})
 
 
 async def search(request: Request) -> JSONResponse:
@@ -122,8 +133,9 @@ def feedback_message(corpus: Corpus, entry: dict) -> str:
 
 # -- improvement log (staff) --------------------------------------------------------------------
 
-def require_staff(request: Request) -> str:
-    return staff.bearer_staff(services(request).settings, request.headers.get("authorization"))
+def require_staff(request: Request, *scopes: str) -> str:
+    """The staff name behind this request; 401 without credentials, 403 for a role without `scopes`."""
+    return access.require(request, *(scopes or ("log:read",))).name
 
 
 def log_filters(query, corpus: Corpus) -> dict:
@@ -164,7 +176,7 @@ def entry_ids(raw: str | None) -> list[int] | None:
 
 
 async def improvement_log(request: Request) -> JSONResponse:
-    await calls.staff_name(request)
+    require_staff(request, "log:read")
     svc = services(request)
     qp = request.query_params
     filters = log_filters(qp, svc.corpus)
@@ -178,7 +190,7 @@ async def improvement_log(request: Request) -> JSONResponse:
 
 async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
-    actor = await calls.staff_name(request)
+    actor = require_staff(request, "log:write")
     svc = services(request)
     sub = communities.parse(await params.read_json(request), svc.corpus, source="staff")
     if sub.script_id is not None and sub.script_id not in svc.corpus.scripts:
@@ -188,21 +200,22 @@ async def staff_intake(request: Request) -> JSONResponse:
 
 
 async def improvement_entry(request: Request) -> JSONResponse:
-    await calls.staff_name(request)
+    require_staff(request, "log:read")
     entry_id = params.entry_id(request)
     return JSONResponse(await run_in_threadpool(services(request).store.get, entry_id))
 
 
 async def update_entry(request: Request) -> JSONResponse:
-    actor = require_staff(request)
+    require_staff(request)
     entry_id = params.entry_id(request)
     body = await params.read_json(request)
+    actor = require_staff(request, *access.patch_scopes(body))
     store = services(request).store
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 
 async def content_gaps(request: Request) -> JSONResponse:
-    require_staff(request)
+    require_staff(request, "gaps")
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
     limit = params.int_param(request.query_params.get("limit"), "limit", default=100, lo=1, hi=1000)
@@ -210,7 +223,7 @@ async def content_gaps(request: Request) -> JSONResponse:
 
 
 async def export_csv(request: Request) -> Response:
-    require_staff(request)
+    require_staff(request, "dashboard")
     svc = services(request)
     filters = log_filters(request.query_params, svc.corpus)
     return csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
@@ -225,7 +238,7 @@ def csv_response(text: str) -> Response:
 
 
 async def stats(request: Request) -> JSONResponse:
-    require_staff(request)
+    require_staff(request, "dashboard")
     svc = services(request)
     community = communities.filter_value(request.query_params.get("community") or None, svc.corpus)
     return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),

@@ -10,10 +10,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
@@ -21,6 +22,10 @@ from kb_service.web import api, openapi
 from kb_service.web import preview as live
 from kb_service.web import calls
 from kb_service.web import community_pages
+from kb_service.web import access, public_pages
+from kb_service.web.headers import SecurityHeaders, SiteFiles
+from kb_service.web.requestlog import RequestLog
+from kb_service.web.timeouts import BodyTimeout
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -35,6 +40,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
             *preview_routes,
             Route("/health", api.health),
             Route("/communities", api.community_list),
+            Route("/ready", api.ready),
             Route("/search", api.search),
             Route("/lookup", calls.lookup_settings),
             Route("/staff/session", calls.staff_session),
@@ -56,6 +62,9 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         ]),
         # The built site has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: the service takes
         # only these full paths under /staff/ and leaves everything else there to the site.
+        # 你说我改: the built page with its log part rendered from the shared database per request.
+        Route("/residents/changes/", public_pages.changes),
+        Route("/residents/changes/index.html", public_pages.changes),
         Route("/staff/login", staff.login_form),
         Route("/staff/login", staff.login, methods=["POST"]),
         Route("/staff/logout", staff.logout, methods=["POST"]),
@@ -74,7 +83,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/communities/{id}/", community_pages.page),
         Route("/communities/{id}/{page}", community_pages.add_slash),
         Route("/communities/{id}/{page}/", community_pages.page),
-        Mount("/", app=StaticFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
+        Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
 
@@ -101,13 +110,25 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
 
     app = Starlette(
         routes=routes(settings, preview=preview),
-        middleware=[Middleware(live.InjectReloadScript)] if preview else [],
+        middleware=middleware(settings, preview=preview),
         exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.preview = watcher
     return app
+
+
+def middleware(settings: Settings, *, preview: bool = False) -> list[Middleware]:
+    """Outermost first: the request log, security headers on every response, the real client address (trusted
+    proxies only), then who is staff; in preview mode the page-reload script."""
+    stack = [Middleware(RequestLog), Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
+    if preview:
+        stack.append(Middleware(live.InjectReloadScript))
+    if settings.trusted_proxies:
+        stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
+    stack.append(Middleware(AuthenticationMiddleware, backend=access.StaffBackend(), on_error=access.on_auth_error))
+    return stack
 
 
 async def flush_gaps(services: Services, every: float = 5.0) -> None:

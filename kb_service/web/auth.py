@@ -55,24 +55,28 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def start_session(engine: Engine, name: str, *, now: dt.datetime | None = None) -> tuple[str, str]:
-    """A new session for `name`: returns (cookie value, csrf token)."""
+def start_session(engine: Engine, name: str, *, now: dt.datetime | None = None, account_id: int | None = None,
+                  role: str | None = None) -> tuple[str, str]:
+    """A new session for `name` (an account's id, or the role of a KB_STAFF_TOKENS name):
+    returns (cookie value, csrf token)."""
     now = now or utcnow()
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(staff_sessions.delete().where(staff_sessions.c.expires_at < now))
         conn.execute(staff_sessions.insert().values(id_hash=_digest(cookie), name=name, csrf=csrf,
-                                                    created_at=now, expires_at=now + SESSION_TTL))
+                                                    created_at=now, expires_at=now + SESSION_TTL,
+                                                    account_id=account_id, role=role))
     return cookie, csrf
 
 
 def session(engine: Engine, cookie: str | None, *, now: dt.datetime | None = None) -> dict | None:
-    """{'name', 'csrf'} for a live session cookie, else None."""
+    """{'name', 'csrf', 'account_id', 'role'} for a live session cookie, else None."""
     if not cookie or len(cookie) > 100:
         return None
     now = now or utcnow()
     with reading(engine) as conn:
-        row = conn.execute(sa.select(staff_sessions.c.name, staff_sessions.c.csrf).where(
+        row = conn.execute(sa.select(staff_sessions.c.name, staff_sessions.c.csrf, staff_sessions.c.account_id,
+                                     staff_sessions.c.role).where(
             staff_sessions.c.id_hash == _digest(cookie), staff_sessions.c.expires_at > now)).mappings().first()
     return dict(row) if row else None
 

@@ -13,8 +13,7 @@ from kb_service.content import lookup
 from kb_service.content.model import Corpus
 from kb_service.errors import KBError, Unauthorized
 from kb_service.feedback import history
-from kb_service.web import auth as staff
-from kb_service.web.guards import check_same_origin
+from kb_service.web import access
 from kb_service.web.services import services
 
 CSRF_HEADER = "x-csrf-token"
@@ -77,31 +76,17 @@ async def caller_history(request: Request, phone: str, limit: int, offset: int) 
 
 # -- staff session for the API ------------------------------------------------------------------
 
-async def staff_name(request: Request) -> str:
-    """Who is asking: a bearer token, or the staff pages' session cookie. With the cookie, a
-    write must also carry the session's CSRF token in the X-CSRF-Token header (a page script
-    reads it from GET /api/staff/session) and come from this origin."""
-    svc = services(request)
-    authorization = request.headers.get("authorization")
-    cookie = request.cookies.get(staff.COOKIE)
-    if authorization or not cookie or not svc.settings.staff_enabled:
-        return staff.bearer_staff(svc.settings, authorization)
-    sess = await run_in_threadpool(staff.session, svc.store.engine, cookie)
-    if sess is None:
-        raise Unauthorized("登录已过期：请重新登录（/staff/login）")
-    if request.method not in ("GET", "HEAD"):
-        check_same_origin(request.headers, str(request.base_url))
-        staff.check_csrf(sess, request.headers.get(CSRF_HEADER))
-    return sess["name"]
+async def staff_name(request: Request, *scopes: str) -> str:
+    """Who is asking (web/access.py: a bearer token, or the staff session cookie with its CSRF
+    header for writes); 401 without credentials, 403 for a role without `scopes`."""
+    return access.require(request, *(scopes or ("log:read",))).name
 
 
 async def staff_session(request: Request) -> JSONResponse:
     """GET /api/staff/session: the signed-in staff member and the CSRF token for API writes;
     401 without a live session (the page then sends the person to /staff/login and back)."""
-    svc = services(request)
-    cookie = request.cookies.get(staff.COOKIE)
-    sess = await run_in_threadpool(staff.session, svc.store.engine, cookie) if svc.settings.staff_enabled else None
-    if sess is None:
+    user = request.user
+    if not user.is_authenticated or getattr(user, "via", "") != "session":
         raise Unauthorized("需要登录：请先在 /staff/login 登录")
-    return JSONResponse({"name": sess["name"], "csrf": sess["csrf"], "login": "/staff/login"},
+    return JSONResponse({"name": user.name, "role": user.role, "csrf": user.csrf, "login": "/staff/login"},
                         headers={"Cache-Control": "no-store"})

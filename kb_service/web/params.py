@@ -7,6 +7,7 @@ a 500: oversized bodies (413), unknown content types (415), malformed JSON or fo
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.requests import Request
 
@@ -27,11 +28,15 @@ def int_param(raw: str | None, name: str, *, default: int, lo: int, hi: int) -> 
 
 
 MAX_JSON_BODY = 64 * 1024
+MAX_JSON_DEPTH = 20
+# str.isdigit() accepts "²" and "①", which int() refuses: ids and counts are ASCII digits only.
+ASCII_INT = re.compile(r"[0-9]+")
+MAX_ID = 2**31 - 1        # ids are 32-bit integers on PostgreSQL: a larger one is simply unknown
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and ASCII_INT.fullmatch(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"请求体太大：最多 {limit // 1024} KB")
     body = b""
     async for chunk in request.stream():
@@ -48,11 +53,28 @@ async def read_json(request: Request) -> dict:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise KBError("请求体不是有效的 JSON") from None
+    except RecursionError:
+        data = None
+        raise KBError(f"JSON 嵌套太深：最多 {MAX_JSON_DEPTH} 层") from None
+    if too_deep(data, MAX_JSON_DEPTH):
+        raise KBError(f"JSON 嵌套太深：最多 {MAX_JSON_DEPTH} 层")
     if not encodable(data):
         raise KBError("请求体含有无效的 Unicode 字符（单独的代理项），请检查输入内容")
     if not isinstance(data, dict):
         raise KBError("请求体应为 JSON 对象，例如 {\"channel\": \"sms\", \"fields\": {...}}")
     return data
+
+
+def too_deep(value, limit: int) -> bool:
+    """Deeper than `limit` levels of objects/arrays (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def encodable(value) -> bool:
@@ -97,6 +119,6 @@ def client_address(request: Request) -> str:
 
 def entry_id(request: Request) -> int:
     raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not ASCII_INT.fullmatch(raw) or len(raw) > 12 or int(raw) > MAX_ID:
         raise NotFound(f"没有编号为 {raw[:20]!r} 的条目；编号是整数", id=raw[:20])
     return int(raw)

@@ -21,7 +21,7 @@ from kb_service.feedback.store import Store
 from kb_service.search.engine import Searcher
 from kb_service.settings import Settings
 from kb_service.times import utcnow
-from kb_service.web.guards import RateLimiter
+from kb_service.web.limits import SharedLimiter
 
 
 @dataclass
@@ -30,8 +30,9 @@ class Services:
     corpus: Corpus
     searcher: object
     store: Store
-    limiter: RateLimiter
+    limiter: FeedbackLimit
     gaps: GapBuffer
+    limits: SharedLimiter
     watcher: "CommunityWatcher | None" = field(default=None)
 
     @classmethod
@@ -44,13 +45,25 @@ class Services:
         gaps = GapBuffer(store)
         searcher = Searcher.open(settings.index_dir, corpus)
         searcher.gap_sink = gaps.add
-        return cls(settings, corpus, searcher, store, RateLimiter(settings.feedback_rate_limit), gaps,
-                   CommunityWatcher(corpus, settings.snippets_dir))
+        limits = SharedLimiter(engine)
+        return cls(settings, corpus, searcher, store, FeedbackLimit(limits, settings.feedback_rate_limit), gaps,
+                   limits, CommunityWatcher(corpus, settings.snippets_dir))
 
     def close(self) -> None:
         self.gaps.flush()
         self.searcher.close()
         self.store.engine.dispose()
+
+
+class FeedbackLimit:
+    """Public form posts per client address per minute, counted in the shared database."""
+
+    def __init__(self, limits: SharedLimiter, per_minute: int):
+        self.limits, self.per_minute = limits, per_minute
+
+    def hit(self, address: str) -> None:
+        self.limits.hit(f"feedback:{address}", self.per_minute, 60,
+                        "提交太频繁：每个地址每分钟最多 {limit} 次，请 {retry} 秒后再试")
 
 
 class GapBuffer:

@@ -37,18 +37,17 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
-from kb_service.web import api, dashboard_charts, params
+from kb_service.web import access, api, dashboard_charts, logins, params
 from kb_service.web import auth as staff
 from kb_service.web import templates as views
 from kb_service.web.auth import COOKIE, SESSION_TTL
-from kb_service.web.guards import RateLimiter, check_same_origin
+from kb_service.web.guards import check_same_origin
 from kb_service.web.services import Services, services
 
 PAGE_SIZE = 50
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
 # only their own paths under /staff/ and leave everything else to the site. The list lives here.
 LIST = "/staff/entries/"
-LOGIN_ATTEMPTS_PER_MINUTE = 10
 NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
@@ -88,29 +87,36 @@ def _safe_next(raw: str | None) -> str:
     return LIST
 
 
-def staff_page(*, post: bool = False):
-    """Wrap an endpoint: staff area open, session present (and for POST: same origin + CSRF).
-    KBErrors become HTML pages with their status instead of the API's JSON."""
+def staff_page(*, post: bool = False, scope: str = "log:read"):
+    """Wrap an endpoint: signed in (AuthenticationMiddleware, web/access.py) with a role holding
+    `scope`; for POST also same origin + CSRF. KBErrors become HTML pages with their status
+    instead of the API's JSON; the wrong role is a 403 page that says which roles may."""
     def wrap(endpoint):
         @functools.wraps(endpoint)
         async def handler(request: Request) -> Response:
             svc = services(request)
-            if not svc.settings.staff_enabled:
-                return closed(request)
             sess = None
             try:
                 if post:
                     check_same_origin(request.headers, str(request.base_url))
-                sess = await run_in_threadpool(staff.session, svc.store.engine, request.cookies.get(COOKIE))
-                if sess is None:
+                user = request.user
+                if not user.is_authenticated:
+                    if not await run_in_threadpool(access.staff_open, svc):
+                        return closed(request)
                     if post:
                         return message_page(request, "需要登录", "登录已过期或尚未登录，请重新登录后再提交。", 403)
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return see_other("/staff/login?" + urlencode({"next": target}))
+                sess = user.session if user.via == "session" else {"name": user.name, "csrf": "", "role": user.role}
+                if scope not in user.scopes:
+                    raise access.refuse(user, scope)
                 form = None
                 if post:
                     form = await read_form(request)
-                    staff.check_csrf(sess, form.pop("csrf", None))
+                    if user.via == "session":
+                        staff.check_csrf(sess, form.pop("csrf", None))
+                    else:
+                        form.pop("csrf", None)
                 return await endpoint(request, sess, form) if post else await endpoint(request, sess)
             except KBError as exc:
                 return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code, sess)
@@ -133,42 +139,37 @@ async def read_form(request: Request) -> dict[str, Any]:
 
 def closed(request: Request) -> HTMLResponse:
     return message_page(request, "员工区未开启",
-                        "服务端没有配置员工令牌（KB_STAFF_TOKENS），员工区已关闭，无法登录。"
-                        "请联系管理员配置后重启服务。", 403)
-
-
-def _login_limiter(request: Request) -> RateLimiter:
-    state = request.app.state
-    if not hasattr(state, "staff_login_limiter"):
-        state.staff_login_limiter = RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE)
-    return state.staff_login_limiter
+                        "服务端既没有配置员工令牌（KB_STAFF_TOKENS），也没有员工账号，员工区已关闭，无法登录。"
+                        "请管理员用 kb staff add 建立账号。", 403)
 
 
 # -- login ------------------------------------------------------------------------------------------
 
 async def login_form(request: Request) -> Response:
-    if not services(request).settings.staff_enabled:
+    if not await run_in_threadpool(access.staff_open, services(request)):
         return closed(request)
     return page(request, "staff_login.html", next=_safe_next(request.query_params.get("next")), error=None)
 
 
 async def login(request: Request) -> Response:
     svc = services(request)
-    if not svc.settings.staff_enabled:
+    if not await run_in_threadpool(access.staff_open, svc):
         return closed(request)
+    address = params.client_address(request)
     try:
         check_same_origin(request.headers, str(request.base_url))
-        _login_limiter(request).hit(params.client_address(request))
         form = await read_form(request)
+        token = form.get("token")
+        token = token.strip() if isinstance(token, str) else ""
+        who = await run_in_threadpool(logins.attempt, svc, token, address)
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
     target = _safe_next(form.get("next"))
-    token = form.get("token")
-    name = staff.token_owner(svc.settings, token.strip() if isinstance(token, str) else None)
-    if name is None:
+    if who is None:
         return page(request, "staff_login.html", status_code=401, next=target,
                     error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
-    cookie, _csrf = await run_in_threadpool(staff.start_session, svc.store.engine, name)
+    cookie, _csrf = await run_in_threadpool(lambda: staff.start_session(svc.store.engine, who.name,
+                                                                        account_id=who.account_id, role=who.role))
     response = see_other(target)
     # Path "/": the same session also signs the lookup page's record panel into /api/ (with a
     # CSRF header for writes, see web/calls.py).
@@ -179,8 +180,6 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     svc = services(request)
-    if not svc.settings.staff_enabled:
-        return closed(request)
     try:
         check_same_origin(request.headers, str(request.base_url))
         form = await read_form(request)
@@ -240,7 +239,7 @@ def _list_url(filters: dict, number: int) -> str:
     return LIST + "?" + urlencode({**filters, "page": number})
 
 
-@staff_page()
+@staff_page(scope="dashboard")
 async def export(request: Request, sess: dict) -> Response:
     svc = services(request)
     filters = api.log_filters(request.query_params, svc.corpus)
@@ -306,6 +305,9 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
         names = _choices(svc)["staff_names"]
         if patch.get("owner") and patch["owner"] not in names:
             raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])
+        for needed in access.patch_scopes(patch):
+            if needed not in request.user.scopes:
+                raise access.refuse(request.user, needed)
         await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
     except Conflict as exc:
         return await _detail(request, sess, error=exc.message, status_code=409)
@@ -328,12 +330,12 @@ def _intake_page(request: Request, sess: dict, *, values: dict | None = None, er
                 default_time=now_local.strftime("%Y-%m-%dT%H:%M"), **_choices(svc))
 
 
-@staff_page()
+@staff_page(scope="log:write")
 async def intake_form(request: Request, sess: dict) -> Response:
     return _intake_page(request, sess)
 
 
-@staff_page(post=True)
+@staff_page(post=True, scope="log:write")
 async def intake(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
     data = dict(form)
@@ -363,7 +365,7 @@ def charts(data: dict, minimum: int = 1) -> dict[str, str]:
     }
 
 
-@staff_page()
+@staff_page(scope="dashboard")
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
     corpus = svc.corpus
@@ -387,7 +389,7 @@ async def dashboard(request: Request, sess: dict) -> Response:
                 **data, **_choices(svc))
 
 
-@staff_page()
+@staff_page(scope="gaps")
 async def gaps(request: Request, sess: dict) -> Response:
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)

@@ -29,6 +29,7 @@
     if (!form || form.dataset.bound) return;
     form.dataset.bound = "1";
     var update = function () { form.result.value = compute(form); };
+    form.addEventListener("submit", function (event) { event.preventDefault(); update(); });
     form.addEventListener("input", update);
     form.addEventListener("change", update);
     update();

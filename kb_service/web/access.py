@@ -1,0 +1,192 @@
+"""One mechanism guards the API and the staff pages: AuthenticationMiddleware with StaffBackend
+(a Bearer secret or the staff session cookie) puts a StaffUser and its role's scopes on every
+request; endpoints say which scope they need with `need(...)` (API) or `staff_page(scope=...)`.
+
+No credentials on the API -> 401; the wrong role -> 403 naming the roles that may; a bad Bearer
+secret -> 401, and after BEARER_FAILURES wrong secrets from one address in a minute -> 429.
+Bearer and cookie are looked at only under /api/ and /staff/: the static site ignores them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+
+from kb_service.errors import KBError, Unauthorized
+from kb_service.web import accounts
+from kb_service.web import auth as sessions
+from kb_service.web.auth import COOKIE, Forbidden
+from kb_service.web.params import client_address
+from kb_service.web.services import Services
+
+BEARER_FAILURES = 20          # wrong Bearer secrets per address per minute before 429
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "x-csrf-token"
+
+
+class StaffUser(BaseUser):
+    def __init__(self, name: str, role: str, *, account_id: int | None = None, community: str | None = None,
+                 via: str = "bearer", csrf: str | None = None):
+        self.name, self.role, self.account_id, self.community = name, role, account_id, community
+        self.via, self.csrf = via, csrf
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return accounts.ROLE_SCOPES.get(self.role, frozenset())
+
+    @property
+    def session(self) -> dict:
+        """The shape web/auth.session() returns, for code written against it."""
+        return {"name": self.name, "csrf": self.csrf, "role": self.role, "account_id": self.account_id}
+
+
+class AuthFailed(AuthenticationError):
+    def __init__(self, message: str, status_code: int = 401, retry_after: int | None = None):
+        super().__init__(message)
+        self.message, self.status_code, self.retry_after = message, status_code, retry_after
+
+
+def staff_open(svc: Services) -> bool:
+    """Staff access exists: names in KB_STAFF_TOKENS or at least one active account."""
+    return svc.settings.staff_enabled or accounts.any_accounts(svc.store.engine)
+
+
+def env_owner(svc: Services, presented: str) -> str | None:
+    return sessions.token_owner(svc.settings, presented)
+
+
+class StaffBackend(AuthenticationBackend):
+    async def authenticate(self, conn: HTTPConnection):
+        path = conn.url.path
+        if not (path.startswith("/api/") or path.startswith("/staff/")):
+            return None
+        svc: Services | None = getattr(conn.app.state, "services", None)
+        if svc is None:        # still starting: nobody is signed in yet
+            return None
+        scheme, _, token = (conn.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() == "bearer":
+            user = await run_in_threadpool(bearer_user, svc, token.strip(), client_address(conn))
+        else:
+            cookie = conn.cookies.get(COOKIE)
+            if not cookie:
+                return None
+            user = await run_in_threadpool(session_user, svc, cookie)
+            if user is None:
+                return None
+            if path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:
+                # A cookie rides along with any cross-site request: API writes with it need the
+                # session's CSRF token in a header that only our own pages can read and send.
+                presented = conn.headers.get(CSRF_HEADER) or ""
+                if not hmac.compare_digest(user.csrf.encode(), presented.encode("utf-8", "surrogatepass")):
+                    raise AuthFailed("缺少或错误的 X-CSRF-Token 请求头：用登录页面会话写入时必须带上", 403)
+        return AuthCredentials(sorted(user.scopes)), user
+
+
+def bearer_user(svc: Services, token: str, address: str) -> StaffUser:
+    if not staff_open(svc):
+        raise AuthFailed("员工接口未开启：服务端没有配置 KB_STAFF_TOKENS，也没有员工账号（kb staff add）")
+    if not token:
+        raise AuthFailed("需要员工令牌：请求头 Authorization: Bearer <令牌>")
+    key = f"bearer-fail:{address}"
+    try:
+        svc.limits.check(key, BEARER_FAILURES, 60, "令牌错误次数太多：每个地址每分钟最多 {limit} 次，请 {retry} 秒后再试")
+    except KBError as exc:
+        raise AuthFailed(exc.message, exc.status_code, exc.extra.get("retry_after")) from None
+    name = env_owner(svc, token)
+    if name is not None:
+        return StaffUser(name, accounts.ENV_ROLE)
+    found = accounts.account_for_secret(svc.store.engine, token)
+    if found is not None:
+        return StaffUser(found["name"], found["role"], account_id=found["id"], community=found["community"])
+    svc.limits.add(key, 60)
+    accounts.record(svc.store.engine, "bearer_failed", account=None, actor="-", address=address)
+    raise AuthFailed("员工令牌无效")
+
+
+def session_user(svc: Services, cookie: str) -> StaffUser | None:
+    sess = sessions.session(svc.store.engine, cookie)
+    if sess is None:
+        return None
+    if sess.get("account_id") is not None:
+        found = accounts.account(svc.store.engine, sess["account_id"])
+        if found is None or not found["active"]:
+            return None
+        return StaffUser(found["name"], found["role"], account_id=found["id"], community=found["community"],
+                         via="session", csrf=sess["csrf"])
+    if sess["name"] not in svc.settings.staff_tokens.values():
+        return None      # the name was taken out of KB_STAFF_TOKENS: its sessions end with it
+    return StaffUser(sess["name"], sess.get("role") or accounts.ENV_ROLE, via="session", csrf=sess["csrf"])
+
+
+def on_auth_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
+    status = getattr(exc, "status_code", 401)
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="kb-staff"'
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"error": getattr(exc, "message", str(exc))}, status_code=status, headers=headers)
+
+
+# -- what an endpoint needs ----------------------------------------------------------------------
+
+def refuse(user: BaseUser, scope: str) -> Forbidden:
+    role = accounts.ROLES.get(getattr(user, "role", ""), "未知")
+    return Forbidden(f"权限不足：您的角色是{role}，不能{accounts.SCOPES.get(scope, scope)}；"
+                     f"可以这样做的角色：{'、'.join(accounts.roles_with(scope))}。如需权限请联系管理员。",
+                     need=scope)
+
+
+def require(request: Request, *scopes: str) -> StaffUser:
+    """The staff user of this request, holding every scope; 401 without credentials, 403 otherwise."""
+    user = request.user
+    if not user.is_authenticated:
+        if not staff_open(request.app.state.services):
+            raise Unauthorized("员工接口未开启：服务端没有配置 KB_STAFF_TOKENS，也没有员工账号（kb staff add）")
+        raise Unauthorized("需要员工令牌：请求头 Authorization: Bearer <令牌>")
+    for scope in scopes:
+        if scope not in user.scopes:
+            raise refuse(user, scope)
+    return user
+
+
+def need(*scopes: str):
+    """`@need("log:read")` on an API endpoint: Starlette's `requires`, with the statuses above."""
+    def wrap(endpoint):
+        @functools.wraps(endpoint)
+        async def handler(request: Request):
+            require(request, *scopes)
+            return await endpoint(request)
+        return handler
+    return wrap
+
+
+def patch_scopes(patch: dict) -> list[str]:
+    """Which scopes a change to an entry needs: closing, publishing and public actions need a
+    supervisor's approval; actions are an editor's work; the rest is an agent's."""
+    if not isinstance(patch, dict):
+        return ["log:write"]
+    out = []
+    if any(k in patch for k in ("status", "owner", "note", "category", "satisfied")):
+        out.append("log:write")
+    if patch.get("status") == "closed" or "publish" in patch:
+        out.append("approve")
+    if "action" in patch or "action_done" in patch:
+        out.append("actions")
+        action = patch.get("action")
+        if isinstance(action, dict) and action.get("public") is True:
+            out.append("approve")
+    return out or ["log:write"]

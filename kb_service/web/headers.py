@@ -1,0 +1,105 @@
+"""Headers on every response, the static site included: a Content-Security-Policy, nosniff,
+no framing, no caching of staff data, and redirects that never echo the Host header.
+
+The site's CSP allows scripts from this origin only, plus the exact inline scripts the theme
+writes into every page (MkDocs Material keeps a few tiny ones in its HTML), by SHA-256 hash,
+collected from the built site at start-up. Inline event handlers (onclick=...) are never allowed.
+Service pages set their own, stricter policy (web/templates.CSP) and keep it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>(.*?)</script>", re.S)
+SITE_CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
+
+
+def inline_script_hashes(site_dir: Path, limit: int = 2000) -> list[str]:
+    """'sha256-...' for each distinct inline script in the built pages (the theme's own)."""
+    found: set[str] = set()
+    for i, page in enumerate(sorted(site_dir.rglob("*.html")) if site_dir.is_dir() else []):
+        if i >= limit:
+            break
+        for body in INLINE_SCRIPT.findall(page.read_bytes()):
+            found.add("'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'")
+    return sorted(found)
+
+
+def site_csp(site_dir: Path) -> str:
+    hashes = inline_script_hashes(site_dir)
+    return SITE_CSP.format(hashes="".join(" " + h for h in hashes))
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (streams pass through untouched)."""
+
+    def __init__(self, app: ASGIApp, site_dir: Path):
+        self.app = app
+        self.site_dir = site_dir
+        self.csp: str | None = None
+        self._stamp: float | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        stamp = build_stamp(self.site_dir)
+        if self.csp is None or stamp != self._stamp:     # the site was rebuilt: its pages may differ
+            self.csp, self._stamp = site_csp(self.site_dir), stamp
+        path = scope["path"]
+        private = path.startswith("/api/") or path.startswith("/staff/") or path in ("/api", "/staff")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", self.csp)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if private:
+                    headers.setdefault("Cache-Control", "no-store")
+                location = headers.get("location")
+                if location and location.startswith(("http://", "https://", "//")):
+                    headers["location"] = relative(location)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def build_stamp(site_dir: Path) -> float | None:
+    try:
+        return (site_dir / ".kb-build.json").stat().st_mtime
+    except OSError:
+        return None
+
+
+def relative(location: str) -> str:
+    """Our redirects stay on this site: drop scheme and host (which came from the Host header)."""
+    parts = urlsplit(location)
+    path = "/" + parts.path.lstrip("/")
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+class SiteFiles(StaticFiles):
+    """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers)."""
+
+    async def get_response(self, path: str, scope: Scope):
+        if any(part.startswith(".") and part not in (".", "..") for part in re.split(r"[/\\]", path)):
+            raise HTTPException(status_code=404)
+        response = await super().get_response(path, scope)
+        if isinstance(response, RedirectResponse):
+            response.headers["location"] = relative(response.headers["location"])
+        return response

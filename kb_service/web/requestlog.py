@@ -1,0 +1,77 @@
+"""One JSON line per request on the `kb_service.requests` logger (stderr by default), and an
+X-Request-ID on every response (the client's own when it sends a sane one, else a new one).
+
+A line holds time (UTC), request id, method, path, the names of query parameters (never their
+values: a search or a filter can hold a phone number or a name), status and duration. Never a
+header, cookie, token, body or client address.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kb_service.times import iso, utcnow
+
+log = logging.getLogger("kb_service.requests")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+# Path segments that are not ids or fixed words are shown as ":value" (a mistyped URL can hold anything).
+SEGMENT = re.compile(r"[A-Za-z0-9._~-]{0,80}")
+
+
+def setup(stream=None) -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+LONG_NUMBER = re.compile(r"[0-9]{7,}")      # a phone number or an id card typed into a URL
+
+
+def clean_path(path: str) -> str:
+    return "/".join(p if SEGMENT.fullmatch(p) and not LONG_NUMBER.search(p) else ":value"
+                    for p in path.split("/"))[:300]
+
+
+class RequestLog:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        setup()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            query = sorted({k for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                                       keep_blank_values=True)})
+            log.info(json.dumps({
+                "time": iso(utcnow()), "request_id": request_id, "method": scope["method"],
+                "path": clean_path(scope["path"]), "query": [k[:40] for k in query[:20]], "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1)}, ensure_ascii=False))
