@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api
+from kb_service.web import api, resident_pages
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -34,6 +34,7 @@ def routes(settings: Settings) -> list:
             Route("/templates/{id}", api.template),
             Route("/templates/{id}/render", api.render_template, methods=["POST"]),
             Route("/feedback", api.submit_feedback, methods=["POST"]),
+            Route("/feedback/status", resident_pages.feedback_status, methods=["POST"]),
             Route("/improvement-log", api.improvement_log),
             Route("/improvement-log", api.staff_intake, methods=["POST"]),
             Route("/improvement-log/gaps", api.content_gaps),
