@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api, resident_pages
+from kb_service.web import api, notices, resident_pages
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -35,6 +35,11 @@ def routes(settings: Settings) -> list:
             Route("/templates/{id}/render", api.render_template, methods=["POST"]),
             Route("/feedback", api.submit_feedback, methods=["POST"]),
             Route("/feedback/status", resident_pages.feedback_status, methods=["POST"]),
+            Route("/notices", notices.api_list),
+            Route("/notices", notices.api_publish, methods=["POST"]),
+            Route("/notices/{id}", notices.api_get),
+            Route("/notices/{id}", notices.api_correct, methods=["PATCH"]),
+            Route("/notices/{id}", notices.api_withdraw, methods=["DELETE"]),
             Route("/improvement-log", api.improvement_log),
             Route("/improvement-log", api.staff_intake, methods=["POST"]),
             Route("/improvement-log/gaps", api.content_gaps),
@@ -58,6 +63,17 @@ def routes(settings: Settings) -> list:
         Route("/staff/export.csv", staff.export),
         Route("/staff/dashboard", staff.dashboard),
         Route("/staff/gaps", staff.gaps),
+        Route("/staff/notices", notices.slash),
+        Route("/staff/notices/", notices.staff_board),
+        Route("/staff/notices/", notices.staff_publish, methods=["POST"]),
+        Route("/staff/notices/{id}", notices.staff_notice),
+        Route("/staff/notices/{id}", notices.staff_change, methods=["POST"]),
+        # 小区公告: rendered from the database at request time, so every node shows the same board
+        Route("/notices", notices.slash),
+        Route("/notices/", notices.board_page),
+        Route("/notices/{id}", notices.slash),
+        Route("/notices/{id}/", notices.notice_page),
+        Route("/notices/{id}/print", notices.print_page),
         Mount("/", app=StaticFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
