@@ -157,3 +157,20 @@ def test_result_page_shows_code_copy_and_how_to_check(db_client):
     assert "data-copy" in r.text and "/residents/status/" in r.text and "tel:" in r.text
     ref = re.search(r'id="kb-reference">([^<]+)<', r.text).group(1)
     assert status(db_client, reference=ref, access_code=code).status_code == 200
+
+
+def test_page_vote_is_stored_at_once_and_the_comment_joins_it(db_client):
+    vote = db_client.post("/api/feedback", json={"type": "page", "page": "/residents/fees/", "helpful": False})
+    assert vote.status_code == 201
+    v = vote.json()
+    r = db_client.post("/api/feedback/comment", json={"reference": v["reference"], "access_code": v["access_code"],
+                                                      "comment": "没找到车位费怎么交"})
+    assert r.status_code == 200, r.text
+    entry = db_client.get(f"/api/improvement-log/{v['id']}", headers=STAFF).json()
+    assert entry["content"] == "没找到车位费怎么交" and entry["helpful"] is False
+    again = db_client.post("/api/feedback/comment", json={"reference": v["reference"], "access_code": v["access_code"],
+                                                          "comment": "再补充"})
+    assert again.status_code == 409
+    wrong = db_client.post("/api/feedback/comment", json={"reference": v["reference"], "access_code": "2222-2222",
+                                                          "comment": "x"})
+    assert wrong.status_code == 404

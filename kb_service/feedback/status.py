@@ -292,3 +292,29 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
 
 def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# -- the page widget's comment ------------------------------------------------------------------------
+
+COMMENT_WINDOW = dt.timedelta(hours=1)
+
+
+def add_page_comment(store: Store, query: Query, address: str, *, now: dt.datetime | None = None,
+                     limits: Limits = LIMITS) -> dict:
+    """"没帮助" is stored the moment it is tapped; the comment typed after it joins that entry
+    (proved by the vote's own reference and access code), once, within an hour."""
+    now = now or utcnow()
+    if not query.comment:
+        raise ValidationFailed([{"field": "comment", "message": "请写几句哪里需要改进"}])
+    check_allowed(store.engine, query, address, now=now, limits=limits)
+    row = find(store.engine, query)
+    if row is None:
+        record_failure(store.engine, query, address, now=now, limits=limits)
+        raise NotFound(NOT_FOUND)
+    if row["type"] != "page" or row["content"] or row["created_at"] < now - COMMENT_WINDOW:
+        raise Conflict("这条页面反馈已经不能再补充说明；可以在“反馈与投诉”页另外提交")
+    with store.engine.begin() as conn:
+        conn.execute(entries.update().where(entries.c.id == row["id"]).values(content=query.comment))
+        conn.execute(events.insert().values(entry_id=row["id"], at=now, actor="resident", kind="note",
+                                            note="补充说明（页面反馈）"))
+    return {"reference": row["reference"], "comment_saved": True}

@@ -20,7 +20,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from kb_service.content.markup import BLOCK, SNIPPET_LINK, expand_inline
-from kb_service.site import pages, public_log
+from kb_service.site import pages, phones, public_log
 from kb_service.content.model import Corpus
 from kb_service.content.load import load_corpus
 
@@ -158,4 +158,6 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | No
         log.warning(f"docs/{src}:{line}:{col}: [[{kind}:{rid}]] 不是已知的 id（运行 kb lint 查看）")
 
     markdown = expand_inline(markdown, corpus.standards, corpus.laws, unknown)
+    if phones.applies(src):
+        markdown = phones.link_phones(markdown, corpus.site.hotline)
     return BLOCK.sub(block, SNIPPET_LINK.sub(snippet_link, markdown))

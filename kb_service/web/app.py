@@ -35,6 +35,7 @@ def routes(settings: Settings) -> list:
             Route("/templates/{id}/render", api.render_template, methods=["POST"]),
             Route("/feedback", api.submit_feedback, methods=["POST"]),
             Route("/feedback/status", resident_pages.feedback_status, methods=["POST"]),
+            Route("/feedback/comment", resident_pages.page_comment, methods=["POST"]),
             Route("/notices", notices.api_list),
             Route("/notices", notices.api_publish, methods=["POST"]),
             Route("/notices/{id}", notices.api_get),

@@ -62,3 +62,13 @@ async def feedback_status(request: Request) -> Response:
         return HTMLResponse(views.render("status_result.html", site=svc.corpus.site, s=result, q=query,
                                          notice=notice), headers=NO_STORE)
     return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+
+async def page_comment(request: Request) -> JSONResponse:
+    """POST /api/feedback/comment {reference, access_code, comment}: the comment after a page vote."""
+    svc = services(request)
+    check_same_origin(request.headers, str(request.base_url))
+    address = params.client_address(request)
+    _limiter(request).hit(address)
+    query = progress.parse_query(await params.read_json(request))
+    return JSONResponse(await run_in_threadpool(progress.add_page_comment, svc.store, query, address))
