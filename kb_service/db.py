@@ -57,6 +57,8 @@ entries = sa.Table(
     # limitation period after it closes (kb purge; standards.yaml complaint.claim-retention).
     sa.Column("claim", sa.Boolean),
     sa.Column("community", sa.String(40), index=True),            # snippets/communities/<id>.yaml
+    # scrypt of the access code shown once to the resident (feedback/status.py); never the code itself
+    sa.Column("access_hash", sa.String(120)),
 )
 
 events = sa.Table(
@@ -145,6 +147,48 @@ rate_counters = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
 )
 
+# Failed progress look-ups (feedback/status.py): keyed by a SHA-256 of the reference or the
+# address, shared by every node on one database, so guessing is throttled across all of them.
+status_attempts = sa.Table(
+    "status_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),           # code | phone
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Index("ix_status_attempts_key_at", "key", "at"),
+)
+
+# The 小区公告 board (feedback/notices.py). A correction appends a new version row; the
+# notice's current text is its latest version. Withdrawal sets withdrawn_at (kept for the record).
+notices = sa.Table(
+    "notices", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("community", sa.String(32), index=True),
+    sa.Column("title", sa.String(100), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("template", sa.String(80)),
+    sa.Column("valid_from", sa.DateTime, nullable=False),
+    sa.Column("valid_until", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("created_by", sa.String(50), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("withdrawn_at", sa.DateTime),
+    sa.Column("withdrawn_by", sa.String(50)),
+)
+
+notice_versions = sa.Table(
+    "notice_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notice_id", sa.Integer, sa.ForeignKey("notices.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("by", sa.String(50), nullable=False),
+    sa.Column("title", sa.String(100), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.DateTime, nullable=False),
+    sa.Column("valid_until", sa.DateTime),
+    sa.Column("reason", sa.String(200)),
+)
+
 schema_migrations = sa.Table(
     "schema_migrations", sa.MetaData(),
     sa.Column("version", sa.Integer, primary_key=True),
@@ -199,12 +243,21 @@ def _staff_accounts(conn: sa.Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE staff_sessions ADD COLUMN {column} {kind}")
 
 
+def _residents(conn: sa.Connection) -> None:
+    """Issue 18: access codes for progress look-ups, throttled attempts, the notice board."""
+    if "access_hash" not in {c["name"] for c in sa.inspect(conn).get_columns("entries")}:
+        conn.execute(sa.text("ALTER TABLE entries ADD COLUMN access_hash VARCHAR(120)"))
+    for table in (status_attempts, notices, notice_versions):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
     (3, "entries.script_id (script used in the call), entries.tier (repair tier)", _script_and_tier),
     (4, "entries.community", _communities),
     (5, "staff accounts, staff events, shared rate counters", _staff_accounts),
+    (6, "access codes, status attempts, notices", _residents),
 ]
 
 

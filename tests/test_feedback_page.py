@@ -102,7 +102,7 @@ def test_js_submit_with_consent_shows_reference_and_stores_masked_phone(page, sr
     result = page.locator("#kb-fb-result")
     expect(result).to_contain_text("已收到您的投诉")
     expect(result.locator("h2")).to_have_text("提交成功")
-    expect(page.locator("#kb-fb-respond-by")).to_contain_text(re.compile(r"\d{4}年\d{2}月\d{2}日 \d{2}:\d{2} 前"))
+    expect(page.locator("#kb-fb-respond-by")).to_contain_text(re.compile(r"\d{4}年\d{2}月\d{2}日（周[一二三四五六日]）\d{2}:\d{2} 前"))
     expect(form).to_be_hidden()
     expect(result).not_to_contain_text("没有留下联系方式")
 
@@ -128,7 +128,7 @@ def test_js_double_click_stores_one_entry(page, srv):
     assert len(entries(srv)) == 1
 
     # a second submission: two submits in the same instant still send it once
-    page.locator("#kb-fb-result button").click()
+    page.get_by_role("button", name="再提交一条").click()
     fill(form, kind="建议", category=None, location=None, content="建议夜间照明延长到 23 点。")
     page.evaluate("() => { const f = document.getElementById('kb-feedback-form'); f.requestSubmit(); f.requestSubmit(); }")
     expect(page.locator("#kb-fb-reference")).to_be_visible(timeout=15000)
@@ -216,6 +216,10 @@ def test_js_without_consent_phone_is_not_stored(page, srv):
     sent = []
     page.on("request", lambda r: sent.append(r.post_data) if r.url.endswith("/api/feedback") else None)
     page.locator("#kb-fb-submit").click()
+    # a phone typed without consent: asked first; "no" submits without it
+    expect(page.locator("#kb-fb-consent-ask")).to_contain_text("没有同意联系")
+    assert sent == []
+    page.locator("#kb-fb-consent-no").click()
     expect(page.locator("#kb-fb-reference")).to_be_visible(timeout=15000)
     expect(page.locator("#kb-fb-result")).to_contain_text("没有留下联系方式")
     assert sent and "13900001111" not in sent[0] and "李先生" not in sent[0]  # never left the browser
@@ -235,7 +239,7 @@ def test_js_xss_is_shown_literally(page, srv, dialogs):
     assert entry["content"] == XSS
 
     # an error message that repeats the input (an unknown category) is shown literally too
-    page.locator("#kb-fb-result button").click()
+    page.get_by_role("button", name="再提交一条").click()
     form.get_by_label("咨询", exact=True).check()
     form.locator("textarea[name=content]").fill("问一下")
     form.locator("select[name=category]").evaluate("(s, v) => { s.options[1].value = v; s.selectedIndex = 1; }", XSS)
@@ -278,7 +282,7 @@ def test_nojs_form_post_lands_on_result_page(nojs_page, srv):
         page.locator("#kb-fb-submit").click()
     assert page.url == srv.url + "/api/feedback"
     expect(page.locator("h1")).to_have_text("反馈已收到")
-    ref = page.locator(".kb-reference").inner_text().strip()
+    ref = page.locator("#kb-reference").inner_text().strip()
     expect(page.locator("body")).to_contain_text("答复时限")
     [entry] = entries(srv)
     assert entry["reference"] == ref and entry["type"] == "complaint"
@@ -319,12 +323,14 @@ def test_widget_no_with_comment(page, srv, page_errors):
     comment = widget.locator("textarea.kb-pf-comment")
     expect(comment).to_be_visible()
     expect(comment).to_be_focused()
-    assert sent == []  # nothing is posted before "发送"
+    # the vote is stored at once (leaving the page now keeps it); the comment joins it after
+    expect(widget.locator(".kb-pf-status")).to_contain_text("已记下", timeout=15000)
+    assert [r.url for r in sent] == [srv.url + "/api/feedback"]
     comment.fill("没说清楚投诉多久能有结果。")
     widget.locator("button.kb-pf-send").click()
-    expect(widget.locator(".kb-pf-status")).to_have_text("已发送，谢谢！", timeout=15000)
+    expect(widget.locator(".kb-pf-status")).to_have_text("补充说明已发送，谢谢！", timeout=15000)
     expect(comment).to_be_hidden()
-    assert [r.url for r in sent] == [srv.url + "/api/feedback"]
+    assert [r.url for r in sent] == [srv.url + "/api/feedback", srv.url + "/api/feedback/comment"]
     [entry] = entries(srv, type="page")
     assert entry["page"] == HANDBOOK and entry["helpful"] is False
     assert entry["content"] == "没说清楚投诉多久能有结果。"
@@ -341,9 +347,8 @@ def test_widget_yes_and_empty_no(page, srv):
     assert entry["page"] == HANDBOOK and entry["helpful"] is True and entry["content"] == ""
 
     widget = open_widget(page, srv, "/residents/fees/")
-    widget.locator("button[data-md-value='0']").click()
-    widget.locator("button.kb-pf-send").click()  # the comment is optional
-    expect(widget.locator(".kb-pf-status")).to_have_text("已发送，谢谢！", timeout=15000)
+    widget.locator("button[data-md-value='0']").click()  # stored at once; the comment is optional
+    expect(widget.locator(".kb-pf-status")).to_contain_text("已记下", timeout=15000)
     latest = entries(srv, type="page")[0]
     assert latest["page"] == "/residents/fees/" and latest["helpful"] is False
 
@@ -351,9 +356,10 @@ def test_widget_yes_and_empty_no(page, srv):
 def test_widget_comment_is_literal(page, srv, dialogs):
     widget = open_widget(page, srv)
     widget.locator("button[data-md-value='0']").click()
+    expect(widget.locator(".kb-pf-status")).to_contain_text("已记下", timeout=15000)
     widget.locator("textarea.kb-pf-comment").fill(XSS)
     widget.locator("button.kb-pf-send").click()
-    expect(widget.locator(".kb-pf-status")).to_have_text("已发送，谢谢！", timeout=15000)
+    expect(widget.locator(".kb-pf-status")).to_have_text("补充说明已发送，谢谢！", timeout=15000)
     [entry] = entries(srv, type="page")
     assert entry["content"] == XSS
     page.wait_for_timeout(300)

@@ -17,7 +17,7 @@ import re
 from typing import Callable, Iterator
 
 SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
-BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->\s*$", re.MULTILINE)
+BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->[ \t]*$", re.MULTILINE)  # [ \t]: keep the blank line after it
 INLINE = re.compile(r"\[\[(std|law):([^\]\n]*)\]\]")
 CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
 # An article number typed by hand ("第944条", "第二百八十二条", "《民法典》第3条"): the laws file owns

@@ -54,10 +54,12 @@ class Store:
     def __post_init__(self):
         self._writer = GroupCommit(self._write_batch)
 
-    def submit(self, sub: Submission, *, actor: str = "resident", now: dt.datetime | None = None) -> tuple[dict, bool]:
+    def submit(self, sub: Submission, *, actor: str = "resident", now: dt.datetime | None = None,
+               access_hash: str | None = None) -> tuple[dict, bool]:
         """Store a submission durably (committed before this returns). Returns (entry summary,
         created); a repeated idempotency key returns the entry stored the first time."""
         row = self._new_row(sub, now or utcnow())
+        row["access_hash"] = access_hash
         stored, created = self._writer.submit((row, actor))
         if not created and any(stored[k] != row[k] for k in SAME_CONTENT):
             # Someone else's key (or a reused one): say nothing about the entry stored under it.

@@ -27,7 +27,7 @@ from kb_service.content.markup import BLOCK, SNIPPET_LINK, expand_inline
 from kb_service.content.model import Corpus
 from kb_service.content.yamldoc import Problem, round_trip
 from kb_service.errors import ContentError
-from kb_service.site import pages
+from kb_service.site import pages, phones
 from kb_service.times import local_today
 
 CONFIG = "mkdocs.yml"
@@ -120,6 +120,8 @@ def rewrite_markdown(corpus: Corpus, markdown: str, src: str, sources: dict | No
 
     text = SNIPPET_LINK.sub(snippet_link, markdown)
     text = expand_inline(text, corpus.standards, corpus.laws, unknown)
+    if phones.applies(src):   # residents' pages: the hotline and emergency numbers are tappable
+        text = phones.link_phones(text, corpus.site.hotline)
 
     def block(match: re.Match) -> str:
         name = match.group(1)

@@ -11,6 +11,7 @@ from kb_service.content.model import Corpus
 from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import community as communities
 from kb_service.feedback import reports
+from kb_service.feedback import status as progress
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
 from kb_service.web import access, calls, params, readiness, serializers
@@ -112,14 +113,19 @@ async def submit_feedback(request: Request) -> Response:
         if wants_html:
             return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
         raise
-    entry, created = await run_in_threadpool(svc.store.submit, sub)
-    reply = {"id": entry["id"], "reference": entry["reference"], "status": entry["status"],
+    code = progress.new_code()
+    access_hash = await run_in_threadpool(progress.hash_code, code)
+    entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, access_hash=access_hash))
+    if not created:   # the same browser again (same idempotency key): a fresh code that works
+        await run_in_threadpool(progress.set_code, svc.store.engine, entry["id"], code)
+    reply = {"id": entry["id"], "reference": entry["reference"], "access_code": code, "status": entry["status"],
              "type": entry["type"], "respond_by": entry["respond_by"], "resolve_by": entry["resolve_by"],
              "message": feedback_message(svc.corpus, entry), "replayed": not created,
              "contact_stored": entry["contact_phone"] is not None or entry["contact_name"] is not None}
     if wants_html:
-        return HTMLResponse(views.feedback_result(svc.corpus, reply=reply), status_code=201)
-    return JSONResponse(reply, status_code=201)
+        return HTMLResponse(views.feedback_result(svc.corpus, reply=reply), status_code=201,
+                            headers={"Cache-Control": "no-store"})
+    return JSONResponse(reply, status_code=201, headers={"Cache-Control": "no-store"})
 
 
 def feedback_message(corpus: Corpus, entry: dict) -> str:

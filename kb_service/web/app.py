@@ -26,6 +26,7 @@ from kb_service.web import access, public_pages
 from kb_service.web.headers import SecurityHeaders, SiteFiles
 from kb_service.web.requestlog import RequestLog
 from kb_service.web.timeouts import BodyTimeout
+from kb_service.web import notices, resident_pages
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -49,6 +50,13 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
             Route("/templates/{id}", api.template),
             Route("/templates/{id}/render", api.render_template, methods=["POST"]),
             Route("/feedback", api.submit_feedback, methods=["POST"]),
+            Route("/feedback/status", resident_pages.feedback_status, methods=["POST"]),
+            Route("/feedback/comment", resident_pages.page_comment, methods=["POST"]),
+            Route("/notices", notices.api_list),
+            Route("/notices", notices.api_publish, methods=["POST"]),
+            Route("/notices/{id}", notices.api_get),
+            Route("/notices/{id}", notices.api_correct, methods=["PATCH"]),
+            Route("/notices/{id}", notices.api_withdraw, methods=["DELETE"]),
             Route("/improvement-log", api.improvement_log),
             Route("/improvement-log", api.staff_intake, methods=["POST"]),
             Route("/improvement-log/gaps", api.content_gaps),
@@ -83,6 +91,17 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/communities/{id}/", community_pages.page),
         Route("/communities/{id}/{page}", community_pages.add_slash),
         Route("/communities/{id}/{page}/", community_pages.page),
+        Route("/staff/notices", notices.slash),
+        Route("/staff/notices/", notices.staff_board),
+        Route("/staff/notices/", notices.staff_publish, methods=["POST"]),
+        Route("/staff/notices/{id}", notices.staff_notice),
+        Route("/staff/notices/{id}", notices.staff_change, methods=["POST"]),
+        # 小区公告: rendered from the database at request time, so every node shows the same board
+        Route("/notices", notices.slash),
+        Route("/notices/", notices.board_page),
+        Route("/notices/{id}", notices.slash),
+        Route("/notices/{id}/", notices.notice_page),
+        Route("/notices/{id}/print", notices.print_page),
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 

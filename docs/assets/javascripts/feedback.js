@@ -14,6 +14,9 @@
     return new URL("/", location.href);
   })();
   var ENDPOINT = new URL("api/feedback", SITE_ROOT).href;
+  var COMMENT_ENDPOINT = new URL("api/feedback/comment", SITE_ROOT).href;
+  var STATUS_PAGE = new URL("residents/status/", SITE_ROOT).href;
+  var LAST = "kb-last-feedback";   // sessionStorage: the last result survives a reload of this tab
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -41,8 +44,8 @@
   // POST JSON. Resolves {status, data}. Rejects with {unreachable: true} when the service can't be
   // reached (no network, or the site opened as static files) or answers something that is not
   // JSON (a proxy's error page, a static file server refusing POST).
-  function postJSON(body) {
-    return fetch(ENDPOINT, {
+  function postJSON(body, endpoint) {
+    return fetch(endpoint || ENDPOINT, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
@@ -66,9 +69,9 @@
     var parts = {};
     new Intl.DateTimeFormat("zh-CN", {
       timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", weekday: "short"
     }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + "年" + parts.month + "月" + parts.day + "日 " + parts.hour + ":" + parts.minute;
+    return parts.year + "年" + parts.month + "月" + parts.day + "日（" + parts.weekday + "）" + parts.hour + ":" + parts.minute;
   }
 
   // -- the resident form ----------------------------------------------------------------------
@@ -112,9 +115,50 @@
     return data;
   };
 
+  // A phone (or name) typed without ticking consent would be dropped: ask before sending.
+  ResidentForm.prototype.askConsent = function () {
+    var f = this.form.elements;
+    if (f.consent.checked || this.consentAnswered) return false;
+    if (!f.contact_phone.value.trim() && !f.contact_name.value.trim()) return false;
+    var self = this;
+    var box = document.getElementById("kb-fb-consent-ask");
+    if (!box) {
+      box = el("div", "kb-fb-consent-ask");
+      box.id = "kb-fb-consent-ask";
+      box.setAttribute("role", "alertdialog");
+      box.setAttribute("aria-labelledby", "kb-fb-consent-q");
+      var q = el("p", null, "您填了电话，但没有同意联系：要我们联系您吗？");
+      q.id = "kb-fb-consent-q";
+      box.appendChild(q);
+      var yes = el("button", "md-button md-button--primary", "同意联系，并提交");
+      yes.type = "button";
+      yes.id = "kb-fb-consent-yes";
+      var no = el("button", "md-button", "不用联系，直接提交（不保存电话）");
+      no.type = "button";
+      no.id = "kb-fb-consent-no";
+      box.appendChild(yes);
+      box.appendChild(no);
+      yes.addEventListener("click", function () { f.consent.checked = true; self.answerConsent(box); });
+      no.addEventListener("click", function () { self.answerConsent(box); });
+      this.button.parentNode.parentNode.insertBefore(box, this.button.parentNode);
+    }
+    box.hidden = false;
+    box.querySelector("button").focus();
+    return true;
+  };
+
+  ResidentForm.prototype.answerConsent = function (box) {
+    this.consentAnswered = true;
+    box.hidden = true;
+    if (typeof this.form.requestSubmit === "function") this.form.requestSubmit();
+    else this.submit({ preventDefault: function () {} });
+  };
+
   ResidentForm.prototype.submit = function (event) {
     event.preventDefault();
     if (this.sending) return;  // a double click sends once
+    if (this.askConsent()) return;
+    this.consentAnswered = false;
     var data = this.payload();
     var signature = JSON.stringify(data);
     // Same submission as one that may have arrived: same key, so it is stored once. Changed
@@ -212,7 +256,7 @@
     if (first) first.focus();
   };
 
-  ResidentForm.prototype.done = function (reply, sent) {
+  ResidentForm.prototype.done = function (reply, sent, restored) {
     var box = this.result;
     clear(box);
     box.appendChild(el("h2", null, "提交成功"));
@@ -229,8 +273,16 @@
     ref.id = "kb-fb-reference";
     var refLine = el("span");
     refLine.appendChild(ref);
-    refLine.appendChild(document.createTextNode("（查询进度时请报这个编号）"));
+    refLine.appendChild(copyButton(reply.reference, "复制编号"));
     fact("编号", refLine);
+    if (reply.access_code) {
+      var code = el("strong", "kb-fb-reference", reply.access_code);
+      code.id = "kb-fb-access-code";
+      var codeLine = el("span");
+      codeLine.appendChild(code);
+      codeLine.appendChild(copyButton(reply.access_code, "复制查询码"));
+      fact("查询码", codeLine);
+    }
     if (reply.respond_by) {
       var due = el("span", null, localTime(reply.respond_by) + " 前");
       due.id = "kb-fb-respond-by";
@@ -241,6 +293,12 @@
     echo.id = "kb-fb-echo";
     fact("您写的内容", echo);
     box.appendChild(facts);
+    var how = el("p", null, "请记下编号和查询码（截图或点“复制”），查询码只显示这一次。查进度：打开 ");
+    var link = el("a", null, "查询进度");
+    link.href = STATUS_PAGE;
+    how.appendChild(link);
+    how.appendChild(document.createTextNode(" 页，填编号和查询码" + (reply.contact_stored ? "（或手机号后四位）" : "") + "。"));
+    box.appendChild(how);
     if (!reply.contact_stored) {
       box.appendChild(el("p", null, "您没有留下联系方式（或没有勾选同意），我们没法主动答复您；" +
         (this.hotline ? "可拨打 " + this.hotline + " 报编号查询。" : "可报编号到物业服务中心查询。")));
@@ -249,6 +307,7 @@
     again.type = "button";
     var self = this;
     again.addEventListener("click", function () {
+      try { sessionStorage.removeItem(LAST); } catch (e) { /* ignore */ }
       self.form.reset();
       self.clearErrors();
       self.key.value = newKey();
@@ -259,10 +318,43 @@
     box.appendChild(el("p")).appendChild(again);
     this.form.hidden = true;
     box.hidden = false;
-    box.focus();
+    if (!restored) box.focus();
     // The next submission is a new one.
     this.key.value = newKey();
+    try {
+      sessionStorage.setItem(LAST, JSON.stringify({ reply: reply, sent: { content: sent.content } }));
+    } catch (e) { /* private mode: nothing kept */ }
   };
+
+  // After a reload the last result is shown again (this tab only), instead of an empty form.
+  ResidentForm.prototype.restore = function () {
+    var raw = null;
+    try { raw = sessionStorage.getItem(LAST); } catch (e) { return; }
+    if (!raw) return;
+    try {
+      var last = JSON.parse(raw);
+      if (last && last.reply && last.reply.reference) this.done(last.reply, last.sent || { content: "" }, true);
+    } catch (e) { /* ignore a damaged entry */ }
+  };
+
+  function copyButton(text, label) {
+    var button = el("button", "md-button kb-copy", "复制");
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", function () {
+      var done = function () { button.textContent = "已复制"; setTimeout(function () { button.textContent = "复制"; }, 2000); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, function () {});
+      else {
+        var area = el("textarea");
+        area.value = text;
+        document.body.appendChild(area);
+        area.select();
+        try { document.execCommand("copy"); done(); } catch (e) { /* long-press to copy */ }
+        document.body.removeChild(area);
+      }
+    });
+    return button;
+  }
 
   // -- "这一页对您有帮助吗？" ------------------------------------------------------------------
 
@@ -285,7 +377,7 @@
       return postJSON(body).then(function (answer) {
         if (answer.status === 201) {
           status.textContent = "已发送，谢谢！";
-          return true;
+          return answer.data || true;
         }
         var data = answer.data || {};
         var detail = Array.isArray(data.errors) && data.errors.length ? data.errors[0].message : data.error;
@@ -326,6 +418,8 @@
           send(true, "", status, reopen);
           return;
         }
+        // The vote is stored at once (leaving the page keeps it); the comment joins it afterwards.
+        var vote = null;
         var area = el("textarea", "kb-pf-comment");
         area.name = "comment";
         area.maxLength = 2000;
@@ -336,15 +430,35 @@
         more.appendChild(area);
         more.appendChild(sendButton);
         more.appendChild(status);
+        send(false, "", status, reopen).then(function (answer) {
+          if (answer && answer.reference) {
+            vote = answer;
+            status.textContent = "已记下“没帮助”，谢谢！愿意的话写几句，点“发送”补充。";
+          }
+        });
         sendButton.addEventListener("click", function () {
+          var text = area.value.trim();
+          if (!vote || !text) { area.focus(); return; }
           sendButton.disabled = true;
           area.readOnly = true;
-          send(false, area.value.trim(), status, function () {
-            sendButton.disabled = false;
-            area.readOnly = false;
-          }).then(function (ok) {
-            if (ok) { area.hidden = true; sendButton.hidden = true; }
-          });
+          status.className = "kb-pf-status";
+          status.textContent = "正在发送……";
+          postJSON({ reference: vote.reference, access_code: vote.access_code, comment: text }, COMMENT_ENDPOINT)
+            .then(function (answer) {
+              if (answer.status === 200) {
+                status.textContent = "补充说明已发送，谢谢！";
+                area.hidden = true;
+                sendButton.hidden = true;
+                return;
+              }
+              throw answer;
+            }).catch(function (answer) {
+              var data = (answer && answer.data) || {};
+              status.className = "kb-pf-status kb-pf-status--error";
+              status.textContent = "补充说明没有发送成功：" + (data.error || "请稍后再试");
+              sendButton.disabled = false;
+              area.readOnly = false;
+            });
         });
         area.focus();
       });
@@ -356,7 +470,7 @@
     var form = document.getElementById("kb-feedback-form");
     if (form && !form.dataset.kbBound) {
       form.dataset.kbBound = "1";
-      new ResidentForm(form);
+      new ResidentForm(form).restore();
     }
     var widget = document.querySelector("form.md-feedback[name=feedback]");
     if (widget) bindWidget(widget);

@@ -28,7 +28,18 @@
     var form = document.getElementById("kb-fee-calculator");
     if (!form || form.dataset.bound) return;
     form.dataset.bound = "1";
-    var update = function () { form.result.value = compute(form); };
+    // "没有车位" means no spaces: the count shows 0 and cannot be changed; choosing a space type
+    // after that starts the count at 1.
+    var syncSpaces = function () {
+      var none = cents(form.parking.value) === 0;
+      if (none) form.spaces.value = "0";
+      else if (form.spaces.value === "0" || form.spaces.value === "") form.spaces.value = "1";
+      form.spaces.disabled = none;
+    };
+    var update = function (event) {
+      if (!event || event.target === form.parking) syncSpaces();
+      form.result.value = compute(form);
+    };
     form.addEventListener("submit", function (event) { event.preventDefault(); update(); });
     form.addEventListener("input", update);
     form.addEventListener("change", update);

@@ -1,0 +1,283 @@
+"""The 小区公告 board: notices staff publish from the fill page, read by residents on the site.
+
+Stored in the shared database and rendered at request time, so a notice published through one
+node is on every node at once. A correction appends a version (the history "已于…更正" stays
+visible); a withdrawal hides the text but keeps the notice's URL answering "已撤回". Nothing
+personal goes on the board: phone numbers other than the service hotline, ID numbers and the like
+are refused before anything is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kb_service.content.model import Corpus
+from kb_service.db import notice_versions, notices, reading
+from kb_service.errors import Conflict, NotFound, ValidationFailed
+from kb_service.times import BEIJING, utcnow
+
+LIMITS = {"title": 100, "body": 5000, "reason": 200, "template": 80, "community": 32}
+FIELDS = {"title", "body", "community", "valid_from", "valid_until", "template", "reason"}
+
+# Numbers that identify a person, or a number residents should not be sent to. Matched on the
+# digits; the service hotline(s) of the company and the communities are allowed.
+_REFUSE = [
+    ("手机号", re.compile(r"(?<![\d])1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?![\d])")),
+    ("身份证号", re.compile(r"(?<![\d])\d{6}(?:19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx](?![\d])")),
+    ("座机号", re.compile(r"(?<![\d])0\d{2,3}[\s-]?\d{7,8}(?![\d])")),
+    ("服务号码", re.compile(r"(?<![\d])[48]00[\s-]?\d{3}[\s-]?\d{4}(?![\d])")),
+]
+_WARN = re.compile(r"(?<![\d:：.\-/年月日])\d{7,8}(?![\d:：.\-/年月日])")
+
+
+@dataclass(frozen=True)
+class Draft:
+    title: str
+    body: str
+    community: str | None
+    valid_from: dt.datetime          # naive UTC
+    valid_until: dt.datetime | None  # naive UTC
+    template: str | None
+    reason: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def communities(corpus: Corpus) -> dict[str, str]:
+    """id -> name of the configured communities; empty when the company has none set up."""
+    found = getattr(corpus, "communities", None) or {}
+    return {cid: getattr(c, "name", cid) for cid, c in found.items()}
+
+
+def hotlines(corpus: Corpus) -> set[str]:
+    numbers = {corpus.site.hotline}
+    for c in (getattr(corpus, "communities", None) or {}).values():
+        if getattr(c, "hotline", None):
+            numbers.add(c.hotline)
+    return {re.sub(r"\D", "", n) for n in numbers if n}
+
+
+def personal_numbers(text: str, allowed: set[str]) -> tuple[list[str], list[str]]:
+    """(refused, warned) descriptions of numbers found in `text`, masked."""
+    refused, warned = [], []
+    for label, pattern in _REFUSE:
+        for m in pattern.finditer(text):
+            digits = re.sub(r"\D", "", m.group(0))
+            if digits not in allowed:
+                refused.append(f"{label} {mask(digits)}")
+    for m in _WARN.finditer(text):
+        if m.group(0) not in allowed and not any(m.group(0) in r.replace("*", "") for r in refused):
+            warned.append(mask(m.group(0)))
+    return refused, warned
+
+
+def mask(digits: str) -> str:
+    return digits[:3] + "*" * max(0, len(digits) - 7) + digits[-4:] if len(digits) >= 7 else digits
+
+
+def parse_time(value: Any, name: str, bad, *, end_of_day: bool = False) -> dt.datetime | None:
+    """`2026-12-01`, `2026-12-01 08:00`, `2026-12-01T08:00` (Beijing time) or ISO with Z/offset -> naive UTC."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        bad(name, "应为日期或时间，例如 2026-12-01 或 2026-12-01 08:00")
+        return None
+    text = value.strip().replace(" ", "T", 1)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = dt.date.fromisoformat(text)
+            local = dt.datetime.combine(day, dt.time(23, 59) if end_of_day else dt.time(0, 0))
+            return local - BEIJING
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        bad(name, "应为日期或时间，例如 2026-12-01 或 2026-12-01 08:00")
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(second=0, microsecond=0) - BEIJING
+    return parsed.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def parse_draft(data: dict[str, Any], corpus: Corpus, *, now: dt.datetime | None = None,
+                partial: dict | None = None) -> Draft:
+    """A notice from JSON or a form; `partial` (the current notice) fills what a correction leaves out."""
+    now = now or utcnow()
+    errors: list[dict[str, str]] = []
+
+    def bad(name: str, message: str) -> None:
+        errors.append({"field": name, "message": message})
+
+    for key in sorted(set(data) - FIELDS - {"csrf", "op"}):
+        bad(str(key)[:50], f"未知字段；可用：{', '.join(sorted(FIELDS))}")
+
+    def text(name: str, *, required: bool = False) -> str | None:
+        raw = data.get(name)
+        if raw in (None, ""):
+            if partial is not None and name in partial:
+                return partial[name]
+            if required:
+                bad(name, {"title": "请写标题", "body": "请写正文"}.get(name, "必填"))
+            return None
+        if not isinstance(raw, str):
+            bad(name, "应为文字")
+            return None
+        value = raw.replace("\r\n", "\n").strip()
+        if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+            bad(name, "含有不可见的控制字符，请删除后重新填写")
+            return None
+        if len(value) > LIMITS[name]:
+            bad(name, f"最多 {LIMITS[name]} 个字，现在是 {len(value)} 个")
+            return None
+        if required and not value:
+            bad(name, "必填")
+        return value or None
+
+    title = text("title", required=True)
+    body = text("body", required=True)
+    template = text("template")
+    reason = text("reason")
+    known = communities(corpus)
+    community = data.get("community") if "community" in data else (partial or {}).get("community")
+    community = community or None
+    if community is not None:
+        if not known:
+            bad("community", "没有设置小区：公告对全部业主公开，不用填 community")
+        elif not isinstance(community, str) or community not in known:
+            bad("community", f"未知的小区；可选：{'、'.join(f'{k}（{v}）' for k, v in known.items())}")
+    valid_from = parse_time(data.get("valid_from"), "valid_from", bad)
+    if valid_from is None:
+        valid_from = (partial or {}).get("valid_from") or now.replace(microsecond=0)
+    if "valid_until" in data:
+        valid_until = parse_time(data.get("valid_until"), "valid_until", bad, end_of_day=True)
+    else:
+        valid_until = (partial or {}).get("valid_until")
+    if valid_until is not None and valid_until <= valid_from:
+        bad("valid_until", "有效期截止时间要晚于开始时间")
+    warnings: list[str] = []
+    if title and body:
+        refused, warned = personal_numbers(f"{title}\n{body}", hotlines(corpus))
+        if refused:
+            bad("body", "公告会公开给所有人，不能写个人电话、证件号或服务电话以外的号码（发现："
+                + "、".join(refused) + f"）。请只留服务电话 {corpus.site.hotline}。")
+        if warned:
+            warnings.append("正文里有像电话的数字（" + "、".join(warned) + "），请确认不是个人号码。")
+    if errors:
+        raise ValidationFailed(errors)
+    return Draft(title=title, body=body, community=community, valid_from=valid_from, valid_until=valid_until,
+                 template=template, reason=reason, warnings=tuple(warnings))
+
+
+# -- storing ----------------------------------------------------------------------------------------
+
+def publish(engine: Engine, draft: Draft, *, actor: str, now: dt.datetime | None = None) -> int:
+    now = now or utcnow()
+    with engine.begin() as conn:
+        notice_id = conn.execute(notices.insert().values(
+            community=draft.community, title=draft.title, body=draft.body, template=draft.template,
+            valid_from=draft.valid_from, valid_until=draft.valid_until, created_at=now, created_by=actor,
+            updated_at=now)).inserted_primary_key[0]
+        conn.execute(notice_versions.insert().values(
+            notice_id=notice_id, at=now, by=actor, title=draft.title, body=draft.body,
+            valid_from=draft.valid_from, valid_until=draft.valid_until, reason=None))
+    return notice_id
+
+
+def correct(engine: Engine, notice_id: int, draft: Draft, *, actor: str, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(notices).where(notices.c.id == notice_id).with_for_update()).mappings().first()
+        if row is None:
+            raise NotFound(f"没有编号为 {notice_id} 的公告", id=notice_id)
+        if row["withdrawn_at"] is not None:
+            raise Conflict("这条公告已撤回，不能再更正；请重新发布一条")
+        if (row["title"], row["body"], row["valid_from"], row["valid_until"], row["community"]) == (
+                draft.title, draft.body, draft.valid_from, draft.valid_until, draft.community):
+            raise ValidationFailed([{"field": "body", "message": "没有改动：更正时请修改标题、正文或有效期"}])
+        conn.execute(notices.update().where(notices.c.id == notice_id).values(
+            title=draft.title, body=draft.body, community=draft.community, valid_from=draft.valid_from,
+            valid_until=draft.valid_until, updated_at=now))
+        conn.execute(notice_versions.insert().values(
+            notice_id=notice_id, at=now, by=actor, title=draft.title, body=draft.body,
+            valid_from=draft.valid_from, valid_until=draft.valid_until, reason=draft.reason))
+
+
+def withdraw(engine: Engine, notice_id: int, *, actor: str, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(notices.c.withdrawn_at).where(notices.c.id == notice_id)
+                           .with_for_update()).first()
+        if row is None:
+            raise NotFound(f"没有编号为 {notice_id} 的公告", id=notice_id)
+        if row[0] is None:
+            conn.execute(notices.update().where(notices.c.id == notice_id).values(withdrawn_at=now, withdrawn_by=actor))
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def state(row, now: dt.datetime) -> str:
+    if row["withdrawn_at"] is not None:
+        return "withdrawn"
+    if row["valid_until"] is not None and row["valid_until"] <= now:
+        return "expired"
+    if row["valid_from"] > now:
+        return "upcoming"
+    return "current"
+
+
+STATE_TEXT = {"current": "有效", "upcoming": "即将生效", "expired": "已过期", "withdrawn": "已撤回"}
+
+
+def to_json(row, now: dt.datetime, *, versions: list | None = None, staff: bool = False) -> dict:
+    s = state(row, now)
+    out = {"id": row["id"], "url": f"/notices/{row['id']}/", "state": s, "state_label": STATE_TEXT[s],
+           "community": row["community"], "title": row["title"],
+           "body": None if s == "withdrawn" and not staff else row["body"],
+           "valid_from": iso(row["valid_from"]), "valid_until": iso(row["valid_until"]),
+           "published_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+           "corrected": row["updated_at"] != row["created_at"], "withdrawn_at": iso(row["withdrawn_at"])}
+    if staff:
+        out["created_by"] = row["created_by"]
+        out["template"] = row["template"]
+    if versions is not None:
+        out["corrections"] = [{"at": iso(v["at"]), "reason": v["reason"],
+                               **({"title": v["title"], "body": v["body"], "by": v["by"]} if staff else {})}
+                              for v in versions[1:]]
+    return out
+
+
+def board(engine: Engine, *, community: str | None = None, now: dt.datetime | None = None,
+          staff: bool = False, limit: int = 200) -> dict[str, list[dict]]:
+    """{'current': [...], 'archive': [...]} newest first; current includes upcoming ones.
+    A community's board shows its own notices and the company-wide ones."""
+    now = now or utcnow()
+    query = sa.select(notices)
+    if community is not None:
+        query = query.where(sa.or_(notices.c.community == community, notices.c.community.is_(None)))
+    if not staff:
+        query = query.where(notices.c.withdrawn_at.is_(None))
+    with reading(engine) as conn:
+        rows = conn.execute(query.order_by(notices.c.valid_from.desc(), notices.c.id.desc()).limit(limit)).mappings().all()
+    out: dict[str, list[dict]] = {"current": [], "archive": []}
+    for row in rows:
+        item = to_json(row, now, staff=staff)
+        out["current" if item["state"] in ("current", "upcoming") else "archive"].append(item)
+    return out
+
+
+def get(engine: Engine, notice_id: int, *, now: dt.datetime | None = None, staff: bool = False) -> dict:
+    now = now or utcnow()
+    with reading(engine) as conn:
+        row = conn.execute(sa.select(notices).where(notices.c.id == notice_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"没有编号为 {notice_id} 的公告", id=notice_id)
+        versions = conn.execute(sa.select(notice_versions).where(notice_versions.c.notice_id == notice_id)
+                                .order_by(notice_versions.c.id)).mappings().all()
+    return to_json(row, now, versions=list(versions), staff=staff)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

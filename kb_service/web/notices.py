@@ -1,0 +1,202 @@
+"""The 小区公告 board over HTTP: the staff API (bearer token), the public pages rendered from the
+database at request time (/notices/, /notices/{id}/, /notices/{id}/print), and the staff pages
+(/staff/notices/) that publish, correct and withdraw with a session.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from kb_service.errors import KBError, NotFound, ValidationFailed
+from kb_service.feedback import notices as board
+from kb_service.times import utcnow
+from kb_service.web import api, params
+from kb_service.web import templates as views
+from kb_service.web.services import services
+from kb_service.web.staff_pages import page as staff_html
+from kb_service.web.staff_pages import see_other, staff_page
+
+PUBLIC = {"Cache-Control": "no-cache", "Content-Security-Policy": views.CSP, "X-Content-Type-Options": "nosniff",
+          "Referrer-Policy": "same-origin"}
+LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
+          "reason": "更正原因"}
+
+
+def notice_id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 12:
+        raise NotFound(f"没有编号为 {raw[:20]!r} 的公告", id=raw[:20])
+    return int(raw)
+
+
+def _community(request: Request) -> str | None:
+    value = request.query_params.get("community") or None
+    known = board.communities(services(request).corpus)
+    if value is not None and value not in known:
+        raise KBError("未知的小区" + (f"；可选：{'、'.join(known)}" if known else "：本站没有设置小区"), field="community")
+    return value
+
+
+# -- API ----------------------------------------------------------------------------------------------
+
+async def api_list(request: Request) -> JSONResponse:
+    """Public: the board as JSON (the home page's current notices come from here)."""
+    svc = services(request)
+    data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=_community(request)))
+    return JSONResponse(data, headers={"Cache-Control": "no-cache"})
+
+
+async def api_get(request: Request) -> JSONResponse:
+    svc = services(request)
+    nid = notice_id(request)
+    return JSONResponse(await run_in_threadpool(lambda: board.get(svc.store.engine, nid)))
+
+
+async def api_publish(request: Request) -> JSONResponse:
+    actor = api.require_staff(request)
+    svc = services(request)
+    draft = board.parse_draft(await params.read_json(request), svc.corpus)
+    nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=actor))
+    return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
+
+
+async def api_correct(request: Request) -> JSONResponse:
+    actor = api.require_staff(request)
+    svc = services(request)
+    nid = notice_id(request)
+    body = await params.read_json(request)
+    current = await run_in_threadpool(lambda: _current(svc, nid))
+    draft = board.parse_draft(body, svc.corpus, partial=current)
+    await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=actor))
+    out = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
+    return JSONResponse({**out, "warnings": list(draft.warnings)})
+
+
+async def api_withdraw(request: Request) -> JSONResponse:
+    actor = api.require_staff(request)
+    svc = services(request)
+    nid = notice_id(request)
+    await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor))
+    return JSONResponse({"id": nid, "withdrawn": True})
+
+
+def _current(svc, nid: int) -> dict:
+    """The notice's stored values, as parse_draft's `partial` for a correction."""
+    got = board.get(svc.store.engine, nid, staff=True)
+    return {"title": got["title"], "body": got["body"], "community": got["community"], "template": got["template"],
+            "valid_from": _naive(got["valid_from"]), "valid_until": _naive(got["valid_until"])}
+
+
+def _naive(value: str | None):
+    """An ISO UTC time from board.get back to naive UTC."""
+    return board.parse_time(value, "", lambda *_: None) if value else None
+
+
+# -- public pages ---------------------------------------------------------------------------------------
+
+async def board_page(request: Request) -> Response:
+    svc = services(request)
+    try:
+        community = _community(request)
+    except KBError:
+        community = None
+    data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=community))
+    names = board.communities(svc.corpus)
+    html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
+                        community=community, now=utcnow())
+    return HTMLResponse(html, headers=PUBLIC)
+
+
+async def notice_page(request: Request) -> Response:
+    return await _one(request, "notice.html")
+
+
+async def print_page(request: Request) -> Response:
+    return await _one(request, "notice_print.html")
+
+
+async def _one(request: Request, template: str) -> Response:
+    svc = services(request)
+    try:
+        nid = notice_id(request)
+        n = await run_in_threadpool(lambda: board.get(svc.store.engine, nid))
+    except NotFound:
+        html = views.render("notice.html", site=svc.corpus.site, n=None, communities={})
+        return HTMLResponse(html, status_code=404, headers=PUBLIC)
+    html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus))
+    return HTMLResponse(html, headers=PUBLIC)
+
+
+async def slash(request: Request) -> Response:
+    return see_other(request.url.path + "/")
+
+
+# -- staff pages ------------------------------------------------------------------------------------------
+
+def _staff_board(request: Request, sess: dict, *, values: dict | None = None, errors: list | None = None,
+                 ok: str | None = None, status_code: int = 200) -> Response:
+    svc = services(request)
+    data = board.board(svc.store.engine, staff=True)
+    return staff_html(request, "staff_notices.html", status_code=status_code, sess=sess, b=data, v=values or {},
+                      errors=errors or [], labels=LABELS, ok=ok, communities=board.communities(svc.corpus))
+
+
+@staff_page()
+async def staff_board(request: Request, sess: dict) -> Response:
+    ok = {"published": "已发布", "withdrawn": "已撤回", "corrected": "已更正"}.get(request.query_params.get("ok", ""))
+    return await run_in_threadpool(lambda: _staff_board(request, sess, ok=ok))
+
+
+@staff_page(post=True)
+async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
+    svc = services(request)
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        draft = board.parse_draft(_strip_empty(form), svc.corpus)
+    except ValidationFailed as exc:
+        errors = exc.errors
+        return await run_in_threadpool(lambda: _staff_board(request, sess, values=values, errors=errors,
+                                                            status_code=422))
+    nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=sess["name"]))
+    return see_other(f"/staff/notices/{nid}?ok=published")
+
+
+@staff_page()
+async def staff_notice(request: Request, sess: dict) -> Response:
+    ok = {"published": "已发布：把下面的链接发到业主群即可", "corrected": "已更正"}.get(request.query_params.get("ok", ""))
+    return await _staff_notice(request, sess, ok=ok)
+
+
+async def _staff_notice(request: Request, sess: dict, *, ok=None, errors=None, values=None, status_code=200):
+    svc = services(request)
+    nid = notice_id(request)
+    n = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
+    return staff_html(request, "staff_notice.html", status_code=status_code, sess=sess, n=n, ok=ok,
+                      errors=errors or [], labels=LABELS, v=values or {}, communities=board.communities(svc.corpus),
+                      public_url=str(request.base_url).rstrip("/") + n["url"])
+
+
+@staff_page(post=True)
+async def staff_change(request: Request, sess: dict, form: dict) -> Response:
+    svc = services(request)
+    nid = notice_id(request)
+    if form.get("op") == "withdraw":
+        await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"]))
+        return see_other("/staff/notices/?ok=withdrawn")
+    try:
+        current = await run_in_threadpool(lambda: _current(svc, nid))
+        data = {k: v for k, v in _strip_empty(form).items() if k != "op"}
+        if "valid_until" not in data:
+            data["valid_until"] = None
+        draft = board.parse_draft(data, svc.corpus, partial=current)
+        await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=sess["name"]))
+    except ValidationFailed as exc:
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        return await _staff_notice(request, sess, errors=exc.errors, values=values, status_code=422)
+    return see_other(f"/staff/notices/{nid}?ok=corrected")
+
+
+def _strip_empty(form: dict) -> dict:
+    return {k: v for k, v in form.items() if not (isinstance(v, str) and v.strip() == "" and k not in ("valid_until",))}

@@ -1,0 +1,176 @@
+"""Progress look-up (POST /api/feedback/status) through the real app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from conftest import STAFF
+from kb_service import db
+from kb_service.feedback import status as progress
+
+COMPLAINT = {"type": "complaint", "content": "地库B区灯坏了一周，晚上很黑。电话 13812345678", "category": "repair",
+             "location": "地库B区", "contact_name": "王女士", "contact_phone": "138 1234 5678", "consent": True}
+
+
+def submit(client, **over):
+    r = client.post("/api/feedback", json={**COMPLAINT, **over})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def status(client, **body):
+    return client.post("/api/feedback/status", json=body)
+
+
+def move(client, entry_id, *steps, **extra):
+    for s in steps:
+        body = {"status": s, **({"satisfied": True} if s == "followed_up" else {}), **extra}
+        r = client.patch(f"/api/improvement-log/{entry_id}", json=body, headers=STAFF)
+        assert r.status_code == 200, r.text
+
+
+def test_access_code_is_shown_once_and_stored_hashed(db_client, app_settings):
+    body = submit(db_client)
+    code = body["access_code"]
+    assert re.fullmatch(r"[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}", code)
+    engine = sa.create_engine(app_settings.database_url)
+    with engine.connect() as conn:
+        stored = conn.scalar(sa.select(db.entries.c.access_hash).where(db.entries.c.id == body["id"]))
+    engine.dispose()
+    assert stored.startswith("scrypt$") and code not in stored and code.replace("-", "") not in stored
+    # the staff views never show it either
+    assert code not in db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).text
+
+
+def test_public_timeline_only(db_client):
+    body = submit(db_client)
+    r = status(db_client, reference=body["reference"], access_code=body["access_code"].lower().replace("-", " "))
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert s["reference"] == body["reference"] and s["status"] == "received"
+    assert s["respond_by"] == body["respond_by"] and s["resolve_by"] == body["resolve_by"]
+    assert [t["status"] for t in s["timeline"]] == ["received"]
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"owner": "李师傅", "note": "内部：业主脾气急"}, headers=STAFF)
+    move(db_client, body["id"], "triaged", "in_progress", note="内部备注：找电工老张")
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"publish": "地库B区灯已全部更换。"}, headers=STAFF)
+    s = status(db_client, reference=body["reference"], access_code=body["access_code"]).json()
+    text = str(s)
+    for secret in ("李师傅", "业主脾气急", "老张", "王女士", "1381234", "5678", "地库B区灯坏了", "tester"):
+        assert secret not in text, secret
+    assert s["reply"] == "地库B区灯已全部更换。" and s["status"] == "in_progress"
+    assert [t["status"] for t in s["timeline"]] == ["received", "triaged", "in_progress", None]
+    assert "维修" in s["team"]
+
+
+def test_phone_last4_only_with_consent(db_client):
+    with_phone = submit(db_client)
+    assert status(db_client, reference=with_phone["reference"], phone_last4="5678").status_code == 200
+    without = submit(db_client, consent=False)
+    r = status(db_client, reference=without["reference"], phone_last4="5678")
+    assert r.status_code == 404
+
+
+def test_wrong_pair_answers_like_unknown_reference(db_client):
+    body = submit(db_client)
+    wrong = status(db_client, reference=body["reference"], access_code="2222-2222")
+    unknown = status(db_client, reference="FB20200101-AAAAA", access_code=body["access_code"])
+    malformed = status(db_client, reference="nonsense", access_code="x")
+    wrong_phone = status(db_client, reference=body["reference"], phone_last4="0000")
+    answers = {(r.status_code, r.text) for r in (wrong, unknown, malformed, wrong_phone)}
+    assert len(answers) == 1 and wrong.status_code == 404, answers
+
+
+def test_missing_fields_are_a_clear_422(db_client):
+    r = status(db_client, reference="FB20261201-ABCDE")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "access_code"
+    assert db_client.post("/api/feedback/status", content=b"[1]",
+                          headers={"content-type": "application/json"}).status_code == 400
+
+
+def test_guessing_is_throttled_per_reference_and_per_address(db_client):
+    body = submit(db_client)
+    limits = progress.LIMITS
+    for _ in range(limits.phone_per_reference):
+        assert status(db_client, reference=body["reference"], phone_last4="0000").status_code == 404
+    # last-4 guesses for this reference are used up, even the right one now answers 429 ...
+    r = status(db_client, reference=body["reference"], phone_last4="5678")
+    assert r.status_code == 429 and "retry-after" in r.headers
+    # ... while the access code still works until the reference's daily failures run out
+    assert status(db_client, reference=body["reference"], access_code=body["access_code"]).status_code == 200
+    for _ in range(limits.per_reference - limits.phone_per_reference):
+        status(db_client, reference=body["reference"], access_code="2222-2222")
+    assert status(db_client, reference=body["reference"], access_code=body["access_code"]).status_code == 429
+    # an unknown reference is throttled the same way: a 429 tells nothing about existence
+    for _ in range(limits.per_reference):
+        status(db_client, reference="FB20200101-AAAAA", access_code="2222-2222")
+    assert status(db_client, reference="FB20200101-AAAAA", access_code="2222-2222").status_code == 429
+
+
+def test_not_satisfied_after_resolved_reopens_through_the_lifecycle(db_client):
+    body = submit(db_client)
+    pair = {"reference": body["reference"], "access_code": body["access_code"]}
+    early = status(db_client, **pair, action="not_satisfied")
+    assert early.status_code == 409
+    move(db_client, body["id"], "triaged", "in_progress", "resolved")
+    s = status(db_client, **pair).json()
+    assert s["can_say_not_satisfied"] is True
+    r = status(db_client, **pair, action="not_satisfied", comment="灯还是不亮")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "in_progress"
+    entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
+    steps = [(e["from_status"], e["to_status"], (e["data"] or {}).get("satisfied")) for e in entry["events"] if e["kind"] == "status"]
+    assert steps[-2:] == [("resolved", "followed_up", False), ("followed_up", "in_progress", None)]
+    assert any("灯还是不亮" in (e["note"] or "") for e in entry["events"])
+    # staff cannot close it now without working on it again
+    assert db_client.patch(f"/api/improvement-log/{body['id']}", json={"status": "closed"}, headers=STAFF).status_code == 409
+
+
+def test_replay_gives_a_fresh_working_code(db_client):
+    first = submit(db_client, idempotency_key="k-123")
+    again = submit(db_client, idempotency_key="k-123")
+    assert again["reference"] == first["reference"]
+    assert status(db_client, reference=first["reference"], access_code=again["access_code"]).status_code == 200
+
+
+def test_html_form_lookup_and_reopen(db_client):
+    body = submit(db_client)
+    move(db_client, body["id"], "triaged", "in_progress", "resolved")
+    html = {"accept": "text/html"}
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"]},
+                       headers=html)
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert "已解决" in r.text and 'name="action" value="not_satisfied"' in r.text and "（周" in r.text
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"],
+                                                     "action": "not_satisfied", "comment": "<b>没修好</b>"}, headers=html)
+    assert r.status_code == 200 and "处理中" in r.text and "<b>没修好" not in r.text
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "bad"}, headers=html)
+    assert r.status_code == 404 and "没有查到" in r.text
+
+
+def test_result_page_shows_code_copy_and_how_to_check(db_client):
+    r = db_client.post("/api/feedback", data={"type": "suggestion", "content": "希望增加快递柜"},
+                       headers={"accept": "text/html"})
+    assert r.status_code == 201
+    code = re.search(r'id="kb-access-code">([^<]+)<', r.text).group(1)
+    assert "data-copy" in r.text and "/residents/status/" in r.text and "tel:" in r.text
+    ref = re.search(r'id="kb-reference">([^<]+)<', r.text).group(1)
+    assert status(db_client, reference=ref, access_code=code).status_code == 200
+
+
+def test_page_vote_is_stored_at_once_and_the_comment_joins_it(db_client):
+    vote = db_client.post("/api/feedback", json={"type": "page", "page": "/residents/fees/", "helpful": False})
+    assert vote.status_code == 201
+    v = vote.json()
+    r = db_client.post("/api/feedback/comment", json={"reference": v["reference"], "access_code": v["access_code"],
+                                                      "comment": "没找到车位费怎么交"})
+    assert r.status_code == 200, r.text
+    entry = db_client.get(f"/api/improvement-log/{v['id']}", headers=STAFF).json()
+    assert entry["content"] == "没找到车位费怎么交" and entry["helpful"] is False
+    again = db_client.post("/api/feedback/comment", json={"reference": v["reference"], "access_code": v["access_code"],
+                                                          "comment": "再补充"})
+    assert again.status_code == 409
+    wrong = db_client.post("/api/feedback/comment", json={"reference": v["reference"], "access_code": "2222-2222",
+                                                          "comment": "x"})
+    assert wrong.status_code == 404
