@@ -124,6 +124,11 @@ def landing_page(corpus: Corpus, c: Community) -> str:
         f"# {esc(c.label)}", "",
         _nav(corpus, c, "index"), "",
         *_example_note(c),
+        # Current notices first (notices.js fills this from /api/notices?community=...).
+        f'<div class="kb-home-notices" data-kb-notices data-community="{esc(c.id)}" markdown="0">',
+        "<h2>小区公告</h2>", '<ul class="kb-notice-list"></ul>',
+        f'<p class="kb-notice-empty">本小区的停水、停电、电梯维保等通知都在<a href="/notices/?community={esc(c.id)}">小区公告</a>里。</p>',
+        "</div>", "",
         f'<div class="kb-community" data-community="{esc(c.id)}" markdown="1">', "",
         "| | |", "| --- | --- |",
         f"| 地址 | {cell(c.address)} |",
