@@ -199,7 +199,9 @@ def cmd_serve(settings: Settings, args) -> int:
 
     from kb_service.web.app import create_app
 
-    config = uvicorn.Config(create_app(settings, preview=args.reload), log_level="warning", access_log=False)
+    # The preview's open pages hold a long poll: Ctrl+C should not wait for it to time out.
+    config = uvicorn.Config(create_app(settings, preview=args.reload), log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=2 if args.reload else None)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
