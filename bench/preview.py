@@ -127,7 +127,11 @@ def main() -> int:
             print(f"{name:9} best {times[0]:.2f} s, worst {times[-1]:.2f} s over {len(times)}")
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

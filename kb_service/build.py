@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
 from kb_service.content.editor_schema import write_id_schema
 from kb_service.content.load import corpus_from_plain, require_corpus
 from kb_service.content.model import Corpus
@@ -52,7 +53,8 @@ def fingerprint(settings: Settings, *, site: bool = False) -> str:
     if site:
         digest.update(f"engine:{settings.site_engine}\n".encode())
     for path in paths:
-        if path.is_file() and "__pycache__" not in path.parts:
+        # ids.schema.json is written by the build itself (editor completion), not an input
+        if path.is_file() and "__pycache__" not in path.parts and path.name != ID_SCHEMA_FILE:
             stat = path.stat()
             digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

@@ -307,7 +307,9 @@ def cmd_serve(settings: Settings, args) -> int:
     if args.workers < 1:
         raise UsageError("--workers 至少为 1")
     if args.workers == 1:
-        config = uvicorn.Config(create_app(settings, preview=args.reload), **SERVER_LIMITS)
+        # The preview's open pages hold a long poll: Ctrl+C should not wait for it to time out.
+        config = uvicorn.Config(create_app(settings, preview=args.reload), **SERVER_LIMITS,
+                                timeout_graceful_shutdown=2 if args.reload else None)
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     if args.reload:
