@@ -308,8 +308,8 @@ def cmd_serve(settings: Settings, args) -> int:
         raise UsageError("--workers 至少为 1")
     if args.workers == 1:
         # The preview's open pages hold a long poll: Ctrl+C should not wait for it to time out.
-        config = uvicorn.Config(create_app(settings, preview=args.reload), **SERVER_LIMITS,
-                                timeout_graceful_shutdown=2 if args.reload else None)
+        limits = {**SERVER_LIMITS, "timeout_graceful_shutdown": 2} if args.reload else SERVER_LIMITS
+        config = uvicorn.Config(create_app(settings, preview=args.reload), **limits)
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     if args.reload:
