@@ -58,55 +58,78 @@ def units_of(norm: str) -> list[tuple[int, str]]:
             and (tp.CJK.match(c) or c.isascii() and c.isalnum())]
 
 
-def coverage(norm: str, doc: int, has, *, pinyin_hit: bool, synonyms: list[list[str]],
-             weights: dict[str, float]) -> Coverage:
-    """How much of the normalised query `norm` document `doc` accounts for.
+@dataclass
+class QueryParts:
+    """What coverage needs from a query, computed once per search (not once per document)."""
+    units: int
+    weight: dict[int, float]                     # position -> weight of the character there
+    total: float
+    words: list[tuple[str, frozenset[int]]]      # word -> positions it covers
+    grams: list[tuple[str, frozenset[int]]]
+    synonyms: list[tuple[list[str], frozenset[int]]]   # other words of a group -> positions
+    pairs: list[tuple[str, frozenset[int]]]      # syllable pair -> its two positions
 
-    `has(field, term, doc)` says whether the indexed field of the document holds the term."""
+
+def _positions(norm: str, term: str) -> frozenset[int]:
+    out: set[int] = set()
+    start = norm.find(term)
+    while start >= 0:
+        out.update(range(start, start + len(term)))
+        start = norm.find(term, start + 1)
+    return frozenset(out)
+
+
+def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float]) -> QueryParts:
     units = units_of(norm)
-    if not units:
-        return Coverage(0, 0.0, 0.0)
-    if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
-        return Coverage(len(units), 1.0, 1.0)
-    head: set[int] = set()
-    body: set[int] = set()
-
-    def mark(term: str, into: set[int]) -> None:
-        start = norm.find(term)
-        while start >= 0:
-            into.update(range(start, start + len(term)))
-            start = norm.find(term, start + 1)
-
-    for w in set(tp.words(norm, stop=False)):
-        if any(has(f, w, doc) for f in HEAD_FIELDS):
-            mark(w, head)
-        elif has("b_words", w, doc):
-            mark(w, body)
-    for g in set(tp.bigrams(norm)):
-        if has("t_bi", g, doc):
-            mark(g, head)
-        elif has("b_bi", g, doc):
-            mark(g, body)
+    weight = {i: weights.get(c, UNSEEN) for i, c in units}
+    words = [(w, _positions(norm, w)) for w in dict.fromkeys(tp.words(norm, stop=False))]
+    grams = [(g, _positions(norm, g)) for g in dict.fromkeys(tp.bigrams(norm))]
+    syn = []
     for group in synonyms:
         present = [w for w in group if w in norm]
-        if present and any(has(f, other, doc) for other in group if other not in present
-                           for f in ("a_words", "t_words", "g_words")):
-            for w in present:
-                mark(w, head)
+        if present:
+            syn.append(([w for w in group if w not in present],
+                        frozenset().union(*(_positions(norm, w) for w in present))))
+    pairs = []
+    for m in tp.CJK_RUN.finditer(norm):
+        sylls = tp.syllables(m.group())
+        if len(sylls) == len(m.group()):
+            pairs += [(p, frozenset((m.start() + i, m.start() + i + 1)))
+                      for i, p in enumerate(tp.syllable_pairs(sylls))]
+    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs)
+
+
+def coverage(parts: QueryParts, doc: int, has, *, pinyin_hit: bool) -> Coverage:
+    """How much of the query (see query_parts) document `doc` accounts for.
+
+    `has(field, term, doc)` says whether the indexed field of the document holds the term."""
+    if not parts.units:
+        return Coverage(0, 0.0, 0.0)
+    if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
+        return Coverage(parts.units, 1.0, 1.0)
+    head: set[int] = set()
+    body: set[int] = set()
+    for w, at in parts.words:
+        if has("t_words", w, doc) or has("a_words", w, doc) or has("g_words", w, doc):
+            head |= at
+        elif has("b_words", w, doc):
+            body |= at
+    for g, at in parts.grams:
+        if has("t_bi", g, doc):
+            head |= at
+        elif has("b_bi", g, doc):
+            body |= at
+    for others, at in parts.synonyms:
+        if any(has(f, o, doc) for o in others for f in HEAD_FIELDS):
+            head |= at
     # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
-    runs = [(m.start(), m.group()) for m in tp.CJK_RUN.finditer(norm)]
-    for start, run in runs:
-        sylls = tp.syllables(run)
-        if len(sylls) != len(run):
-            continue
-        for i, pair in enumerate(tp.syllable_pairs(sylls)):
-            if has("pyb", pair, doc):
-                head.update((start + i, start + i + 1))
-    weight = {i: weights.get(c, UNSEEN) for i, c in units}
-    total = sum(weight.values()) or 1.0
-    h = sum(w for i, w in weight.items() if i in head) / total
-    a = sum(w for i, w in weight.items() if i in head or i in body) / total
-    return Coverage(len(units), h, a)
+    for pair, at in parts.pairs:
+        if has("pyb", pair, doc):
+            head |= at
+    weight = parts.weight
+    h = sum(w for i, w in weight.items() if i in head) / parts.total
+    a = sum(w for i, w in weight.items() if i in head or i in body) / parts.total
+    return Coverage(parts.units, h, a)
 
 
 def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:

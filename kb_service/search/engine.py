@@ -16,6 +16,7 @@ checked against Whoosh itself by tests/test_search.py.
 from __future__ import annotations
 
 import gc
+import heapq
 import html
 import json
 import re
@@ -271,7 +272,14 @@ def _phrase(field: str, tokens: list[str], boost: float) -> Q.Query:
 
 def highlight(text: str, marks: list[str], width: int = 64) -> str:
     """A window of the text around the first match, escaped, with matches in <mark>."""
-    return _highlight(*flatten(text), marks, width)
+    return _highlight(*flatten(text), marks_pattern(marks), width)
+
+
+def marks_pattern(marks: list[str]) -> re.Pattern | None:
+    """One regular expression for all the terms to mark, longest first (so 停水通知 is marked
+    whole rather than 停水 + 通知); compiled once per query, used on every result."""
+    terms = sorted({m for m in marks if m}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, terms))) if terms else None
 
 
 def flatten(text: str) -> tuple[str, str]:
@@ -281,21 +289,15 @@ def flatten(text: str) -> tuple[str, str]:
     return flat, (norm if len(norm) == len(flat) else flat)
 
 
-def _highlight(flat: str, norm: str, marks: list[str], width: int = 64) -> str:
-    terms = sorted({m for m in marks if m and len(m) >= 1}, key=len, reverse=True)
-    first = min((i for i in (norm.find(t) for t in terms) if i >= 0), default=0)
+def _highlight(flat: str, norm: str, pattern: re.Pattern | None, width: int = 64) -> str:
+    found = pattern.search(norm) if pattern is not None else None
+    first = found.start() if found else 0
     start = max(0, first - width // 4)
     end = min(len(flat), start + width)
     window, nwindow = flat[start:end], norm[start:end]
-    spans: list[tuple[int, int]] = []
-    for t in terms:
-        i = nwindow.find(t)
-        while i >= 0:
-            if not any(a < i + len(t) and i < b for a, b in spans):
-                spans.append((i, i + len(t)))
-            i = nwindow.find(t, i + len(t))
     out, pos = [], 0
-    for a, b in sorted(spans):
+    for m in (pattern.finditer(nwindow) if pattern is not None else ()):
+        a, b = m.span()
         out += [html.escape(window[pos:a]), "<mark>", html.escape(window[a:b]), "</mark>"]
         pos = b
     out.append(html.escape(window[pos:]))
@@ -333,25 +335,34 @@ class Postings:
             found = self._sets[key] = frozenset(entry[0]) if entry is not None else frozenset()
         return doc in found
 
-    def scores(self, query: Q.Query | None) -> dict[int, float]:
-        """Document number -> score, as Whoosh's BM25F searcher would give for the query."""
-        acc: dict[int, float] = {}
+    def scores(self, query: Q.Query | None, phrase_hits: set[int] | None = None) -> dict[int, float]:
+        """Document number -> score, as Whoosh's BM25F searcher would give for the query.
+        `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched."""
         if query is None:
-            return acc
+            return {}
+        # A score slot per document (a few hundred): list indexing beats dict lookups here.
+        total = [0.0] * len(self.docs)
+        hit = bytearray(len(self.docs))
+        fields = self.fields
         for sub in (query.subqueries if isinstance(query, Q.Or) else [query]):
             if isinstance(sub, Q.Term):
-                entry = self.fields.get(sub.fieldname, {}).get(sub.text)
+                entry = fields.get(sub.fieldname, {}).get(sub.text)
                 if entry is not None:
-                    boost, get = sub.boost, acc.get
+                    boost = sub.boost
                     for d, sc in zip(*entry):
-                        acc[d] = get(d, 0.0) + sc * boost
+                        total[d] += sc * boost
+                        hit[d] = 1
             elif isinstance(sub, Q.Phrase) and sub.slop == 1:
-                self._phrase(sub, acc)
+                acc: dict[int, float] = {}
+                self._phrase(sub, acc, phrase_hits)
+                for d, sc in acc.items():
+                    total[d] += sc
+                    hit[d] = 1
             else:  # pragma: no cover - build_query makes only the two kinds above
                 raise TypeError(f"unsupported query in search: {sub!r}")
-        return acc
+        return {d: total[d] for d in range(len(total)) if hit[d]}
 
-    def _phrase(self, q: Q.Phrase, acc: dict[int, float]) -> None:
+    def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: set[int] | None = None) -> None:
         table = self.positions.get(q.fieldname, {})
         entries = [table.get(w) for w in q.words]
         if not entries or any(e is None for e in entries):
@@ -361,6 +372,8 @@ class Postings:
             first, rest = entries[0][d][1], [e[d][1] for e in entries[1:]]
             if any(all(p + i in ps for i, ps in enumerate(rest, 1)) for p in first):
                 acc[d] = acc.get(d, 0.0) + sum(e[d][0] for e in entries) * q.boost
+                if hits is not None:
+                    hits.add(d)
 
 
 class Searcher:
@@ -373,6 +386,7 @@ class Searcher:
         self.postings = postings
         self._flat: dict[int, tuple[str, str]] = {}  # document number -> flatten(text)
         self.weights = confidence.char_weights([d["title"] + " " + d["text"] for d in postings.docs])
+        self.prior = [KIND_PRIOR[d["kind"]] for d in postings.docs]
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
 
     @classmethod
@@ -402,15 +416,19 @@ class Searcher:
         started = time.perf_counter()
         query, marks = build_query(text, self.vocabulary, self.synonyms)
         results: list[dict] = []
-        scores = self.postings.scores(query)
+        pinyin_docs: set[int] = set()
+        scores = self.postings.scores(query, pinyin_docs)
         if kind:
             allowed = self.postings.by_kind.get(kind, frozenset())
             scores = {d: sc for d, sc in scores.items() if d in allowed}
         docs = self.postings.docs
-        # Whoosh's order (score, then document number), with the kind prior applied to every hit.
-        ranked = sorted(((sc * KIND_PRIOR[docs[d]["kind"]], d) for d, sc in scores.items()),
-                        key=lambda x: (-x[0], x[1]))
+        prior = self.prior
+        # Whoosh's order (score, then document number), with the kind prior applied to every hit;
+        # only the first `limit` (and the three the match looks at) need ordering.
+        ranked = [(-negative, d) for negative, d in
+                  heapq.nsmallest(max(limit, 3), ((-sc * prior[d], d) for d, sc in scores.items()))]
         top = ranked[0][0] if ranked else 0.0
+        pattern = marks_pattern(marks)
         for score, d in ranked[:limit]:
             doc = docs[d]
             flat = self._flat.get(d)
@@ -419,30 +437,26 @@ class Searcher:
             results.append({
                 "id": doc["id"].removeprefix("page:") if doc["kind"] != "page" else doc["id"],
                 "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
-                "snippet": _highlight(*flat, marks), "score": round(score, 3),
+                "snippet": _highlight(*flat, pattern), "score": round(score, 3),
             })
         total = len(scores)
-        match = self.match(text, query, ranked)
+        match = self.match(text, ranked, pinyin_docs)
         took = (time.perf_counter() - started) * 1000
         if self.gap_sink is not None and text.strip() and (total == 0 or match != "strong"):
             self.gap_sink(text.strip(), total, top)
         return {"query": text, "total": total, "took_ms": round(took, 2), "match": match,
                 "results": results}
 
-    def match(self, text: str, query: Q.Query | None, ranked: list[tuple[float, int]]) -> str:
+    def match(self, text: str, ranked: list[tuple[float, int]], pinyin_docs: set[int]) -> str:
         """strong / weak / none for the ranked hits (see search/confidence.py)."""
         if not ranked:
             return "none"
-        norm = tp.normalize(text).strip()
+        parts = confidence.query_parts(tp.normalize(text).strip(), self.synonyms.groups, self.weights)
         docs = self.postings.docs
-        pinyin = [q for q in (query.subqueries if isinstance(query, Q.Or) else [query])
-                  if q.fieldname in PHRASE_FIELDS] if query is not None else []
-        pinyin_docs = set(self.postings.scores(Q.Or(pinyin))) if pinyin else set()
         top = ranked[0][0]
         best_any, best = 0.0, None
         for score, d in ranked[:3]:
-            cov = confidence.coverage(norm, d, self.postings.has, pinyin_hit=d in pinyin_docs,
-                                      synonyms=self.synonyms.groups, weights=self.weights)
+            cov = confidence.coverage(parts, d, self.postings.has, pinyin_hit=d in pinyin_docs)
             best_any = max(best_any, cov.any)
             if best is None and docs[d]["kind"] != "page" and score >= top * 0.6:
                 best = (cov, score)
