@@ -461,6 +461,6 @@ class Searcher:
             if best is None and docs[d]["kind"] != "page" and score >= top * 0.6:
                 best = (cov, score)
         cov, score = best if best else (None, 0.0)
-        if norm.isdigit():   # a bare number (a room, a phone, 123456) names no situation
+        if tp.normalize(text).strip().isdigit():   # a bare number (a room, a phone, 123456) names no situation
             return "weak" if best_any >= confidence.WEAK_ANY else "none"
         return confidence.classify(None, cov, score, best_any)
