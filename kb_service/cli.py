@@ -295,7 +295,8 @@ def cmd_serve(settings: Settings, args) -> int:
     report = build(settings, force=False)
     print(f"kb: {report.summary()}")
     if not settings.staff_enabled:
-        print("kb: 未设置 KB_STAFF_TOKENS，员工接口（改进日志）已关闭")
+        print("kb: 未设置 KB_STAFF_TOKENS：员工接口只对 kb staff add 建立的账号开放；"
+              "一个账号也没有时员工接口（改进日志）关闭")
     if args.reload:
         print("kb: 预览模式：保存 docs/、snippets/、overrides/ 或 mkdocs.yml 后自动重建，打开的页面会自己刷新")
     print(f"kb: 正在监听 http://{args.host}:{args.port}/ （站点在 /，API 在 /api/；Ctrl+C 停止）", flush=True)
