@@ -16,7 +16,6 @@ import itertools
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
