@@ -35,6 +35,7 @@ fmt: $(STAMP)
 	$(BIN)/kb fmt
 
 test: $(STAMP)
+	$(BIN)/ruff check --select F,E9 kb_service tests bench
 	$(BIN)/kb lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

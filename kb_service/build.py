@@ -80,7 +80,9 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         # Both outputs were built, after a full check, from exactly these inputs: nothing to do.
         return BuildReport(False, False, time.perf_counter() - started)
     corpus = require_corpus(settings.snippets_dir)  # raises ContentError with every problem
-    write_id_schema(corpus, settings.snippets_dir / "schema")   # ids for the editors' completion
+    if write_id_schema(corpus, settings.snippets_dir / "schema"):   # ids for the editors' completion
+        # snippets/ is an input: stamp what is there now, or the next start rebuilds everything
+        fp, fp_site = fingerprint(settings), fingerprint(settings, site=True)
     site_built = index_built = False
     pages = documents = 0
     if site_stale:

@@ -54,15 +54,23 @@ def settings_for(project: Path, data: Path, **env) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def built_project(tmp_path_factory) -> Path:
-    """The real docs/ and snippets/, copied and built once per test session, in the one-community
-    configuration (a company with one project). Several communities: tests/test_communities_*.py."""
-    from kb_service.build import build
-
+def cli_build(tmp_path_factory) -> subprocess.CompletedProcess:
+    """`kb build` run once per session on a copy of the real docs/ and snippets/ in the
+    one-community configuration (a company with one project; several communities:
+    tests/test_communities_*.py). Its output is what tests/test_cli.py checks; `.project` is the
+    built copy."""
     project = copy_project(tmp_path_factory.mktemp("project"))
     keep_one_community(project)
-    build(settings_for(project, project / "var"))
-    return project
+    result = kb("build", env={"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var")}, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result.project = project
+    return result
+
+
+@pytest.fixture(scope="session")
+def built_project(cli_build) -> Path:
+    """The real docs/ and snippets/, copied and built once per test session (by `kb build`)."""
+    return cli_build.project
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +122,7 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
 
-    def wait(self, timeout: float = 60) -> "Server":
+    def wait(self, timeout: float = 180) -> "Server":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

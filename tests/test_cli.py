@@ -5,9 +5,9 @@ import httpx
 from conftest import Server, copy_project, kb
 
 
-def test_build_reports_what_it_built(tmp_path):
-    project = copy_project(tmp_path / "p")
-    result = kb("build", env={"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(tmp_path / "var")})
+def test_build_reports_what_it_built(cli_build):
+    """The session's `kb build` (conftest.cli_build: the build every site test reads)."""
+    result, project = cli_build, cli_build.project
     assert result.returncode == 0, result.stderr
     assert "站点已构建" in result.stdout and "检索索引已构建" in result.stdout
     assert (project / "site" / "index.html").exists()

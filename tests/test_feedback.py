@@ -163,13 +163,27 @@ def test_rate_limit_per_address(built_project, tmp_path):
     from conftest import settings_for
     from kb_service.web.app import create_app
 
+    from kb_service.web.guards import RateLimiter
+
     s = settings_for(built_project, built_project / "var", KB_FEEDBACK_RATE_LIMIT="3",
                      KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
     with TestClient(create_app(s)) as c:
-        codes = [submit(c, {"type": "suggestion", "content": f"第{i}条"}).status_code for i in range(5)]
+        # the limiter on a clock the test moves (a slow machine never slides the window)
+        clock = [1000.0]
+        services = c.app.state.services
+        services.limiter = RateLimiter(services.limiter.per_minute, clock=lambda: clock[0])
+        codes = []
+        for i in range(5):
+            codes.append(submit(c, {"type": "suggestion", "content": f"第{i}条"}).status_code)
+            clock[0] += 1
         assert codes == [201, 201, 201, 429, 429]
         r = submit(c, {"type": "suggestion", "content": "再来"})
         assert int(r.headers["retry-after"]) >= 1 and "每分钟最多 3 次" in r.json()["error"]
+        assert int(r.headers["retry-after"]) == 60 - 5 + 1     # the first hit leaves the window then
+        clock[0] += 54                                          # 59 s after the first hit: still full
+        assert submit(c, {"type": "suggestion", "content": "还在窗口内"}).status_code == 429
+        clock[0] += 1                                           # 60 s after: it has left the window
+        assert submit(c, {"type": "suggestion", "content": "一分钟后"}).status_code == 201
 
 
 # -- staff API ----------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The 反馈与投诉 form (/residents/feedback/) and the page-feedback widget, in Chromium against a
-real `kb serve` with its own database per test; stored entries are checked through the staff API."""
+real `kb serve` (one per module, its own database); what each test stored is checked through the
+staff API."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -21,15 +23,29 @@ XSS = "<img src=x onerror=alert(1)>"
 REFERENCE = re.compile(r"\S+")
 
 
-@pytest.fixture
-def srv(built_project, tmp_path):
-    """`kb serve` on a fresh data dir: its own SQLite database, a copy of the built search index."""
-    data = tmp_path / "var"
+@pytest.fixture(scope="module")
+def module_server(built_project, tmp_path_factory):
+    """One `kb serve` for the module, on its own data dir: its own SQLite database, a copy of the
+    built search index (fresh browser contexts are cheap, server starts are not)."""
+    data = tmp_path_factory.mktemp("feedback-page") / "var"
     shutil.copytree(built_project / "var" / "index", data / "index")
     server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
                                               "KB_DATABASE_URL": ""}).wait()
     yield server
     server.stop()
+
+
+@dataclass(frozen=True)
+class ServerView:
+    """The module's server as one test sees it: `entries()` lists only what this test stored."""
+    url: str
+    since: int      # the newest entry id before the test
+
+
+@pytest.fixture
+def srv(module_server):
+    stored = entries(ServerView(module_server.url, 0))
+    return ServerView(module_server.url, max((e["id"] for e in stored), default=0))
 
 
 @pytest.fixture
@@ -58,9 +74,10 @@ def nojs_page(browser):
 
 
 def entries(srv, **params) -> list[dict]:
+    """What this test stored (newest first), read through the staff API."""
     r = httpx.get(srv.url + "/api/improvement-log", params={"limit": 200, **params}, headers=STAFF, timeout=10)
     assert r.status_code == 200, r.text
-    return r.json()["entries"]
+    return [e for e in r.json()["entries"] if e["id"] > srv.since]
 
 
 def open_form(page, srv):
