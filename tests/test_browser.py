@@ -29,9 +29,9 @@ def test_home_title_and_chinese_search(page, server):
     assert any("首问负责制" in t for t in titles), titles
 
 
-# Each term occurs in exactly one handbook chapter (checked below; at the time of writing, nowhere else either).
+# Each term occurs in exactly one handbook chapter and nowhere else in docs/ or snippets/ (checked below).
 CHAPTER_TERMS = [
-    ("书面通知", "handbook/02-communication.md", "第二章"),
+    ("单向沟通", "handbook/02-communication.md", "第二章"),
     ("信息管理系统", "handbook/05-information.md", "第五章"),
     ("机器人", "handbook/08-trends.md", "第八章"),
 ]
@@ -42,6 +42,8 @@ def test_search_finds_a_term_in_its_chapter_and_opens_it(page, server, term, cha
     chapters = sorted((CONTENT_ROOT / "docs" / "handbook").glob("*.md"))
     holders = [p.relative_to(CONTENT_ROOT / "docs").as_posix() for p in chapters if term in p.read_text(encoding="utf-8")]
     assert holders == [chapter], holders  # the term really is in this chapter and in no other
+    elsewhere = [p for p in (CONTENT_ROOT / "snippets").rglob("*.yaml") if term in p.read_text(encoding="utf-8")]
+    assert elsewhere == [], elsewhere     # nor in a script or template that would outrank the chapter
 
     page.goto(server.url + "/")
     results = search(page, term)
