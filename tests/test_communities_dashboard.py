@@ -14,7 +14,7 @@ from kb_service.content.load import load_corpus
 from kb_service.feedback import community as communities
 from kb_service.feedback import insights
 from kb_service.feedback.store import Store
-from kb_service.times import utcnow
+from kb_service.times import BEIJING, utcnow
 from kb_service.web.app import create_app
 
 from conftest import STAFF_TOKEN, settings_for
@@ -48,6 +48,13 @@ def put(store, corpus, community, at, *, type="complaint", category=None, rating
 
 
 def move(store, entry_id, at, *statuses):
+    """Assign (which is not an answer) and record the first contact with the resident at `at`
+    (which is), then the remaining steps."""
+    if statuses and statuses[0] == "triaged":
+        store.update(entry_id, {"status": "triaged", "owner": "tester"}, actor="tester", now=at)
+        store.update(entry_id, {"contacted": {"how": "phone", "at": (at + BEIJING).strftime("%Y-%m-%dT%H:%M")}},
+                     actor="tester", now=at)
+        statuses = statuses[1:]
     for status in statuses:
         patch = {"status": status, **({"satisfied": True} if status == "followed_up" else {})}
         store.update(entry_id, patch, actor="tester", now=at)

@@ -130,6 +130,7 @@ def compare(store: Store, communities: Iterable[Community], *, window: Window) -
 def _open_overdue(store: Store, now: dt.datetime) -> list[tuple[int, str | None]]:
     with reading(store.engine) as conn:
         rows = conn.execute(sa.select(entries.c.id, entries.c.community, entries.c.status, entries.c.respond_by,
+                                      entries.c.responded_at,
                                       entries.c.resolve_by).where(entries.c.status.in_(("received", "triaged", "in_progress"))
                                                                    )).mappings().all()
     return [(r["id"], r["community"]) for r in rows if overdue_kind(r, now) is not None]
