@@ -192,13 +192,16 @@ def local_only_page(browser, **context_options):
 
 @pytest.fixture
 def page(browser):
-    yield from local_only_page(browser)
+    # Functional tests poll with wait_for_function, which Playwright evaluates as a string: the
+    # site's CSP (no 'unsafe-eval') would refuse it. The CSP itself is tested on its own pages
+    # without this bypass (tests/test_hardening.py, tests/test_residents_browser.py).
+    yield from local_only_page(browser, bypass_csp=True)
 
 
 @pytest.fixture
 def clipboard_page(browser):
     """Like `page`, but the context may read and write the clipboard."""
-    yield from local_only_page(browser, permissions=["clipboard-read", "clipboard-write"])
+    yield from local_only_page(browser, permissions=["clipboard-read", "clipboard-write"], bypass_csp=True)
 
 
 # -- databases ----------------------------------------------------------------------------------

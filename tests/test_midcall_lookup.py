@@ -31,18 +31,18 @@ def test_lookup_settings_api(client):
 
 def test_gaps_page_counts_weak_queries_and_links_to_the_lookup(db_client):
     for _ in range(3):
-        assert db_client.get("/api/search", params={"q": "快递放门口丢了"}).json()["match"] != "strong"
+        assert db_client.get("/api/search", params={"q": "孩子在小区摔倒了"}).json()["match"] != "strong"
     db_client.get("/api/search", params={"q": "电梯困人"})
     gaps = db_client.get("/api/improvement-log/gaps", headers=STAFF).json()["gaps"]
     by_query = {g["query"]: g["count"] for g in gaps}
-    assert by_query["快递放门口丢了"] == 3 and "电梯困人" not in by_query
+    assert by_query["孩子在小区摔倒了"] == 3 and "电梯困人" not in by_query
 
 
 @pytest.mark.browser
 def test_weak_query_says_no_script_and_offers_the_fallbacks_first(page, server):
     page.goto(server.url + LOOKUP)
     page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
-    page.keyboard.type("快递放门口丢了")
+    page.keyboard.type("孩子在小区摔倒了")
     page.locator("#kb-lookup-nomatch").wait_for(timeout=10000)
     assert "没有专门的话术" in page.locator("#kb-lookup-nomatch").inner_text()
     ids = option_ids(page)
