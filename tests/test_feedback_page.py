@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+
+from kb_service.feedback.forms import mask_location
 from playwright.sync_api import expect
 
 from conftest import STAFF, STAFF_TOKEN, Server, local_only_page
@@ -126,7 +128,7 @@ def test_js_submit_with_consent_shows_reference_and_stores_masked_phone(page, sr
     found = [e for e in entries(srv) if e["reference"] == ref]
     assert len(found) == 1
     entry = found[0]
-    assert entry["type"] == "complaint" and entry["category"] == "noise" and entry["location"] == "3栋1单元"
+    assert entry["type"] == "complaint" and entry["category"] == "noise" and entry["location"] == mask_location("3栋1单元")
     assert entry["consent"] is True and entry["contact_name"] == "王女士"
     assert entry["contact_phone"] == "138****5678"
     assert entry["ratings"] == {"service": 4, "care": 2}

@@ -21,6 +21,7 @@ from kb_service.errors import KBError, Unauthorized
 from kb_service.web import accounts
 from kb_service.web import auth as sessions
 from kb_service.web.auth import COOKIE, Forbidden
+from kb_service.web.guards import check_same_origin
 from kb_service.web.params import client_address
 from kb_service.web.services import Services
 
@@ -87,8 +88,13 @@ class StaffBackend(AuthenticationBackend):
             if user is None:
                 return None
             if path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:
-                # A cookie rides along with any cross-site request: API writes with it need the
-                # session's CSRF token in a header that only our own pages can read and send.
+                # A cookie rides along with any cross-site request: API writes with it must come
+                # from this origin and carry the session's CSRF token in a header that only our
+                # own pages can read and send.
+                try:
+                    check_same_origin(conn.headers, str(conn.base_url))
+                except KBError as exc:
+                    raise AuthFailed(exc.message, 403) from None
                 presented = conn.headers.get(CSRF_HEADER) or ""
                 if not hmac.compare_digest(user.csrf.encode(), presented.encode("utf-8", "surrogatepass")):
                     raise AuthFailed("缺少或错误的 X-CSRF-Token 请求头：用登录页面会话写入时必须带上", 403)
