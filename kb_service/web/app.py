@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 def middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: the request log, security headers on every response, the real client address (trusted
     proxies only), then who is staff."""
-    stack = [Middleware(RequestLog), Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
+    stack = [Middleware(RequestLog, target=settings.request_log), Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
     if settings.trusted_proxies:
         stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
     stack.append(Middleware(AuthenticationMiddleware, backend=access.StaffBackend(), on_error=access.on_auth_error))
