@@ -35,14 +35,20 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 SEGMENT = re.compile(r"[A-Za-z0-9._~-]{0,80}")
 
 
+_handlers: dict[str, logging.Handler] = {}
+
+
 def open_handler(target: str) -> logging.Handler | None:
+    """One handler per destination per process, kept open (logging closes it at exit)."""
     if target == "off":
         return None
-    if target == "-":
-        return logging.StreamHandler(sys.stderr)
-    path = Path(target)
-    private_file(path)
-    return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    if target not in _handlers:
+        if target == "-":
+            _handlers[target] = logging.StreamHandler(sys.stderr)
+        else:
+            private_file(Path(target))
+            _handlers[target] = logging.handlers.WatchedFileHandler(target, encoding="utf-8")
+    return _handlers[target]
 
 
 LONG_NUMBER = re.compile(r"[0-9]{7,}")      # a phone number or an id card typed into a URL
