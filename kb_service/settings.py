@@ -20,6 +20,8 @@ ENVIRONMENT = [
      "联系方式与位置保存的月数，kb purge 删除更早的；不得少于 standards.yaml 规定的保存期"),
     ("KB_TRUSTED_PROXIES", "", "可信反向代理的地址（逗号分隔，可写网段如 10.0.0.0/8）；只有来自它们的 "
      "X-Forwarded-For/-Proto 才被采信；为空时一律不采信，按连接的对端地址计数限流"),
+    ("KB_REQUEST_LOG", "<KB_DATA_DIR>/requests.log",
+     "每个请求一行 JSON 的请求日志（不含查询值、电话、姓名、令牌、Cookie）；- 表示标准错误输出，off 表示不写"),
     ("KB_PROJECT_DIR", "<当前目录>", "内容仓库根目录（含 mkdocs.yml、docs/、snippets/）"),
     ("KB_SITE_ENGINE", "mkdocs", "构建站点用的构建器：mkdocs（Material for MkDocs）或 zensical（需安装 zensical 扩展）"),
 ]
@@ -36,6 +38,7 @@ class Settings:
     retention_months: int | None = None
     site_engine: str = "mkdocs"
     trusted_proxies: tuple[str, ...] = ()
+    request_log: str = "off"
 
     @property
     def site_dir(self) -> Path:
@@ -83,6 +86,7 @@ class Settings:
             feedback_rate_limit=_int(env, "KB_FEEDBACK_RATE_LIMIT", 10),
             retention_months=_int(env, "KB_RETENTION_MONTHS", None),
             site_engine=site_engine(env.get("KB_SITE_ENGINE") or "mkdocs"),
+            request_log=env.get("KB_REQUEST_LOG") or str(data_dir / "requests.log"),
             trusted_proxies=tuple(p.strip() for p in env.get("KB_TRUSTED_PROXIES", "").split(",") if p.strip()),
         )
 

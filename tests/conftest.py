@@ -190,6 +190,8 @@ def local_only_page(browser, **context_options):
     assert not outside, f"页面请求了外部地址：{outside}"
 
 
+# bypass_csp: Playwright's wait_for_function evaluates a string, which the site's CSP (no eval)
+# refuses; tests/test_roles_browser.py checks the pages under the real policy.
 @pytest.fixture
 def page(browser):
     # Functional tests poll with wait_for_function, which Playwright evaluates as a string: the
@@ -201,7 +203,13 @@ def page(browser):
 @pytest.fixture
 def clipboard_page(browser):
     """Like `page`, but the context may read and write the clipboard."""
-    yield from local_only_page(browser, permissions=["clipboard-read", "clipboard-write"], bypass_csp=True)
+    yield from local_only_page(browser, bypass_csp=True, permissions=["clipboard-read", "clipboard-write"])
+
+
+@pytest.fixture
+def strict_page(browser):
+    """A page under the site's real Content-Security-Policy."""
+    yield from local_only_page(browser)
 
 
 # -- databases ----------------------------------------------------------------------------------

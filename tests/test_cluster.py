@@ -76,6 +76,10 @@ def test_session_limit_and_public_page_are_shared_between_nodes(nodes, built_pro
 
 def test_two_workers_share_limits_and_sessions(built_project, pg_url, tmp_path):
     secret = secret_for(built_project, pg_url, tmp_path, "worker-agent", "agent")
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:      # the nodes test used this address's budget in the same schema
+        conn.exec_driver_sql("DELETE FROM rate_counters")
+    engine.dispose()
     port = free_port()
     env = {**os.environ, "KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(tmp_path / "var"),
            "KB_DATABASE_URL": pg_url, "KB_FEEDBACK_RATE_LIMIT": "5"}

@@ -129,7 +129,7 @@ def test_js_submit_with_consent_shows_reference_and_stores_masked_phone(page, sr
     assert len(found) == 1
     entry = found[0]
     assert entry["type"] == "complaint" and entry["category"] == "noise" and entry["location"] == mask_location("3栋1单元")
-    assert entry["consent"] is True and entry["contact_name"] == "王女士"
+    assert entry["consent"] is True and entry["contact_name"] == "王**"      # lists mask name and door
     assert entry["contact_phone"] == "138****5678"
     assert entry["ratings"] == {"service": 4, "care": 2}
     # the staff detail view has the full number

@@ -5,6 +5,7 @@ error-list size, redirects, the build marker, file permissions, search-gap reten
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import datetime as dt
 import json
 import re
@@ -207,5 +208,6 @@ def test_a_stalled_request_body_gets_408():
             await app(scope, receive, send)
         return info.value
 
-    exc = asyncio.run(run())
+    with ThreadPoolExecutor(1) as pool:          # its own event loop, whatever runs in this thread
+        exc = pool.submit(asyncio.run, run()).result()
     assert getattr(exc, "status_code", None) == 408

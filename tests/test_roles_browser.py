@@ -5,6 +5,7 @@ pages run under the Content-Security-Policy without a single violation."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import Server, kb
 
@@ -33,7 +34,8 @@ def role_server(built_project, tmp_path_factory):
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "editor", "admin"])
-def test_login_per_role(role_server, page, role):
+def test_login_per_role(role_server, strict_page, role):
+    page = strict_page
     url = role_server.url
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
@@ -56,7 +58,8 @@ def test_login_per_role(role_server, page, role):
     assert violations == []
 
 
-def test_site_pages_run_under_the_csp(role_server, page):
+def test_site_pages_run_under_the_csp(role_server, strict_page):
+    page = strict_page
     url = role_server.url
     violations, errors = [], []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
@@ -66,7 +69,7 @@ def test_site_pages_run_under_the_csp(role_server, page):
         page.wait_for_load_state("networkidle")
     # The fee calculator works without its old inline onsubmit handler.
     page.goto(url + "/residents/fees/")
-    page.wait_for_function("document.querySelector('#kb-fee-calculator output').value.length > 0")
+    expect(page.locator("#kb-fee-calculator output")).to_contain_text("合计")
     page.press("#kb-fee-calculator input[name=area]", "Enter")
     assert page.url.startswith(url + "/residents/fees/")
     assert violations == [] and errors == []

@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
 def middleware(settings: Settings, *, preview: bool = False) -> list[Middleware]:
     """Outermost first: the request log, security headers on every response, the real client address (trusted
     proxies only), then who is staff; in preview mode the page-reload script."""
-    stack = [Middleware(RequestLog), Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
+    stack = [Middleware(RequestLog, target=settings.request_log), Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
     if preview:
         stack.append(Middleware(live.InjectReloadScript))
     if settings.trusted_proxies:
