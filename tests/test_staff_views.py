@@ -325,6 +325,8 @@ def test_csv_export_has_bom_masks_phones_and_neutralises_formulas(db_client):
     api = db_client.get("/api/improvement-log/export.csv?type=suggestion", headers=STAFF)
     assert api.status_code == 200 and api.content.startswith(b"\xef\xbb\xbf")
     assert list(csv.reader(io.StringIO(api.content.decode("utf-8-sig"))))[1:] == only[1:]
+    # The session cookie is the other way in; without it or a token the export is refused.
+    db_client.cookies.clear()
     assert db_client.get("/api/improvement-log/export.csv").status_code == 401
 
 
@@ -452,6 +454,7 @@ def test_dashboard_page_draws_the_submitted_data(db_client):
     assert stats.status_code == 200
     assert stats.json()["volume_by_type"]["complaint"]["counts"][-1] == 2
     assert stats.json()["csi"]["dimensions"]["service"]["csi"][-1] == 62.5
+    db_client.cookies.clear()  # signed out: neither the session cookie nor a token
     assert db_client.get("/api/improvement-log/stats").status_code == 401
 
 

@@ -106,9 +106,13 @@ class Query:
         return "code" if self.access_code is not None else "phone"
 
 
+# The fields a progress query may carry and their longest accepted length (the API document reads these).
+QUERY_LIMITS = {"reference": 40, "access_code": 40, "phone_last4": 10, "action": 20, "comment": 2000}
+
+
 def parse_query(data: dict) -> Query:
     errors = []
-    known = {"reference", "access_code", "phone_last4", "action", "comment"}
+    known = set(QUERY_LIMITS)
     for key in sorted(set(data) - known):
         errors.append({"field": str(key)[:50], "message": f"未知字段；可用：{', '.join(sorted(known))}"})
 
@@ -125,11 +129,11 @@ def parse_query(data: dict) -> Query:
             return None
         return value or None
 
-    reference = text("reference", 40)
-    code = text("access_code", 40)
-    last4 = text("phone_last4", 10)
-    action = text("action", 20)
-    comment = text("comment", 2000)
+    reference = text("reference", QUERY_LIMITS["reference"])
+    code = text("access_code", QUERY_LIMITS["access_code"])
+    last4 = text("phone_last4", QUERY_LIMITS["phone_last4"])
+    action = text("action", QUERY_LIMITS["action"])
+    comment = text("comment", QUERY_LIMITS["comment"])
     if reference is None:
         errors.append({"field": "reference", "message": "请填写编号，例如 FB20261201-ABCDE"})
     if code is None and last4 is None:

@@ -21,8 +21,11 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from kb_service.content.model import CHANNEL_TEXT, Corpus
 from kb_service.feedback import fields_spec as spec
+from kb_service.feedback import notices as board
+from kb_service.feedback import status as progress
 from kb_service.feedback.store import MAX_LIMIT
-from kb_service.web import api
+from kb_service.web import api, calls, notices, resident_pages
+from kb_service.web import preview as live
 from kb_service.web import templates as views
 from kb_service.web.services import services
 
@@ -222,7 +225,81 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
         description="状态只能按 received → triaged → in_progress → resolved → followed_up → closed 流转，"
                     "回访不满意时 followed_up → in_progress；其他跳转是 409。")},
 }
-HIDDEN = {api.not_found}
+
+
+def _status_query(*names: str) -> Callable[[Corpus], Schema]:
+    props = {name: {"type": "string", "maxLength": progress.QUERY_LIMITS[name]} for name in names}
+    if "action" in props:
+        props["action"] = {"type": "string", "enum": ["not_satisfied"], "description": "对处理结果不满意，重新处理"}
+    return _const({"type": "object", "required": ["reference"], "properties": props})
+
+
+def _notice_body(required: tuple[str, ...]) -> Callable[[Corpus], Schema]:
+    def schema(corpus: Corpus) -> Schema:
+        props: dict[str, Schema] = {name: {"type": "string", "maxLength": limit} for name, limit in board.LIMITS.items()}
+        props["community"] = {"type": "string", "enum": sorted(board.communities(corpus)),
+                              "description": "小区 id；不填是全公司的公告"}
+        for name in ("valid_from", "valid_until"):
+            props[name] = {"type": "string", "description": "日期或时间，例如 2026-12-01 或 2026-12-01T08:00"}
+        return {"type": "object", "required": list(required), "properties": props}
+    return schema
+
+
+NOTICE = {"type": "object", "required": ["id", "url", "state", "title"],
+          "properties": {"id": {"type": "integer"}, "url": STRING, "state": STRING, "state_label": STRING,
+                         "community": nullable("string"), "title": STRING, "body": nullable("string"),
+                         "valid_from": nullable("string"), "valid_until": nullable("string"),
+                         "published_at": STRING, "updated_at": STRING, "corrected": {"type": "boolean"},
+                         "withdrawn_at": nullable("string")}}
+NOTICE_ID = Param("id", "公告编号", _const({"type": "integer", "minimum": 1}), "path")
+COMMUNITY = Param("community", "小区 id：只看这个小区和全公司的公告", lambda corpus: {
+    "type": "string", "enum": sorted(board.communities(corpus))})
+PUBLIC_STATUS = {"type": "object", "required": ["reference", "status"],
+                 "properties": {"reference": STRING, "status": STRING}}
+
+OPERATIONS.update({
+    api.ready: {"GET": Op("服务是否可以接请求（内容、检索索引、数据库都已就绪）", "服务", {
+        "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}, "error": STRING}},
+        description="还没就绪时是 503，带 Retry-After 和原因。")},
+    api.community_list: {"GET": Op("本站设置的小区", "小区", {
+        "type": "object", "required": ["communities"],
+        "properties": {"default": nullable("string"), "communities": {"type": "array", "items": {
+            "type": "object", "required": ["id", "name"],
+            "properties": {"id": STRING, "name": STRING, "url": STRING, "label": STRING,
+                           "example": {"type": "boolean"}, "households": nullable("integer"),
+                           "hotline": nullable("string")}}}}})},
+    calls.lookup_settings: {"GET": Op("接电话页面的设置：兜底话术、重复来电窗口、登记用的类型和分类", "检索",
+                                      {"type": "object", "required": ["fallbacks", "repeat", "record"]})},
+    calls.staff_session: {"GET": Op("当前登录的员工和写操作要带的 CSRF 令牌", "员工", {
+        "type": "object", "required": ["name", "role", "csrf"],
+        "properties": {"name": STRING, "role": STRING, "csrf": STRING, "login": STRING}},
+        description="只认登录后的会话 Cookie；没有登录是 401。")},
+    resident_pages.feedback_status: {"POST": Op(
+        "业主用编号加查询码（或留电话的后四位）查进度；也可以表示对处理结果不满意", "反馈", PUBLIC_STATUS,
+        body=_status_query("reference", "access_code", "phone_last4", "action"),
+        form_body=_status_query("reference", "access_code", "phone_last4", "action"),
+        description="编号和查询码对不上是 404；失败次数太多是 429（带 Retry-After）。")},
+    resident_pages.page_comment: {"POST": Op("页面投票之后补一句意见", "反馈", {
+        "type": "object", "required": ["reference", "comment_saved"],
+        "properties": {"reference": STRING, "comment_saved": {"type": "boolean"}}},
+        body=_status_query("reference", "access_code", "comment"))},
+    notices.api_list: {"GET": Op("小区公告：当前的和已过期的", "公告", {
+        "type": "object", "required": ["current", "archive"],
+        "properties": {"current": {"type": "array", "items": NOTICE}, "archive": {"type": "array", "items": NOTICE}}},
+        params=(COMMUNITY,))},
+    notices.api_get: {"GET": Op("一条公告及其更正记录", "公告", NOTICE, params=(NOTICE_ID,))},
+    notices.api_publish: {"POST": Op("发布公告", "公告", {
+        "type": "object", "required": ["id", "url", "warnings"],
+        "properties": {"id": {"type": "integer"}, "url": STRING, "warnings": {"type": "array", "items": STRING}}},
+        status=201, staff=True, body=_notice_body(("title", "body")))},
+    notices.api_correct: {"PATCH": Op("更正公告（写明原因，旧版本保留）", "公告", NOTICE, staff=True,
+                                      params=(NOTICE_ID,), body=_notice_body(()))},
+    notices.api_withdraw: {"DELETE": Op("撤回公告", "公告", {
+        "type": "object", "required": ["id", "withdrawn"],
+        "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, staff=True, params=(NOTICE_ID,))},
+})
+# The preview's own endpoints (kb serve --reload) are for the editor's browser, not integrators.
+HIDDEN = {api.not_found, live.build_status, live.script}
 
 
 def api_routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, Route]]:
