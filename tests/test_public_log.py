@@ -53,9 +53,9 @@ def fill_log(database_url: str, settings: Settings, now) -> str:
 
 def check_page(html: str, month: str, reference: str) -> None:
     cells = re.findall(r"<tr>\s*<td>(\d{4}-\d\d)</td>((?:\s*<td[^>]*>[^<]*</td>)+)", html)
-    # first table: complaint 2, suggestion 0, praise 1, inquiry 0 (page feedback is left out); closed 0
+    # first table: complaint 2, suggestion 0, praise 1, inquiry 0, repair 0 (page feedback is left out); closed 0
     assert cells[0][0] == month
-    assert re.findall(r">([^<]*)</td>", cells[0][1]) == ["2", "0", "1", "0", "0"]
+    assert re.findall(r">([^<]*)</td>", cells[0][1]) == ["2", "0", "1", "0", "0", "0"]
     assert "62.5" in html and "50.0" in html          # service: mean 3.5; communication: mean 3
     assert "电梯异味处理写进保洁巡查表" in html and "https://git.example/kb/pull/7" in html
     assert "电梯每天开窗通风两次" in html and "<svg" in html

@@ -214,15 +214,22 @@ def nav_pages(config_text: str) -> list[str]:
 
 
 def _nav_pages(items):
+    """The Markdown pages a nav lists; links (`/notices/`, `https://...`) are not pages."""
     for item in items:
         if isinstance(item, str):
-            yield item
+            if _is_page(item):
+                yield item
         elif isinstance(item, dict):
             for value in item.values():
                 if isinstance(value, str):
-                    yield value
+                    if _is_page(value):
+                        yield value
                 elif isinstance(value, list):
                     yield from _nav_pages(value)
+
+
+def _is_page(target: str) -> bool:
+    return not target.startswith("/") and "://" not in target
 
 
 def _title(markdown: str) -> str:
