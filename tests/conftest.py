@@ -178,6 +178,13 @@ def browser():
         b.close()
 
 
+def fees_page(url: str) -> str:
+    """The default community's fees page: the fee table and the calculator live there."""
+    listing = httpx.get(url + "/api/communities", timeout=10).json()
+    default = next(c for c in listing["communities"] if c["id"] == listing["default"])
+    return url + default["url"] + "fees/"
+
+
 def local_only_page(browser, **context_options):
     """A page in a fresh context; fails the test if anything was requested outside 127.0.0.1."""
     context = browser.new_context(locale="zh-CN", **context_options)

@@ -73,6 +73,11 @@ def test_session_cookie_works_for_the_api_with_a_csrf_header(db_client):
     assert entry["events"][0]["actor"] == "tester"
     foreign = intake(db_client, headers={"X-CSRF-Token": sess["csrf"], "Origin": "http://evil.example"})
     assert foreign.status_code == 403
+    # Public writes stay public for a signed-in browser: without the header the cookie is ignored.
+    template = db_client.get("/api/templates").json()["templates"][0]["id"]
+    filled = db_client.post(f"/api/templates/{template}/render", json={"fields": {}})
+    assert filled.status_code in (200, 422), filled.text
+    assert "CSRF" not in filled.text
 
 
 def test_caller_history_by_phone_in_any_format(db_client, caplog):

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, local_only_page
+from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +78,7 @@ def test_resident_page_fits_a_phone(phone, srv, path):
 
 
 def test_wide_tables_scroll_in_their_own_focusable_box_with_the_first_column_fixed(phone, srv):
-    phone.goto(srv.url + "/residents/fees/")
+    phone.goto(fees_page(srv.url))
     wrap = phone.locator(".md-typeset__scrollwrap").first
     expect(wrap).to_have_attribute("tabindex", "0")
     assert wrap.evaluate("w => w.scrollWidth > w.clientWidth"), "the fee table should be wider than a phone"
@@ -98,7 +98,7 @@ def test_touch_targets_are_44px(phone, srv):
         .map(e => [e.className || e.name || e.tagName, Math.round(e.getBoundingClientRect().height)])
         .filter(([_, h]) => h < 44)""")
     assert small == [], small
-    phone.goto(srv.url + "/residents/fees/")
+    phone.goto(fees_page(srv.url))
     fields = phone.evaluate("""() => [...document.querySelectorAll('#kb-fee-calculator input, #kb-fee-calculator select')]
         .map(e => Math.round(e.getBoundingClientRect().height))""")
     assert fields and min(fields) >= 44, fields

@@ -90,14 +90,18 @@ class StaffBackend(AuthenticationBackend):
             if path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:
                 # A cookie rides along with any cross-site request: API writes with it must come
                 # from this origin and carry the session's CSRF token in a header that only our
-                # own pages can read and send.
+                # own pages can read and send. Without the header the request is simply anonymous,
+                # so public writes (filling a template, the feedback form) work for a signed-in
+                # member of staff too, and staff-only ones answer 401.
+                presented = conn.headers.get(CSRF_HEADER)
+                if presented is None:
+                    return None
                 try:
                     check_same_origin(conn.headers, str(conn.base_url))
                 except KBError as exc:
                     raise AuthFailed(exc.message, 403) from None
-                presented = conn.headers.get(CSRF_HEADER) or ""
                 if not hmac.compare_digest(user.csrf.encode(), presented.encode("utf-8", "surrogatepass")):
-                    raise AuthFailed("缺少或错误的 X-CSRF-Token 请求头：用登录页面会话写入时必须带上", 403)
+                    raise AuthFailed("X-CSRF-Token 请求头不对：请刷新页面（重新登录）后再试", 403)
         return AuthCredentials(sorted(user.scopes)), user
 
 
@@ -160,6 +164,8 @@ def require(request: Request, *scopes: str) -> StaffUser:
     """The staff user of this request, holding every scope; 401 without credentials, 403 otherwise."""
     user = request.user
     if not user.is_authenticated:
+        if request.method not in SAFE_METHODS and request.cookies.get(COOKIE):
+            raise Forbidden("用登录会话写入时必须带上 X-CSRF-Token 请求头（GET /api/staff/session 给出令牌）")
         if not staff_open(request.app.state.services):
             raise Unauthorized("员工接口未开启：服务端没有配置 KB_STAFF_TOKENS，也没有员工账号（kb staff add）")
         raise Unauthorized("需要员工令牌：请求头 Authorization: Bearer <令牌>")
