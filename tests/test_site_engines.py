@@ -88,6 +88,16 @@ def test_staged_tree_is_plain_markdown_for_any_builder(projects):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_shared_script_comes_before_the_page_scripts(projects, engine):
+    """kbcore.js (window.KB) runs before every page script that uses it, in either builder's pages."""
+    ours = {p.name for p in (projects[engine] / "docs" / "assets" / "javascripts").glob("*.js")}
+    html = (projects[engine] / "site" / "index.html").read_text(encoding="utf-8")
+    loaded = [s.rsplit("/", 1)[-1] for s in re.findall(r'<script[^>]*\bsrc="([^"]+\.js)"', html)]
+    loaded = [name for name in loaded if name in ours]
+    assert loaded[0] == "kbcore.js" and {"lookup.js", "callrecord.js", "fill.js", "feedback.js"} <= set(loaded), loaded
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_unknown_references_fail_before_the_builder_with_file_and_line(tmp_path, engine):
     pytest.importorskip(engine)
     from kb_service.build import build_site

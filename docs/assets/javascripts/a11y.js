@@ -19,6 +19,6 @@
       box.setAttribute("aria-label", item ? item.textContent.trim().slice(0, 80) : "清单项");
     });
   }
-  if (window.document$) window.document$.subscribe(function () { setTimeout(fix, 0); });
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fix); else fix();
+  // a tick later: Material wraps the tables in its own document$ subscriber, which may run after ours
+  KB.onPage(function () { setTimeout(fix, 0); });
 })();

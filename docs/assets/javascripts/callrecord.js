@@ -2,13 +2,14 @@
 // with type/category prefilled from the open script, the commitments' deadlines shown, the
 // caller's earlier entries looked up from the phone number, and a login round trip that loses
 // nothing typed (sessionStorage). Keyboard first: F2 (or R outside a text field) opens it,
-// Enter in the last field saves, Esc closes. Plain ES2017, no libraries.
+// Enter in the last field saves, Esc closes. Plain ES2017, no libraries; kbcore.js (KB) first.
 (function () {
   "use strict";
 
-  const CONFIG_URL = "/api/lookup";
-  const SESSION_URL = "/api/staff/session";
-  const LOG_URL = "/api/improvement-log";
+  // Under the site root (KB), so that a site served under a sub-path (https://host/kb/) works.
+  const CONFIG_URL = KB.api("lookup");
+  const SESSION_URL = KB.api("staff/session");
+  const LOG_URL = KB.api("improvement-log");
   const DRAFT_KEY = "kb-call-draft";
   const TZ = "Asia/Shanghai";
   const FIELDS = ["type", "tier", "category", "occurred_at", "location", "contact_name", "contact_phone",
@@ -24,20 +25,7 @@
   let lastHistory = null;
 
   // ---- helpers ------------------------------------------------------------------------------
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      const value = attrs[name];
-      if (value === undefined || value === null || value === false) return;
-      if (name === "text") node.textContent = value;
-      else if (name === "className") node.className = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    });
-    (children || []).forEach(function (c) {
-      if (c !== null && c !== undefined) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
+  const el = KB.el;
 
   function beijing(date, withTime) {
     const parts = {};
@@ -65,20 +53,16 @@
       (tag === "INPUT" && ["checkbox", "radio", "button", "submit"].indexOf((t.type || "").toLowerCase()) < 0);
   }
 
-  function copy(text) {
-    if (typeof window.kbCopyText === "function") return window.kbCopyText(text);
-    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
-    return Promise.reject(new Error("clipboard unavailable"));
-  }
-
   function loadConfig() {
     const get = typeof window.kbLookupConfig === "function" ? window.kbLookupConfig() :
-      fetch(CONFIG_URL, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; });
+      KB.getJSON(CONFIG_URL).then(function (answer) { return answer.ok ? answer.data : null; });
     return Promise.resolve(get).then(function (c) { config = c; return c; });
   }
 
   function scriptOfPage() {
-    const m = window.location.pathname.match(/^\/scripts\/([a-z]+\.[a-z0-9-]+)\/$/);
+    const here = window.location.pathname;
+    const scripts = KB.path("scripts/");   // "/kb/scripts/" when the site is under /kb/
+    const m = here.indexOf(scripts) === 0 ? here.slice(scripts.length).match(/^([a-z]+\.[a-z0-9-]+)\/$/) : null;
     if (!m) return null;
     const h1 = document.querySelector(".md-content h1");
     return { id: m[1], title: h1 ? h1.textContent.trim() : m[1], url: window.location.pathname };
@@ -268,13 +252,12 @@
     keepDraft();
     const q = lookupQuery();
     const back = window.location.pathname + (q ? "?q=" + encodeURIComponent(q) : "") + "#kb-call";
-    window.location.assign("/staff/login?next=" + encodeURIComponent(back));
+    window.location.assign(KB.path("staff/login") + "?next=" + encodeURIComponent(back));
   }
 
   // ---- saving -------------------------------------------------------------------------------
   function session() {
-    return fetch(SESSION_URL, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.status === 401 ? null : r.json(); });
+    return KB.getJSON(SESSION_URL).then(function (answer) { return answer.status === 401 ? null : answer.data; });
   }
 
   function body() {
@@ -300,11 +283,7 @@
         toLogin();
         return null;
       }
-      return fetch(LOG_URL, { method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": sess.csrf },
-        body: JSON.stringify(body()) }).then(function (r) {
-        return r.json().then(function (data) { return { status: r.status, data: data }; });
-      }).then(function (res) {
+      return KB.sendJSON("POST", LOG_URL, body(), { headers: { "X-CSRF-Token": sess.csrf } }).then(function (res) {
         if (res.status === 401) { toLogin(); return; }
         if (res.status !== 201) {
           const errs = (res.data.errors || []).map(function (x) { return x.field + "：" + x.message; }).join("；");
@@ -325,13 +304,15 @@
     const ref = el("code", { id: "kb-call-reference", text: entry.reference });
     const copyRef = el("button", { type: "button", className: "md-button", text: "复制编号" });
     const copySay = el("button", { type: "button", className: "md-button", text: "复制告知语" });
-    copyRef.addEventListener("click", function () { copy(entry.reference).then(function () { setStatus("已复制编号。", "ok"); }); });
-    copySay.addEventListener("click", function () { copy(say).then(function () { setStatus("已复制告知语。", "ok"); }); });
+    copyRef.addEventListener("click", function () {
+      KB.copyText(entry.reference).then(function () { setStatus("已复制编号。", "ok"); });
+    });
+    copySay.addEventListener("click", function () { KB.copyText(say).then(function () { setStatus("已复制告知语。", "ok"); }); });
     result.append(
       el("p", {}, [el("strong", { text: "已登记。" }), "编号 ", ref, " ", copyRef]),
       due ? el("p", { id: "kb-call-due" }, ["首次联系业主时限：", el("strong", { text: due })]) : null,
       el("p", { className: "kb-call-say" }, ["告诉业主：", el("span", { id: "kb-call-say", text: say }), " ", copySay]),
-      el("p", {}, [el("a", { href: "/staff/entries/" + entry.id, text: "打开条目跟进" })]));
+      el("p", {}, [el("a", { href: KB.path("staff/entries/" + entry.id), text: "打开条目跟进" })]));
     setStatus("已保存，编号 " + entry.reference + "。", "ok");
     copyRef.focus();
   }
@@ -362,9 +343,8 @@
     const ctrl = new AbortController();
     historyCtrl = ctrl;
     const seq = ++historySeq;
-    fetch(LOG_URL + "?phone=" + encodeURIComponent(number) + "&limit=10",
-      { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "application/json" } })
-      .then(function (r) { return r.status === 401 ? { login: true } : r.json(); })
+    KB.getJSON(LOG_URL + "?phone=" + encodeURIComponent(number) + "&limit=10", { signal: ctrl.signal })
+      .then(function (answer) { return answer.status === 401 ? { login: true } : answer.data; })
       .then(function (data) {
         if (seq !== historySeq) return;
         lastHistory = data;
@@ -457,7 +437,5 @@
   }
 
   window.kbCallRecord = { open: open };
-  if (window.document$ && typeof window.document$.subscribe === "function") window.document$.subscribe(bind);
-  else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind);
-  else bind();
+  KB.onPage(bind);
 })();

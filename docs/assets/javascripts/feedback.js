@@ -1,33 +1,17 @@
 // 反馈与投诉 (residents/feedback/) and the "这一页对您有帮助吗？" widget under every page.
-// Plain ES2017, no libraries. Both post JSON to the service's POST /api/feedback. The resident
-// form also works without this script (a plain form post gets an HTML result page); with it,
-// errors show next to the fields and the reference number shows on the page. Subscribes to
-// document$ so it survives Material's instant navigation. Everything typed by a person or sent
-// back by the service goes on the page with textContent only.
+// Plain ES2017, no libraries; kbcore.js (KB) first. Both post JSON to the service's
+// POST /api/feedback. The resident form also works without this script (a plain form post gets an
+// HTML result page); with it, errors show next to the fields and the reference number shows on
+// the page. Binds on every page view (KB.onPage: Material's instant navigation). Everything typed
+// by a person or sent back by the service goes on the page with textContent only.
 (function () {
   "use strict";
 
-  // The site root is two levels above this file (assets/javascripts/feedback.js).
-  var SITE_ROOT = (function () {
-    var script = document.currentScript;
-    if (script && script.src) return new URL("../../", script.src);
-    return new URL("/", location.href);
-  })();
-  var ENDPOINT = new URL("api/feedback", SITE_ROOT).href;
-  var COMMENT_ENDPOINT = new URL("api/feedback/comment", SITE_ROOT).href;
-  var STATUS_PAGE = new URL("residents/status/", SITE_ROOT).href;
+  var ENDPOINT = KB.api("feedback");
+  var COMMENT_ENDPOINT = KB.api("feedback/comment");
+  var STATUS_PAGE = KB.url("residents/status/");
   var LAST = "kb-last-feedback";   // sessionStorage: the last result survives a reload of this tab
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
+  var el = KB.el;
 
   // A random key per submission, so that a retry or a double submit is stored once.
   // crypto.randomUUID needs a secure context (https or 127.0.0.1); getRandomValues does not.
@@ -41,24 +25,10 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  // POST JSON. Resolves {status, data}. Rejects with {unreachable: true} when the service can't be
-  // reached (no network, or the site opened as static files) or answers something that is not
-  // JSON (a proxy's error page, a static file server refusing POST).
+  // Resolves {status, data}; rejects when the service can't be reached (no network, or the site
+  // opened as static files) or answers something that is not JSON (a proxy's error page).
   function postJSON(body, endpoint) {
-    return fetch(endpoint || ENDPOINT, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-      credentials: "same-origin"
-    }).then(function (response) {
-      return response.json().then(function (data) {
-        return { status: response.status, data: data };
-      }, function () {
-        throw { unreachable: true, status: response.status };
-      });
-    }, function () {
-      throw { unreachable: true };
-    });
+    return KB.sendJSON("POST", endpoint || ENDPOINT, body);
   }
 
   // ISO UTC time from the API -> "2026年12月01日 14:00" in Beijing time, like the service's pages.
@@ -123,21 +93,11 @@
     var self = this;
     var box = document.getElementById("kb-fb-consent-ask");
     if (!box) {
-      box = el("div", "kb-fb-consent-ask");
-      box.id = "kb-fb-consent-ask";
-      box.setAttribute("role", "alertdialog");
-      box.setAttribute("aria-labelledby", "kb-fb-consent-q");
-      var q = el("p", null, "您填了电话，但没有同意联系：要我们联系您吗？");
-      q.id = "kb-fb-consent-q";
-      box.appendChild(q);
-      var yes = el("button", "md-button md-button--primary", "同意联系，并提交");
-      yes.type = "button";
-      yes.id = "kb-fb-consent-yes";
-      var no = el("button", "md-button", "不用联系，直接提交（不保存电话）");
-      no.type = "button";
-      no.id = "kb-fb-consent-no";
-      box.appendChild(yes);
-      box.appendChild(no);
+      var yes = el("button", { type: "button", id: "kb-fb-consent-yes", className: "md-button md-button--primary" },
+        "同意联系，并提交");
+      var no = el("button", { type: "button", id: "kb-fb-consent-no", className: "md-button" }, "不用联系，直接提交（不保存电话）");
+      box = el("div", { id: "kb-fb-consent-ask", className: "kb-fb-consent-ask", role: "alertdialog",
+        "aria-labelledby": "kb-fb-consent-q" }, [el("p", { id: "kb-fb-consent-q" }, "您填了电话，但没有同意联系：要我们联系您吗？"), yes, no]);
       yes.addEventListener("click", function () { f.consent.checked = true; self.answerConsent(box); });
       no.addEventListener("click", function () { self.answerConsent(box); });
       this.button.parentNode.parentNode.insertBefore(box, this.button.parentNode);
@@ -258,53 +218,33 @@
 
   ResidentForm.prototype.done = function (reply, sent, restored) {
     var box = this.result;
-    clear(box);
+    KB.clear(box);
     box.appendChild(el("h2", null, "提交成功"));
     box.appendChild(el("p", null, reply.message));
     var facts = el("dl");
     function fact(term, value) {
       if (value === null || value === undefined || value === "") return;
       facts.appendChild(el("dt", null, term));
-      var dd = el("dd");
-      if (value instanceof Node) dd.appendChild(value); else dd.textContent = value;
-      facts.appendChild(dd);
+      facts.appendChild(el("dd", null, value));
     }
-    var ref = el("strong", "kb-fb-reference", reply.reference);
-    ref.id = "kb-fb-reference";
-    var refLine = el("span");
-    refLine.appendChild(ref);
-    refLine.appendChild(copyButton(reply.reference, "复制编号"));
-    fact("编号", refLine);
+    fact("编号", el("span", null, [el("strong", { id: "kb-fb-reference", className: "kb-fb-reference" }, reply.reference),
+      copyButton(reply.reference, "复制编号")]));
     if (reply.access_code) {
-      var code = el("strong", "kb-fb-reference", reply.access_code);
-      code.id = "kb-fb-access-code";
-      var codeLine = el("span");
-      codeLine.appendChild(code);
-      codeLine.appendChild(copyButton(reply.access_code, "复制查询码"));
-      fact("查询码", codeLine);
+      fact("查询码", el("span", null, [el("strong", { id: "kb-fb-access-code", className: "kb-fb-reference" }, reply.access_code),
+        copyButton(reply.access_code, "复制查询码")]));
     }
-    if (reply.respond_by) {
-      var due = el("span", null, localTime(reply.respond_by) + " 前");
-      due.id = "kb-fb-respond-by";
-      fact("答复时限", due);
-    }
+    if (reply.respond_by) fact("答复时限", el("span", { id: "kb-fb-respond-by" }, localTime(reply.respond_by) + " 前"));
     if (reply.resolve_by) fact("处理结果", localTime(reply.resolve_by) + " 前");
-    var echo = el("span", "kb-fb-echo", sent.content.trim());
-    echo.id = "kb-fb-echo";
-    fact("您写的内容", echo);
+    fact("您写的内容", el("span", { id: "kb-fb-echo", className: "kb-fb-echo" }, sent.content.trim()));
     box.appendChild(facts);
-    var how = el("p", null, "请记下编号和查询码（截图或点“复制”），查询码只显示这一次。查进度：打开 ");
-    var link = el("a", null, "查询进度");
-    link.href = STATUS_PAGE;
-    how.appendChild(link);
-    how.appendChild(document.createTextNode(" 页，填编号和查询码" + (reply.contact_stored ? "（或手机号后四位）" : "") + "。"));
-    box.appendChild(how);
+    box.appendChild(el("p", null, ["请记下编号和查询码（截图或点“复制”），查询码只显示这一次。查进度：打开 ",
+      el("a", { href: STATUS_PAGE }, "查询进度"),
+      " 页，填编号和查询码" + (reply.contact_stored ? "（或手机号后四位）" : "") + "。"]));
     if (!reply.contact_stored) {
       box.appendChild(el("p", null, "您没有留下联系方式（或没有勾选同意），我们没法主动答复您；" +
         (this.hotline ? "可拨打 " + this.hotline + " 报编号查询。" : "可报编号到物业服务中心查询。")));
     }
-    var again = el("button", "md-button", "再提交一条");
-    again.type = "button";
+    var again = el("button", { type: "button", className: "md-button" }, "再提交一条");
     var self = this;
     again.addEventListener("click", function () {
       try { sessionStorage.removeItem(LAST); } catch (e) { /* ignore */ }
@@ -315,7 +255,7 @@
       self.form.hidden = false;
       self.form.querySelector("input[name=type]").focus();
     });
-    box.appendChild(el("p")).appendChild(again);
+    box.appendChild(el("p", null, again));
     this.form.hidden = true;
     box.hidden = false;
     if (!restored) box.focus();
@@ -338,20 +278,12 @@
   };
 
   function copyButton(text, label) {
-    var button = el("button", "md-button kb-copy", "复制");
-    button.type = "button";
-    button.setAttribute("aria-label", label);
+    var button = el("button", { type: "button", className: "md-button kb-copy", "aria-label": label }, "复制");
     button.addEventListener("click", function () {
-      var done = function () { button.textContent = "已复制"; setTimeout(function () { button.textContent = "复制"; }, 2000); };
-      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, function () {});
-      else {
-        var area = el("textarea");
-        area.value = text;
-        document.body.appendChild(area);
-        area.select();
-        try { document.execCommand("copy"); done(); } catch (e) { /* long-press to copy */ }
-        document.body.removeChild(area);
-      }
+      KB.copyText(text).then(function () {
+        button.textContent = "已复制";
+        setTimeout(function () { button.textContent = "复制"; }, 2000);
+      }, function () { /* refused: long-press to copy */ });
     });
     return button;
   }
@@ -396,7 +328,7 @@
     // Material's way: disabling the fieldset greys the buttons and shows the rating's note. The
     // comment box and the status go after the fieldset, so that they stay usable.
     var fieldset = form.querySelector("fieldset");
-    var more = el("div", "kb-pf-more");
+    var more = el("div", { className: "kb-pf-more" });
     form.appendChild(more);
 
     Array.prototype.forEach.call(buttons, function (button) {
@@ -406,9 +338,8 @@
         var note = form.querySelector(".md-feedback__note [data-md-value='" + value + "']");
         fieldset.disabled = true;
         if (note) note.hidden = false;
-        clear(more);
-        var status = el("p", "kb-pf-status");
-        status.setAttribute("role", "status");
+        KB.clear(more);
+        var status = el("p", { className: "kb-pf-status", role: "status" });
         function reopen() {
           fieldset.disabled = false;
           if (note) note.hidden = true;
@@ -420,13 +351,9 @@
         }
         // The vote is stored at once (leaving the page keeps it); the comment joins it afterwards.
         var vote = null;
-        var area = el("textarea", "kb-pf-comment");
-        area.name = "comment";
-        area.maxLength = 2000;
-        area.setAttribute("aria-label", "哪里需要改进（可不写）");
-        area.placeholder = "例如：没找到停车费怎么交";
-        var sendButton = el("button", "md-button kb-pf-send", "发送");
-        sendButton.type = "button";
+        var area = el("textarea", { className: "kb-pf-comment", name: "comment", maxlength: 2000,
+          "aria-label": "哪里需要改进（可不写）", placeholder: "例如：没找到停车费怎么交" });
+        var sendButton = el("button", { type: "button", className: "md-button kb-pf-send" }, "发送");
         more.appendChild(area);
         more.appendChild(sendButton);
         more.appendChild(status);
@@ -476,8 +403,5 @@
     if (widget) bindWidget(widget);
   }
 
-  // document$ fires on every (instant) page change; it never fires when the site is opened as
-  // files, so also bind once the page is parsed. bind() skips what is already bound.
-  if (window.document$) window.document$.subscribe(bind);
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind); else bind();
+  KB.onPage(bind);   // bind() skips what is already bound
 })();

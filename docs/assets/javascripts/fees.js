@@ -45,5 +45,5 @@
     form.addEventListener("change", update);
     update();
   }
-  if (window.document$) { window.document$.subscribe(bind); } else { document.addEventListener("DOMContentLoaded", bind); }
+  KB.onPage(bind);
 })();

@@ -1,6 +1,6 @@
 // 模板填写 (staff/fill/): pick a template, fill its typed fields, preview every channel side by
-// side, copy each one, and print the notice on A4. Plain ES2017, no libraries. Runs only where
-// #kb-fill-form exists; subscribes to document$ so it survives Material's instant navigation.
+// side, copy each one, and print the notice on A4. Plain ES2017, no libraries; kbcore.js (KB) first.
+// Runs only where #kb-fill-form exists, on every page view (KB.onPage: Material's instant navigation).
 // Everything a user typed or the service rendered is put on the page with textContent only.
 (function () {
   "use strict";
@@ -18,63 +18,8 @@
     try { window.localStorage.setItem(COMMUNITY_KEY, id); } catch (e) { /* private mode: ask again next time */ }
   }
 
-  // The site root is two levels above this file (assets/javascripts/fill.js); the API lives at
-  // <root>/api/. Resolved once, while the script that loaded us is still known.
-  var SITE_ROOT = (function () {
-    var script = document.currentScript;
-    if (script && script.src) return new URL("../../", script.src);
-    try {
-      var config = JSON.parse(document.getElementById("__config").textContent);
-      return new URL(config.base.replace(/\/?$/, "/"), location.href);
-    } catch (e) {
-      return new URL("/", location.href);
-    }
-  })();
-  var API = new URL("api/", SITE_ROOT).href;
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) return;
-        if (key === "className") node.className = value;
-        else node.setAttribute(key, value === true ? "" : String(value));
-      });
-    }
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  function siteUrl(path) {
-    return new URL(String(path || "").replace(/^\//, ""), SITE_ROOT).href;
-  }
-
-  // fetch + JSON. Resolves {status, data}; rejects with {network: true} when the service can't
-  // be reached or answers something that is not JSON (e.g. a proxy error page).
-  function fetchJSON(url, options) {
-    return fetch(url, Object.assign({ headers: { Accept: "application/json" } }, options || {}))
-      .then(function (response) {
-        return response.json().then(function (data) {
-          return { status: response.status, data: data };
-        }, function () {
-          throw { network: true, status: response.status };
-        });
-      }, function (error) {
-        if (error && error.name === "AbortError") throw error;
-        throw { network: true };
-      });
-  }
-
-  function copy(text) {
-    if (typeof window.kbCopyText === "function") return window.kbCopyText(text);
-    if (navigator.clipboard) return navigator.clipboard.writeText(text);
-    return Promise.reject(new Error("no clipboard"));
-  }
+  var el = KB.el;
+  var clear = KB.clear;
 
   // "2026-12-01 09:00" -> "2026-12-01（周二）09:00": the weekday of the calendar date the server
   // parsed (in Beijing time), so "明天" and "12月1日" can be checked before the notice goes out.
@@ -181,7 +126,7 @@
 
   FillPage.prototype.loadCommunities = function () {
     var self = this;
-    fetchJSON(API + "communities").then(function (answer) {
+    KB.getJSON(KB.api("communities")).then(function (answer) {
       var list = (answer.data && answer.data.communities) || [];
       if (!self.alive() || list.length < 2) return;
       var select = self.$("kb-fill-community");
@@ -206,7 +151,7 @@
     clear(status);
     status.textContent = "正在加载模板列表…";
     status.classList.remove("kb-fill-problem");
-    fetchJSON(API + "templates").then(function (answer) {
+    KB.getJSON(KB.api("templates")).then(function (answer) {
       if (!self.alive()) return;
       if (answer.status !== 200 || !answer.data || !Array.isArray(answer.data.templates)) {
         self.listProblem((answer.data && answer.data.error) || "模板列表加载失败（" + answer.status + "）");
@@ -270,7 +215,7 @@
     var mine = ++this.selectSeq;
     this.status("正在加载模板…");
     var query = this.community ? "?community=" + encodeURIComponent(this.community) : "";
-    fetchJSON(API + "templates/" + encodeURIComponent(id) + query).then(function (answer) {
+    KB.getJSON(KB.api("templates/" + encodeURIComponent(id) + query)).then(function (answer) {
       if (!self.alive() || mine !== self.selectSeq) return;
       if (answer.status === 404) {
         self.status("没有找到模板 “" + id + "”，请从上面的列表中选择。", true);
@@ -314,7 +259,7 @@
     $("kb-fill-current").hidden = false;
     $("kb-fill-title").textContent = tpl.title;
     $("kb-fill-id").textContent = tpl.id;
-    $("kb-fill-doc").href = siteUrl(tpl.url);
+    $("kb-fill-doc").href = KB.url(tpl.url);
     $("kb-fill-applies").textContent = tpl.applies_when ? "适用：" + tpl.applies_when : (tpl.summary || "");
     $("kb-fill-form-empty").hidden = true;
     $("kb-fill-actions").hidden = false;
@@ -492,16 +437,11 @@
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     this.controller = controller;
     var fields = this.values();
-    var url = API + "templates/" + encodeURIComponent(tpl.id) + "/render";
+    var url = KB.api("templates/" + encodeURIComponent(tpl.id) + "/render");
     this.root.classList.add("kb-fill-busy");
     Promise.all(tpl.channels.map(function (channel) {
-      return fetchJSON(url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(self.community ? { channel: channel, fields: fields, community: self.community }
-          : { channel: channel, fields: fields }),
-        signal: controller ? controller.signal : undefined
-      }).then(function (answer) { answer.channel = channel; return answer; });
+      return KB.sendJSON("POST", url, self.community ? { channel: channel, fields: fields, community: self.community }
+        : { channel: channel, fields: fields }, { signal: controller ? controller.signal : undefined }).then(function (answer) { answer.channel = channel; return answer; });
     })).then(function (answers) {
       if (!self.alive() || mine !== self.seq) return;
       self.root.classList.remove("kb-fill-busy");
@@ -637,7 +577,7 @@
     var self = this;
     var data = this.results[button.dataset.copyChannel];
     if (!data) return;
-    copy(data.text).then(function () {
+    KB.copyText(data.text).then(function () {
       button.textContent = "已复制";
       button.classList.add("kb-copied");
       setTimeout(function () {
@@ -709,7 +649,5 @@
     new FillPage(root).start();
   }
 
-  if (window.document$) window.document$.subscribe(mount);
-  else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
-  else mount();
+  KB.onPage(mount);
 })();

@@ -1,15 +1,16 @@
 // 话术速查 (staff/lookup.md): search-as-you-type against /api/search, scripts opened inline from
-// /api/scripts/{id}, every step reachable from the keyboard. Plain ES2017, no libraries.
-// Runs only on pages that have #kb-lookup-q; subscribes to document$ so it survives Material's
-// instant navigation.
+// /api/scripts/{id}, every step reachable from the keyboard. Plain ES2017, no libraries; kbcore.js
+// (KB) first. Runs only on pages that have #kb-lookup-q, on every page view (KB.onPage: Material's
+// instant navigation).
 (function () {
   "use strict";
 
-  const SEARCH_URL = "/api/search";
-  const SCRIPT_URL = "/api/scripts/";
-  const SCRIPTS_PAGE = "/scripts/";
+  // Under the site root (KB), so that a site served under a sub-path (https://host/kb/) works.
+  const SEARCH_URL = KB.api("search");
+  const SCRIPT_URL = KB.api("scripts/");
+  const SCRIPTS_PAGE = KB.path("scripts/");
   const LIMIT = 8;
-  const CONFIG_URL = "/api/lookup";
+  const CONFIG_URL = KB.api("lookup");
   // Short: the previous request is aborted and older answers are dropped (sequence number), so
   // a short debounce only spares the server the keystrokes of a fast typist (see bench/README.md).
   const DEBOUNCE_MS = 25;
@@ -24,8 +25,8 @@
   let configPromise = null;
   function lookupConfig() {
     if (!configPromise) {
-      configPromise = fetch(CONFIG_URL, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
+      configPromise = KB.getJSON(CONFIG_URL)
+        .then(function (answer) { return answer.ok ? answer.data : null; })
         .then(function (data) { config = data; return data; }, function () { configPromise = null; return null; });
     }
     return configPromise;
@@ -33,23 +34,7 @@
   window.kbLookupConfig = lookupConfig;
 
   // ---- small DOM helpers ----------------------------------------------------------------
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        const value = attrs[name];
-        if (value === undefined || value === null || value === false) return;
-        if (name === "text") node.textContent = value;
-        else if (name === "className") node.className = value;
-        else node.setAttribute(name, value === true ? "" : String(value));
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
+  const el = KB.el;
 
   function isEditable(target) {
     if (!target || target === document || target === window) return false;
@@ -68,24 +53,19 @@
     return !!(sel && !sel.isCollapsed && sel.toString().length > 0);
   }
 
-  function copy(text) {
-    if (typeof window.kbCopyText === "function") return window.kbCopyText(text);
-    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
-    return Promise.reject(new Error("clipboard unavailable"));
-  }
-
-  // fetch JSON with an abort signal and a time limit; rejects on network errors and non-2xx.
-  function fetchJSON(url, controller) {
+  // KB.getJSON with an abort signal and a time limit; resolves the data, rejects on network
+  // errors and non-2xx (either way the status line offers the full pages instead).
+  function timedJSON(url, controller) {
     let timedOut = false;
     const timer = setTimeout(function () { timedOut = true; controller.abort(); }, TIMEOUT_MS);
-    return fetch(url, { signal: controller.signal, headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) {
-          const err = new Error("HTTP " + response.status);
-          err.status = response.status;
+    return KB.getJSON(url, { signal: controller.signal })
+      .then(function (answer) {
+        if (!answer.ok) {
+          const err = new Error("HTTP " + answer.status);
+          err.status = answer.status;
           throw err;
         }
-        return response.json();
+        return answer.data;
       })
       .then(function (data) {
         clearTimeout(timer);
@@ -225,7 +205,7 @@
         const kindText = KIND_TEXT[r.kind] || r.kind;
         const snippet = el("div", { className: "kb-lookup-snippet" });
         snippet.innerHTML = r.snippet || "";  // already HTML-escaped by the API, with <mark>
-        const link = el("a", { className: "kb-lookup-hit", href: r.url, tabindex: "-1" }, [
+        const link = el("a", { className: "kb-lookup-hit", href: KB.path(r.url), tabindex: "-1" }, [
           el("span", { className: "kb-lookup-hit-head" }, [
             el("span", { className: "kb-lookup-kind kb-lookup-kind--" + r.kind, text: kindText }),
             el("span", { className: "kb-lookup-title", text: r.title }),
@@ -261,7 +241,7 @@
         if (seq === searchSeq) setStatus("正在检索…", "busy");
       }, SLOW_MS);
       const url = SEARCH_URL + "?q=" + encodeURIComponent(query) + "&limit=" + LIMIT;
-      Promise.all([fetchJSON(url, ctrl), config ? null : lookupConfig()]).then(function (both) {
+      Promise.all([timedJSON(url, ctrl), config ? null : lookupConfig()]).then(function (both) {
         const data = both[0];
         if (seq !== searchSeq) return;  // an older answer arriving late
         clearTimeout(slowTimer);
@@ -306,7 +286,7 @@
       }
       // templates and handbook pages: go to the page (Material's instant navigation picks up the click)
       const link = list.querySelector("#kb-lookup-opt-" + index + " a.kb-lookup-hit");
-      if (link) link.click(); else window.location.assign(r.url);
+      if (link) link.click(); else window.location.assign(KB.path(r.url));
     }
 
     // the record panel (callrecord.js) reopens a script after the login round trip, or the
@@ -323,7 +303,7 @@
       sayActive = -1;
       detail.textContent = "";
       detail.appendChild(el("p", { className: "kb-lookup-loading", text: "正在打开“" + r.title + "”…" }));
-      fetchJSON(SCRIPT_URL + encodeURIComponent(r.id), ctrl).then(function (script) {
+      timedJSON(SCRIPT_URL + encodeURIComponent(r.id), ctrl).then(function (script) {
         if (seq !== scriptSeq) return;
         scriptCtrl = null;
         renderScript(script);
@@ -335,7 +315,7 @@
         if (seq !== scriptSeq || isAbort(err, ctrl)) return;
         scriptCtrl = null;
         detail.textContent = "";
-        setOffline(r.url);
+        setOffline(KB.path(r.url));
       });
     }
 
@@ -402,7 +382,7 @@
         })));
       }
 
-      if (s.url) parts.push(el("p", { className: "kb-lookup-full" }, [el("a", { href: s.url, text: "打开完整页面" })]));
+      if (s.url) parts.push(el("p", { className: "kb-lookup-full" }, [el("a", { href: KB.path(s.url), text: "打开完整页面" })]));
       detail.appendChild(el("article", { className: "kb-lookup-script", "aria-labelledby": "kb-lookup-script-title" }, parts));
     }
 
@@ -421,7 +401,7 @@
       const row = sayRows[index];
       if (!row) return;
       const button = row.querySelector("button.kb-lookup-copy");
-      copy(row.dataset.copy).then(function () {
+      KB.copyText(row.dataset.copy).then(function () {
         clearTimeout(feedbackTimer);
         sayRows.forEach(function (r) {
           const b = r.querySelector("button.kb-lookup-copy");
@@ -532,11 +512,5 @@
     if (input.value.trim()) search(input.value.trim());
   }
 
-  if (window.document$ && typeof window.document$.subscribe === "function") {
-    window.document$.subscribe(bind);
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", bind);
-  } else {
-    bind();
-  }
+  KB.onPage(bind);
 })();

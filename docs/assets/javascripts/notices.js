@@ -1,42 +1,28 @@
-// 小区公告 on the site. Plain ES2017, no libraries; text goes on the page with textContent only.
+// 小区公告 on the site. Plain ES2017, no libraries; kbcore.js (KB) first. Text goes on the page
+// with textContent only.
 // 1. The home page (and any page with <div data-kb-notices>) lists the current notices first,
 //    from GET /api/notices (same origin). Without JavaScript the box keeps its link to /notices/.
 // 2. The fill page's "发布到小区公告" button carries the filled notice to the staff page
 //    /staff/notices/ (through sessionStorage, so it survives the login page in between).
 (function () {
   "use strict";
-  var SITE_ROOT = (function () {
-    var script = document.currentScript;
-    if (script && script.src) return new URL("../../", script.src);
-    return new URL("/", location.href);
-  })();
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
 
   function showBoard(box) {
     if (box.dataset.kbBound) return;
     box.dataset.kbBound = "1";
-    var url = new URL("api/notices", SITE_ROOT);
+    var url = new URL(KB.api("notices"));
     var community = box.getAttribute("data-community");
     if (community) url.searchParams.set("community", community);
-    fetch(url.href, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
+    KB.getJSON(url.href)
+      .then(function (answer) { return answer.ok ? answer.data : null; })
       .then(function (data) {
         var list = box.querySelector(".kb-notice-list");
         var empty = box.querySelector(".kb-notice-empty");
         if (!data || !list) return;
-        while (list.firstChild) list.removeChild(list.firstChild);
+        KB.clear(list);
         data.current.slice(0, 5).forEach(function (n) {
-          var li = el("li");
-          var a = el("a", null, n.title);
-          a.href = new URL(n.url.replace(/^\//, ""), SITE_ROOT).href;
-          li.appendChild(a);
-          if (n.state === "upcoming") li.appendChild(el("span", "kb-notice-when", " 即将生效"));
+          var li = KB.el("li", null, KB.el("a", { href: KB.url(n.url) }, n.title));
+          if (n.state === "upcoming") li.appendChild(KB.el("span", { className: "kb-notice-when" }, " 即将生效"));
           list.appendChild(li);
         });
         if (empty) empty.hidden = data.current.length > 0;
@@ -63,7 +49,7 @@
       try {
         sessionStorage.setItem("kb-notice-draft", JSON.stringify({ title: title, body: body, template: template }));
       } catch (e) { /* private mode: the staff page opens empty */ }
-      location.href = new URL("staff/notices/", SITE_ROOT).href;
+      location.href = KB.url("staff/notices/");
     });
   }
 
@@ -73,6 +59,5 @@
     if (publish) bindPublish(publish);
   }
 
-  if (window.document$) window.document$.subscribe(bind);
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind); else bind();
+  KB.onPage(bind);
 })();
