@@ -255,6 +255,12 @@ def cmd_staff(settings: Settings, args) -> int:
     actor = f"kb staff ({getpass.getuser()})"
     try:
         if args.action == "add":
+            if args.community is not None:
+                from kb_service.build import load_content
+
+                known = load_content(settings).communities
+                if args.community not in known:
+                    raise UsageError(f"没有 id 为 {args.community} 的小区；可选：{'、'.join(known) or '（没有设置小区）'}")
             secret = accounts.add(engine, args.name, args.role, community=args.community, actor=actor)
             print(f"kb staff: 已建立账号 {args.name}（{accounts.ROLES[args.role]}）。密钥只显示这一次，"
                   "请当面或经安全渠道交给本人；可用于登录页或 Authorization: Bearer。")

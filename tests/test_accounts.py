@@ -49,6 +49,8 @@ def test_cli_add_prints_a_secret_that_works_as_bearer(built_project, tmp_path):
     assert secret not in (tmp_path / "var" / "kb.sqlite3").read_bytes().decode("latin-1")
     assert kb("staff", "add", "李娜", "--role", "agent", env=env).returncode == 1
     assert kb("staff", "add", "x", "--role", "boss", env=env).returncode == 2
+    unknown = kb("staff", "add", "王芳", "--role", "agent", "--community", "no-such-place", env=env)
+    assert unknown.returncode == 2 and "没有 id 为 no-such-place 的小区" in unknown.stderr
     s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'kb.sqlite3'}")
     with TestClient(create_app(s)) as c:
         assert c.get("/api/improvement-log", headers=bearer(secret)).status_code == 200

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from kb_service import db
 from kb_service.content.load import load_corpus
 from kb_service.times import utcnow
+from kb_service.web import accounts
 from kb_service.web.app import create_app
 
 from conftest import STAFF, STAFF_TOKEN, copy_project, settings_for
@@ -211,3 +212,44 @@ def test_unknown_community_in_filling_lists_the_valid_ones(app, corpus):
     assert app.get(f"/api/templates/{tid}?community=atlantis").status_code == 400
     unscoped = app.post(f"/api/templates/{tid}/render", json={"channel": "sms", "fields": fields})
     assert any("没有选择小区" in w for w in unscoped.json()["warnings"])
+
+
+# -- accounts tied to one community (kb staff add NAME --role ROLE --community ID) -----------------------
+
+def test_a_community_account_sees_and_changes_only_its_own_community(app, corpus):
+    mine, other = ids(corpus)[:2]
+    engine = app.app.state.services.store.engine
+    agent = {"authorization": "Bearer " + accounts.add(engine, "小区客服", "agent", community=mine)}
+    boss = {"authorization": "Bearer " + accounts.add(engine, "小区主管", "supervisor", community=mine)}
+    own = post(app, {"type": "complaint", "content": "本小区的投诉", "community": mine}).json()
+    foreign = post(app, {"type": "complaint", "content": "别的小区的投诉", "community": other}).json()
+
+    listed = app.get("/api/improvement-log?limit=1000", headers=agent).json()["entries"]
+    assert {e["community"] for e in listed} == {mine} and own["id"] in {e["id"] for e in listed}
+    refused = app.get(f"/api/improvement-log?community={other}", headers=agent)
+    assert refused.status_code == 403 and mine in refused.json()["error"]
+    # another community's entry is simply not there (nothing about it is revealed)
+    assert app.get(f"/api/improvement-log/{foreign['id']}", headers=agent).status_code == 404
+    assert app.patch(f"/api/improvement-log/{foreign['id']}", json={"status": "triaged"}, headers=agent).status_code == 404
+    assert app.patch(f"/api/improvement-log/{own['id']}", json={"status": "triaged"}, headers=agent).status_code == 200
+    assert log(app).json()["total"] >= 2  # company-wide staff still see everything
+
+    intake = {"type": "complaint", "content": "电话登记", "community": other}
+    assert app.post("/api/improvement-log", json=intake, headers=agent).status_code == 403
+    assert app.post("/api/improvement-log", json={**intake, "community": mine}, headers=agent).status_code == 201
+    assert app.get(f"/api/improvement-log/stats?community={other}", headers=boss).status_code == 403
+    assert app.get("/api/improvement-log/stats", headers=boss).status_code == 200
+
+    notice = {"title": "停水通知", "body": "12月3日 9:00-11:00 停水。"}
+    assert app.post("/api/notices", json=notice, headers=boss).status_code == 403                 # company-wide
+    assert app.post("/api/notices", json={**notice, "community": other}, headers=boss).status_code == 403
+    theirs = app.post("/api/notices", json={**notice, "community": other}, headers=STAFF).json()["id"]
+    assert app.delete(f"/api/notices/{theirs}", headers=boss).status_code == 403
+    made = app.post("/api/notices", json={**notice, "community": mine}, headers=boss)
+    assert made.status_code == 201
+    assert app.delete(f"/api/notices/{made.json()['id']}", headers=boss).status_code == 200
+
+    # the staff pages apply the same rule
+    assert app.get(f"/staff/entries/{foreign['id']}", headers=agent).status_code == 404
+    page = app.get("/staff/entries/", headers=agent)
+    assert page.status_code == 200 and "别的小区的投诉" not in page.text and "本小区的投诉" in page.text

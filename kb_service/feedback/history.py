@@ -27,13 +27,16 @@ def normalize_phone(text: str | None) -> str:
 
 
 def by_phone(store: Store, phone: str, *, limit: int = 50, offset: int = 0,
-             now: dt.datetime | None = None) -> tuple[int, list[dict]]:
+             now: dt.datetime | None = None, community: str | None = None) -> tuple[int, list[dict]]:
     """(total, entries newest first, masked like the list) for one caller's number."""
     want = normalize_phone(phone)
     if len(want) < 7:
         return 0, []
+    where = [entries.c.contact_phone.like(f"%{want[-4:]}")]
+    if community:
+        where.append(entries.c.community == community)
     with reading(store.engine) as conn:
-        rows = conn.execute(sa.select(entries).where(entries.c.contact_phone.like(f"%{want[-4:]}"))
+        rows = conn.execute(sa.select(entries).where(*where)
                             .order_by(entries.c.created_at.desc(), entries.c.id.desc())).mappings().all()
     same = [r for r in rows if normalize_phone(r["contact_phone"]) == want]
     return len(same), [store.summary(r, now=now) for r in same[offset:offset + limit]]

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from kb_service.errors import KBError, Unauthorized
+from kb_service.errors import KBError, NotFound, Unauthorized
 from kb_service.web import accounts
 from kb_service.web import auth as sessions
 from kb_service.web.auth import COOKIE, Forbidden
@@ -173,6 +173,41 @@ def require(request: Request, *scopes: str) -> StaffUser:
         if scope not in user.scopes:
             raise refuse(user, scope)
     return user
+
+
+# -- accounts tied to one community (kb staff add NAME --community ID) ----------------------------
+
+def own_community(request: Request) -> str | None:
+    """The community a signed-in account is limited to; None for company-wide staff."""
+    return getattr(request.user, "community", None) if request.user.is_authenticated else None
+
+
+def community_filter(request: Request, asked: str | None) -> str | None:
+    """The community= filter a staff view may use: the account's own one whatever was asked for
+    (asking for another is a 403 that says so), else what was asked."""
+    own = own_community(request)
+    if own is None:
+        return asked
+    if asked not in (None, own):
+        raise Forbidden(f"您的账号只负责小区 {own}，不能查看其他小区的数据", need="community")
+    return own
+
+
+def check_entry(request: Request, entry: dict) -> dict:
+    """An entry of another community is not there for a community's account (404, as if missing:
+    nothing about it is revealed). Page feedback has no community: company-wide staff only."""
+    own = own_community(request)
+    if own is not None and entry.get("community") != own:
+        raise NotFound(f"没有编号为 {entry.get('id')} 的条目", id=entry.get("id"))
+    return entry
+
+
+def check_community(request: Request, community: str | None) -> None:
+    """Writing for a community (an intake, a notice): a community's account writes only for its own."""
+    own = own_community(request)
+    if own is not None and community != own:
+        where = f"小区 {community}" if community else "全公司"
+        raise Forbidden(f"您的账号只负责小区 {own}，不能为{where}登记或发布", need="community")
 
 
 def need(*scopes: str):

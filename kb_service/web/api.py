@@ -144,7 +144,9 @@ def require_staff(request: Request, *scopes: str) -> str:
     return access.require(request, *(scopes or ("log:read",))).name
 
 
-def log_filters(query, corpus: Corpus) -> dict:
+def log_filters(request: Request, corpus: Corpus) -> dict:
+    """The list's filters from the query string; an account tied to a community sees only its own."""
+    query = request.query_params
     status = query.get("status") or None
     if status is not None and status not in STATUSES:
         raise KBError(f"status 只能是：{', '.join(STATUSES)}", field="status")
@@ -164,7 +166,7 @@ def log_filters(query, corpus: Corpus) -> dict:
     else:
         raise KBError("overdue 只能是 true 或 false", field="overdue")
     return {"status": status, "type": kind, "category": category, "overdue": overdue,
-            "community": communities.filter_value(query.get("community") or None, corpus),
+            "community": access.community_filter(request, communities.filter_value(query.get("community") or None, corpus)),
             "ids": entry_ids(query.get("ids"))}
 
 
@@ -185,7 +187,7 @@ async def improvement_log(request: Request) -> JSONResponse:
     require_staff(request, "log:read")
     svc = services(request)
     qp = request.query_params
-    filters = log_filters(qp, svc.corpus)
+    filters = log_filters(request, svc.corpus)
     limit = params.int_param(qp.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
     offset = params.int_param(qp.get("offset"), "offset", default=0, lo=0, hi=10**9)
     if qp.get("phone"):
@@ -199,6 +201,7 @@ async def staff_intake(request: Request) -> JSONResponse:
     actor = require_staff(request, "log:write")
     svc = services(request)
     sub = communities.parse(await params.read_json(request), svc.corpus, source="staff")
+    access.check_community(request, sub.community)
     if sub.script_id is not None and sub.script_id not in svc.corpus.scripts:
         raise ValidationFailed([{"field": "script_id", "message": f"没有 id 为 {sub.script_id} 的话术"}])
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=actor))
@@ -208,7 +211,7 @@ async def staff_intake(request: Request) -> JSONResponse:
 async def improvement_entry(request: Request) -> JSONResponse:
     require_staff(request, "log:read")
     entry_id = params.entry_id(request)
-    return JSONResponse(await run_in_threadpool(services(request).store.get, entry_id))
+    return JSONResponse(access.check_entry(request, await run_in_threadpool(services(request).store.get, entry_id)))
 
 
 async def update_entry(request: Request) -> JSONResponse:
@@ -217,6 +220,8 @@ async def update_entry(request: Request) -> JSONResponse:
     body = await params.read_json(request)
     actor = require_staff(request, *access.patch_scopes(body))
     store = services(request).store
+    if access.own_community(request) is not None:
+        access.check_entry(request, await run_in_threadpool(store.get, entry_id))
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 
@@ -231,7 +236,7 @@ async def content_gaps(request: Request) -> JSONResponse:
 async def export_csv(request: Request) -> Response:
     require_staff(request, "dashboard")
     svc = services(request)
-    filters = log_filters(request.query_params, svc.corpus)
+    filters = log_filters(request, svc.corpus)
     return csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
 
 
@@ -246,7 +251,8 @@ def csv_response(text: str) -> Response:
 async def stats(request: Request) -> JSONResponse:
     require_staff(request, "dashboard")
     svc = services(request)
-    community = communities.filter_value(request.query_params.get("community") or None, svc.corpus)
+    community = access.community_filter(
+        request, communities.filter_value(request.query_params.get("community") or None, svc.corpus))
     return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),
                         headers={"Cache-Control": "no-store"})
 

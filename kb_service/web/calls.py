@@ -65,7 +65,9 @@ async def caller_history(request: Request, phone: str, limit: int, offset: int) 
         raise KBError("phone 应为电话号码（至少 7 位数字），例如 13812345678", field="phone")
     svc = services(request)
     cfg = config(request)
-    total, rows = await run_in_threadpool(lambda: history.by_phone(svc.store, phone, limit=limit, offset=offset))
+    community = access.own_community(request)
+    total, rows = await run_in_threadpool(
+        lambda: history.by_phone(svc.store, phone, limit=limit, offset=offset, community=community))
     log.info("caller history looked up by %s: %d entries", actor, total)
     return {"total": total, "limit": limit, "offset": offset, "entries": rows,
             "repeat": {"window_days": cfg.repeat_window_days,

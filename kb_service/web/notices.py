@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices as board
 from kb_service.times import utcnow
-from kb_service.web import api, params
+from kb_service.web import access, api, params
 from kb_service.web import templates as views
 from kb_service.web.services import services
 from kb_service.web.staff_pages import page as staff_html
@@ -58,6 +58,7 @@ async def api_publish(request: Request) -> JSONResponse:
     actor = api.require_staff(request)
     svc = services(request)
     draft = board.parse_draft(await params.read_json(request), svc.corpus)
+    access.check_community(request, draft.community)
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=actor))
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
@@ -68,7 +69,9 @@ async def api_correct(request: Request) -> JSONResponse:
     nid = notice_id(request)
     body = await params.read_json(request)
     current = await run_in_threadpool(lambda: _current(svc, nid))
+    access.check_community(request, current["community"])
     draft = board.parse_draft(body, svc.corpus, partial=current)
+    access.check_community(request, draft.community)
     await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=actor))
     out = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
     return JSONResponse({**out, "warnings": list(draft.warnings)})
@@ -78,6 +81,7 @@ async def api_withdraw(request: Request) -> JSONResponse:
     actor = api.require_staff(request)
     svc = services(request)
     nid = notice_id(request)
+    access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])
     await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor))
     return JSONResponse({"id": nid, "withdrawn": True})
 
@@ -155,6 +159,7 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         draft = board.parse_draft(_strip_empty(form), svc.corpus)
+        access.check_community(request, draft.community)
     except ValidationFailed as exc:
         errors = exc.errors
         return await run_in_threadpool(lambda: _staff_board(request, sess, values=values, errors=errors,
@@ -182,6 +187,7 @@ async def _staff_notice(request: Request, sess: dict, *, ok=None, errors=None, v
 async def staff_change(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
     nid = notice_id(request)
+    access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])
     if form.get("op") == "withdraw":
         await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"]))
         return see_other("/staff/notices/?ok=withdrawn")
@@ -191,6 +197,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
         if "valid_until" not in data:
             data["valid_until"] = None
         draft = board.parse_draft(data, svc.corpus, partial=current)
+        access.check_community(request, draft.community)
         await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=sess["name"]))
     except ValidationFailed as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}

@@ -213,7 +213,7 @@ def _choices(svc: Services) -> dict[str, Any]:
 async def entry_list(request: Request, sess: dict) -> Response:
     svc = services(request)
     query = request.query_params
-    filters = api.log_filters(query, svc.corpus)
+    filters = api.log_filters(request, svc.corpus)
     number = params.int_param(query.get("page"), "page", default=1, lo=1, hi=10**6)
     now = utcnow()
     q = (query.get("q") or "").strip()
@@ -242,7 +242,7 @@ def _list_url(filters: dict, number: int) -> str:
 @staff_page(scope="dashboard")
 async def export(request: Request, sess: dict) -> Response:
     svc = services(request)
-    filters = api.log_filters(request.query_params, svc.corpus)
+    filters = api.log_filters(request, svc.corpus)
     return api.csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
 
 
@@ -258,7 +258,7 @@ async def _detail(request: Request, sess: dict, *, ok: str | None = None, error:
                   errors: list | None = None, status_code: int = 200) -> Response:
     svc = services(request)
     entry_id = params.entry_id(request)
-    entry = await run_in_threadpool(svc.store.get, entry_id)
+    entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
     actions_by_id = {a["id"]: a for a in entry["actions"]}
     return page(request, "staff_entry.html", status_code=status_code, sess=sess, e=entry, ok=ok, error=error,
                 errors=errors or [], labels=FIELD_LABELS, event_kinds=EVENT_KINDS, actions_by_id=actions_by_id,
@@ -308,6 +308,8 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
         for needed in access.patch_scopes(patch):
             if needed not in request.user.scopes:
                 raise access.refuse(request.user, needed)
+        if access.own_community(request) is not None:
+            access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
         await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
     except Conflict as exc:
         return await _detail(request, sess, error=exc.message, status_code=409)
@@ -342,6 +344,7 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
     data.setdefault("consent", "false")
     try:
         sub = communities.parse(data, svc.corpus, source="staff")
+        access.check_community(request, sub.community)
     except ValidationFailed as exc:
         return _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
     entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
@@ -369,7 +372,7 @@ def charts(data: dict, minimum: int = 1) -> dict[str, str]:
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
     corpus = svc.corpus
-    community = communities.filter_value(request.query_params.get("community") or None, corpus)
+    community = access.community_filter(request, communities.filter_value(request.query_params.get("community") or None, corpus))
     days = insights.period_days(request.query_params.get("days"))
     now = utcnow()
     window = insights.Window(days, now)
