@@ -34,6 +34,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/kb fmt
 
+# Two workers (the site is built once and shared between them: tests/conftest.py built_once);
+# one file's tests stay on one worker, so a module's shared server and build are made once.
+# For one file or a quick run: make test PYTEST_ARGS="-n 0 tests/test_search.py".
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: $(STAMP)
 	$(BIN)/ruff check --select F,E9 kb_service tests bench
 	$(BIN)/kb lint

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import socket
@@ -53,15 +55,43 @@ def settings_for(project: Path, data: Path, **env) -> Settings:
     return Settings.from_env({**base, **env})
 
 
+def built_once(tmp_path_factory, name: str, make) -> Path:
+    """A project `make(dest)` built once per test run. Under pytest-xdist (make test runs two
+    workers) the first worker to get here builds it under a file lock into a folder all workers
+    share; each worker then works on its own copy, so nothing one writes (databases in var/)
+    reaches another."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        dest = tmp_path_factory.mktemp(name)
+        make(dest)
+        return dest
+    shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    with open(f"{shared}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".built").exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            make(shared)
+            (shared / ".built").touch()
+    dest = tmp_path_factory.mktemp(name)
+    shutil.copytree(shared, dest, symlinks=True, dirs_exist_ok=True)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def cli_build(tmp_path_factory) -> subprocess.CompletedProcess:
     """`kb build` run once per session on a copy of the real docs/ and snippets/ in the
     one-community configuration (a company with one project; several communities:
     tests/test_communities_*.py). Its output is what tests/test_cli.py checks; `.project` is the
     built copy."""
-    project = copy_project(tmp_path_factory.mktemp("project"))
-    keep_one_community(project)
-    result = kb("build", env={"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var")}, timeout=600)
+    def make(project: Path) -> None:
+        copy_project(project)
+        keep_one_community(project)
+        done = kb("build", env={"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var")}, timeout=600)
+        (project / ".kb-build-output.json").write_text(json.dumps(
+            {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}), encoding="utf-8")
+
+    project = built_once(tmp_path_factory, "project", make)
+    out = json.loads((project / ".kb-build-output.json").read_text(encoding="utf-8"))
+    result = subprocess.CompletedProcess(["kb", "build"], out["returncode"], out["stdout"], out["stderr"])
     assert result.returncode == 0, result.stdout + result.stderr
     result.project = project
     return result
@@ -79,9 +109,11 @@ def multi_project(tmp_path_factory) -> Path:
     built once per session for the tests that need it."""
     from kb_service.build import build
 
-    project = copy_project(tmp_path_factory.mktemp("multi"))
-    build(settings_for(project, project / "var"))
-    return project
+    def make(project: Path) -> None:
+        copy_project(project)
+        build(settings_for(project, project / "var"))
+
+    return built_once(tmp_path_factory, "multi", make)
 
 
 @pytest.fixture
