@@ -1,12 +1,13 @@
 """Preview latency: from saving a file to Chromium showing the new text, with `kb serve --reload`.
 
-    .venv/bin/python bench/preview.py [--rounds 2]
+    .venv/bin/python bench/preview.py [--rounds 3]
 
 Copies the project to a temporary folder, starts `kb serve --reload` on a free port, opens the
 page each edit shows up on, and for each of three edits (a script's first step, a standard's
 duration, a handbook chapter's text) saves the file and waits until the open page, reloaded by the
 preview script and not by this program, contains the new text. Prints save-to-visible per edit
-and the server's own rebuild time (/api/build-status), and the machine's load average.
+and the server's own rebuild time and kind (/api/build-status: only the changed pages, or a full
+build), the machine's load average, and per edit the median over the rounds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,7 +75,7 @@ EDITS = {"script": edit_script, "standard": edit_standard, "chapter": edit_chapt
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -119,12 +121,17 @@ def main() -> int:
                     visible = time.perf_counter() - saved
                     status = httpx.get(url + "/api/build-status").json()
                     rows.append((name, visible, status["seconds"], load))
+                    how = status.get("mode") or "?"
+                    if how == "pages":
+                        how = f"{len(status['pages'])} pages re-rendered"
                     print(f"{name:9} save-to-visible {visible:6.2f} s  (server rebuild {status['seconds']} s, "
-                          f"load average {load:.1f})", flush=True)
+                          f"{how}, load average {load:.1f})", flush=True)
             browser.close()
         for name in EDITS:
             times = sorted(v for n_, v, _, _ in rows if n_ == name)
-            print(f"{name:9} best {times[0]:.2f} s, worst {times[-1]:.2f} s over {len(times)}")
+            rebuilds = sorted(r for n_, _, r, _ in rows if n_ == name and r is not None)
+            print(f"{name:9} median {statistics.median(times):.2f} s (best {times[0]:.2f}, worst {times[-1]:.2f}, "
+                  f"{len(times)} rounds); server rebuild median {statistics.median(rebuilds) if rebuilds else '-'} s")
     finally:
         server.terminate()
         try:

@@ -19,7 +19,7 @@ from kb_service.content.editor_schema import write_id_schema
 from kb_service.content.load import corpus_from_plain, require_corpus
 from kb_service.content.model import Corpus
 from kb_service.settings import Settings
-from kb_service.site import engines, generate, public_log
+from kb_service.site import engines, generate, incremental, public_log
 
 STAMP = ".kb-build.json"
 SNAPSHOT = "corpus.json"      # the checked content as plain data, written with the index
@@ -115,29 +115,101 @@ def load_content(settings: Settings) -> Corpus:
 
 
 def build_site(settings: Settings, corpus: Corpus | None = None, *, engine: str | None = None) -> int:
-    """Stage the complete Markdown project (site/generate.py), render it with the chosen builder
-    (strict), then put the result in place of the served site. Returns the number of pages."""
+    """Stage the complete Markdown project (site/generate.py), render all of it with the chosen
+    builder (strict), then put the result in place of the served site. Returns the number of pages."""
     engine = engine or settings.site_engine
     engines.check(engine)
-    corpus = corpus or require_corpus(settings.snippets_dir)
-    sources = {"public-log": public_log.load(settings.public_log_path)}
-    staged = generate.stage(settings.project_dir, settings.staged_dir, corpus, sources)
-    if staged.output.exists():
-        shutil.rmtree(staged.output)
-    engines.run(engine, staged)
+    staged = _stage(settings, corpus or require_corpus(settings.snippets_dir))
+    _full_build(engine, staged)
     _publish(staged.output, settings.site_dir)
     return sum(1 for _ in settings.site_dir.rglob("index.html"))
 
 
+@dataclass
+class SiteUpdate:
+    mode: str                    # "pages": a dirty build of `pages`; "full"; "none": nothing changed
+    pages: list[str]             # the pages re-rendered by a dirty build (paths under docs/)
+    reason: str = ""             # why a full build
+
+
+def update_site(settings: Settings, corpus: Corpus) -> SiteUpdate:
+    """The preview's rebuild (kb serve --reload): stage, then re-render only the pages whose staged
+    Markdown changed (MkDocs' dirty build, site/incremental.py), or everything when the navigation
+    may have changed or there is no previous output to build on; then copy what changed into the
+    served site. `kb build` never comes here: it always builds everything."""
+    engine = settings.site_engine
+    engines.check(engine)
+    staged = _stage(settings, corpus)
+    reason = incremental.full_build_reason(staged, engine)
+    if reason is None:
+        if not staged.changed:
+            return SiteUpdate("none", [])
+        pages = engines.run_dirty(staged)
+        if pages is not None:
+            _mirror(staged.output, settings.site_dir)
+            return SiteUpdate("pages", pages)
+        reason = "页面标题或页首设置有变化，导航要跟着变"
+    _full_build(engine, staged)
+    _mirror(staged.output, settings.site_dir)
+    return SiteUpdate("full", [], reason)
+
+
+def _stage(settings: Settings, corpus: Corpus) -> generate.Staged:
+    sources = {"public-log": public_log.load(settings.public_log_path)}
+    return generate.stage(settings.project_dir, settings.staged_dir, corpus, sources)
+
+
+def _full_build(engine: str, staged: generate.Staged) -> None:
+    if staged.output.exists():
+        shutil.rmtree(staged.output)   # nothing left over from a page that no longer exists
+    engines.run(engine, staged)
+
+
 def _publish(output: Path, site_dir: Path) -> None:
-    """Replace site_dir by the freshly built output (two renames: never a half-written site)."""
-    old = site_dir.with_name(site_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
+    """Replace site_dir by a copy of the freshly built output (two renames: never a half-written
+    site). The output stays where it is: the preview's dirty builds re-render pages into it."""
+    new, old = site_dir.with_name(site_dir.name + ".new"), site_dir.with_name(site_dir.name + ".old")
+    for leftover in (new, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(output, new)     # copy2: file times kept, which _mirror compares
     if site_dir.exists():
         os.replace(site_dir, old)
-    try:
-        os.replace(output, site_dir)
-    except OSError:  # another file system: copy instead
-        shutil.copytree(output, site_dir)
-        shutil.rmtree(output)
+    os.replace(new, site_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _mirror(output: Path, site_dir: Path) -> None:
+    """Make site_dir a copy of output by copying only the files whose size or time differ (after a
+    dirty build: the re-rendered pages, the search index, the sitemap), each through a rename so
+    a page is never served half-written, and removing what output does not have. The dot-files at
+    the top (kb build's stamp, STAMP) are not the builder's: they stay. Its fingerprint no longer
+    matches the edited inputs, so the next `kb serve` still builds everything again."""
+    site_dir.mkdir(parents=True, exist_ok=True)
+    wanted: set[Path] = set()
+    for src in output.rglob("*"):
+        if not src.is_file():
+            continue
+        rel = src.relative_to(output)
+        wanted.add(rel)
+        dst = site_dir / rel
+        if _same_file(src, dst):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        part = dst.with_name(f".{dst.name}.part")   # a dot-file: never served (SiteFiles)
+        shutil.copy2(src, part)
+        os.replace(part, dst)
+    for path in sorted(site_dir.rglob("*"), reverse=True):
+        rel = path.relative_to(site_dir)
+        ours = path.parent == site_dir and path.name.startswith(".")
+        if path.is_file() and rel not in wanted and not ours:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = a.stat(), b.stat()
+    except OSError:
+        return False
+    return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns

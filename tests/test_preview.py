@@ -87,26 +87,52 @@ def live_server(tmp_path):
             proc.communicate()
 
 
-def test_page_follows_an_edit_without_a_manual_reload(live_server, page):
-    """Change a commitment in standards.yaml: the open script page shows the new value by itself
-    (the page is not reloaded by the test), and the API answers with it too."""
-    project, url = live_server
+def _edit_script(project) -> tuple[str, str]:
     corpus, _ = load_corpus(project / "snippets")
-    old = corpus.standards["complaint.response"]
-    new_duration = old.duration * 2 + 1
-    with page.expect_response(lambda r: "/api/build-status" in r.url):   # the preview script runs
-        page.goto(url + "/scripts/complaint.intake/")
-    page.evaluate("window.kbMarker = 'not reloaded yet'")
-    _set_duration(project, "complaint.response", new_duration)
-    saved = time.monotonic()
+    first = corpus.scripts["complaint.intake"].steps[0]["say"]
+    path = project / "snippets" / "scripts" / "complaint.intake.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(first, first + "预览跟随测试", 1), encoding="utf-8")
+    return "/scripts/complaint.intake/", "预览跟随测试"
+
+
+def _edit_standard(project) -> tuple[str, str]:
+    corpus, _ = load_corpus(project / "snippets")
+    _set_duration(project, "complaint.response", corpus.standards["complaint.response"].duration * 2 + 1)
     edited, _ = load_corpus(project / "snippets")
-    new_text = edited.standards["complaint.response"].text
-    page.wait_for_function("t => !!document.body && document.body.innerText.includes(t)", arg=new_text, timeout=BUILD_TIMEOUT * 1000)
-    visible = time.monotonic() - saved
-    assert page.evaluate("window.kbMarker === undefined")     # the page reloaded itself
-    body = httpx.get(url + "/api/scripts/complaint.intake").json()
-    assert {c["id"]: c["text"] for c in body["commitments"]}["complaint.response"] == new_text
-    assert new_text in body["avoid"][0]["instead"] or new_text in str(body["steps"])
-    status = httpx.get(url + "/api/build-status").json()
-    assert status["version"] >= 1 and status["state"] == "ok"
-    print(f"save-to-visible {visible:.2f} s (rebuild {status['seconds']} s)")
+    return "/scripts/complaint.intake/", edited.standards["complaint.response"].text
+
+
+def _edit_chapter(project) -> tuple[str, str]:
+    path = project / "docs" / "handbook" / "03-complaints.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n预览跟随测试段落。\n", encoding="utf-8")
+    return "/handbook/03-complaints/", "预览跟随测试段落"
+
+
+def test_page_follows_an_edit_without_a_manual_reload(live_server, page):
+    """Edit a script, a standard in standards.yaml and a handbook chapter: each time the open page
+    shows the new text by itself (the page is not reloaded by the test), only the pages the edit
+    shows up on are rendered again, and the API answers with the new values too."""
+    project, url = live_server
+    pages = {"script": "scripts/complaint.intake.md", "standard": "residents/complaint.md",
+             "chapter": "handbook/03-complaints.md"}
+    for name, edit in (("script", _edit_script), ("standard", _edit_standard), ("chapter", _edit_chapter)):
+        where = {"chapter": "/handbook/03-complaints/"}.get(name, "/scripts/complaint.intake/")
+        with page.expect_response(lambda r: "/api/build-status" in r.url):   # the preview script runs
+            page.goto(url + where)
+        page.evaluate("window.kbMarker = 'not reloaded yet'")
+        saved = time.monotonic()
+        shown_on, new_text = edit(project)
+        assert shown_on == where
+        page.wait_for_function("t => !!document.body && document.body.innerText.includes(t)", arg=new_text,
+                               timeout=BUILD_TIMEOUT * 1000)
+        visible = time.monotonic() - saved
+        assert page.evaluate("window.kbMarker === undefined"), name     # the page reloaded itself
+        status = httpx.get(url + "/api/build-status").json()
+        assert status["state"] == "ok" and status["mode"] == "pages", (name, status)
+        assert pages[name] in status["pages"] and "index.md" not in status["pages"], (name, status)
+        print(f"{name}: save-to-visible {visible:.2f} s (rebuild {status['seconds']} s, {len(status['pages'])} pages)")
+        if name == "standard":
+            body = httpx.get(url + "/api/scripts/complaint.intake").json()
+            assert {c["id"]: c["text"] for c in body["commitments"]}["complaint.response"] == new_text
+            assert new_text in body["avoid"][0]["instead"] or new_text in str(body["steps"])
+    assert status["version"] >= 3

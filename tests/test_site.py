@@ -90,6 +90,52 @@ def test_resident_pages_take_commitments_from_standards_yaml(tmp_path):
                 assert old not in text, (src, sid)
 
 
+def test_staging_again_rewrites_only_what_changed(tmp_path):
+    """Staging writes a file only when its bytes change: the others keep their times (MkDocs'
+    dirty build, used by the preview, re-renders a page only when its source is newer than its
+    output), and the Staged result names what changed. A standard's new value changes every page
+    that quotes it and nothing else."""
+    import os
+
+    from kb_service.site.generate import stage
+
+    project = copy_project(tmp_path / "p")
+    dest = settings_for(project, project / "var").staged_dir
+    corpus, _ = load_corpus(project / "snippets")
+    first = stage(project, dest, corpus)
+    assert "mkdocs.yml" in first.changed and first.changed["docs/index.md"] is None and not first.removed
+    old = 1_000_000_000_000_000_000        # 2001, in ns: anything rewritten gets a newer time
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    for path in files:
+        os.utime(path, ns=(old, old))
+
+    def rewritten() -> set[str]:
+        return {p.relative_to(dest).as_posix() for p in files if p.stat().st_mtime_ns != old}
+
+    again = stage(project, dest, corpus)
+    assert again.changed == {} and again.removed == [] and rewritten() == set()
+
+    chapter = project / "docs" / "handbook" / "03-complaints.md"
+    before = (dest / "docs" / "handbook" / "03-complaints.md").read_bytes()
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n新加的一段。\n", encoding="utf-8")
+    edited = stage(project, dest, corpus)
+    assert edited.changed == {"docs/handbook/03-complaints.md": before}
+    assert rewritten() == {"docs/handbook/03-complaints.md"}
+
+    sid = "complaint.response"
+    _set_duration(project, sid, corpus.standards[sid].duration + 1)
+    after, _ = load_corpus(project / "snippets")
+    quoting = {rel for rel in first.changed if rel.endswith(".md")
+               and corpus.standards[sid].text in (dest / rel).read_text(encoding="utf-8")}
+    by_standard = stage(project, dest, after)
+    assert "docs/residents/complaint.md" in by_standard.changed and "docs/index.md" not in by_standard.changed
+    assert set(by_standard.changed) <= quoting
+    assert rewritten() == set(by_standard.changed) | {"docs/handbook/03-complaints.md"}
+
+    chapter.unlink()
+    assert stage(project, dest, after).removed == ["docs/handbook/03-complaints.md"]
+
+
 def test_no_hand_typed_commitments_in_pages():
     """Commitment numbers on hand-written pages come from standards.yaml via [[std:<id>]].
 

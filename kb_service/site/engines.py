@@ -3,7 +3,9 @@ Zensical. Both read the same staged `mkdocs.yml`, run strict (any warning fails 
 write into the staged folder's `site/`.
 
 MkDocs runs in this process; Zensical (the optional extra `zensical`) runs as its own command,
-so its Rust runtime and its global configuration never live in the service's process.
+so its Rust runtime and its global configuration never live in the service's process. For the
+preview, MkDocs can also rebuild only the changed pages of the previous output (`run_dirty`,
+site/incremental.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from kb_service.errors import ContentError, UsageError
 from kb_service.settings import SITE_ENGINES as ENGINES
+from kb_service.site import incremental
 from kb_service.site.generate import Staged
 
 INSTALL_HINT = {"zensical": "pip install -e '.[zensical]'（make install 已包含）",
@@ -34,14 +37,40 @@ def check(engine: str) -> None:
 
 
 def run(engine: str, staged: Staged) -> None:
-    """Build `staged` with `engine` into `staged.output`; ContentError lists every warning."""
+    """Build `staged` with `engine` into `staged.output` (a full build); ContentError lists every
+    warning. The output and its state stay in the staged folder for a later dirty build."""
     check(engine)
+    incremental.clear_state(staged)   # until this build has succeeded, nothing to build on
     if engine == "mkdocs":
-        run_mkdocs(staged)
+        _run_recorded(staged, incremental.DirtyBuild(dirty=False), {})
     else:
         run_zensical(staged)
+        incremental.write_state(staged, engine)
     if not (staged.output / "index.html").exists():
+        incremental.clear_state(staged)
         raise ContentError(f"站点构建失败：{engine} 没有生成 index.html")
+
+
+def run_dirty(staged: Staged) -> list[str] | None:
+    """MkDocs only, on the output of a previous build of `staged` (the caller checked
+    incremental.full_build_reason): re-render the pages whose staged source changed. Returns them
+    (src uris), or None when one of them changed its title or front matter: then the caller
+    makes a full build."""
+    known = (incremental.read_state(staged) or {}).get("pages") or {}
+    plugin = incremental.DirtyBuild(dirty=True, changed=incremental.changed_pages(staged), known=known)
+    incremental.clear_state(staged)
+    _run_recorded(staged, plugin, known)
+    return None if plugin.nav_changed else sorted(plugin.pages)
+
+
+def _run_recorded(staged: Staged, plugin: incremental.DirtyBuild, known: dict) -> None:
+    try:
+        run_mkdocs(staged, plugin)
+    finally:
+        # Strict mode fails a build after its whole output is written: that output is kept as a
+        # base, so the edit that fixes the warning re-renders only its own pages.
+        if plugin.finished and not plugin.nav_changed:
+            incremental.write_state(staged, "mkdocs", {**known, **plugin.pages})
 
 
 class _Collect(logging.Handler):
@@ -53,25 +82,32 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_mkdocs(staged: Staged) -> None:
-    """mkdocs build --strict, in-process."""
+def run_mkdocs(staged: Staged, plugin: incremental.DirtyBuild | None = None) -> None:
+    """mkdocs build --strict, in-process; `plugin` (site/incremental.py) is added to the loaded
+    configuration, and when it is a dirty one the build is `mkdocs build --dirty`."""
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # keep the build output clean
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, ConfigurationError, PluginError
 
+    dirty = plugin is not None and plugin.dirty
     collect = _Collect()
     mkdocs_log = logging.getLogger("mkdocs")
     mkdocs_log.addHandler(collect)
     mkdocs_log.propagate = False  # our own handler reports; no duplicate stderr lines
+    drop = incremental.DropDirtyWarning()
+    logging.getLogger("mkdocs.commands.build").addFilter(drop)
     try:
         with _chdir(staged.root), _quiet_jieba():
             config = load_config(config_file=str(staged.config), strict=True)
-            mkdocs_build(config)
+            if plugin is not None:
+                config.plugins["kb-incremental"] = plugin
+            mkdocs_build(config, dirty=dirty)
     except (Abort, ConfigurationError, PluginError) as exc:
         detail = collect.messages or [str(exc)]
         raise ContentError("站点构建失败（mkdocs）：\n" + "\n".join(detail)) from None
     finally:
+        logging.getLogger("mkdocs.commands.build").removeFilter(drop)
         mkdocs_log.removeHandler(collect)
         mkdocs_log.propagate = True
 

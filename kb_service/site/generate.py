@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +43,12 @@ class Staged:
     root: Path
     config: Path
     pages: list[str]      # every Markdown page, as a path under docs/ ("scripts/x.md")
+    # What this staging changed, by path under root ("docs/scripts/x.md", "mkdocs.yml"): the
+    # previous bytes of each file it rewrote (None: the file is new), and the files it removed.
+    # Unchanged files are not touched, so a builder that keeps its output (the preview) can
+    # rebuild only the pages these name.
+    changed: dict[str, bytes | None] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
 
     @property
     def output(self) -> Path:
@@ -81,17 +87,15 @@ def stage(project_dir: Path, dest: Path, corpus: Corpus, sources: dict | None = 
     if problems:
         raise ContentError(f"站点内容有 {len(problems)} 个问题，构建前已停止：\n" + "\n".join(map(str, problems)))
 
-    _sync(dest / DOCS, written)
+    staged = Staged(dest, dest / CONFIG, sorted(uri for uri in written if uri.endswith(".md")))
+    _sync(dest, DOCS, written, staged)
     overrides = {p.relative_to(project_dir / OVERRIDES).as_posix(): p.read_bytes()
                  for p in sorted((project_dir / OVERRIDES).rglob("*")) if p.is_file()}
-    _sync(dest / OVERRIDES, overrides)
-    config = dest / CONFIG
+    _sync(dest, OVERRIDES, overrides, staged)
     text, extra = staged_config(project_dir, corpus, generated)
-    for rel, data in extra.items():
-        _write(dest / rel, data)
-    _write(config, text.encode("utf-8"))
-    page_list = sorted(uri for uri in written if uri.endswith(".md"))
-    return Staged(dest, config, page_list)
+    for rel, data in {**extra, CONFIG: text.encode("utf-8")}.items():
+        _stage_file(dest, rel, data, staged)
+    return staged
 
 
 # -- Markdown -----------------------------------------------------------------------------------
@@ -239,25 +243,31 @@ def _title(markdown: str) -> str:
 
 # -- files ----------------------------------------------------------------------------------------
 
-def _write(path: Path, data: bytes) -> None:
+def _stage_file(root: Path, rel: str, data: bytes, staged: Staged) -> None:
+    """Write root/rel unless it already holds exactly `data`: an unchanged file keeps its time
+    (MkDocs' dirty build compares it with the page's output) and is not reported as changed."""
+    path = root / rel
     try:
-        if path.read_bytes() == data:
-            return
+        previous: bytes | None = path.read_bytes()
     except OSError:
-        pass
+        previous = None
+    if previous == data:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    staged.changed[rel] = previous
 
 
-def _sync(folder: Path, files: dict[str, bytes]) -> None:
-    """Make `folder` hold exactly `files` (relative path -> bytes)."""
+def _sync(root: Path, folder: str, files: dict[str, bytes], staged: Staged) -> None:
+    """Make root/folder hold exactly `files` (path under folder -> bytes)."""
     for rel, data in files.items():
-        _write(folder / rel, data)
-    if not folder.exists():
-        folder.mkdir(parents=True)
-    for path in sorted(folder.rglob("*"), reverse=True):
-        rel = path.relative_to(folder).as_posix()
+        _stage_file(root, f"{folder}/{rel}", data, staged)
+    base = root / folder
+    base.mkdir(parents=True, exist_ok=True)
+    for path in sorted(base.rglob("*"), reverse=True):
+        rel = path.relative_to(base).as_posix()
         if path.is_file() and rel not in files:
             path.unlink()
+            staged.removed.append(f"{folder}/{rel}")
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()

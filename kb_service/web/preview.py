@@ -7,12 +7,18 @@ version; then it rebuilds the search index and swaps the searcher. Every HTML pa
 sends in this mode loads /api/preview.js (same origin, no inline script, so the pages' CSP holds),
 which long-polls /api/build-status and reloads the page when the version changes, or shows the
 lint problems when the content has errors. Nothing here runs without --reload.
+
+The site is rebuilt incrementally (build.update_site): only the pages whose staged Markdown
+changed are rendered again, unless the navigation changed. The search index is rebuilt in a
+worker process at low priority: its ~5 s of CPU would otherwise hold this process's GIL while the
+page reloads and while the next edit is built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import shutil
 import threading
@@ -23,19 +29,21 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kb_service.build import build_site
+from kb_service.build import update_site
 from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
 from kb_service.content.editor_schema import write_id_schema
 from kb_service.content.load import require_corpus
 from kb_service.errors import ContentError, NotFound
 from kb_service.search.engine import Searcher, build_index
 from kb_service.settings import Settings
+from kb_service.site import incremental
 
 log = logging.getLogger("kb_service.preview")
 
 WATCHED = ("mkdocs.yml", "docs", "snippets", "overrides")
 POLL_SECONDS = 0.2
 WAIT_SECONDS = 20.0          # how long /api/build-status holds a request when nothing changes
+INDEX_NICENESS = 10          # the index worker yields the CPU to the service and the site build
 SCRIPT_PATH = Path(__file__).parent / "html" / "preview.js"
 SCRIPT_TAG = b'<script src="/api/preview.js" defer></script>'
 
@@ -81,10 +89,14 @@ class BuildStatus:
     changed: list[str] = field(default_factory=list)
     seconds: float | None = None        # save seen -> site rebuilt
     index_seconds: float | None = None  # then -> searcher swapped
+    mode: str = ""            # how the site was rebuilt: pages (only the changed ones) | full | none
+    pages: list[str] = field(default_factory=list)   # the pages rendered again (mode "pages")
+    reason: str = ""          # why a full build
 
     def to_json(self) -> dict:
         return {"version": self.version, "epoch": self.epoch, "state": self.state, "problems": self.problems,
-                "changed": self.changed, "seconds": self.seconds, "index_seconds": self.index_seconds}
+                "changed": self.changed, "seconds": self.seconds, "index_seconds": self.index_seconds,
+                "mode": self.mode, "pages": self.pages, "reason": self.reason}
 
 
 class Preview:
@@ -100,6 +112,7 @@ class Preview:
         self._lock = threading.Lock()
         self._index_event = threading.Event()
         self._index_wanted: tuple | None = None
+        self._pool = None     # the index worker process, started with the first index rebuild
 
     def start(self, services) -> None:
         self.services = services
@@ -110,6 +123,8 @@ class Preview:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._pool is not None:
+            self._pool.terminate()      # an index build in flight is of no use any more
         for thread in (self._thread, self._indexer):
             if thread is not None:
                 thread.join(timeout=5)
@@ -123,6 +138,7 @@ class Preview:
     def _run(self) -> None:
         root = self.settings.project_dir
         last = snapshot(root)
+        self._warm()
         while not self._stop.wait(POLL_SECONDS):
             now = snapshot(root)
             if now == last:
@@ -141,25 +157,39 @@ class Preview:
                 log.exception("preview rebuild failed")
                 self._publish(state="error", problems=["预览重建失败，请看 kb serve 的终端输出"])
 
+    def _warm(self) -> None:
+        """Before the first edit: load what a rebuild needs, and bring the staged output up to date
+        (nothing to do after `kb serve`'s own build; a full build when it found the site current
+        but the staged output gone, or written by another builder)."""
+        if self.settings.site_engine != "mkdocs":
+            return      # Zensical rebuilds everything on each edit (with its own cache)
+        try:
+            incremental.warm()
+            update_site(self.settings, require_corpus(self.settings.snippets_dir))
+        except Exception:   # the first edit builds it again, and reports what is wrong
+            log.exception("preview warm-up failed")
+
     def rebuild(self, changed: list[str], seen: float | None = None) -> None:
         seen = seen or time.perf_counter()
         self._publish(state="building", changed=changed, problems=[])
         try:
-            # The content is checked once here (the site build checks it again in its plugin).
             corpus = require_corpus(self.settings.snippets_dir)
             write_id_schema(corpus, self.settings.snippets_dir / "schema")   # new ids complete at once
             services = self.services
             if services is not None:
                 services.corpus = corpus               # API values follow at once
                 services.store.config = corpus.feedback
-            build_site(self.settings)
+            update = update_site(self.settings, corpus)
         except ContentError as exc:
             problems = [str(p) for p in exc.problems] or exc.message.splitlines()
             self._publish(state="error", problems=problems)
             return
         site_done = time.perf_counter()
-        self._publish(state="ok", version=self.status.version + 1, seconds=round(site_done - seen, 3))
-        log.warning("kb preview: 已重建（%s），用时 %.1f 秒", "、".join(changed[:3]), site_done - seen)
+        self._publish(state="ok", version=self.status.version + 1, seconds=round(site_done - seen, 3),
+                      mode=update.mode, pages=update.pages, reason=update.reason)
+        how = {"pages": f"重新渲染 {len(update.pages)} 个页面", "none": "页面没有变化"}.get(
+            update.mode, f"完整构建：{update.reason}")
+        log.warning("kb preview: 已重建（%s；%s），用时 %.1f 秒", "、".join(changed[:3]), how, site_done - seen)
         # The search index last, in its own thread: the page has reloaded already, search follows
         # a moment later, and the next save does not wait for it.
         with self._lock:
@@ -182,7 +212,7 @@ class Preview:
             target = self.settings.data_dir / "preview-index" / str(generation)
             try:
                 shutil.rmtree(target, ignore_errors=True)
-                build_index(corpus, self.settings.docs_dir, target)
+                self._build_index(corpus, target)
                 if self.services is not None:
                     searcher = Searcher.open(target, corpus)
                     searcher.gap_sink = self.services.gaps.add
@@ -191,6 +221,15 @@ class Preview:
                 self._publish(index_seconds=round(time.perf_counter() - since, 3))
             except Exception:   # search keeps the previous index
                 log.exception("preview index rebuild failed")
+
+    def _build_index(self, corpus, target: Path) -> None:
+        """search.engine.build_index in the worker process (kept for the next edit: its imports and
+        jieba's dictionary stay loaded); the service only opens the result."""
+        if self._pool is None:
+            # spawn: a fork of this threaded process could inherit a lock held by another thread
+            context = multiprocessing.get_context("spawn")
+            self._pool = context.Pool(1, initializer=os.nice, initargs=(INDEX_NICENESS,))
+        self._pool.apply(build_index, (corpus, self.settings.docs_dir, target))
 
 
 # -- HTTP: the status, the script, and the tag in every page ----------------------------------
