@@ -376,6 +376,39 @@ class Postings:
                     hits.add(d)
 
 
+# Postings are read-only once built (Postings._sets is a memo of the same data), so a process
+# that opens the same unchanged index again (a second app in one process, the preview's reload
+# after a build that left the index alone) shares them instead of parsing the file again.
+_POSTINGS: dict[tuple[str, int, int], Postings] = {}
+
+
+def _shared_postings(index_dir: Path, meta: dict, ix) -> Postings:
+    path = index_dir / POSTINGS
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _POSTINGS and len(_POSTINGS[key].docs) == meta["documents"]:
+        return _POSTINGS[key]
+    gc_enabled = gc.isenabled()
+    gc.disable()  # tens of thousands of new lists, and no cycles among them: don't scan them
+    try:
+        postings = Postings(json.loads(path.read_text(encoding="utf-8")))
+        if len(postings.docs) != meta["documents"]:
+            raise ValueError("postings file does not match the index")
+    except (OSError, ValueError, KeyError, TypeError):
+        return Postings(export_postings(ix))  # an index from an older build: slower open
+    finally:
+        if gc_enabled:
+            gc.enable()
+    if key is not None:
+        if len(_POSTINGS) >= 4:  # a long preview session makes a new index per edit
+            _POSTINGS.pop(next(iter(_POSTINGS)))
+        _POSTINGS[key] = postings
+    return postings
+
+
 class Searcher:
     def __init__(self, ix, vocabulary: frozenset[str], synonyms: Synonyms, corpus: Corpus,
                  postings: Postings):
@@ -395,17 +428,7 @@ class Searcher:
             raise UsageError(f"检索索引不存在：{index_dir}；请先运行 kb build")
         meta = json.loads((index_dir / META).read_text(encoding="utf-8"))
         ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME, readonly=True)
-        gc_enabled = gc.isenabled()
-        gc.disable()  # tens of thousands of new lists, and no cycles among them: don't scan them
-        try:
-            postings = Postings(json.loads((index_dir / POSTINGS).read_text(encoding="utf-8")))
-            if len(postings.docs) != meta["documents"]:
-                raise ValueError("postings file does not match the index")
-        except (OSError, ValueError, KeyError, TypeError):
-            postings = Postings(export_postings(ix))  # an index from an older build: slower open
-        finally:
-            if gc_enabled:
-                gc.enable()
+        postings = _shared_postings(index_dir, meta, ix)
         synonyms = Synonyms.load(corpus.root / "snippets" / "search" / "synonyms.yaml")
         return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings)
 
