@@ -312,3 +312,16 @@ def db_client(app_settings):
 
     with TestClient(create_app(app_settings)) as c:
         yield c
+
+
+# The longest modules first: make test hands whole files to two workers in collection order
+# (--dist loadfile), and a long file started last leaves the other worker idle at the end.
+LONG_MODULES = ("test_residents_browser", "test_site_engines", "test_content_changes", "test_feedback",
+                "test_feedback_page", "test_communities_api", "test_cluster", "test_preview")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
+    items.sort(key=rank)  # stable: the order inside a module is kept
