@@ -37,6 +37,17 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def set_duration(project: Path, standard_id: str, duration: int) -> None:
+    """An editor's change to one commitment's duration in a copied project's standards.yaml,
+    made as text so comments and layout stay as the editor left them."""
+    path = project / "snippets" / "standards.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"- id: {standard_id}\n")
+    at = text.index("duration: ", start)
+    end = text.index("\n", at)
+    path.write_text(text[:at] + f"duration: {duration}" + text[end:], encoding="utf-8")
+
+
 def keep_one_community(project: Path) -> str:
     """Reduce a copied project to its default community (the one-community configuration: no
     selector, no `community` field needed). Returns that community's id."""

@@ -14,19 +14,10 @@ import sys
 
 from kb_service.content.load import load_corpus
 
-from conftest import ROOT, copy_project
+from conftest import ROOT, copy_project, set_duration
 
 # The modules that read commitments, deadlines, titles or pages from the content.
 MODULES = ("tests/test_app.py", "tests/test_filling.py", "tests/test_site.py", "tests/test_feedback.py")
-
-
-def _set_duration(project, standard_id: str, duration: int) -> None:
-    path = project / "snippets" / "standards.yaml"
-    text = path.read_text(encoding="utf-8")
-    start = text.index(f"- id: {standard_id}\n")
-    at = text.index("duration: ", start)
-    end = text.index("\n", at)
-    path.write_text(text[:at] + f"duration: {duration}" + text[end:], encoding="utf-8")
 
 
 def test_suite_passes_after_a_standard_changes(tmp_path):
@@ -34,7 +25,7 @@ def test_suite_passes_after_a_standard_changes(tmp_path):
     before, _ = load_corpus(project / "snippets")
     old = before.standards["complaint.response"].duration
     new = old // 2 if old > 1 else old + 1        # 24 -> 12, as in the guide's example
-    _set_duration(project, "complaint.response", new)
+    set_duration(project, "complaint.response", new)
     after, problems = load_corpus(project / "snippets")
     assert after is not None, problems
     assert after.standards["complaint.response"].duration == new

@@ -16,7 +16,7 @@ from kb_service.content.load import load_corpus
 from kb_service.web import preview
 from kb_service.web.app import create_app
 
-from conftest import copy_project, free_port, settings_for
+from conftest import copy_project, free_port, set_duration, settings_for
 
 BUILD_TIMEOUT = 240   # seconds; a loaded two-core machine needs most of it for the first build
 
@@ -48,15 +48,6 @@ def test_preview_mode_only(built_project, tmp_path):
         assert status["version"] == 0 and status["state"] == "ok"
         assert live.get("/api/build-status?epoch=x").status_code == 200      # not a number: answers at once
         assert preview.SCRIPT_TAG.decode() not in live.get("/api/health").text
-
-
-def _set_duration(project, standard_id: str, duration: int) -> None:
-    path = project / "snippets" / "standards.yaml"
-    text = path.read_text(encoding="utf-8")
-    start = text.index(f"- id: {standard_id}\n")
-    at = text.index("duration: ", start)
-    end = text.index("\n", at)
-    path.write_text(text[:at] + f"duration: {duration}" + text[end:], encoding="utf-8")
 
 
 @pytest.fixture
@@ -97,7 +88,7 @@ def _edit_script(project) -> tuple[str, str]:
 
 def _edit_standard(project) -> tuple[str, str]:
     corpus, _ = load_corpus(project / "snippets")
-    _set_duration(project, "complaint.response", corpus.standards["complaint.response"].duration * 2 + 1)
+    set_duration(project, "complaint.response", corpus.standards["complaint.response"].duration * 2 + 1)
     edited, _ = load_corpus(project / "snippets")
     return "/scripts/complaint.intake/", edited.standards["complaint.response"].text
 

@@ -6,7 +6,7 @@ import pytest
 
 from kb_service.content.load import load_corpus
 
-from conftest import CONTENT_ROOT, copy_project, settings_for
+from conftest import CONTENT_ROOT, copy_project, set_duration, settings_for
 
 CSV_SCENARIOS = "scenarios.tsv"
 
@@ -48,15 +48,6 @@ def test_standards_page_is_rendered_from_data(built_project):
     assert "kb:standards" not in html
 
 
-def _set_duration(project, standard_id: str, duration: int) -> None:
-    path = project / "snippets" / "standards.yaml"
-    text = path.read_text(encoding="utf-8")
-    start = text.index(f"- id: {standard_id}\n")
-    at = text.index("duration: ", start)
-    end = text.index("\n", at)
-    path.write_text(text[:at] + f"duration: {duration}" + text[end:], encoding="utf-8")
-
-
 def _text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
@@ -72,7 +63,7 @@ def test_resident_pages_take_commitments_from_standards_yaml(tmp_path):
     before, _ = load_corpus(project / "snippets")
     ids = ("complaint.response", "complaint.reply", "repair.arrival")
     for sid in ids:
-        _set_duration(project, sid, before.standards[sid].duration + 1)
+        set_duration(project, sid, before.standards[sid].duration + 1)
     after, _ = load_corpus(project / "snippets")
     staged = stage(project, settings_for(project, project / "var").staged_dir, after)
     pages = {"residents/complaint.md": ("complaint.response", "complaint.reply"),
@@ -123,7 +114,7 @@ def test_staging_again_rewrites_only_what_changed(tmp_path):
     assert rewritten() == {"docs/handbook/03-complaints.md"}
 
     sid = "complaint.response"
-    _set_duration(project, sid, corpus.standards[sid].duration + 1)
+    set_duration(project, sid, corpus.standards[sid].duration + 1)
     after, _ = load_corpus(project / "snippets")
     quoting = {rel for rel in first.changed if rel.endswith(".md")
                and corpus.standards[sid].text in (dest / rel).read_text(encoding="utf-8")}

@@ -11,16 +11,7 @@ from kb_service.content.load import require_corpus
 from kb_service.site import incremental
 from kb_service.site.generate import Staged
 
-from conftest import copy_project, settings_for
-
-
-def _set_duration(project, standard_id: str, duration: int) -> None:
-    path = project / "snippets" / "standards.yaml"
-    text = path.read_text(encoding="utf-8")
-    start = text.index(f"- id: {standard_id}\n")
-    at = text.index("duration: ", start)
-    end = text.index("\n", at)
-    path.write_text(text[:at] + f"duration: {duration}" + text[end:], encoding="utf-8")
+from conftest import copy_project, set_duration, settings_for
 
 
 def _files(folder) -> dict[str, bytes]:
@@ -54,7 +45,7 @@ def test_edits_rebuild_only_their_pages_and_give_the_full_build(tmp_path):
     assert (done.mode, done.pages) == ("pages", ["scripts/complaint.intake.md"])
 
     sid = "complaint.response"
-    _set_duration(project, sid, corpus.standards[sid].duration * 2 + 1)
+    set_duration(project, sid, corpus.standards[sid].duration * 2 + 1)
     done = update()
     assert done.mode == "pages" and {"residents/complaint.md", "handbook/03-complaints.md"} <= set(done.pages)
     assert "index.md" not in done.pages
