@@ -105,10 +105,17 @@
     return request(target, opts);
   }
 
-  // The clipboard API needs a secure context (https, 127.0.0.1); elsewhere a hidden textarea
-  // and execCommand do it. Resolves when copied, rejects when the browser refuses.
+  // The clipboard API needs a secure context (https, 127.0.0.1) and may still be refused (no
+  // permission, an in-app browser); then a hidden textarea and execCommand do it. Resolves when
+  // copied, rejects when the browser refuses both ways.
   function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return copyBySelection(text); });
+    }
+    return copyBySelection(text);
+  }
+
+  function copyBySelection(text) {
     return new Promise(function (resolve, reject) {
       var area = document.createElement("textarea");
       area.value = text;
@@ -117,7 +124,9 @@
       area.style.opacity = "0";
       document.body.appendChild(area);
       area.select();
-      try { document.execCommand("copy"); resolve(); } catch (e) { reject(e); } finally { document.body.removeChild(area); }
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; } finally { document.body.removeChild(area); }
+      if (copied) resolve(); else reject(new Error("copy refused"));
     });
   }
 
