@@ -24,7 +24,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from measure import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -146,12 +147,6 @@ def full_build(project: Path) -> dict:
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return eval(out.stdout.strip().splitlines()[-1])      # our own dict literal  # noqa: S307
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> str:

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,15 +27,10 @@ import uuid
 from pathlib import Path
 
 import httpx
+from measure import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-staff-token-0001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from measure import free_port, pct
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -49,17 +49,6 @@ PROBE = """() => {
     requestAnimationFrame(() => { if (!(q in window.__kbPaint)) window.__kbPaint[q] = performance.now(); });
   }).observe(list, { childList: true, attributes: true, attributeFilter: ['data-query'] });
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def chunks(q: str) -> list[str]:

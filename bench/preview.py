@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,12 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 sys.path.insert(0, str(ROOT))
 
 from kb_service.content.load import load_corpus  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from measure import free_port  # noqa: E402
 
 
 def edit_script(project: Path, n: int) -> tuple[str, str]:

@@ -15,7 +15,6 @@ import asyncio
 import itertools
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb_service.content.load import require_corpus  # noqa: E402
 from kb_service.search import textproc  # noqa: E402
+from measure import free_port, pct  # noqa: E402
 
 
 def queries(n: int) -> list[str]:
@@ -59,17 +59,6 @@ def queries(n: int) -> list[str]:
             out.append(q)
     rng.shuffle(out)
     return out[:n]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 async def run(url: str, paths: list[str], concurrency: int) -> tuple[list[float], float]:
