@@ -157,24 +157,28 @@ def kb(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: fl
 
 
 class Server:
-    def __init__(self, project: Path, data: Path, env: dict | None = None):
+    """`kb serve` in its own process; `args` for more options (`--reload`, `--workers 2`)."""
+
+    def __init__(self, project: Path, data: Path, env: dict | None = None, args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(data),
                     "KB_FEEDBACK_RATE_LIMIT": "0", **(env or {})}
-        self.proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", *args, "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env)
 
-    def wait(self, timeout: float = 180) -> "Server":
+    def wait(self, timeout: float = 180, probe: str = "/api/health") -> "Server":
+        """Until `probe` answers 200 (`/api/ready`: also the index and the database)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kb serve exited: {self.proc.stdout.read()}")
             try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + probe, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise TimeoutError("kb serve did not become ready")
 
     def kill(self) -> None:

@@ -3,17 +3,13 @@ are shared, and the 你说我改 page shows the same database on every node."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from conftest import POSTGRES_URL, Server, free_port, kb, need_postgres
+from conftest import POSTGRES_URL, Server, kb, need_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -80,23 +76,10 @@ def test_two_workers_share_limits_and_sessions(built_project, pg_url, tmp_path):
     with engine.begin() as conn:      # the nodes test used this address's budget in the same schema
         conn.exec_driver_sql("DELETE FROM rate_counters")
     engine.dispose()
-    port = free_port()
-    env = {**os.environ, "KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(tmp_path / "var"),
-           "KB_DATABASE_URL": pg_url, "KB_FEEDBACK_RATE_LIMIT": "5"}
-    proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--port", str(port), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
+    server = Server(built_project, tmp_path / "var", {"KB_DATABASE_URL": pg_url, "KB_FEEDBACK_RATE_LIMIT": "5"},
+                    args=("--workers", "2")).wait(120, probe="/api/ready")
+    url = server.url
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(url + "/api/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
         # Fresh connections land on either worker; the limit is one for both.
         codes = [httpx.post(url + "/api/feedback", json={"type": "praise", "content": f"好{i}"},
                             headers={"connection": "close"}).status_code for i in range(12)]
@@ -108,9 +91,4 @@ def test_two_workers_share_limits_and_sessions(built_project, pg_url, tmp_path):
         assert pages == [200] * 10
         assert httpx.get(url + "/staff/dashboard", cookies=cookie).status_code == 403   # an agent
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        server.stop()

@@ -3,9 +3,6 @@ and the API's values follow; outside preview mode none of it is there."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -16,7 +13,7 @@ from kb_service.content.load import load_corpus
 from kb_service.web import preview
 from kb_service.web.app import create_app
 
-from conftest import copy_project, free_port, set_duration, settings_for
+from conftest import Server, copy_project, set_duration, settings_for
 
 BUILD_TIMEOUT = 240   # seconds; a loaded two-core machine needs most of it for the first build
 
@@ -53,29 +50,11 @@ def test_preview_mode_only(built_project, tmp_path):
 @pytest.fixture
 def live_server(tmp_path):
     project = copy_project(tmp_path / "p")
-    port = free_port()
-    env = {**os.environ, "KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var"),
-           "KB_FEEDBACK_RATE_LIMIT": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--reload", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + BUILD_TIMEOUT
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    server = Server(project, project / "var", args=("--reload",)).wait(BUILD_TIMEOUT)
     try:
-        yield project, url
+        yield project, server.url
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        server.stop()
 
 
 def _edit_script(project) -> tuple[str, str]:
