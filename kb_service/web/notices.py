@@ -187,12 +187,12 @@ async def _staff_notice(request: Request, sess: dict, *, ok=None, errors=None, v
 async def staff_change(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
     nid = notice_id(request)
-    access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])
+    current = await run_in_threadpool(lambda: _current(svc, nid))
+    access.check_community(request, current["community"])
     if form.get("op") == "withdraw":
         await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"]))
         return see_other("/staff/notices/?ok=withdrawn")
     try:
-        current = await run_in_threadpool(lambda: _current(svc, nid))
         data = {k: v for k, v in _strip_empty(form).items() if k != "op"}
         if "valid_until" not in data:
             data["valid_until"] = None
