@@ -77,3 +77,32 @@ def test_fill_page_asks_for_the_community_once(multi_server, chosen, page):
     expect(page.locator("#kb-fill-f-area option")).to_have_count(len(expected) + 1)
     assert set(page.locator("#kb-fill-f-area option").all_inner_texts()[1:]) == expected
     expect(page.locator("#kb-fill-f-hotline")).to_contain_text(chosen.hotline)
+
+
+def test_remembered_community_wins_over_a_template_asked_for_before_it(multi_server, chosen, page):
+    """The template and the communities load side by side: a template asked for before the
+    remembered community arrived must not show the default community's areas."""
+    page.goto(multi_server.url + "/staff/fill/")
+    page.evaluate("id => localStorage.setItem('kb-fill-community', id)", chosen.id)
+    held = {"communities": [], "template": []}
+
+    def hold(kind):
+        # The first request of each kind waits for the test; later ones go straight through.
+        def handler(route):
+            if held[kind]:
+                route.continue_()
+            else:
+                held[kind].append(route)
+        return handler
+
+    page.route("**/api/communities", hold("communities"))
+    page.route(lambda url: "/api/templates/notice.water-outage" in url, hold("template"))
+    with page.expect_request(lambda r: "/api/templates/notice.water-outage" in r.url) as first:
+        page.goto(multi_server.url + "/staff/fill/?id=notice.water-outage")
+    assert "community=" not in first.value.url     # asked before the communities arrived
+    held["communities"][0].continue_()
+    expect(page.locator("#kb-fill-community")).to_have_value(chosen.id, timeout=15000)
+    held["template"][0].continue_()
+    expected = {b.name + u for b in chosen.buildings for u in ("",) + b.units}
+    expect(page.locator("#kb-fill-f-area option")).to_have_count(len(expected) + 1)
+    assert set(page.locator("#kb-fill-f-area option").all_inner_texts()[1:]) == expected

@@ -53,6 +53,7 @@
     this.timer = 0;
     this.seq = 0;
     this.selectSeq = 0;
+    this.loading = "";       // the template id last asked for, before its answer has arrived
     this.controller = null;
     this.docChannel = null;
     this.community = "";     // "" with one community: the service uses it
@@ -137,7 +138,10 @@
       if (list.some(function (c) { return c.id === saved; })) {
         select.value = saved;
         self.community = saved;
-        if (self.tpl) self.select(self.tpl.id, { focus: false, keep: self.values() });
+        // A template asked for before the communities arrived is asked again for this community
+        // (select's sequence number drops the earlier answer, which carries another community's areas).
+        var id = self.tpl ? self.tpl.id : self.loading;
+        if (id) self.select(id, { focus: false, keep: self.tpl ? self.values() : undefined });
       }
       self.$("kb-fill-community-box").hidden = false;
     }, function () { /* the template list reports an unreachable service */ });
@@ -213,6 +217,7 @@
   FillPage.prototype.select = function (id, options) {
     var self = this;
     var mine = ++this.selectSeq;
+    this.loading = id;
     this.status("正在加载模板…");
     var query = this.community ? "?community=" + encodeURIComponent(this.community) : "";
     KB.getJSON(KB.api("templates/" + encodeURIComponent(id) + query)).then(function (answer) {
