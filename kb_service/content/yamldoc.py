@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +105,11 @@ def load(path: Path, root: Path | None = None) -> YamlDoc:
     is) instead of an exception."""
     display = display_path(path, root)
     raw = path.read_bytes()
-    key = (str(path), display, hashlib.sha1(raw).digest())
+    key = (display, hashlib.sha1(raw).digest())
     if key in _PARSED:
-        return _PARSED[key]   # same bytes: the same document (nothing downstream changes it)
+        # Same place in a project, same bytes: the same document (nothing downstream changes the
+        # parsed data), under this file's own path; a copy of the project parses nothing again.
+        return replace(_PARSED[key], path=path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -120,6 +122,7 @@ def load(path: Path, root: Path | None = None) -> YamlDoc:
 
 # Parsed documents by content: the preview (kb serve --reload) re-reads every file after an edit,
 # and round-trip parsing is the slow part of loading, so only the edited file is parsed again.
+# Keyed by the path shown in messages (relative to the project), so problems stay right.
 _PARSED: dict[tuple, "YamlDoc"] = {}
 
 

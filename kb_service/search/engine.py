@@ -23,6 +23,7 @@ import re
 import time
 from array import array
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
@@ -207,16 +208,25 @@ def export_postings(ix) -> dict:
 
 # -- queries ----------------------------------------------------------------------------------
 
+_SYNONYMS: dict[tuple, list[list[str]]] = {}
+
+
 @dataclass
 class Synonyms:
     groups: list[list[str]]
 
     @classmethod
     def load(cls, path: Path) -> "Synonyms":
-        if not path.exists():
+        try:
+            st = path.stat()
+        except OSError:
             return cls([])
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
-        return cls([[tp.normalize(str(w)) for w in g] for g in data.get("groups", [])])
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _SYNONYMS:   # every service start and preview reload reads the same file
+            data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
+            _SYNONYMS.clear()
+            _SYNONYMS[key] = [[tp.normalize(str(w)) for w in g] for g in data.get("groups", [])]
+        return cls([list(g) for g in _SYNONYMS[key]])
 
     def expand(self, text: str) -> list[str]:
         extra = []
@@ -326,6 +336,12 @@ class Postings:
         self.by_kind = {k: frozenset(v) for k, v in self.by_kind.items()}
         self._sets: dict[tuple[str, str], frozenset[int]] = {}
 
+    @cached_property
+    def char_weights(self) -> dict[str, float]:
+        """confidence.char_weights of the documents: once per postings (they are shared by every
+        Searcher opened on the same index), not once per service start."""
+        return confidence.char_weights([d["title"] + " " + d["text"] for d in self.docs])
+
     def has(self, field: str, term: str, doc: int) -> bool:
         """Whether the document's indexed field holds the term."""
         key = (field, term)
@@ -418,7 +434,7 @@ class Searcher:
         self.corpus = corpus
         self.postings = postings
         self._flat: dict[int, tuple[str, str]] = {}  # document number -> flatten(text)
-        self.weights = confidence.char_weights([d["title"] + " " + d["text"] for d in postings.docs])
+        self.weights = postings.char_weights
         self.prior = [KIND_PRIOR[d["kind"]] for d in postings.docs]
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
 
