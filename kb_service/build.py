@@ -46,17 +46,19 @@ def fingerprint(settings: Settings, *, site: bool = False) -> str:
     """Content and code; for the site also the exported improvement log that one page shows and
     the builder that renders it."""
     root = settings.project_dir
-    paths = [p for pattern in INPUT_GLOBS for p in sorted(root.glob(pattern))]
+    # Named relative to the project (the exported log by its own name), so a project moved or
+    # copied with its build (times kept, as cp -a and shutil.copytree do) is not rebuilt.
+    paths = [(p, p.relative_to(root).as_posix()) for pattern in INPUT_GLOBS for p in sorted(root.glob(pattern))]
     if site:
-        paths.append(settings.public_log_path)
+        paths.append((settings.public_log_path, "public-log"))
     digest = hashlib.sha256()
     if site:
         digest.update(f"engine:{settings.site_engine}\n".encode())
-    for path in paths:
+    for path, name in paths:
         # ids.schema.json is written by the build itself (editor completion), not an input
         if path.is_file() and "__pycache__" not in path.parts and path.name != ID_SCHEMA_FILE:
             stat = path.stat()
-            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

@@ -67,23 +67,31 @@ def settings_for(project: Path, data: Path, **env) -> Settings:
 
 
 def built_once(tmp_path_factory, name: str, make) -> Path:
-    """A project `make(dest)` built once per test run. Under pytest-xdist (make test runs two
-    workers) the first worker to get here builds it under a file lock into a folder all workers
-    share; each worker then works on its own copy, so nothing one writes (databases in var/)
-    reaches another."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        dest = tmp_path_factory.mktemp(name)
-        make(dest)
-        return dest
-    shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    """A project `make(dest)` built once per test run, into a folder nothing writes to after
+    (under pytest-xdist, which make test runs with two workers, the first worker to get here
+    builds it under a file lock into a folder all workers share). Each worker gets its own copy,
+    so nothing one writes (databases in var/) reaches another; copy_built makes more."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    else:
+        shared = tmp_path_factory.getbasetemp() / f"built-{name}"
     with open(f"{shared}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / ".built").exists():
             shutil.rmtree(shared, ignore_errors=True)
             make(shared)
             (shared / ".built").touch()
-    dest = tmp_path_factory.mktemp(name)
-    shutil.copytree(shared, dest, symlinks=True, dirs_exist_ok=True)
+    PRISTINE[name] = shared
+    return copy_built(name, tmp_path_factory.mktemp(name))
+
+
+PRISTINE: dict[str, Path] = {}
+
+
+def copy_built(name: str, dest: Path) -> Path:
+    """A fresh copy of a project built_once built (site, search index, staged pages; file times
+    kept, so `kb build` and `kb serve` find nothing stale), without what tests wrote since."""
+    shutil.copytree(PRISTINE[name], dest, symlinks=True, dirs_exist_ok=True)
     return dest
 
 

@@ -30,8 +30,10 @@ def test_suite_passes_after_a_standard_changes(tmp_path):
     assert after is not None, problems
     assert after.standards["complaint.response"].duration == new
 
-    env = {**os.environ, "KB_TEST_CONTENT_ROOT": str(project), "NO_MKDOCS_2_WARNING": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
+    # A session of its own: none of this worker's pytest-xdist variables (with them, conftest's
+    # built_once would share a build across runs in the temporary folder's parent).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(KB_TEST_CONTENT_ROOT=str(project), NO_MKDOCS_2_WARNING="1")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           "-m", "not postgres", *MODULES], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)

@@ -13,7 +13,7 @@ from kb_service.content.load import load_corpus
 from kb_service.web import preview
 from kb_service.web.app import create_app
 
-from conftest import Server, copy_project, set_duration, settings_for
+from conftest import Server, copy_built, copy_project, set_duration, settings_for
 
 BUILD_TIMEOUT = 240   # seconds; a loaded two-core machine needs most of it for the first build
 
@@ -48,8 +48,8 @@ def test_preview_mode_only(built_project, tmp_path):
 
 
 @pytest.fixture
-def live_server(tmp_path):
-    project = copy_project(tmp_path / "p")
+def live_server(built_project, tmp_path):
+    project = copy_built("project", tmp_path / "p")   # built: the server starts without a build
     server = Server(project, project / "var", args=("--reload",)).wait(BUILD_TIMEOUT)
     try:
         yield project, server.url

@@ -12,7 +12,7 @@ import re
 
 import markdown
 
-from conftest import copy_project, kb
+from conftest import copy_built, kb
 from kb_service import db
 from kb_service.build import build, load_content
 from kb_service.feedback import public_log
@@ -88,13 +88,12 @@ def test_snapshot_publishes_only_aggregates_and_approved_text(built_project, tmp
     check_page(markdown.markdown(text, extensions=EXTENSIONS), public_log.month_of(now), reference)
 
 
-def test_export_log_rebuilds_the_page(tmp_path):
+def test_export_log_rebuilds_the_page(built_project, tmp_path):
     """`kb export-log` end to end: the snapshot file, the rebuilt page, nothing stale after it."""
-    project = copy_project(tmp_path / "project")
+    project = copy_built("project", tmp_path / "project")    # as kb build left it
     database_url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
-    env = {"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(tmp_path / "var"), "KB_DATABASE_URL": database_url}
+    env = {"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var"), "KB_DATABASE_URL": database_url}
     settings = Settings.from_env(env)
-    settings.data_dir.mkdir()
     now = utcnow()
     reference = fill_log(database_url, settings, now)
 
@@ -103,7 +102,7 @@ def test_export_log_rebuilds_the_page(tmp_path):
     assert "3 条反馈" in result.stdout and "1 项已公开的改进" in result.stdout
     html = (project / "site" / CHANGES_PAGE / "index.html").read_text(encoding="utf-8")
     check_page(html, public_log.month_of(now), reference)
-    data = json.loads((tmp_path / "var" / "public-log.json").read_text(encoding="utf-8"))
+    data = json.loads((project / "var" / "public-log.json").read_text(encoding="utf-8"))
     assert "13912345678" not in json.dumps(data, ensure_ascii=False)
     report = build(settings, force=False)                # the export left nothing stale for kb serve
     assert not report.site_built and not report.index_built

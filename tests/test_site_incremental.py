@@ -11,17 +11,18 @@ from kb_service.content.load import require_corpus
 from kb_service.site import incremental
 from kb_service.site.generate import Staged
 
-from conftest import copy_project, set_duration, settings_for
+from conftest import copy_built, copy_project, set_duration, settings_for
 
 
 def _files(folder) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """The builder's files (not kb build's stamp, a dot-file at the top that the preview keeps)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not (p.parent == folder and p.name.startswith("."))}
 
 
-def test_edits_rebuild_only_their_pages_and_give_the_full_build(tmp_path):
-    project = copy_project(tmp_path / "p")
+def test_edits_rebuild_only_their_pages_and_give_the_full_build(built_project, tmp_path):
+    project = copy_built("project", tmp_path / "p")
     settings = settings_for(project, project / "var")
-    build_site(settings)
     # kb build leaves its output and what it rendered in the staged folder: the base to build on
     state = incremental.read_state(Staged(settings.staged_dir, settings.staged_dir / "mkdocs.yml", []))
     assert state["engine"] == "mkdocs" and state["pages"]["handbook/03-complaints.md"][0]

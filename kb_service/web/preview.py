@@ -212,7 +212,8 @@ class Preview:
             target = self.settings.data_dir / "preview-index" / str(generation)
             try:
                 shutil.rmtree(target, ignore_errors=True)
-                self._build_index(corpus, target)
+                if not self._build_index(corpus, target):
+                    return
                 if self.services is not None:
                     searcher = Searcher.open(target, corpus)
                     searcher.gap_sink = self.services.gaps.add
@@ -222,14 +223,20 @@ class Preview:
             except Exception:   # search keeps the previous index
                 log.exception("preview index rebuild failed")
 
-    def _build_index(self, corpus, target: Path) -> None:
+    def _build_index(self, corpus, target: Path) -> bool:
         """search.engine.build_index in the worker process (kept for the next edit: its imports and
-        jieba's dictionary stay loaded); the service only opens the result."""
+        jieba's dictionary stay loaded); the service only opens the result. False: stopped first."""
         if self._pool is None:
             # spawn: a fork of this threaded process could inherit a lock held by another thread
             context = multiprocessing.get_context("spawn")
             self._pool = context.Pool(1, initializer=os.nice, initargs=(INDEX_NICENESS,))
-        self._pool.apply(build_index, (corpus, self.settings.docs_dir, target))
+        pending = self._pool.apply_async(build_index, (corpus, self.settings.docs_dir, target))
+        while not pending.ready():
+            # stop() terminates the pool, and a terminated pool never answers: do not wait for it
+            if self._stop.wait(0.1):
+                return False
+        pending.get()
+        return True
 
 
 # -- HTTP: the status, the script, and the tag in every page ----------------------------------
@@ -248,6 +255,8 @@ async def build_status(request: Request) -> JSONResponse:
     if raw.isdecimal() and raw.isascii():
         deadline = time.monotonic() + WAIT_SECONDS
         while preview.status.epoch == int(raw) and time.monotonic() < deadline:
+            if await request.is_disconnected():
+                break   # the page is gone: a server stopping would otherwise wait for this answer
             await asyncio.sleep(0.05)
     return JSONResponse(preview.status.to_json(), headers={"Cache-Control": "no-store"})
 
