@@ -3,6 +3,7 @@ are shared, and the 你说我改 page shows the same database on every node."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 
 import httpx
@@ -32,11 +33,18 @@ def pg_url():
 def nodes(built_project, pg_url, tmp_path_factory):
     """Two `kb serve` processes, each with its own data folder (index, logs), one PostgreSQL."""
     env = {"KB_DATABASE_URL": pg_url, "KB_FEEDBACK_RATE_LIMIT": "4"}
-    a = Server(built_project, tmp_path_factory.mktemp("node-a"), env)
-    b = Server(built_project, tmp_path_factory.mktemp("node-b"), env)
+    a = Server(built_project, with_index(built_project, tmp_path_factory.mktemp("node-a")), env)
+    b = Server(built_project, with_index(built_project, tmp_path_factory.mktemp("node-b")), env)
     a.wait(120), b.wait(120)
     yield a, b
     a.stop(), b.stop()
+
+
+def with_index(built_project, data):
+    """A node's data folder with the search index kb build made (each node builds its own in a
+    deployment; the same inputs give the same index, so the tests copy one)."""
+    shutil.copytree(built_project / "var" / "index", data / "index")
+    return data
 
 
 def secret_for(built_project, pg_url, tmp_path, name, role):
@@ -76,7 +84,8 @@ def test_two_workers_share_limits_and_sessions(built_project, pg_url, tmp_path):
     with engine.begin() as conn:      # the nodes test used this address's budget in the same schema
         conn.exec_driver_sql("DELETE FROM rate_counters")
     engine.dispose()
-    server = Server(built_project, tmp_path / "var", {"KB_DATABASE_URL": pg_url, "KB_FEEDBACK_RATE_LIMIT": "5"},
+    server = Server(built_project, with_index(built_project, tmp_path / "var"),
+                    {"KB_DATABASE_URL": pg_url, "KB_FEEDBACK_RATE_LIMIT": "5"},
                     args=("--workers", "2")).wait(120, probe="/api/ready")
     url = server.url
     try:

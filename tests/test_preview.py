@@ -51,6 +51,11 @@ def test_preview_mode_only(built_project, tmp_path):
 def live_server(built_project, tmp_path):
     project = copy_built("project", tmp_path / "p")   # built: the server starts without a build
     server = Server(project, project / "var", args=("--reload",)).wait(BUILD_TIMEOUT)
+    # Edits start once the preview is warm (an edit during the warm-up is built by it, and the
+    # rebuild the edit then causes finds nothing left to do: mode "none").
+    status = httpx.get(server.url + "/api/build-status").json()
+    while not status["ready"]:
+        status = httpx.get(f"{server.url}/api/build-status?epoch={status['epoch']}", timeout=60).json()
     try:
         yield project, server.url
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from conftest import Server, fees_page, kb
+from conftest import Server, fees_page, kb, settle
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +66,7 @@ def test_site_pages_run_under_the_csp(role_server, strict_page):
     page.on("pageerror", lambda e: errors.append(str(e)))
     for path in ("/", "/residents/fees/", "/residents/feedback/", "/residents/changes/", "/staff/lookup/"):
         page.goto(url + path)
-        page.wait_for_load_state("networkidle")
+        settle(page)
     # The fee calculator works without its old inline onsubmit handler.
     fees = fees_page(url)
     page.goto(fees)

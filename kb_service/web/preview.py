@@ -85,6 +85,7 @@ class BuildStatus:
     version: int = 0          # bumped after each site rebuild: the page reloads
     epoch: int = 0            # bumped on every change of this status: long polls return
     state: str = "ok"         # ok | building | error
+    ready: bool = False       # warmed up: the rebuilds after this are the quick ones
     problems: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     seconds: float | None = None        # save seen -> site rebuilt
@@ -94,7 +95,8 @@ class BuildStatus:
     reason: str = ""          # why a full build
 
     def to_json(self) -> dict:
-        return {"version": self.version, "epoch": self.epoch, "state": self.state, "problems": self.problems,
+        return {"version": self.version, "epoch": self.epoch, "state": self.state, "ready": self.ready,
+                "problems": self.problems,
                 "changed": self.changed, "seconds": self.seconds, "index_seconds": self.index_seconds,
                 "mode": self.mode, "pages": self.pages, "reason": self.reason}
 
@@ -137,8 +139,9 @@ class Preview:
 
     def _run(self) -> None:
         root = self.settings.project_dir
-        last = snapshot(root)
+        last = snapshot(root)     # before the warm-up: an edit saved during it is still seen
         self._warm()
+        self._publish(ready=True)
         while not self._stop.wait(POLL_SECONDS):
             now = snapshot(root)
             if now == last:
