@@ -66,26 +66,59 @@ def settings_for(project: Path, data: Path, **env) -> Settings:
     return Settings.from_env({**base, **env})
 
 
-def built_once(tmp_path_factory, name: str, make) -> Path:
-    """A project `make(dest)` built once per test run, into a folder nothing writes to after
-    (under pytest-xdist, which make test runs with two workers, the first worker to get here
-    builds it under a file lock into a folder all workers share). Each worker gets its own copy,
-    so nothing one writes (databases in var/) reaches another; copy_built makes more."""
+def make_project(project: Path) -> None:
+    """`kb build` on a copy of the real content in the one-community configuration, its output kept."""
+    copy_project(project)
+    keep_one_community(project)
+    done = kb("build", env={"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var")}, timeout=600)
+    (project / ".kb-build-output.json").write_text(json.dumps(
+        {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}), encoding="utf-8")
+
+
+def make_multi(project: Path) -> None:
+    """The real content with every shipped community, built."""
+    from kb_service.build import build
+
+    copy_project(project)
+    build(settings_for(project, project / "var"))
+
+
+def make_zensical(project: Path) -> None:
+    """The real content built with Zensical instead of MkDocs."""
+    from kb_service.build import build
+
+    copy_project(project)
+    report = build(settings_for(project, project / "var", KB_SITE_ENGINE="zensical"))
+    assert report.site_built and report.engine == "zensical"
+
+
+MAKERS = {"project": make_project, "multi": make_multi, "zensical": make_zensical}
+PRISTINE: dict[str, Path] = {}
+
+
+def build_shared(name: str, shared: Path) -> None:
+    """MAKERS[name] into `shared` unless it is there already; the caller holds shared's lock."""
+    if not (shared / ".built").exists():
+        shutil.rmtree(shared, ignore_errors=True)
+        MAKERS[name](shared)
+        (shared / ".built").touch()
+
+
+def built_once(tmp_path_factory, name: str) -> Path:
+    """A project MAKERS[name] builds once per test run, into a folder nothing writes to after
+    (under pytest-xdist, which make test runs with two workers, into a folder all workers share,
+    under a file lock: the first to get the lock builds, or pytest_sessionstart below started a
+    builder for it already). Each caller gets its own copy, so nothing one writes (databases in
+    var/) reaches another; copy_built makes more."""
     if "PYTEST_XDIST_WORKER" in os.environ:
         shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
     else:
         shared = tmp_path_factory.getbasetemp() / f"built-{name}"
     with open(f"{shared}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (shared / ".built").exists():
-            shutil.rmtree(shared, ignore_errors=True)
-            make(shared)
-            (shared / ".built").touch()
+        build_shared(name, shared)
     PRISTINE[name] = shared
     return copy_built(name, tmp_path_factory.mktemp(name))
-
-
-PRISTINE: dict[str, Path] = {}
 
 
 def copy_built(name: str, dest: Path) -> Path:
@@ -95,20 +128,40 @@ def copy_built(name: str, dest: Path) -> Path:
     return dest
 
 
+_BUILDERS: list[subprocess.Popen] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """In the pytest-xdist controller: start the shared builds at once, side by side, each in its
+    own process holding its lock (taken here, before any worker can ask), so that no worker waits
+    idle for a build another worker is doing and the builds overlap the workers' start."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    base = config._tmp_path_factory.getbasetemp()
+    for name in MAKERS:
+        lock = open(base / f"built-{name}.lock", "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        code = f"import conftest; conftest.build_shared({name!r}, conftest.Path({str(base / f'built-{name}')!r}))"
+        # The child inherits the locked file: the lock is released when it exits, never before.
+        _BUILDERS.append(subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parent,
+                                          pass_fds=(lock.fileno(),), stdout=subprocess.DEVNULL))
+        lock.close()
+
+
+def pytest_sessionfinish(session):
+    for builder in _BUILDERS:
+        builder.wait()
+
+
 @pytest.fixture(scope="session")
 def cli_build(tmp_path_factory) -> subprocess.CompletedProcess:
     """`kb build` run once per session on a copy of the real docs/ and snippets/ in the
     one-community configuration (a company with one project; several communities:
     tests/test_communities_*.py). Its output is what tests/test_cli.py checks; `.project` is the
     built copy."""
-    def make(project: Path) -> None:
-        copy_project(project)
-        keep_one_community(project)
-        done = kb("build", env={"KB_PROJECT_DIR": str(project), "KB_DATA_DIR": str(project / "var")}, timeout=600)
-        (project / ".kb-build-output.json").write_text(json.dumps(
-            {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}), encoding="utf-8")
-
-    project = built_once(tmp_path_factory, "project", make)
+    project = built_once(tmp_path_factory, "project")
     out = json.loads((project / ".kb-build-output.json").read_text(encoding="utf-8"))
     result = subprocess.CompletedProcess(["kb", "build"], out["returncode"], out["stdout"], out["stderr"])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -126,13 +179,14 @@ def built_project(cli_build) -> Path:
 def multi_project(tmp_path_factory) -> Path:
     """The real content with every shipped community (several: selectors, required community),
     built once per session for the tests that need it."""
-    from kb_service.build import build
+    return built_once(tmp_path_factory, "multi")
 
-    def make(project: Path) -> None:
-        copy_project(project)
-        build(settings_for(project, project / "var"))
 
-    return built_once(tmp_path_factory, "multi", make)
+@pytest.fixture(scope="session")
+def zensical_project(tmp_path_factory) -> Path:
+    """The real content built with Zensical (tests/test_site_engines.py)."""
+    pytest.importorskip("zensical", reason="pip install -e '.[zensical]'（make install 已包含）")
+    return built_once(tmp_path_factory, "zensical")
 
 
 @pytest.fixture

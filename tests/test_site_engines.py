@@ -31,17 +31,6 @@ def sitemap(site) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def zensical_project(tmp_path_factory):
-    pytest.importorskip("zensical", reason="pip install -e '.[zensical]'（make install 已包含）")
-    from kb_service.build import build
-
-    project = copy_project(tmp_path_factory.mktemp("zensical"))
-    report = build(settings_for(project, project / "var", KB_SITE_ENGINE="zensical"))
-    assert report.site_built and report.engine == "zensical"
-    return project
-
-
-@pytest.fixture(scope="module")
 def projects(built_project, zensical_project):
     return {"mkdocs": built_project, "zensical": zensical_project}
 
@@ -215,6 +204,11 @@ def test_standards_and_fees_pages(page, projects, servers, engine, errors):
 @pytest.mark.browser
 @pytest.mark.parametrize("engine", ENGINES)
 def test_mermaid_renders_from_the_vendored_copy(page, servers, engine):
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url) if "mermaid.min.js" in r.url else None)
+    page.goto(servers[engine].url + "/residents/")
+    page.wait_for_load_state("load")
+    assert loaded == [], "a page without a diagram does not load the diagram library"
     page.goto(servers[engine].url + "/handbook/03-complaints/")
     # Both themes swap <pre class="mermaid"> for a <div class="mermaid"> holding the diagram in a
     # closed shadow root: the code block is gone and the diagram takes room.
@@ -222,6 +216,7 @@ def test_mermaid_renders_from_the_vendored_copy(page, servers, engine):
     expect(diagram).to_be_visible(timeout=20000)
     page.wait_for_function("document.querySelector('div.mermaid').getBoundingClientRect().height > 100", timeout=20000)
     assert page.locator("pre.mermaid").count() == 0
+    assert [u.split("/assets/", 1)[1] for u in loaded] == ["vendor/mermaid/mermaid.min.js"]
 
 
 @pytest.mark.browser
