@@ -79,17 +79,19 @@ def test_fill_page_asks_for_the_community_once(multi_server, chosen, page):
     expect(page.locator("#kb-fill-f-hotline")).to_contain_text(chosen.hotline)
 
 
-def test_remembered_community_wins_over_a_template_asked_for_before_it(multi_server, chosen, page):
+@pytest.mark.parametrize("how", ["remembered", "picked"])
+def test_the_community_wins_over_a_template_asked_for_before_it(multi_server, chosen, page, how):
     """The template and the communities load side by side: a template asked for before the
-    remembered community arrived must not show the default community's areas."""
+    community was known (remembered from last time, or picked while the template was on its way)
+    must not show the default community's buildings."""
     page.goto(multi_server.url + "/staff/fill/")
-    page.evaluate("id => localStorage.setItem('kb-fill-community', id)", chosen.id)
+    page.evaluate("id => localStorage.setItem('kb-fill-community', id)", chosen.id if how == "remembered" else "")
     held = {"communities": [], "template": []}
 
     def hold(kind):
         # The first request of each kind waits for the test; later ones go straight through.
         def handler(route):
-            if held[kind]:
+            if held[kind] or (kind == "communities" and how == "picked"):
                 route.continue_()
             else:
                 held[kind].append(route)
@@ -99,8 +101,12 @@ def test_remembered_community_wins_over_a_template_asked_for_before_it(multi_ser
     page.route(lambda url: "/api/templates/notice.water-outage" in url, hold("template"))
     with page.expect_request(lambda r: "/api/templates/notice.water-outage" in r.url) as first:
         page.goto(multi_server.url + "/staff/fill/?id=notice.water-outage")
-    assert "community=" not in first.value.url     # asked before the communities arrived
-    held["communities"][0].continue_()
+    assert "community=" not in first.value.url     # asked before the community was known
+    if how == "remembered":
+        held["communities"][0].continue_()
+    else:
+        expect(page.locator("#kb-fill-community")).to_be_visible(timeout=15000)
+        page.locator("#kb-fill-community").select_option(chosen.id)
     expect(page.locator("#kb-fill-community")).to_have_value(chosen.id, timeout=15000)
     held["template"][0].continue_()
     expected = {b.name + u for b in chosen.buildings for u in ("",) + b.units}

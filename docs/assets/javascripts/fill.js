@@ -117,7 +117,7 @@
     $("kb-fill-community").addEventListener("change", function (event) {
       self.community = event.target.value;
       if (self.community) remember(self.community);
-      if (self.tpl) self.select(self.tpl.id, { focus: false, keep: self.values() });
+      self.reselect();
     });
     this.loadCommunities();
     this.loadList();
@@ -138,13 +138,20 @@
       if (list.some(function (c) { return c.id === saved; })) {
         select.value = saved;
         self.community = saved;
-        // A template asked for before the communities arrived is asked again for this community
-        // (select's sequence number drops the earlier answer, which carries another community's areas).
-        var id = self.tpl ? self.tpl.id : self.loading;
-        if (id) self.select(id, { focus: false, keep: self.tpl ? self.values() : undefined });
+        self.reselect();
       }
       self.$("kb-fill-community-box").hidden = false;
     }, function () { /* the template list reports an unreachable service */ });
+  };
+
+  // The community changed: the template shown, or the one still on its way (asked for with the
+  // previous community), is asked for again; select's sequence number drops the earlier answer,
+  // which carries the other community's buildings.
+  FillPage.prototype.reselect = function () {
+    var id = this.loading || (this.tpl && this.tpl.id);
+    if (!id) return;
+    var shown = this.tpl && this.tpl.id === id;
+    this.select(id, { focus: false, keep: shown ? this.values() : undefined });
   };
 
   // -- template list ----------------------------------------------------------------------------
