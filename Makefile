@@ -35,9 +35,10 @@ fmt: $(STAMP)
 	$(BIN)/kb fmt
 
 # Two workers (the site is built once and shared between them: tests/conftest.py built_once);
-# one file's tests stay on one worker, so a module's shared server and build are made once.
+# one file's tests stay on one worker, so a module's shared server and build are made once;
+# files go out longest first (tests/conftest.py LONG_MODULES), not by their number of tests.
 # For one file or a quick run: make test PYTEST_ARGS="-n 0 tests/test_search.py".
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: $(STAMP)
 	$(BIN)/ruff check --select F,E9 kb_service tests bench
 	$(BIN)/kb lint
