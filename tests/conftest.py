@@ -368,13 +368,70 @@ def need_postgres() -> None:
         pytest.skip(message)
 
 
+def _schema_url(schema: str) -> str:
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def reused_schema():
+    """One migrated PostgreSQL schema per worker, emptied before each test that uses it: creating,
+    migrating and dropping a schema for each of about 150 tests cost more than the tests."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from kb_service import db
+
+    made: list[str] = []
+
+    def get() -> str:
+        if not made:
+            schema = f"kbtest_{uuid.uuid4().hex[:12]}"
+            admin = sa.create_engine(POSTGRES_URL)
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            admin.dispose()
+            db.connect(_schema_url(schema)).dispose()     # migrated once
+            made.append(schema)
+        return made[0]
+
+    yield get
+    if made:
+        engine = sa.create_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {made[0]} CASCADE")
+        engine.dispose()
+
+
+def _empty(schema: str) -> None:
+    """Every row out, every id counter back to 1; the migrations stay applied."""
+    import sqlalchemy as sa
+
+    from kb_service import db
+
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):     # children before their parents
+            conn.exec_driver_sql(f"DELETE FROM {schema}.{table.name}")
+        for seq in conn.scalars(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"), {"s": schema}):
+            conn.exec_driver_sql(f"ALTER SEQUENCE {schema}.{seq} RESTART")
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    """Each test gets an empty database: a SQLite file in tmp_path, or its own PostgreSQL schema."""
+def database_url(request, tmp_path, reused_schema):
+    """Each test gets an empty database: a SQLite file in tmp_path, or on PostgreSQL the worker's
+    schema emptied (a test marked fresh_schema gets a new, unmigrated schema of its own)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
         return
     need_postgres()
+    if request.node.get_closest_marker("fresh_schema") is None:
+        schema = reused_schema()
+        _empty(schema)
+        yield _schema_url(schema)
+        return
     import uuid
 
     import sqlalchemy as sa
@@ -384,8 +441,7 @@ def database_url(request, tmp_path):
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+        yield _schema_url(schema)
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

@@ -158,6 +158,7 @@ def test_staff_pages_offer_the_community(app, corpus):
 
 # -- migration ----------------------------------------------------------------------------------------
 
+@pytest.mark.fresh_schema
 def test_old_entries_join_the_default_community(multi_project, database_url, corpus):
     engine = db.connect(database_url)
     now = utcnow()

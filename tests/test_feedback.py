@@ -360,6 +360,7 @@ def test_zero_result_searches_become_content_gaps(db_client):
 
 # -- store --------------------------------------------------------------------------------------
 
+@pytest.mark.fresh_schema
 def test_migrated_schema_matches_declared_tables(database_url):
     engine = db.connect(database_url)
     again = db.connect(database_url)          # a second start finds nothing to migrate
@@ -465,6 +466,7 @@ def test_kb_purge_command(built_project, tmp_path):
     engine.dispose()
 
 
+@pytest.mark.fresh_schema
 def test_a_failing_database_logs_no_personal_data(app_settings, caplog):
     from starlette.testclient import TestClient
 
