@@ -11,7 +11,7 @@ from kb_service.content.load import require_corpus
 from kb_service.site import incremental
 from kb_service.site.generate import Staged
 
-from conftest import copy_built, copy_project, set_duration, settings_for
+from conftest import copy_built, set_duration, settings_for
 
 
 def _files(folder) -> dict[str, bytes]:
