@@ -294,10 +294,27 @@ def fees_page(url: str) -> str:
     return url + default["url"] + "fees/"
 
 
-def local_only_page(browser, **context_options):
+_EMPTY_SEARCH_INDEX: dict[str, bytes] = {}
+
+
+def _empty_search_index(route) -> None:
+    """The site's search index with its settings but no documents: Material's search worker
+    builds its index from this file on every page load (about 0.6 s of CPU for the 2.5 MB
+    index), which only the tests marked site_search use."""
+    key = route.request.url
+    if key not in _EMPTY_SEARCH_INDEX:
+        index = route.fetch().json()
+        _EMPTY_SEARCH_INDEX[key] = json.dumps({**index, "docs": []}).encode()
+    route.fulfill(status=200, content_type="application/json", body=_EMPTY_SEARCH_INDEX[key])
+
+
+def local_only_page(browser, *, site_search: bool = False, **context_options):
     """A page in a fresh context; fails the test if anything was requested outside 127.0.0.1.
-    Its `pending` holds the requests not answered yet (settle waits for them)."""
+    Its `pending` holds the requests not answered yet (settle waits for them). Without
+    `site_search` (the marker of that name), the site's search has no documents."""
     context = browser.new_context(locale="zh-CN", **context_options)
+    if not site_search:
+        context.route("**/search/search_index.json", _empty_search_index)
     pg = context.new_page()
     outside: list[str] = []
     pg.on("request", lambda r: outside.append(r.url)
@@ -326,12 +343,16 @@ def settle(page) -> None:
 
 # bypass_csp: Playwright's wait_for_function evaluates a string, which the site's CSP (no eval)
 # refuses; tests/test_roles_browser.py checks the pages under the real policy.
+def wants_site_search(request) -> bool:
+    return request.node.get_closest_marker("site_search") is not None
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
     # Functional tests poll with wait_for_function, which Playwright evaluates as a string: the
     # site's CSP (no 'unsafe-eval') would refuse it. The CSP itself is tested on its own pages
     # without this bypass (tests/test_hardening.py, tests/test_residents_browser.py).
-    yield from local_only_page(browser, bypass_csp=True)
+    yield from local_only_page(browser, bypass_csp=True, site_search=wants_site_search(request))
 
 
 @pytest.fixture
@@ -341,9 +362,9 @@ def clipboard_page(browser):
 
 
 @pytest.fixture
-def strict_page(browser):
+def strict_page(browser, request):
     """A page under the site's real Content-Security-Policy."""
-    yield from local_only_page(browser)
+    yield from local_only_page(browser, site_search=wants_site_search(request))
 
 
 # -- databases ----------------------------------------------------------------------------------

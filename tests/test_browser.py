@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from conftest import CONTENT_ROOT
 from kb_service.content.load import load_corpus
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.site_search]   # the tests of the site's own search
 
 
 def search(page, term: str):

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page, settle
+from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page, settle, wants_site_search
 
 pytestmark = pytest.mark.browser
 
@@ -43,10 +43,10 @@ def srv(built_project, tmp_path_factory):
 
 
 @pytest.fixture
-def phone(browser):
+def phone(browser, request):
     # Playwright's wait_for_function evaluates strings, which the site's CSP refuses; the CSP
     # itself is asserted in tests/test_hardening.py and tests/test_roles_browser.py.
-    yield from local_only_page(browser, bypass_csp=True, **PHONE)
+    yield from local_only_page(browser, bypass_csp=True, site_search=wants_site_search(request), **PHONE)
 
 
 def shot(page, name: str) -> None:
@@ -273,6 +273,7 @@ def test_fits_a_phone_and_axe_finds_no_critical_or_serious(phone, srv, path):
     assert bad == [], bad
 
 
+@pytest.mark.site_search
 def test_site_search_answers_residents_with_resident_pages_first(phone, srv):
     phone.set_viewport_size({"width": 1280, "height": 900})
     phone.goto(srv.url + "/")
