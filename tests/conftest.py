@@ -334,7 +334,8 @@ def settle(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.wait_for_load_state("load")
-    while page.pending:
+    deadline = time.monotonic() + 15     # a request held open (a long poll) ends the wait here
+    while page.pending and time.monotonic() < deadline:
         try:
             page.wait_for_event("requestfinished", timeout=1000)
         except PlaywrightTimeout:

@@ -222,11 +222,13 @@ class Synonyms:
         except OSError:
             return cls([])
         key = (str(path), st.st_mtime_ns, st.st_size)
-        if key not in _SYNONYMS:   # every service start and preview reload reads the same file
+        groups = _SYNONYMS.get(key)
+        if groups is None:   # every service start and preview reload reads the same file
             data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
+            groups = [[tp.normalize(str(w)) for w in g] for g in data.get("groups", [])]
             _SYNONYMS.clear()
-            _SYNONYMS[key] = [[tp.normalize(str(w)) for w in g] for g in data.get("groups", [])]
-        return cls([list(g) for g in _SYNONYMS[key]])
+            _SYNONYMS[key] = groups
+        return cls([list(g) for g in groups])
 
     def expand(self, text: str) -> list[str]:
         extra = []
