@@ -250,6 +250,17 @@ def test_a_community_account_sees_and_changes_only_its_own_community(app, corpus
     assert made.status_code == 201
     assert app.delete(f"/api/notices/{made.json()['id']}", headers=boss).status_code == 200
 
+    # the staff notice board is the one the community's residents see, and offers only its community
+    app.post("/api/notices", json={"title": "全公司停电演练", "body": "全公司公告。"}, headers=STAFF)
+    app.post("/api/notices", json={"title": "别的小区清洗水箱", "body": "别的小区。", "community": other}, headers=STAFF)
+    board_page = app.get("/staff/notices/", headers=boss)
+    assert board_page.status_code == 200
+    assert "全公司停电演练" in board_page.text and "别的小区清洗水箱" not in board_page.text
+    assert f'value="{mine}"' in board_page.text and f'value="{other}"' not in board_page.text
+    assert "全部小区" not in board_page.text
+    company_board = app.get("/staff/notices/", headers=STAFF).text
+    assert "别的小区清洗水箱" in company_board and "全部小区" in company_board
+
     # the staff pages apply the same rule
     assert app.get(f"/staff/entries/{foreign['id']}", headers=agent).status_code == 404
     page = app.get("/staff/entries/", headers=agent)
