@@ -121,6 +121,13 @@ def built_once(tmp_path_factory, name: str) -> Path:
     return copy_built(name, tmp_path_factory.mktemp(name))
 
 
+def with_index(built_project: Path, data: Path) -> Path:
+    """A data folder (a server's, a node's) holding the search index kb build made for
+    built_project: the same inputs give the same index, so a server started on it builds none."""
+    shutil.copytree(built_project / "var" / "index", data / "index")
+    return data
+
+
 def copy_built(name: str, dest: Path) -> Path:
     """A fresh copy of a project built_once built (site, search index, staged pages; file times
     kept, so `kb build` and `kb serve` find nothing stale), without what tests wrote since."""
@@ -342,12 +349,12 @@ def settle(page) -> None:
             pass    # a request that failed instead: `pending` has dropped it
 
 
-# bypass_csp: Playwright's wait_for_function evaluates a string, which the site's CSP (no eval)
-# refuses; tests/test_roles_browser.py checks the pages under the real policy.
 def wants_site_search(request) -> bool:
     return request.node.get_closest_marker("site_search") is not None
 
 
+# bypass_csp: Playwright's wait_for_function evaluates a string, which the site's CSP (no eval)
+# refuses; tests/test_roles_browser.py checks the pages under the real policy.
 @pytest.fixture
 def page(browser, request):
     # Functional tests poll with wait_for_function, which Playwright evaluates as a string: the
@@ -395,50 +402,49 @@ def _schema_url(schema: str) -> str:
     return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(scope="session")
-def reused_schema():
-    """One migrated PostgreSQL schema per worker, emptied before each test that uses it: creating,
-    migrating and dropping a schema for each of about 150 tests cost more than the tests."""
+def _create_schema(admin) -> str:
     import uuid
 
+    schema = f"kbtest_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    return schema
+
+
+def _drop_schema(admin, schema: str) -> None:
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def reused_schema():
+    """One migrated PostgreSQL schema per worker; each call empties it (every row out, every id
+    counter back to 1, the migrations still applied) and returns its name: creating, migrating
+    and dropping a schema for each of about 150 tests cost more than the tests."""
     import sqlalchemy as sa
 
     from kb_service import db
 
+    admin = sa.create_engine(POSTGRES_URL)
     made: list[str] = []
 
-    def get() -> str:
+    def emptied() -> str:
         if not made:
-            schema = f"kbtest_{uuid.uuid4().hex[:12]}"
-            admin = sa.create_engine(POSTGRES_URL)
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-            admin.dispose()
-            db.connect(_schema_url(schema)).dispose()     # migrated once
-            made.append(schema)
-        return made[0]
+            made.append(_create_schema(admin))
+            db.connect(_schema_url(made[0])).dispose()     # migrated once
+        schema = made[0]
+        with admin.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):     # children before their parents
+                conn.exec_driver_sql(f"DELETE FROM {schema}.{table.name}")
+            for seq in conn.scalars(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
+                                    {"s": schema}):
+                conn.exec_driver_sql(f"ALTER SEQUENCE {schema}.{seq} RESTART")
+        return schema
 
-    yield get
+    yield emptied
     if made:
-        engine = sa.create_engine(POSTGRES_URL)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {made[0]} CASCADE")
-        engine.dispose()
-
-
-def _empty(schema: str) -> None:
-    """Every row out, every id counter back to 1; the migrations stay applied."""
-    import sqlalchemy as sa
-
-    from kb_service import db
-
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):     # children before their parents
-            conn.exec_driver_sql(f"DELETE FROM {schema}.{table.name}")
-        for seq in conn.scalars(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"), {"s": schema}):
-            conn.exec_driver_sql(f"ALTER SEQUENCE {schema}.{seq} RESTART")
-    engine.dispose()
+        _drop_schema(admin, made[0])
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -450,24 +456,17 @@ def database_url(request, tmp_path, reused_schema):
         return
     need_postgres()
     if request.node.get_closest_marker("fresh_schema") is None:
-        schema = reused_schema()
-        _empty(schema)
-        yield _schema_url(schema)
+        yield _schema_url(reused_schema())
         return
-    import uuid
-
     import sqlalchemy as sa
 
-    schema = f"kbtest_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    admin = sa.create_engine(POSTGRES_URL)
+    schema = _create_schema(admin)
     try:
         yield _schema_url(schema)
     finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        engine.dispose()
+        _drop_schema(admin, schema)
+        admin.dispose()
 
 
 @pytest.fixture

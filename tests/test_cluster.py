@@ -3,14 +3,13 @@ are shared, and the 你说我改 page shows the same database on every node."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from conftest import POSTGRES_URL, Server, kb, need_postgres
+from conftest import POSTGRES_URL, Server, kb, need_postgres, with_index
 
 pytestmark = pytest.mark.postgres
 
@@ -38,13 +37,6 @@ def nodes(built_project, pg_url, tmp_path_factory):
     a.wait(120), b.wait(120)
     yield a, b
     a.stop(), b.stop()
-
-
-def with_index(built_project, data):
-    """A node's data folder with the search index kb build made (each node builds its own in a
-    deployment; the same inputs give the same index, so the tests copy one)."""
-    shutil.copytree(built_project / "var" / "index", data / "index")
-    return data
 
 
 def secret_for(built_project, pg_url, tmp_path, name, role):

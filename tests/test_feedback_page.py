@@ -5,7 +5,6 @@ staff API."""
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from kb_service.feedback.forms import mask_location
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, local_only_page
+from conftest import STAFF, STAFF_TOKEN, Server, local_only_page, with_index
 from kb_service.content.load import load_corpus
 
 pytestmark = pytest.mark.browser
@@ -29,8 +28,7 @@ REFERENCE = re.compile(r"\S+")
 def module_server(built_project, tmp_path_factory):
     """One `kb serve` for the module, on its own data dir: its own SQLite database, a copy of the
     built search index (fresh browser contexts are cheap, server starts are not)."""
-    data = tmp_path_factory.mktemp("feedback-page") / "var"
-    shutil.copytree(built_project / "var" / "index", data / "index")
+    data = with_index(built_project, tmp_path_factory.mktemp("feedback-page") / "var")
     server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
                                               "KB_DATABASE_URL": ""}).wait()
     yield server

@@ -3,13 +3,12 @@ personal numbers; on SQLite and PostgreSQL, and across two `kb serve` nodes shar
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import httpx
 import pytest
 
-from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, Server, need_postgres
+from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, Server, need_postgres, with_index
 
 XSS = "<script>alert(1)</script>"
 
@@ -129,8 +128,7 @@ def test_two_nodes_on_one_postgresql_see_the_same_board(built_project, tmp_path)
     nodes = []
     try:
         for name in ("a", "b"):
-            data = tmp_path / name
-            shutil.copytree(built_project / "var" / "index", data / "index")
+            data = with_index(built_project, tmp_path / name)
             nodes.append(Server(built_project, data, env={"KB_DATABASE_URL": url,
                                                           "KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}"}))
         a, b = (n.wait() for n in nodes)

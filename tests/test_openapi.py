@@ -4,7 +4,6 @@ no input may produce a 5xx, and every answer must match the document (status, ty
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import STAFF, STAFF_TOKEN, Server
+from conftest import STAFF, STAFF_TOKEN, Server, with_index
 from kb_service.feedback import fields_spec as spec
 from kb_service.web.app import routes
 from kb_service.web.openapi import HIDDEN, OPERATIONS, api_routes
@@ -24,8 +23,7 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 def live(built_project, tmp_path_factory):
     """One `kb serve` for the module: its own SQLite database, a copy of the built index, staff
     tokens from KB_STAFF_TOKENS as an operator would set them."""
-    data = tmp_path_factory.mktemp("openapi") / "var"
-    shutil.copytree(built_project / "var" / "index", data / "index")
+    data = with_index(built_project, tmp_path_factory.mktemp("openapi") / "var")
     server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
                                               "KB_DATABASE_URL": ""}).wait()
     yield server

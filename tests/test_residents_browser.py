@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page, settle, wants_site_search
+from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page, settle, wants_site_search, with_index
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +28,7 @@ STAFF_PAGES = ["/staff/entries/", "/staff/intake", "/staff/dashboard", "/staff/g
 
 @pytest.fixture(scope="module")
 def srv(built_project, tmp_path_factory):
-    data = tmp_path_factory.mktemp("residents") / "var"
-    shutil.copytree(built_project / "var" / "index", data / "index")
+    data = with_index(built_project, tmp_path_factory.mktemp("residents") / "var")
     server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}", "KB_DATABASE_URL": ""}).wait()
     # one notice and one entry, so the board, a notice page and the staff list have content
     r = httpx.post(server.url + "/api/notices", headers=STAFF, timeout=10, json={
@@ -72,7 +70,7 @@ def login(page, srv, next_path="/staff/entries/"):
 # -- layout ---------------------------------------------------------------------------------------------
 
 def fits_a_phone(page, path: str) -> None:
-    """No sideways scroll at 390 px; a screenshot to look at (KB_SCREENSHOTS, /tmp/kb-screenshots)."""
+    """No sideways scroll at 390 px; a screenshot to look at when KB_SCREENSHOTS is set."""
     assert overflow(page) <= 0, f"{path} scrolls sideways by {overflow(page)} px"
     shot(page, "phone" + (path.strip("/").replace("/", "-") or "-home"))
 

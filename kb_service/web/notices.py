@@ -147,14 +147,9 @@ def _staff_board(request: Request, sess: dict, *, values: dict | None = None, er
     # and publishes only for its own community.
     data = board.board(svc.store.engine, community=own, staff=True)
     return staff_html(request, "staff_notices.html", status_code=status_code, sess=sess, b=data, v=values or {},
-                      errors=errors or [], labels=LABELS, ok=ok, communities=_choices(request, svc), own=own)
-
-
-def _choices(request: Request, svc) -> dict[str, str]:
-    """The communities a notice may be published for by this account."""
-    known = board.communities(svc.corpus)
-    own = access.own_community(request)
-    return known if own is None else {cid: name for cid, name in known.items() if cid == own}
+                      errors=errors or [], labels=LABELS, ok=ok, own=own,
+                      communities={cid: name for cid, name in board.communities(svc.corpus).items()
+                                   if own is None or cid == own})
 
 
 @staff_page()
@@ -189,8 +184,7 @@ async def _staff_notice(request: Request, sess: dict, *, ok=None, errors=None, v
     nid = notice_id(request)
     n = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
     return staff_html(request, "staff_notice.html", status_code=status_code, sess=sess, n=n, ok=ok,
-                      errors=errors or [], labels=LABELS, v=values or {}, communities=_choices(request, svc),
-                      own=access.own_community(request),
+                      errors=errors or [], labels=LABELS, v=values or {},
                       public_url=str(request.base_url).rstrip("/") + n["url"])
 
 
