@@ -483,7 +483,18 @@ def db_client(app_settings):
     from kb_service.web.app import create_app
 
     with TestClient(create_app(app_settings)) as c:
-        yield c
+        yield freeze_limits(c)
+
+
+# Midday UTC, 30 s into a minute: far from the minute and day boundaries where the shared limiter's
+# sliding estimate starts to discount the previous window (a test crossing one saw a 20th guess pass).
+FROZEN_LIMITS_TIME = 20834 * 86400 + 12 * 3600 + 30
+
+
+def freeze_limits(client):
+    """Stop the app's shared limiter clock, so counts that tests assert never slide out of a window."""
+    client.app.state.services.limits.clock = lambda: FROZEN_LIMITS_TIME
+    return client
 
 
 # The longest modules first (make test runs with --no-loadscope-reorder, so pytest-xdist hands

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from kb_service.db import staff_events
 from kb_service.web import accounts
 from kb_service.web.app import create_app
-from conftest import STAFF_TOKEN, kb, settings_for
+from conftest import STAFF_TOKEN, freeze_limits, kb, settings_for
 
 ROLES = ("agent", "supervisor", "editor", "admin")
 
@@ -21,6 +21,7 @@ def team(built_project, database_url):
     s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=database_url,
                      KB_STAFF_TOKENS=f"envuser:{STAFF_TOKEN}")
     with TestClient(create_app(s)) as c:
+        freeze_limits(c)
         engine = c.app.state.services.store.engine
         secrets = {role: accounts.add(engine, f"u-{role}", role) for role in ROLES}
         c.secrets = secrets
