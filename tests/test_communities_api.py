@@ -265,3 +265,59 @@ def test_a_community_account_sees_and_changes_only_its_own_community(app, corpus
     assert app.get(f"/staff/entries/{foreign['id']}", headers=agent).status_code == 404
     page = app.get("/staff/entries/", headers=agent)
     assert page.status_code == 200 and "别的小区的投诉" not in page.text and "本小区的投诉" in page.text
+
+
+def _options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, f"no <select name={name}>"
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_a_community_account_is_offered_only_its_community(app, corpus):
+    mine, other = ids(corpus)[:2]
+    engine = app.app.state.services.store.engine
+    boss = {"authorization": "Bearer " + accounts.add(engine, "小区主管", "supervisor", community=mine)}
+    post(app, {"type": "complaint", "content": "别的小区的投诉", "community": other})
+
+    assert _options(app.get("/staff/entries/", headers=boss).text, "community") == [mine]
+    intake = app.get("/staff/intake", headers=boss).text
+    assert _options(intake, "community") == [mine] and f'<option value="{mine}" selected' in intake
+    dashboard = app.get("/staff/dashboard", headers=boss).text
+    assert _options(dashboard, "community") == [mine]
+    # the comparison of communities is company-wide: not on a community's dashboard
+    assert 'id="compare"' not in dashboard and corpus.communities[other].label not in dashboard
+
+    company = {"authorization": f"Bearer {STAFF_TOKEN}"}
+    assert _options(app.get("/staff/entries/", headers=company).text, "community") == ["", *ids(corpus)]
+    assert _options(app.get("/staff/intake", headers=company).text, "community") == ["", *ids(corpus)]
+    company_dashboard = app.get("/staff/dashboard", headers=company).text
+    assert 'id="compare"' in company_dashboard and corpus.communities[other].label in company_dashboard
+
+
+def test_entries_are_assigned_to_accounts_of_their_community(app, corpus):
+    """Owners are the accounts that handle entries (not only KB_STAFF_TOKENS names): for an entry,
+    those of its community and the company-wide ones; an editor handles no entries."""
+    mine, other = ids(corpus)[:2]
+    engine = app.app.state.services.store.engine
+    accounts.add(engine, "王芳", "agent", community=mine)
+    accounts.add(engine, "赵强", "agent", community=other)
+    accounts.add(engine, "周敏", "supervisor")
+    accounts.add(engine, "编辑小陈", "editor")
+    gone = "离职员工"
+    accounts.add(engine, gone, "agent")
+    accounts.disable(engine, gone)
+    entry = post(app, {"type": "complaint", "content": "楼道灯不亮", "community": mine}).json()
+
+    assert app.post("/staff/login", data={"token": STAFF_TOKEN}, follow_redirects=False).status_code == 303
+    detail = app.get(f"/staff/entries/{entry['id']}").text
+    assert set(_options(detail, "owner")) == {"tester", "王芳", "周敏"}
+    csrf = re.search(r'name="csrf" value="([^"]+)"', detail).group(1)
+
+    def assign(owner):
+        return app.post(f"/staff/entries/{entry['id']}", data={"csrf": csrf, "op": "owner", "owner": owner},
+                        follow_redirects=False)
+
+    assert assign("赵强").status_code == 422 and "王芳" in assign("赵强").text
+    assert assign(gone).status_code == 422
+    assert assign("王芳").status_code == 303
+    assert app.get(f"/api/improvement-log/{entry['id']}", headers=STAFF).json()["owner"] == "王芳"

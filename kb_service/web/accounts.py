@@ -128,6 +128,17 @@ def account(engine: Engine, account_id: int) -> dict | None:
     return dict(row) if row else None
 
 
+def owner_names(engine: Engine, *, community: str | None = None) -> list[str]:
+    """Active accounts that may handle an entry (log:write), the ones an entry can be assigned to;
+    for a community's entry, that community's accounts and company-wide ones."""
+    roles = [r for r, scopes in ROLE_SCOPES.items() if "log:write" in scopes]
+    query = sa.select(staff_accounts.c.name).where(staff_accounts.c.active.is_(True), staff_accounts.c.role.in_(roles))
+    if community is not None:
+        query = query.where(sa.or_(staff_accounts.c.community.is_(None), staff_accounts.c.community == community))
+    with reading(engine) as conn:
+        return list(conn.scalars(query))
+
+
 def any_accounts(engine: Engine) -> bool:
     with reading(engine) as conn:
         return conn.scalar(sa.select(staff_accounts.c.id).where(staff_accounts.c.active.is_(True)).limit(1)) is not None

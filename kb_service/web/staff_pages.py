@@ -37,12 +37,12 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
-from kb_service.web import access, api, dashboard_charts, logins, params
+from kb_service.web import access, accounts, api, dashboard_charts, logins, params
 from kb_service.web import auth as staff
 from kb_service.web import templates as views
 from kb_service.web.auth import COOKIE, SESSION_TTL
 from kb_service.web.guards import check_same_origin
-from kb_service.web.services import Services, services
+from kb_service.web.services import services
 
 PAGE_SIZE = 50
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
@@ -198,15 +198,25 @@ async def logout(request: Request) -> Response:
 
 # -- list, export -------------------------------------------------------------------------------------
 
-def _choices(svc: Services) -> dict[str, Any]:
+async def _choices(request: Request, entry: dict | None = None) -> dict[str, Any]:
+    """What the staff forms offer. A community's account is offered only its own community (`own`
+    set: no 全部 option either), as it may neither see nor write for another. Owners are the
+    KB_STAFF_TOKENS names and the active accounts that handle entries (for an entry: of its
+    community or company-wide)."""
+    svc = services(request)
     config = svc.corpus.feedback
     corpus = svc.corpus
+    own = access.own_community(request)
+    owners = await run_in_threadpool(accounts.owner_names, svc.store.engine,
+                                     community=(entry or {}).get("community") or own)
     return {"statuses": STATUSES, "types": {k: v.label for k, v in config.types.items()},
             "categories": config.categories, "emotions": config.emotions, "ratings": config.ratings,
             "action_kinds": ACTION_KINDS, "sources": SOURCES, "contact_ways": contact.WAYS,
-            "staff_names": sorted(set(svc.settings.staff_tokens.values())),
+            "staff_names": sorted({*svc.settings.staff_tokens.values(), *owners}),
             # one community: no selector anywhere (the template hides it when this is empty)
-            "communities": {} if corpus.single_community else {c.id: c.label for c in corpus.communities.values()}}
+            "communities": {} if corpus.single_community else {
+                c.id: c.label for c in corpus.communities.values() if own is None or c.id == own},
+            "own": own}
 
 
 @staff_page()
@@ -232,7 +242,7 @@ async def entry_list(request: Request, sess: dict) -> Response:
                 prev_url=_list_url(shown, number - 1) if number > 1 else None,
                 next_url=_list_url(shown, number + 1) if number < pages else None,
                 export_url="/staff/export.csv" + (f"?{urlencode(shown)}" if shown else ""),
-                **_choices(svc))
+                **(await _choices(request)))
 
 
 def _list_url(filters: dict, number: int) -> str:
@@ -262,7 +272,7 @@ async def _detail(request: Request, sess: dict, *, ok: str | None = None, error:
     actions_by_id = {a["id"]: a for a in entry["actions"]}
     return page(request, "staff_entry.html", status_code=status_code, sess=sess, e=entry, ok=ok, error=error,
                 errors=errors or [], labels=FIELD_LABELS, event_kinds=EVENT_KINDS, actions_by_id=actions_by_id,
-                today=(local_now()).date().isoformat(), **_choices(svc))
+                today=(local_now()).date().isoformat(), **(await _choices(request, entry)))
 
 
 def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -302,14 +312,13 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
     entry_id = params.entry_id(request)
     try:
         op, patch = patch_from_form(form)
-        names = _choices(svc)["staff_names"]
-        if patch.get("owner") and patch["owner"] not in names:
-            raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])
         for needed in access.patch_scopes(patch):
             if needed not in request.user.scopes:
                 raise access.refuse(request.user, needed)
-        if access.own_community(request) is not None:
-            access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
+        entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
+        names = (await _choices(request, entry))["staff_names"]
+        if patch.get("owner") and patch["owner"] not in names:
+            raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])
         await run_in_threadpool(lambda: svc.store.update(entry_id, patch, actor=sess["name"]))
     except Conflict as exc:
         return await _detail(request, sess, error=exc.message, status_code=409)
@@ -320,21 +329,20 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
 
 # -- intake -------------------------------------------------------------------------------------------
 
-def _intake_page(request: Request, sess: dict, *, values: dict | None = None, errors: list | None = None,
-                 status_code: int = 200) -> Response:
-    svc = services(request)
+async def _intake_page(request: Request, sess: dict, *, values: dict | None = None, errors: list | None = None,
+                       status_code: int = 200) -> Response:
     values = values or {}
     record = values.get("record") if isinstance(values.get("record"), dict) else {}
     now_local = local_now()
     return page(request, "staff_intake.html", status_code=status_code, sess=sess,
                 v={k: v for k, v in values.items() if isinstance(v, str)}, r=record, errors=errors or [],
                 labels=FIELD_LABELS, key=values.get("idempotency_key") or secrets.token_urlsafe(16),
-                default_time=now_local.strftime("%Y-%m-%dT%H:%M"), **_choices(svc))
+                default_time=now_local.strftime("%Y-%m-%dT%H:%M"), **(await _choices(request)))
 
 
 @staff_page(scope="log:write")
 async def intake_form(request: Request, sess: dict) -> Response:
-    return _intake_page(request, sess)
+    return await _intake_page(request, sess)
 
 
 @staff_page(post=True, scope="log:write")
@@ -346,7 +354,7 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
         sub = communities.parse(data, svc.corpus, source="staff")
         access.check_community(request, sub.community)
     except ValidationFailed as exc:
-        return _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
+        return await _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
     entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
     return see_other(f"/staff/entries/{entry['id']}?ok=created")
 
@@ -379,17 +387,19 @@ async def dashboard(request: Request, sess: dict) -> Response:
 
     def compute() -> dict:
         return {"d": reports.dashboard(svc.store, now=now, community=community),
-                "compare": None if corpus.single_community else insights.compare(
+                # comparing communities is for company-wide staff, not for one community's account
+                "compare": None if corpus.single_community or access.own_community(request) else insights.compare(
                     svc.store, corpus.communities.values(), window=window),
                 "promises": insights.promises(svc.store, window=window, community=community),
                 "growing": insights.growing(svc.store, window=window, community=community)}
 
     data = await run_in_threadpool(compute)
     minimum = corpus.feedback.csi_min_ratings
-    pictures = {**charts(data["d"], minimum), **dashboard_charts.charts(data, community_names=_choices(svc)["communities"])}
+    choices = await _choices(request)
+    pictures = {**charts(data["d"], minimum), **dashboard_charts.charts(data, community_names=choices["communities"])}
     return page(request, "staff_dashboard.html", sess=sess, charts=pictures, formula=reports.CSI_FORMULA,
                 periods=insights.PERIODS, days=days, community=community, min_ratings=minimum,
-                **data, **_choices(svc))
+                **data, **choices)
 
 
 @staff_page(scope="gaps")
