@@ -141,6 +141,32 @@ def test_no_store_on_staff_json_and_feedback_result_pages(db_client):
     assert r.status_code == 201 and r.headers["cache-control"] == "no-store"
 
 
+def test_site_is_compressed_and_revalidated_and_hashed_bundles_are_kept(client, built_project):
+    """Residents' phones: the 2.5 MB search index crosses the network gzipped; pages and our own
+    scripts are checked on every use (an update is seen at once), the theme's hashed bundles never."""
+    index = (built_project / "site" / "search" / "search_index.json").read_bytes()
+    gz = client.get("/search/search_index.json", headers={"accept-encoding": "gzip"})
+    assert gz.headers["content-encoding"] == "gzip" and "Accept-Encoding" in gz.headers["vary"]
+    assert gz.num_bytes_downloaded < len(index) / 4 and gz.content == index
+    assert gz.headers["cache-control"] == "no-cache"
+    plain = client.get("/search/search_index.json", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == index
+    part = client.get("/search/search_index.json", headers={"accept-encoding": "gzip", "range": "bytes=0-99"})
+    assert part.status_code == 206 and "content-encoding" not in part.headers and part.content == index[:100]
+    again = client.get("/search/search_index.json", headers={"if-none-match": gz.headers["etag"]})
+    assert again.status_code == 304 and again.headers["cache-control"] == "no-cache"
+
+    page = client.get("/residents/", headers={"accept-encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip" and page.headers["cache-control"] == "no-cache"
+    bundle = next((built_project / "site" / "assets" / "javascripts").glob("bundle.*.min.js")).name
+    assert client.get(f"/assets/javascripts/{bundle}").headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/assets/javascripts/kbcore.js").headers["cache-control"] == "no-cache"
+    # the API is compressed too, and staff data keeps no-store
+    spec = client.get("/api/openapi.json", headers={"accept-encoding": "gzip"})
+    assert spec.headers["content-encoding"] == "gzip" and spec.json()["openapi"].startswith("3.1")
+    assert client.get("/api/improvement-log").headers["cache-control"] == "no-store"
+
+
 def test_error_list_is_capped(client):
     body = {f"unknown_{i}": 1 for i in range(6000)}
     r = client.post("/api/feedback", content=json.dumps(body)[:60000].rsplit(",", 1)[0] + "}",

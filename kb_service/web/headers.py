@@ -93,6 +93,19 @@ def relative(location: str) -> str:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
+# The theme's bundles carry a content hash in their names (bundle.a5f9d56c.min.js): a new version
+# is a new name, so a browser may keep these for a year without asking again.
+HASHED_ASSET = re.compile(r"\.[0-9a-f]{8,}\.min\.(?:js|css)$")
+
+
+def site_cache_control(path: str) -> str:
+    """Hashed theme bundles: cached for good. Everything else (pages, our scripts, the search
+    index): `no-cache`, i.e. kept but checked with its ETag on every use, so a content update or an
+    upgrade is seen at once (a 304 costs a few hundred bytes); without a header, browsers guess a
+    lifetime from Last-Modified and may show a days-old page."""
+    return "public, max-age=31536000, immutable" if HASHED_ASSET.search(path) else "no-cache"
+
+
 class SiteFiles(StaticFiles):
     """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers)."""
 
@@ -102,4 +115,6 @@ class SiteFiles(StaticFiles):
         response = await super().get_response(path, scope)
         if isinstance(response, RedirectResponse):
             response.headers["location"] = relative(response.headers["location"])
+        elif response.status_code in (200, 206, 304):
+            response.headers.setdefault("Cache-Control", site_cache_control(path))
         return response
