@@ -167,6 +167,19 @@ def test_site_is_compressed_and_revalidated_and_hashed_bundles_are_kept(client, 
     assert client.get("/api/improvement-log").headers["cache-control"] == "no-store"
 
 
+def test_staff_pages_with_the_csrf_token_are_not_compressed(db_client):
+    """A staff page holds the CSRF token next to text echoed from the request, under the staff
+    cookie: compressing it would let response sizes leak the token (BREACH)."""
+    assert db_client.post("/staff/login", data={"token": STAFF_TOKEN}, follow_redirects=False).status_code == 303
+    for i in range(3):
+        db_client.post("/api/feedback", json={"type": "suggestion", "content": f"第{i}条建议：" + "多种树" * 100})
+    listing = db_client.get("/staff/entries/?q=csrf", headers={"accept-encoding": "gzip"})
+    assert listing.status_code == 200 and 'name="csrf" value="' in listing.text and 'value="csrf"' in listing.text
+    assert len(listing.content) > 1024 and "content-encoding" not in listing.headers
+    assert "content-encoding" not in db_client.get("/staff/intake", headers={"accept-encoding": "gzip"}).headers
+    assert "content-encoding" not in db_client.get("/api/staff/session", headers={"accept-encoding": "gzip"}).headers
+
+
 def test_error_list_is_capped(client):
     body = {f"unknown_{i}": 1 for i in range(6000)}
     r = client.post("/api/feedback", content=json.dumps(body)[:60000].rsplit(",", 1)[0] + "}",

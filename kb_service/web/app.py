@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
@@ -24,6 +23,7 @@ from kb_service.web import preview as live
 from kb_service.web import calls
 from kb_service.web import community_pages
 from kb_service.web import access, public_pages
+from kb_service.web.compression import Compression
 from kb_service.web.headers import SecurityHeaders, SiteFiles
 from kb_service.web.requestlog import RequestLog
 from kb_service.web.timeouts import BodyTimeout
@@ -140,14 +140,10 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
 
 
 def middleware(settings: Settings, *, preview: bool = False) -> list[Middleware]:
-    """Outermost first: the request log, compression, security headers on every response, the real client
-    address (trusted proxies only), then who is staff; in preview mode the page-reload script.
-
-    Compression is the service's own (residents' phones, often on slow mobile networks, would fetch
-    the 2.5 MB search index uncompressed behind a proxy without gzip); level 6, as nginx and
-    Starlette's level 9 costs four times the CPU for 4 % fewer bytes. Range answers stay identity."""
-    stack = [Middleware(RequestLog, target=settings.request_log),
-             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
+    """Outermost first: the request log, compression (web/compression.py), security headers on every
+    response, the real client address (trusted proxies only), then who is staff; in preview mode the
+    page-reload script."""
+    stack = [Middleware(RequestLog, target=settings.request_log), Middleware(Compression),
              Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
     if preview:
         stack.append(Middleware(live.InjectReloadScript))
