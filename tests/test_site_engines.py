@@ -6,6 +6,7 @@ Chromium through a real `kb serve` each."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -61,6 +62,23 @@ def test_data_blocks_and_inline_values_are_expanded(projects, engine):
             continue  # the editors' guide shows the syntax itself
         html = page.read_text(encoding="utf-8")
         assert "<!-- kb:" not in html and "snippet:" not in html and "[[std:" not in html, page
+
+
+SEARCH_FILES = {"mkdocs": ("search/search_index.json", "docs"), "zensical": ("search.json", "items")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tag_and_category_listings_stay_out_of_the_site_search(projects, engine):
+    """They repeat every summary once per tag or category: built, linked, but not searched, so a
+    script's own page is what the search shows (and phones download a fifth less)."""
+    site = projects[engine] / "site"
+    name, key = SEARCH_FILES[engine]
+    locations = {d["location"].split("#")[0] for d in json.loads((site / name).read_text(encoding="utf-8"))[key]}
+    corpus, _ = load_corpus(projects[engine] / "snippets")
+    listed = {"tags/", "categories/", *(f"categories/{c}/" for c in {s.category for s in corpus.snippets.values()})}
+    assert all((site / uri / "index.html").is_file() for uri in listed)
+    assert not locations & listed, locations & listed
+    assert all(s.url.lstrip("/") in locations for s in corpus.snippets.values())
 
 
 def test_staged_tree_is_plain_markdown_for_any_builder(projects):

@@ -169,16 +169,23 @@ def snippet_list(corpus: Corpus, uri: str, snippets: list[Snippet]) -> list[str]
     return [f"- [{esc(s.title)}]({link(uri, s.src_uri)}) `{s.id}` — {cell(corpus.expand(s.summary))}" for s in snippets]
 
 
+# Listing pages repeat every summary once per tag or category (a fifth of the site search index,
+# which phones download and index on every full page load) and would push the script's own page
+# out of the first results: they stay out of the site's search, reachable from the navigation.
+NOT_IN_SEARCH = ["---", "search:", "  exclude: true", "---", ""]
+
+
 def category_page(corpus: Corpus, category: str) -> str:
     uri = category_uri(category)
     items = sorted((s for s in corpus.snippets.values() if s.category == category), key=lambda s: s.id)
-    lines = [f"# {esc(corpus.site.categories[category])}", "", f"分类编号 `{category}`，共 {len(items)} 条。", ""]
+    lines = [*NOT_IN_SEARCH, f"# {esc(corpus.site.categories[category])}", "",
+             f"分类编号 `{category}`，共 {len(items)} 条。", ""]
     return "\n".join(lines + snippet_list(corpus, uri, items) + [""])
 
 
 def categories_index(corpus: Corpus) -> str:
     uri = "categories/index.md"
-    lines = ["# 分类", ""]
+    lines = [*NOT_IN_SEARCH, "# 分类", ""]
     for cat, name in corpus.site.categories.items():
         n = sum(1 for s in corpus.snippets.values() if s.category == cat)
         if n:
@@ -192,7 +199,7 @@ def tags_page(corpus: Corpus) -> str:
     for s in corpus.snippets.values():
         for t in s.tags:
             by_tag[t].append(s)
-    lines = ["# 标签索引", "", "话术与模板按标签列出。", ""]
+    lines = [*NOT_IN_SEARCH, "# 标签索引", "", "话术与模板按标签列出。", ""]
     for tag in sorted(by_tag, key=lambda t: (-len(by_tag[t]), t)):
         lines += [f'<h2 id="{esc(tag_anchor(tag))}">{esc(tag)}</h2>', ""]
         lines += snippet_list(corpus, uri, sorted(by_tag[tag], key=lambda s: s.id))
