@@ -7,7 +7,8 @@ uncompressed (Starlette's GZipMiddleware leaves 206 alone).
 
 Not compressed: the service's staff pages and the staff session endpoint. They carry the CSRF token
 in the same body as text echoed from the request (a search box, a form sent back with its errors)
-and are sent with the staff cookie, which is what a compression side channel (BREACH) needs. One
+and are sent with the staff cookie, which is what a compression side channel (BREACH) needs. The
+cookie is SameSite=Strict, so another site cannot have it sent; this is the second layer. One
 rule for the whole /staff/ prefix, so the site's own staff pages there (话术速查, 模板填写; no
 token in them) go uncompressed too: about 70 KB more on a staff member's first visit.
 """
