@@ -29,7 +29,10 @@ MIN_UNITS_SCORE = 20.0
 UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)  # a one-character match is never more than weak
 
 
-STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in tp.STOP), key=len, reverse=True)))
+# Question words say how the caller asks, not what about: 停电了什么时候来 is about 停电 (a unit
+# here only; they stay indexed, so 多少钱 still finds the fee scripts).
+QUESTION_WORDS = ("时候", "多少", "哪里", "哪儿", "几点", "能不能", "可不可以", "是不是", "有没有")
+STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in (*tp.STOP, *QUESTION_WORDS)), key=len, reverse=True)))
 
 
 def char_weights(texts: list[str]) -> dict[str, float]:
