@@ -121,6 +121,15 @@ def test_long_colloquial_query_finds_its_script(searcher):
     assert "<mark>" in result["results"][0]["snippet"]
 
 
+def test_the_word_that_says_what_is_asked_outweighs_a_generic_one(searcher):
+    """物业费 is in dozens of titles (with its synonyms, bigrams and characters); 退 only in the
+    refund script's aliases. Re-ranking by head coverage puts that script first."""
+    for q in ("我要退物业费", "物业费能退吗"):
+        assert top(searcher, q, 1) == ["fee.invoice-refund"], (q, top(searcher, q))
+        assert searcher.search(q, limit=3)["match"] == "strong"
+    assert top(searcher, "物业费怎么算的", 1) == ["inquiry.fee-breakdown"]
+
+
 def test_homophones_rank_below_every_exact_title_match(searcher):
     # 停税 (ting-shui) sounds like 停水: found, but scored below the exact query's hits.
     exact = searcher.search("停水", limit=1)["results"][0]
