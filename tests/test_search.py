@@ -130,6 +130,23 @@ def test_the_word_that_says_what_is_asked_outweighs_a_generic_one(searcher):
     assert top(searcher, "物业费怎么算的", 1) == ["inquiry.fee-breakdown"]
 
 
+def test_an_id_from_a_ticket_finds_that_script(searcher):
+    for q in ("complaint.noise", " Notice.Water-Outage "):
+        result = searcher.search(q, limit=3)
+        assert result["results"][0]["id"] == q.strip().lower() and result["match"] == "strong", result
+    # asked for templates only, a script's id finds no script
+    templates = searcher.search("complaint.noise", kind="template")
+    assert all(r["kind"] == "template" for r in templates["results"]) and templates["match"] != "strong"
+
+
+def test_an_address_is_not_what_the_caller_asks_about(searcher):
+    """3栋1201 would be most of a short query; the match is judged on 楼上漏水."""
+    for q, expected in (("3栋1201楼上漏水", "complaint.water-leak-neighbor"), ("3号楼停水了", "emergency.water-outage")):
+        result = searcher.search(q, limit=3)
+        assert result["results"][0]["id"] == expected and result["match"] == "strong", (q, result["results"][:1])
+    assert searcher.search("12345投诉", limit=3)["match"] == "strong"     # a bare number still counts
+
+
 def test_homophones_rank_below_every_exact_title_match(searcher):
     # 停税 (ting-shui) sounds like 停水: found, but scored below the exact query's hits.
     exact = searcher.search("停水", limit=1)["results"][0]

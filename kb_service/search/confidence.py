@@ -53,10 +53,16 @@ class Coverage:
     any: float          # share found anywhere in the document
 
 
+# Where it happens (3栋1201, 5号楼2单元, 1201室) is not what happens: an address would otherwise
+# be most of a short query (3栋1201楼上漏水 is about 漏水). Bare numbers (12345, 110) still count.
+ADDRESS = re.compile(r"\d+\s*(?:号楼|栋|幢|座|单元|室|层|楼|号|户)(?:\d+(?:室|号|户)?)?")
+
+
 def units_of(norm: str) -> list[tuple[int, str]]:
     """Positions and characters of the query that carry meaning: CJK characters outside the
-    stop words (怎么, 什么, 的) and ASCII letters or digits."""
-    stopped = {i for m in STOP_RUNS.finditer(norm) for i in range(m.start(), m.end())}
+    stop words (怎么, 什么, 的) and the address, and ASCII letters or digits."""
+    stopped = {i for pattern in (STOP_RUNS, ADDRESS) for m in pattern.finditer(norm)
+               for i in range(m.start(), m.end())}
     return [(i, c) for i, c in enumerate(norm) if i not in stopped
             and (tp.CJK.match(c) or c.isascii() and c.isalnum())]
 

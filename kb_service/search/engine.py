@@ -343,6 +343,8 @@ class Postings:
         for n, d in enumerate(self.docs):
             self.by_kind.setdefault(d["kind"], set()).add(n)
         self.by_kind = {k: frozenset(v) for k, v in self.by_kind.items()}
+        # scripts and templates by their id, as tickets and the handbook cite them (complaint.noise)
+        self.by_id = {d["id"].lower(): n for n, d in enumerate(self.docs) if d["kind"] != "page"}
         self._sets: dict[tuple[str, str], frozenset[int]] = {}
 
     @cached_property
@@ -485,6 +487,11 @@ class Searcher:
             return confidence.coverage(parts, d, self.postings.has, pinyin_hit=d in pinyin_docs)
 
         ranked = self.rerank(ranked, covered)[:max(limit, 3)]
+        # An id typed or pasted from a ticket is that script, whatever else its words match.
+        exact = self.postings.by_id.get(tp.normalize(text).strip())
+        if exact is not None and (not kind or docs[exact]["kind"] == kind):
+            scores = {**scores, exact: scores.get(exact, 0.0)}
+            ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, exact)] + [h for h in ranked if h[1] != exact]
         top = ranked[0][0] if ranked else 0.0
         pattern = marks_pattern(marks)
         for score, d in ranked[:limit]:
@@ -498,7 +505,7 @@ class Searcher:
                 "snippet": _highlight(*flat, pattern), "score": round(score, 3),
             })
         total = len(scores)
-        match = self.match(text, ranked, covered)
+        match = "strong" if ranked and ranked[0][1] == exact else self.match(text, ranked, covered)
         took = (time.perf_counter() - started) * 1000
         if self.gap_sink is not None and text.strip() and (total == 0 or match != "strong"):
             self.gap_sink(text.strip(), total, top)
