@@ -467,6 +467,7 @@ class Searcher:
 
     def search(self, text: str, *, limit: int = 10, kind: str | None = None) -> dict:
         started = time.perf_counter()
+        norm = tp.normalize(text).strip()
         query, marks = build_query(text, self.vocabulary, self.synonyms)
         results: list[dict] = []
         pinyin_docs: set[int] = set()
@@ -480,7 +481,7 @@ class Searcher:
         # only the first `limit` (and the three the match looks at) need ordering.
         ranked = [(-negative, d) for negative, d in
                   heapq.nsmallest(max(limit, 3, RERANK), ((-sc * prior[d], d) for d, sc in scores.items()))]
-        parts = confidence.query_parts(tp.normalize(text).strip(), self.synonyms.groups, self.weights)
+        parts = confidence.query_parts(norm, self.synonyms.groups, self.weights)
 
         @cache
         def covered(d: int) -> confidence.Coverage:
@@ -488,9 +489,10 @@ class Searcher:
 
         ranked = self.rerank(ranked, covered)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.
-        exact = self.postings.by_id.get(tp.normalize(text).strip())
-        if exact is not None and (not kind or docs[exact]["kind"] == kind):
-            scores = {**scores, exact: scores.get(exact, 0.0)}
+        exact = self.postings.by_id.get(norm)
+        if exact is not None and kind and docs[exact]["kind"] != kind:
+            exact = None
+        if exact is not None:
             ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, exact)] + [h for h in ranked if h[1] != exact]
         top = ranked[0][0] if ranked else 0.0
         pattern = marks_pattern(marks)
@@ -504,8 +506,8 @@ class Searcher:
                 "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
                 "snippet": _highlight(*flat, pattern), "score": round(score, 3),
             })
-        total = len(scores)
-        match = "strong" if ranked and ranked[0][1] == exact else self.match(text, ranked, covered)
+        total = len(scores) + (exact is not None and exact not in scores)
+        match = "strong" if exact is not None else self.match(norm, ranked, covered)
         took = (time.perf_counter() - started) * 1000
         if self.gap_sink is not None and text.strip() and (total == 0 or match != "strong"):
             self.gap_sink(text.strip(), total, top)
@@ -521,8 +523,8 @@ class Searcher:
         head = [(score * (1 + covered(d).head), d) for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
 
-    def match(self, text: str, ranked: list[tuple[float, int]], covered) -> str:
-        """strong / weak / none for the ranked hits (see search/confidence.py)."""
+    def match(self, norm: str, ranked: list[tuple[float, int]], covered) -> str:
+        """strong / weak / none for the ranked hits of the normalised query (see search/confidence.py)."""
         if not ranked:
             return "none"
         docs = self.postings.docs
@@ -534,6 +536,6 @@ class Searcher:
             if best is None and docs[d]["kind"] != "page" and score >= top * 0.6:
                 best = (cov, score)
         cov, score = best if best else (None, 0.0)
-        if tp.normalize(text).strip().isdigit():   # a bare number (a room, a phone, 123456) names no situation
+        if norm.isdigit():   # a bare number (a room, a phone, 123456) names no situation
             return "weak" if best_any >= confidence.WEAK_ANY else "none"
         return confidence.classify(None, cov, score, best_any)

@@ -182,6 +182,13 @@ def own_community(request: Request) -> str | None:
     return getattr(request.user, "community", None) if request.user.is_authenticated else None
 
 
+def offered_communities(request: Request, communities: dict[str, str]) -> dict[str, str]:
+    """What a staff form's community selector offers: every community, or a community's account
+    only its own (it may neither see nor write for another)."""
+    own = own_community(request)
+    return {cid: name for cid, name in communities.items() if own is None or cid == own}
+
+
 def community_filter(request: Request, asked: str | None) -> str | None:
     """The community= filter a staff view may use: the account's own one whatever was asked for
     (asking for another is a 403 that says so), else what was asked."""

@@ -148,8 +148,7 @@ def _staff_board(request: Request, sess: dict, *, values: dict | None = None, er
     data = board.board(svc.store.engine, community=own, staff=True)
     return staff_html(request, "staff_notices.html", status_code=status_code, sess=sess, b=data, v=values or {},
                       errors=errors or [], labels=LABELS, ok=ok, own=own,
-                      communities={cid: name for cid, name in board.communities(svc.corpus).items()
-                                   if own is None or cid == own})
+                      communities=access.offered_communities(request, board.communities(svc.corpus)))
 
 
 @staff_page()

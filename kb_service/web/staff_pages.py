@@ -214,8 +214,8 @@ async def _choices(request: Request, entry: dict | None = None) -> dict[str, Any
             "action_kinds": ACTION_KINDS, "sources": SOURCES, "contact_ways": contact.WAYS,
             "staff_names": sorted({*svc.settings.staff_tokens.values(), *owners}),
             # one community: no selector anywhere (the template hides it when this is empty)
-            "communities": {} if corpus.single_community else {
-                c.id: c.label for c in corpus.communities.values() if own is None or c.id == own},
+            "communities": {} if corpus.single_community else access.offered_communities(
+                request, {c.id: c.label for c in corpus.communities.values()}),
             "own": own}
 
 
