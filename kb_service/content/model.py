@@ -233,6 +233,7 @@ class Script(Snippet):
     steps: list[dict[str, str]] = field(default_factory=list)
     avoid: list[dict[str, str]] = field(default_factory=list)
     commitments: list[str] = field(default_factory=list)
+    callers_say: list[str] = field(default_factory=list)   # what callers say, in their own words
 
 
 @dataclass
@@ -250,7 +251,7 @@ def make_snippet(data: dict[str, Any], path: str) -> Snippet:
                                     "applies_when", "related", "owner", "reviewed")}
     if data["kind"] == "script":
         return Script(**common, path=path, data=data, steps=data["steps"], avoid=data["avoid"],
-                      commitments=data["commitments"])
+                      commitments=data["commitments"], callers_say=list(data.get("callers_say") or []))
     return Template(**common, path=path, data=data, fields=data["fields"], channels=data["channels"])
 
 
