@@ -67,6 +67,15 @@ def test_every_law_citation_is_known_and_listed_on_the_laws_page(corpus):
     assert sum(len(v) for v in found.values()) >= 20
 
 
+def test_a_quoted_citation_keeps_the_words_of_its_links_only(corpus, tmp_path):
+    # The laws page quotes the citing sentence; a relative link in it would point nowhere there.
+    docs = tmp_path / "docs" / "handbook"
+    docs.mkdir(parents=True)
+    (docs / "x.md").write_text("# 第八章\n\n要遵守[[law:pipl]]，见[第五章](05-information.md)。\n", encoding="utf-8")
+    page = laws_page(corpus, tmp_path / "docs")
+    assert "见第五章。" in page and "05-information.md" not in page
+
+
 def lint_messages(project) -> list[str]:
     from kb_service.content.lint import lint
     from kb_service.settings import Settings
@@ -91,3 +100,64 @@ def test_hand_typed_article_numbers_and_unknown_law_ids_are_errors(tmp_path):
     assert any(m.startswith(f"snippets/scripts/fee.refuse-to-pay.yaml:{line + 1}:")
                and "[[law:civil-code.9999]] 不是 laws.yaml 中的法规 id" in m for m in messages), messages
     assert any(m.startswith("docs/residents/fees.md:") and "第三十五条" in m for m in messages), messages
+
+
+def test_a_law_typed_in_plain_text_is_an_error_that_names_its_id(tmp_path):
+    # 《民法典》第280条 in a script's text: the message points at the 《 and names the id to write.
+    project = copy_project(tmp_path / "p")
+    path = project / "snippets" / "scripts" / "inquiry.owners-assembly.yaml"
+    text = path.read_text(encoding="utf-8")
+    at = text.index("  - say: ")
+    said = "  - say: 按照《民法典》第280条，决定对业主有约束力。\n"
+    path.write_text(text[:at] + said + text[at:], encoding="utf-8")
+    line, col = text[:at].count("\n") + 1, len("  - say: 按照") + 1
+    page = project / "docs" / "residents" / "fees.md"
+    page_lines = page.read_text(encoding="utf-8").count("\n")
+    page.write_text(page.read_text(encoding="utf-8")
+                    + "\n收费要按《物业服务收费明码标价规定》公示，投诉依《住宅装修管理法》处理。\n", encoding="utf-8")
+    messages = lint_messages(project)
+    assert (f"snippets/scripts/inquiry.owners-assembly.yaml:{line}:{col}: "
+            "不要手打条号“《民法典》第280条”：请写 [[law:civil-code.280]]") in messages, messages
+    assert any(m.startswith(f"docs/residents/fees.md:{page_lines + 2}:5: ")
+               and "“《物业服务收费明码标价规定》”：请写 [[law:fee-posting-rules]]" in m for m in messages), messages
+    # a law laws.yaml does not have: the message says to add the entry first
+    assert any(m.startswith(f"docs/residents/fees.md:{page_lines + 2}:") and "《住宅装修管理法》" in m
+               and "laws.yaml 中没有这部法规" in m for m in messages), messages
+
+
+def test_a_law_named_in_a_community_file_is_found_too(tmp_path):
+    project = copy_project(tmp_path / "p")
+    path = next((project / "snippets" / "communities").glob("*.yaml"))
+    text = path.read_text(encoding="utf-8")
+    old = "\n  basis: "
+    at = text.index(old) + len(old)
+    path.write_text(text[:at] + "依《中华人民共和国民法典》第九百四十四条，" + text[at:], encoding="utf-8")
+    line = text[:at].count("\n") + 1
+    messages = lint_messages(project)
+    assert any(m.startswith(f"snippets/communities/{path.name}:{line}:{len('  basis: ') + 2}: ")
+               and "[[law:civil-code.944]]" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("text, found", [
+    ("《民法典》第280条", ["《民法典》第280条"]),
+    ("依照民法典第二百八十条", ["第二百八十条"]),
+    ("《中华人民共和国个人信息保护法》要求单独同意", ["《中华人民共和国个人信息保护法》"]),
+    ("见第3条", ["第3条"]),
+    ("按消防法第八条", ["第八条"]),
+    ("按《管理规约》第五条和《物业服务合同》第12条", []),     # the owners' rules and a contract are not laws
+    ("发出第一条通报", []),                                      # "the first notice" is ordinary Chinese
+    ("合同第五条约定", []),
+    ("写法：`《民法典》第280条` 不要这样写", []),               # the syntax shown in inline code
+    ("[[law:civil-code.280]]", []),
+])
+def test_what_counts_as_a_hand_typed_law(text, found):
+    from kb_service.content import lawrefs
+
+    assert [m.text for m in lawrefs.mentions(text)] == found
+
+
+def test_article_numbers_in_chinese_are_read_as_numbers():
+    from kb_service.content.lawrefs import number
+
+    assert [number(n) for n in ("280", "二百八十", "九百四十四", "十", "一千二百五十四", "【条号】")] == [
+        280, 280, 944, 10, 1254, "【条号】"]

@@ -57,9 +57,15 @@ def where(path: list) -> str:
     return ".".join(str(p) for p in path)
 
 
+# A link in the quoted sentence keeps its words only: its target is relative to the citing page,
+# not to this one (and the row already links to the page).
+LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+
+
 def plain(line: str, corpus: Corpus) -> str:
     """The citing sentence as it reads on the site, shortened, escaped for a Markdown table."""
     text = CODE_SPAN.sub(lambda m: m.group(0).strip("`"), corpus.expand(line.strip().lstrip("-#>| ")))
+    text = LINK.sub(lambda m: m.group(1), text)
     return cell(text if len(text) <= 120 else text[:118] + "……")
 
 
