@@ -32,15 +32,59 @@ def test_the_first_response_standard_is_never_promised_as_an_arrival_time(corpus
 
 
 def test_emergencies_promise_the_emergency_tier(corpus):
-    for sid in ("emergency.elevator-entrapment", "emergency.fire", "emergency.gas-leak"):
+    for sid in ("emergency.elevator-entrapment", "emergency.fire", "emergency.gas-leak",
+                "emergency.public-order", "emergency.falling-object"):
         script = corpus.scripts[sid]
-        assert "emergency.on-site" in script.commitments, sid
+        assert "emergency.guard-arrival" in script.commitments, sid
+        assert "{emergency.guard-arrival}" in texts(script), sid
         assert "{repair.arrival}" not in texts(script), sid
+
+
+GUARD = re.compile(r"保安|秩序维护员")
+
+
+def clauses(text: str) -> list[str]:
+    return [p for p in re.split(r"[。；！？，：\n]", text) if p]
+
+
+def test_no_script_promises_the_outer_limit_for_the_guards_arrival(corpus):
+    # The guard on duty is there within emergency.guard-arrival; emergency.on-site is the outer
+    # limit for the people who take over. A clause about the guard never names the outer limit,
+    # and no script types the number itself.
+    outer = corpus.standards["emergency.on-site"].text     # "15分钟"
+    for s in corpus.scripts.values():
+        every = "\n".join([texts(s)] + [a.get("instead", "") for a in s.avoid])
+        for clause in clauses(every):
+            if GUARD.search(clause):
+                assert "{emergency.on-site}" not in clause, (s.id, clause)
+        assert outer not in every, (s.id, outer)
+
+
+def test_the_trapped_passenger_hears_the_guards_time(corpus):
+    script = corpus.scripts["emergency.elevator-entrapment"]
+    said = [step["say"] for step in script.steps if "say" in step]
+    assert any("{emergency.guard-arrival}" in say for say in said)
+    assert not any("{emergency.on-site}" in say for say in said)
+
+
+def test_every_complaint_tells_the_caller_a_time(corpus):
+    for s in corpus.scripts.values():
+        if s.category != "complaint":
+            continue
+        said = " ".join(step.get("say", "") for step in s.steps)
+        assert re.search(r"\{[a-z]+\.[a-z0-9-]+\}", said), s.id
+
+
+def test_the_formal_demand_uses_the_demand_letter(corpus):
+    script = corpus.scripts["fee.collection-legal-steps"]
+    assert "reply.payment-demand-letter" in texts(script)
+    assert "“欠费提醒”模板" not in texts(script)
 
 
 def test_a_dripping_ceiling_is_an_urgent_repair(corpus):
     script = corpus.scripts["complaint.water-leak-neighbor"]
     assert "{repair.urgent-arrival}" in texts(script)
+    assert "两天" not in texts(script)   # no time that is not a commitment
     say = " ".join(step.get("say", "") for step in script.steps)
     assert "{repair.arrival}" not in say
 
@@ -55,7 +99,7 @@ def test_tiers_are_ordered_as_their_names_say(corpus):
 
     def span(sid):
         return corpus.standards[sid].deadline(start) - start
-    assert span("emergency.on-site") <= span("repair.urgent-arrival") < span("repair.arrival")
+    assert span("emergency.guard-arrival") < span("emergency.on-site") <= span("repair.urgent-arrival") < span("repair.arrival")
 
 
 def test_every_law_citation_is_known_and_listed_on_the_laws_page(corpus):
