@@ -205,3 +205,26 @@ def test_article_numbers_in_chinese_are_read_as_numbers():
 
     assert [number(n) for n in ("280", "二百八十", "九百四十四", "十", "一千二百五十四", "【条号】")] == [
         280, 280, 944, 10, 1254, "【条号】"]
+
+
+def test_apologies_before_a_check_are_for_the_feeling(corpus):
+    # "让您受了委屈" already says a colleague was wrong; before anything is checked the apology is
+    # for how the resident feels.
+    for s in corpus.scripts.values():
+        said = " ".join([step.get("say", "") for step in s.steps] + [a.get("instead", "") for a in s.avoid])
+        assert "委屈" not in said, s.id
+    assert "让您受委屈" not in (ROOT / "docs" / "handbook" / "03-complaints.md").read_text(encoding="utf-8")
+
+
+def test_one_figure_per_fact_for_the_satisfaction_survey(corpus):
+    # The dimensions the handbook names are the feedback form's ratings, in chapter 1 as in 7; the
+    # survey call takes as long on the script as in chapter 7.
+    ratings = corpus.source["feedback"]["ratings"].values()
+    basics = (ROOT / "docs" / "handbook" / "01-basics.md").read_text(encoding="utf-8")
+    section = basics[basics.index("### 满意度评估"):basics.index("## 本章要点")]
+    assert all(f"**{label}**" in section for label in ratings), section
+    assert section.count("- **") == len(ratings)
+    chapter7 = (ROOT / "docs" / "handbook" / "07-satisfaction.md").read_text(encoding="utf-8")
+    script = " ".join(step.get("say", "") for step in corpus.scripts["satisfaction.survey-call"].steps)
+    minutes = re.compile(r"大概(\d+)分钟")
+    assert minutes.search(script) and set(minutes.findall(chapter7)) == {minutes.search(script).group(1)}
