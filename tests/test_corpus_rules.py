@@ -228,3 +228,19 @@ def test_one_figure_per_fact_for_the_satisfaction_survey(corpus):
     script = " ".join(step.get("say", "") for step in corpus.scripts["satisfaction.survey-call"].steps)
     minutes = re.compile(r"大概(\d+)分钟")
     assert minutes.search(script) and set(minutes.findall(chapter7)) == {minutes.search(script).group(1)}
+
+
+NEIGHBOURS = [("repair.urgent", "repair.intake"), ("inquiry.repair-process", "repair.paid-service"),
+              ("inquiry.access-card", "inquiry.personal-information"),
+              ("complaint.followup-callback", "satisfaction.survey-call"),
+              ("complaint.cleaning", "complaint.garbage"),
+              ("complaint.corridor-clutter", "complaint.neighbor-dispute")]
+
+
+@pytest.mark.parametrize("a, b", NEIGHBOURS)
+def test_scripts_that_compete_in_search_have_their_own_aliases_and_a_boundary(corpus, a, b):
+    # Two scripts about nearby things: no alias in both (each query has one right answer), and
+    # each says when to use the other one instead.
+    first, second = corpus.scripts[a], corpus.scripts[b]
+    assert not set(first.aliases) & set(second.aliases)
+    assert f"“{second.title}”" in first.applies_when and f"“{first.title}”" in second.applies_when
