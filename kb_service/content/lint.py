@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb_service.content import lookup
+from kb_service.content import lawrefs, lookup, yamldoc
 from kb_service.content.load import load_corpus
-from kb_service.content import lawrefs
 from kb_service.content.markup import BLOCK, BLOCK_NAMES, SNIPPET_LINK, inline_refs
-from kb_service.content import yamldoc
 from kb_service.content.yamldoc import Problem
 from kb_service.settings import Settings
 
@@ -31,7 +29,9 @@ def law_entries(snippets_dir: Path) -> list[dict]:
     doc = yamldoc.load(path) if path.exists() else None
     data = yamldoc.to_plain(doc.data) if doc is not None and not doc.problems else None
     items = data.get("laws") if isinstance(data, dict) else None
-    return [e for e in items if isinstance(e, dict) and {"id", "law", "short"} <= set(e)] if isinstance(items, list) else []
+    if not isinstance(items, list):
+        return []
+    return [e for e in items if isinstance(e, dict) and {"id", "law", "short"} <= set(e)]
 
 
 REF_FILES = {"std": ("standards.yaml", "承诺"), "law": ("laws.yaml", "法规")}
