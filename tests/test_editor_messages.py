@@ -115,7 +115,7 @@ def test_missing_key_points_at_the_item(corpus_dir):
 
 def test_misspelled_key(corpus_dir):
     assert problems(corpus_dir, "misspelled-key.yaml", SCRIPT) == [
-        f"{SCRIPT}:20:1: 未知的键 'reviwed'（是不是 reviewed？允许的键：aliases, applies_when, avoid, category, "
+        f"{SCRIPT}:20:1: 未知的键 'reviwed'（是不是 reviewed？允许的键：aliases, applies_when, avoid, callers_say, category, "
         "channels, commitments, fields, id, kind, owner, related, reviewed, steps, summary, tags, title）"]
 
 

@@ -30,7 +30,8 @@ from kb_service.content.filling import (
 from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
 from kb_service.content.editor_schema import ID_DEFS
 from kb_service.content.hints import choice_list, did_you_mean, suggest
-from kb_service.content.markup import ARTICLE_SEVERITY, hand_typed_articles, inline_refs
+from kb_service.content import lawrefs
+from kb_service.content.markup import inline_refs
 from kb_service.content.model import (
     KIND_DIRS,
     SETTING_KEYS,
@@ -92,8 +93,15 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
         # Every script, template and setting naming that commitment would fail too: report the
         # cause alone (with any other file's own errors), its consequences after it is fixed.
         return sorted(set(problems + cause))
-    problems += check_references(docs["standards"], {"std": set(standards), "law": law_ids(docs)})
     laws = law_ids(docs)
+    entries = to_plain(docs["laws"].data)["laws"] if docs.get("laws") is not None else []
+    refs = {"std": set(standards), "law": laws}
+    # Every file but laws.yaml: a law named there in plain text would escape the 法规依据 page.
+    for name in ("standards", "site", "tone", "feedback"):
+        if docs.get(name) is not None:
+            problems += check_references(docs[name], refs, entries)
+    for doc in docs.get("communities", []):
+        problems += check_references(doc, refs, entries)
     if docs.get("laws") is not None:
         problems += duplicates(docs["laws"], ["laws"], "法规")
     problems += check_feedback(docs["feedback"], standards)
@@ -104,7 +112,7 @@ def check_documents(docs: dict[str, Any], snippets_dir: Path, *, today: dt.date 
     for doc in docs["snippets"]:
         problems += check_snippet(doc, site=site, standards=standards, tone=tone, ids=ids, files=files,
                                   snippets_dir=snippets_dir, today=today, community=default)
-        problems += check_references(doc, {"std": set(standards), "law": laws})
+        problems += check_references(doc, refs, entries)
     return sorted(set(problems))
 
 
@@ -324,10 +332,12 @@ def strings(data: Any, path: list | None = None) -> Iterator[tuple[list, str]]:
             yield from strings(v, path + [i])
 
 
-def check_references(doc: YamlDoc, refs: dict[str, set[str]]) -> list[Problem]:
-    """`[[std:..]]` / `[[law:..]]` must name known ids; article numbers are never typed by hand."""
+def check_references(doc: YamlDoc, refs: dict[str, set[str]], laws: list | None = None) -> list[Problem]:
+    """`[[std:..]]` / `[[law:..]]` must name known ids; law titles and article numbers are never
+    typed by hand (`laws`: the entries of laws.yaml, to name the id to write instead)."""
     out = []
     for path, text in strings(doc.data):
+        offset = 0
         for line in text.split("\n"):
             for m in inline_refs(line):
                 kind, rid = m.group(1), m.group(2).strip()
@@ -335,9 +345,10 @@ def check_references(doc: YamlDoc, refs: dict[str, set[str]]) -> list[Problem]:
                     file, what = REF_FILES[kind]
                     out.append(doc.problem(path, f"[[{kind}:{rid}]] 不是 {file} 中的{what} id"
                                                  f"（可用：{', '.join(sorted(refs[kind])) or '无'}）"))
-            for m in hand_typed_articles(line):
-                out.append(doc.problem(path, f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目",
-                                   severity=ARTICLE_SEVERITY))
+            for mention in lawrefs.mentions(line):
+                out.append(doc.problem_at(path, offset + mention.start, lawrefs.message(mention, laws or []),
+                                          severity=lawrefs.SEVERITY))
+            offset += len(line) + 1
     return out
 
 

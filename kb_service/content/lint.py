@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb_service.content import lookup
+from kb_service.content import lawrefs, lookup, yamldoc
 from kb_service.content.load import load_corpus
-from kb_service.content.markup import ARTICLE_SEVERITY, BLOCK, BLOCK_NAMES, SNIPPET_LINK, hand_typed_articles, inline_refs
+from kb_service.content.markup import BLOCK, BLOCK_NAMES, SNIPPET_LINK, inline_refs
 from kb_service.content.yamldoc import Problem
 from kb_service.settings import Settings
 
@@ -18,7 +18,20 @@ def lint(settings: Settings) -> list[Problem]:
     problems = problems + lookup.check(
         settings.snippets_dir, set(corpus.scripts) if corpus else None,
         corpus.source.get("feedback") if corpus else None)[1]
-    return sorted(set(problems + check_docs(settings.docs_dir, settings.project_dir, known, refs)))
+    laws = law_entries(settings.snippets_dir)
+    return sorted(set(problems + check_docs(settings.docs_dir, settings.project_dir, known, refs, laws)))
+
+
+def law_entries(snippets_dir: Path) -> list[dict]:
+    """laws.yaml's entries, read on their own: a mistake in some script must not stop the message
+    about a hand-typed law in a page from naming the id to write."""
+    path = snippets_dir / "laws.yaml"
+    doc = yamldoc.load(path) if path.exists() else None
+    data = yamldoc.to_plain(doc.data) if doc is not None and not doc.problems else None
+    items = data.get("laws") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [e for e in items if isinstance(e, dict) and {"id", "law", "short"} <= set(e)]
 
 
 REF_FILES = {"std": ("standards.yaml", "承诺"), "law": ("laws.yaml", "法规")}
@@ -26,7 +39,9 @@ FENCES = ("```", "~~~")
 
 
 def check_docs(docs_dir: Path, root: Path, known_ids: set[str] | None,
-               refs: dict[str, set[str]] | None = None) -> list[Problem]:
+               refs: dict[str, set[str]] | None = None, laws: list[dict] | None = None) -> list[Problem]:
+    """Links, inline references and data blocks in docs/; `laws` (laws.yaml's entries) lets the
+    message for a hand-typed law name the id to write."""
     out = []
     for path in sorted(docs_dir.rglob("*.md")):
         display = path.relative_to(root).as_posix()
@@ -49,10 +64,9 @@ def check_docs(docs_dir: Path, root: Path, known_ids: set[str] | None,
                         out.append(Problem(display, lineno, m.start() + 1,
                                            f"[[{kind}:{rid}]] 不是 {file} 中的{what} id"
                                            f"（可用：{', '.join(sorted(refs[kind]))}）"))
-            for m in hand_typed_articles(line):
-                out.append(Problem(display, lineno, m.start() + 1,
-                                   f"不要手打条号“{m.group(0)}”：请用 [[law:<id>]] 引用 snippets/laws.yaml 中的条目",
-                                   severity=ARTICLE_SEVERITY))
+            for mention in lawrefs.mentions(line):
+                out.append(Problem(display, lineno, mention.start + 1, lawrefs.message(mention, laws or []),
+                                   severity=lawrefs.SEVERITY))
             m = BLOCK.match(line)
             if m and m.group(1) not in BLOCK_NAMES:
                 out.append(Problem(display, lineno, 1, f"未知的数据块 kb:{m.group(1)}（可用：{', '.join(BLOCK_NAMES)}）"))

@@ -20,13 +20,6 @@ SNIPPET_LINK = re.compile(r"\]\(snippet:([^)#\s]*)(#[^)\s]*)?\)")
 BLOCK = re.compile(r"^<!--\s*kb:([a-z-]+)\s*-->[ \t]*$", re.MULTILINE)  # [ \t]: keep the blank line after it
 INLINE = re.compile(r"\[\[(std|law):([^\]\n]*)\]\]")
 CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
-# An article number typed by hand ("第944条", "第二百八十二条", "《民法典》第3条"): the laws file owns
-# these. "第一条通报" (the first notice) is ordinary Chinese, so a bare small number only counts
-# right after a law's name.
-ARTICLE = re.compile(r"(?:》\s*第\s*[0-9０-９一二三四五六七八九十百千零〇两]+|第\s*(?:[0-9０-９]{2,}"
-                     r"|[一二三四五六七八九十百千零〇两]*[十百千][一二三四五六七八九十百千零〇两]*))\s*条")
-# An error: the corpus cites laws.yaml by id (set to "warning" only while converting a corpus).
-ARTICLE_SEVERITY = "error"
 
 
 def inline_refs(line: str, kind: str | None = None) -> Iterator[re.Match]:
@@ -35,14 +28,6 @@ def inline_refs(line: str, kind: str | None = None) -> Iterator[re.Match]:
     code = [m.span() for m in CODE_SPAN.finditer(line)]
     for m in INLINE.finditer(line):
         if (kind is None or m.group(1) == kind) and not any(a <= m.start() < b for a, b in code):
-            yield m
-
-
-def hand_typed_articles(line: str) -> Iterator[re.Match]:
-    """Article numbers typed outside `[[law:..]]` and outside inline code."""
-    skip = [m.span() for m in CODE_SPAN.finditer(line)] + [m.span() for m in INLINE.finditer(line)]
-    for m in ARTICLE.finditer(line):
-        if not any(a <= m.start() < b for a, b in skip):
             yield m
 
 

@@ -57,9 +57,15 @@ def where(path: list) -> str:
     return ".".join(str(p) for p in path)
 
 
+# A link in the quoted sentence keeps its words only: its target is relative to the citing page,
+# not to this one (and the row already links to the page).
+LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+
+
 def plain(line: str, corpus: Corpus) -> str:
     """The citing sentence as it reads on the site, shortened, escaped for a Markdown table."""
     text = CODE_SPAN.sub(lambda m: m.group(0).strip("`"), corpus.expand(line.strip().lstrip("-#>| ")))
+    text = LINK.sub(lambda m: m.group(1), text)
     return cell(text if len(text) <= 120 else text[:118] + "……")
 
 
@@ -69,7 +75,7 @@ def laws_page(corpus: Corpus, docs_dir: Path | None = None) -> str:
            "知识库里所有引用法律法规的地方都集中在这里：每一条写明它说了什么、对一线员工意味着什么，"
            "以及哪些话术、模板和页面引用了它。条文的摘要是本公司用自己的话写的，不是条文原文；"
            "需要原文时请查阅官方发布的文本。", "",
-           "引用只能写 `[[law:<id>]]`（数据在 `snippets/laws.yaml`），`kb lint` 拒绝手打的条号，"
+           "引用只能写 `[[law:<id>]]`（数据在 `snippets/laws.yaml`），`kb lint` 拒绝手打的法规名称和条号，"
            "所以这一页列出的就是全部法律表述。对情绪激动的业主不要引用法条，法条写在员工提示里。", ""]
     for law in corpus.laws.values():
         out += [f'## {esc(law.text)} {{#{anchor(law.id)}}}', "",
