@@ -63,11 +63,17 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("lint", help="检查 docs/ 和 snippets/，逐条输出 path:line:col: message")
+    p.add_argument("paths", nargs="*", type=Path, metavar="文件",
+                   help="只列出这些文件的问题（pre-commit 传入改动的文件）；其他文件因此出错时只报数量，同样算失败")
     p.set_defaults(func=cmd_lint)
 
     p = sub.add_parser("fmt", help="按规范的键顺序重写 snippets/ 下的话术与模板文件（保留注释）")
     p.add_argument("--check", action="store_true", help="只检查，不改文件；有需要格式化的文件时退出码为 1")
+    p.add_argument("paths", nargs="*", type=Path, metavar="文件", help="只处理这些文件（默认全部）")
     p.set_defaults(func=cmd_fmt)
+
+    p = sub.add_parser("check-links", help="检查构建好的站点（site/）里每个站内链接都指向存在的页面、文件或服务页面")
+    p.set_defaults(func=cmd_check_links)
 
     p = sub.add_parser("purge", help="删除超过保存期的反馈联系方式与位置（记录本身保留），并报告删除了多少")
     p.add_argument("--dry-run", action="store_true", help="只统计，不删除")
@@ -132,12 +138,29 @@ def cmd_lint(settings: Settings, args) -> int:
     corpus, _ = load_corpus(settings.snippets_dir)   # the files are parsed already (cached)
     if corpus is not None:
         write_id_schema(corpus, settings.snippets_dir / "schema")   # editor completion of ids
-    for problem in problems:
+    # Named files (a pre-commit hook's changed files): their problems in full. The whole corpus is
+    # still checked, because removing an id breaks the files that use it; main is kept clean, so a
+    # problem elsewhere is most likely caused by this change and fails the hook too.
+    named = {project_path(settings, p) for p in args.paths}
+    shown = [p for p in problems if not named or p.path in named]
+    for problem in shown:
         print(problem)
     errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
+    warnings = sum(1 for p in shown if p.severity != "error")
+    elsewhere = sum(1 for p in problems if p not in shown and p.severity == "error")
+    if elsewhere:
+        print(f"kb lint: 其他文件还有 {elsewhere} 个错误（可能是这次修改引起的，例如删掉了别处在用的编号），"
+              "运行 kb lint 查看全部", file=sys.stderr)
     print(f"kb lint: {errors} 个错误，{warnings} 个警告", file=sys.stderr)
     return 1 if errors else 0
+
+
+def project_path(settings: Settings, path: Path) -> str:
+    """A path as problems name it: relative to the project, with forward slashes."""
+    path = path if path.is_absolute() else Path.cwd() / path
+    with contextlib.suppress(ValueError):
+        return path.resolve().relative_to(settings.project_dir.resolve()).as_posix()
+    return path.as_posix()
 
 
 def cmd_fmt(settings: Settings, args) -> int:
@@ -146,7 +169,8 @@ def cmd_fmt(settings: Settings, args) -> int:
     from kb_service.content.fmt import format_files
 
     try:
-        changed = format_files(settings.snippets_dir, check=args.check)
+        only = {(p if p.is_absolute() else Path.cwd() / p).resolve() for p in args.paths} or None
+        changed = format_files(settings.snippets_dir, check=args.check, only=only)
     except YAMLError as exc:
         raise ContentError(f"有文件无法解析，请先运行 kb lint：{str(exc).splitlines()[0]}") from None
     for path in changed:
@@ -154,6 +178,33 @@ def cmd_fmt(settings: Settings, args) -> int:
     verb = "需要格式化" if args.check else "已格式化"
     print(f"kb fmt: {len(changed)} 个文件{verb}", file=sys.stderr)
     return 1 if (args.check and changed) else 0
+
+
+def cmd_check_links(settings: Settings, args) -> int:
+    from kb_service.site.linkcheck import check_site
+    from kb_service.web.app import routes
+
+    if not (settings.site_dir / "index.html").is_file():
+        raise UsageError(f"{settings.site_dir} 里没有构建好的站点，请先运行 kb build")
+    broken = check_site(settings.site_dir, service_paths(routes(settings)))
+    for link in broken:
+        print(link)
+    pages = sum(1 for _ in settings.site_dir.rglob("*.html"))
+    print(f"kb check-links: {pages} 个页面，{len(broken)} 个坏链接", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def service_paths(table: list, prefix: str = "") -> list[str]:
+    """Path templates of the service's own pages (not the site's files mount)."""
+    out = []
+    for route in table:
+        if getattr(route, "name", None) == "site":
+            continue
+        if hasattr(route, "routes"):
+            out += service_paths(route.routes, prefix + route.path)
+        else:
+            out.append(prefix + route.path)
+    return out
 
 
 def cmd_eval_search(settings: Settings, args) -> int:

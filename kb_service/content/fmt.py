@@ -86,12 +86,15 @@ def format_text(text: str, orders: dict[str, list[str]] | None = None, *, schema
     return out.getvalue()
 
 
-def format_files(snippets_dir: Path, *, check: bool = False) -> list[Path]:
-    """Format every snippet and community file; returns the files that changed (or would change with check)."""
+def format_files(snippets_dir: Path, *, check: bool = False, only: set[Path] | None = None) -> list[Path]:
+    """Format every snippet and community file (or those in `only`, resolved paths); returns the
+    files that changed (or would change with check)."""
     orders = key_orders(snippets_dir / "schema" / "snippet.schema.json")
     community_schema = json.loads((snippets_dir / "schema" / "community.schema.json").read_text(encoding="utf-8"))
     jobs = [(p, {"orders": orders}) for p in snippet_files(snippets_dir)]
     jobs += [(p, {"schema": community_schema}) for p in community_files(snippets_dir)]
+    if only is not None:
+        jobs = [(p, how) for p, how in jobs if p.resolve() in only]
     changed = []
     for path, how in jobs:
         text = path.read_text(encoding="utf-8")

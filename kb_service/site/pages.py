@@ -29,6 +29,20 @@ def link(from_uri: str, to_uri: str) -> str:
     return posixpath.relpath(to_uri, posixpath.dirname(from_uri) or ".")
 
 
+def page_url(src_uri: str) -> str:
+    """Where a Markdown page is served with directory URLs: `a/b.md` -> `a/b/`, `a/index.md` -> `a/`."""
+    stem = src_uri.removesuffix(".md")
+    return stem.removesuffix("index") if stem == "index" or stem.endswith("/index") else stem + "/"
+
+
+def html_link(from_uri: str, to_uri: str) -> str:
+    """A link written in raw HTML, which no builder rewrites: relative between the served
+    directories, not between the Markdown files (from `scripts/x.md`, served at `scripts/x/`,
+    the category page is `../../categories/c/`)."""
+    rel = posixpath.relpath(page_url(to_uri) or ".", page_url(from_uri) or ".")
+    return rel + "/" if rel != "." else "./"
+
+
 def category_uri(category: str) -> str:
     return f"categories/{category}.md"
 
@@ -46,7 +60,7 @@ def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
         f"# {snippet.title}",
         "",
         f'<p class="kb-meta"><span class="kb-id" title="在工单和记录里引用这个编号">编号 <code>{esc(snippet.id)}</code></span>'
-        f' · {KIND_TEXT[snippet.kind]} · 分类 <a href="{esc(link(uri, category_uri(snippet.category)).removesuffix(".md"))}/">{esc(cat)}</a>'
+        f' · {KIND_TEXT[snippet.kind]} · 分类 <a href="{esc(html_link(uri, category_uri(snippet.category)))}">{esc(cat)}</a>'
         f" · 负责：{esc(snippet.owner)} · 审核：{esc(snippet.reviewed)}</p>",
         "",
         f"!!! abstract \"适用场景\"\n    {cell(corpus.expand(snippet.applies_when))}",
@@ -65,7 +79,7 @@ def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
             lines.append(f"- [{esc(other.title)}]({link(uri, other.src_uri)}) · {KIND_TEXT[other.kind]} `{other.id}`")
         lines.append("")
     if snippet.tags:
-        tags = " ".join(f'<a class="kb-tag" href="{esc(link(uri, "tags/index.md").removesuffix("index.md"))}#{esc(tag_anchor(t))}">{esc(t)}</a>'
+        tags = " ".join(f'<a class="kb-tag" href="{esc(html_link(uri, "tags/index.md"))}#{esc(tag_anchor(t))}">{esc(t)}</a>'
                         for t in snippet.tags)
         lines += [f'<p class="kb-tags">标签：{tags}</p>', ""]
     if snippet.aliases:
