@@ -113,6 +113,14 @@ def test_missing_key_points_at_the_item(corpus_dir):
     assert problems(corpus_dir, "missing-key.yaml", SCRIPT) == [f"{SCRIPT}:14:5: 缺少必填的键 'instead'"]
 
 
+def test_too_few_callers_words_counted_at_the_list(corpus_dir):
+    path = corpus_dir / SCRIPT
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(", 我要个说法]", "]"), encoding="utf-8")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("callers_say:"))
+    assert problems(corpus_dir) == [f"{SCRIPT}:{line}:14: callers_say 至少要有 6 项"]
+
+
 def test_misspelled_key(corpus_dir):
     assert problems(corpus_dir, "misspelled-key.yaml", SCRIPT) == [
         f"{SCRIPT}:20:1: 未知的键 'reviwed'（是不是 reviewed？允许的键：aliases, applies_when, avoid, callers_say, category, "
