@@ -393,15 +393,12 @@ class Store:
 
 # -- patch parsing ------------------------------------------------------------------------------
 
-PATCH_KEYS = set(PATCH.names())
-
-
 def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
     """A staff change (PATCH body) checked against the form spec; every problem at once."""
     errors = Errors()
-    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied", "contacted"}))
-    if "contacted" in body:
-        out["contacted"] = contact.parse(body["contacted"], errors.add)
+    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied"}))
+    if "contacted" in out:
+        out["contacted"] = contact.settle(out["contacted"], errors.add)
     if "satisfied" in body:
         satisfied = check(PATCH["satisfied"], body["satisfied"], config, errors, partial=True)
         if satisfied is not MISSING:
