@@ -37,7 +37,8 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
-from kb_service.web import access, accounts, api, dashboard_charts, logins, params
+from kb_service import inputs
+from kb_service.web import access, accounts, api, dashboard_charts, logins, params, queries
 from kb_service.web import auth as staff
 from kb_service.web import templates as views
 from kb_service.web.auth import COOKIE, SESSION_TTL
@@ -222,11 +223,10 @@ async def _choices(request: Request, entry: dict | None = None) -> dict[str, Any
 @staff_page()
 async def entry_list(request: Request, sess: dict) -> Response:
     svc = services(request)
-    query = request.query_params
-    filters = api.log_filters(request, svc.corpus)
-    number = params.int_param(query.get("page"), "page", default=1, lo=1, hi=10**6)
+    filters = queries.log_filters(request, svc.corpus)
+    asked = queries.LIST_PAGE.read(request.query_params)
+    number, q = asked["page"], asked["q"]
     now = utcnow()
-    q = (query.get("q") or "").strip()
     # Page feedback ("这页有帮助吗？") is kept apart: listed only when its type is chosen.
     exclude = () if filters["type"] else ("page",)
     total, rows = await run_in_threadpool(
@@ -252,7 +252,7 @@ def _list_url(filters: dict, number: int) -> str:
 @staff_page(scope="dashboard")
 async def export(request: Request, sess: dict) -> Response:
     svc = services(request)
-    filters = api.log_filters(request, svc.corpus)
+    filters = queries.log_filters(request, svc.corpus)
     return api.csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
 
 
@@ -267,7 +267,7 @@ async def entry_detail(request: Request, sess: dict) -> Response:
 async def _detail(request: Request, sess: dict, *, ok: str | None = None, error: str | None = None,
                   errors: list | None = None, status_code: int = 200) -> Response:
     svc = services(request)
-    entry_id = params.entry_id(request)
+    entry_id = inputs.path_id(request)
     entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
     actions_by_id = {a["id"]: a for a in entry["actions"]}
     return page(request, "staff_entry.html", status_code=status_code, sess=sess, e=entry, ok=ok, error=error,
@@ -309,7 +309,7 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 @staff_page(post=True)
 async def entry_update(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
-    entry_id = params.entry_id(request)
+    entry_id = inputs.path_id(request)
     try:
         op, patch = patch_from_form(form)
         for needed in access.patch_scopes(patch):
@@ -380,7 +380,7 @@ def charts(data: dict, minimum: int = 1) -> dict[str, str]:
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
     corpus = svc.corpus
-    community = access.community_filter(request, communities.filter_value(request.query_params.get("community") or None, corpus))
+    community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, corpus)["community"])
     days = insights.period_days(request.query_params.get("days"))
     now = utcnow()
     window = insights.Window(days, now)
