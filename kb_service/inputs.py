@@ -277,28 +277,36 @@ class Body:
     inputs: tuple[Input, ...]
     extra: tuple[str, ...] = ()       # keys a page's form adds (csrf, op) that are read elsewhere
 
-    def read(self, data: Mapping[str, Any], ctx: Any = None, *, only_given: bool = False) -> dict[str, Any]:
-        """The clean values; with `only_given`, just those of the keys that were sent (a correction)."""
-        errors = []
+    def read(self, data: Mapping[str, Any], ctx: Any = None) -> dict[str, Any]:
+        """The clean values, or every problem at once as a ValidationFailed."""
+        errors: list[dict[str, str]] = []
+        out = self.check(data, ctx, errors)
+        if errors:
+            raise ValidationFailed(errors)
+        return out
+
+    def check(self, data: Mapping[str, Any], ctx: Any, errors: list[dict[str, str]]) -> dict[str, Any]:
+        """The clean values of the inputs that passed; the problems are added to `errors` (for a
+        caller with rules of its own across fields)."""
         names = [i.name for i in self.inputs]
         for key in sorted(set(data) - set(names) - set(self.extra), key=str):
             errors.append({"field": str(key)[:50], "message": f"未知字段；可用：{', '.join(names)}"})
         out = {}
         for i in self.inputs:
-            if only_given and i.name not in data:
-                continue
             try:
                 out[i.name] = i.read(data.get(i.name), ctx)
             except Invalid as exc:
                 errors.append({"field": i.name, "message": exc.message})
-        if errors:
-            raise ValidationFailed(errors)
         return out
 
-    def schema(self, ctx: Any = None, *, required: bool = True) -> Schema:
+    def schema(self, ctx: Any = None, *, required: bool | tuple[str, ...] = True,
+               only: tuple[str, ...] | None = None) -> Schema:
+        """The JSON Schema; `required` False or the names to require instead of the declared ones,
+        `only` the inputs an operation takes."""
+        chosen = [i for i in self.inputs if only is None or i.name in only]
         out: Schema = {"type": "object", "additionalProperties": False,
-                       "properties": {i.name: {**i.schema(ctx), "description": i.describe()} for i in self.inputs}}
-        names = [i.name for i in self.inputs if i.required]
+                       "properties": {i.name: {**i.schema(ctx), "description": i.describe()} for i in chosen}}
+        names = list(required) if isinstance(required, tuple) else [i.name for i in chosen if i.required]
         if required and names:
             out["required"] = names
         return out

@@ -22,7 +22,8 @@ from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
 from kb_service.feedback import contact
 from kb_service.feedback.forms import Submission, mask_location, mask_name, mask_phone, mask_text
-from kb_service.times import BEIJING, utcnow
+from kb_service.inputs import CONTROL
+from kb_service.times import BEIJING, iso, utcnow
 
 TRANSITIONS = {
     "received": {"triaged"},
@@ -337,8 +338,9 @@ class Store:
         """(query, results, top score, when) rows, in one transaction."""
         if gaps:
             with self.engine.begin() as conn:
-                conn.execute(search_gaps.insert(), [{"query": q[:200], "results": n, "top_score": top, "at": at}
+                conn.execute(search_gaps.insert(), [{"query": CONTROL.sub("", q)[:200], "results": n, "top_score": top, "at": at}
                                                     for q, n, top, at in gaps[:GAPS_PER_FLUSH]])
+                # (a NUL, which PostgreSQL refuses in text, would lose the whole batch)
                 # Anonymous queries are kept GAPS_DAYS and at most GAPS_MAX rows (oldest go first).
                 conn.execute(search_gaps.delete().where(search_gaps.c.at < utcnow() - dt.timedelta(days=GAPS_DAYS)))
                 newest = conn.scalar(sa.select(search_gaps.c.id).order_by(search_gaps.c.id.desc())
@@ -506,14 +508,6 @@ def overdue_kind(row, now: dt.datetime) -> str | None:
             and row["respond_by"] < now):
         return "response"
     return None
-
-
-def iso(value: dt.datetime | dt.date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return value.isoformat()
 
 
 def event_json(e) -> dict:

@@ -210,10 +210,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
 
 
 def _status_query(*names: str) -> Callable[[Corpus], Schema]:
-    props = {name: {"type": "string", "maxLength": progress.QUERY_LIMITS[name]} for name in names}
-    if "action" in props:
-        props["action"] = {"type": "string", "enum": ["not_satisfied"], "description": "对处理结果不满意，重新处理"}
-    return _const({"type": "object", "required": ["reference"], "properties": props})
+    return _const(progress.QUERY.schema(required=("reference",), only=names))
 
 
 def _notice_body(required: bool) -> Callable[[Corpus], Schema]:
