@@ -35,6 +35,11 @@ def to_local(value: dt.datetime) -> dt.datetime:
     return value + BEIJING
 
 
+def from_local(value: dt.datetime) -> dt.datetime:
+    """Naive Beijing time -> naive UTC."""
+    return value - BEIJING
+
+
 def iso(value: dt.datetime | dt.date | None) -> str | None:
     """The one ISO style of the API: naive UTC datetimes as `2026-11-29T08:00:00Z`, dates plain."""
     if value is None:

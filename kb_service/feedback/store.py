@@ -23,7 +23,7 @@ from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, ch
 from kb_service.feedback import contact
 from kb_service.feedback.forms import Submission, mask_location, mask_name, mask_phone, mask_text
 from kb_service.inputs import CONTROL
-from kb_service.times import BEIJING, iso, utcnow
+from kb_service.times import iso, to_local, utcnow
 
 TRANSITIONS = {
     "received": {"triaged"},
@@ -490,7 +490,7 @@ class GroupCommit:
         return slot[1]
 
 def new_reference(now: dt.datetime) -> str:
-    local = now + BEIJING     # references carry the Beijing date people expect
+    local = to_local(now)     # references carry the Beijing date people expect
     return f"FB{local:%Y%m%d}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(5))
 
 
