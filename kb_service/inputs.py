@@ -112,7 +112,7 @@ class Integer(Input):
     hi: int = MAX_ID
 
     def parse(self, raw: Any, ctx: Any = None) -> int:
-        if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,12}", raw.strip()):
+        if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,12}", raw):
             raw = int(raw)
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise Invalid(f"{self.name} 应为整数" + (f"（{self.hint}）" if self.hint else ""))
@@ -160,7 +160,9 @@ class IdList(Input):
             raise Invalid(message) from None
 
     def schema(self, ctx: Any = None) -> Schema:
-        return {"type": "string", "pattern": "^[0-9]{1,10}(,[0-9]{1,10})*$"}
+        # Documented up to 9 digits an id (a regular expression cannot say "at most MAX_ID"); empty is
+        # "no filter" (an HTML form sends the empty field).
+        return {"type": "string", "pattern": "^([1-9][0-9]{0,8}(,[1-9][0-9]{0,8})*)?$"}
 
 
 @dataclass(frozen=True)
@@ -262,9 +264,16 @@ class Query:
         return out
 
     def parameters(self, ctx: Any = None) -> list[Schema]:
-        """The OpenAPI `parameters` of these inputs."""
-        return [{"name": i.name, "in": self.where, "required": self.where == "path" or i.required,
-                 "description": i.describe(), "schema": i.schema(ctx)} for i in self.inputs]
+        """The OpenAPI `parameters` of these inputs. An optional choice may be sent empty, meaning
+        "not given" (what an HTML form's empty <select> sends)."""
+        out = []
+        for i in self.inputs:
+            schema = i.schema(ctx)
+            if self.where == "query" and not i.required and "enum" in schema:
+                schema = {**schema, "enum": [*schema["enum"], ""]}
+            out.append({"name": i.name, "in": self.where, "required": self.where == "path" or i.required,
+                        "description": i.describe(), "schema": schema})
+        return out
 
     def __add__(self, other: Query) -> Query:
         return Query(self.inputs + other.inputs, self.where)
