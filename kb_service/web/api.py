@@ -198,8 +198,7 @@ def csv_response(text: str) -> Response:
     """The CSV export (reports.export_csv starts it with a BOM so Excel reads UTF-8)."""
     name = f"improvement-log-{local_now():%Y%m%d-%H%M}.csv"
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-                             "X-Content-Type-Options": "nosniff"})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 async def stats(request: Request) -> JSONResponse:

@@ -19,8 +19,7 @@ from kb_service.web.services import services
 from kb_service.web.staff_pages import page as staff_html
 from kb_service.web.staff_pages import see_other, staff_page
 
-PUBLIC = {"Cache-Control": "no-cache", "Content-Security-Policy": views.CSP, "X-Content-Type-Options": "nosniff",
-          "Referrer-Policy": "same-origin"}
+PUBLIC = {"Cache-Control": "no-cache"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
           "reason": "更正原因"}
 

@@ -49,8 +49,7 @@ PAGE_SIZE = 50
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
 # only their own paths under /staff/ and leave everything else to the site. The list lives here.
 LIST = "/staff/entries/"
-NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+NO_STORE = {"Cache-Control": "no-store"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
                "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
                "contacted": "已联系业主"}

@@ -16,9 +16,6 @@ from kb_service.feedback import fields_spec
 from kb_service.times import local_time, naive_utc, to_local, weekday
 
 HTML_DIR = Path(__file__).parent / "html"
-# Service pages load nothing but this site's own files.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 @cache
