@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from conftest import STAFF, STAFF_TOKEN
 from kb_service import inputs, times
+from kb_service.content.load import load_corpus
+from kb_service.feedback import fields_spec as spec
 from kb_service.feedback import contact
 from kb_service.feedback import notices as board
 from kb_service.feedback import status as progress
@@ -88,6 +91,34 @@ def test_every_input_refuses_in_chinese_or_returns_a_value_in_bounds(field, raw)
         assert isinstance(value, bool)
     else:
         raise AssertionError(f"no property for {field!r}")
+
+
+FEEDBACK = load_corpus(Path(__file__).resolve().parent.parent / "snippets")[0].feedback
+FORM_FIELDS = [(form, f) for form in (*spec.FORMS, spec.PATCH) for f in form.fields]
+
+
+@quick
+@given(st.sampled_from(FORM_FIELDS), raw_values)
+def test_every_form_field_refuses_or_returns_a_value_in_bounds(pair, raw):
+    """The forms of feedback/fields_spec over the same values: a problem for the error list, or a
+    clean value the database and the deadline arithmetic can take."""
+    form, f = pair
+    errors = spec.Errors()
+    value = spec.check(f, raw, FEEDBACK, errors, partial=form.partial, html=form.html)
+    for e in errors.items:
+        assert CJK.search(e["message"]) or e["message"].startswith(f.name), e
+    if value is spec.MISSING or errors:      # with errors the whole form is refused
+        return
+    if f.kind in (spec.TEXT, spec.MULTILINE, spec.PHONE, spec.URL):
+        assert isinstance(value, str) and len(value) <= f.limit and not inputs.CONTROL.search(value)
+    elif f.kind == spec.DATE:
+        assert times.EARLIEST <= value <= times.LATEST
+    elif f.kind == spec.INT:
+        assert 1 <= value <= inputs.MAX_ID
+    elif f.kind == spec.DATETIME:
+        assert dt.datetime.fromisoformat(value)
+    elif f.kind == spec.CHOICE:
+        assert value in f.mapping(FEEDBACK)
 
 
 @quick
