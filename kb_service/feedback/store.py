@@ -137,21 +137,10 @@ class Store:
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
              overdue: bool | None = None, limit: int = 50, offset: int = 0,
              now: dt.datetime | None = None, community: str | None = None,
-             ids: list[int] | None = None) -> tuple[int, list[dict]]:
+             ids: list[int] | None = None, exclude: tuple[str, ...] = ()) -> tuple[int, list[dict]]:
         now = now or utcnow()
-        where = []
-        if community:
-            where.append(entries.c.community == community)
-        if ids is not None:      # the entries behind one dashboard figure
-            where.append(entries.c.id.in_(ids))
-        if status:
-            where.append(entries.c.status == status)
-        if type:
-            where.append(entries.c.type == type)
-        if category:
-            where.append(entries.c.category == category)
-        if overdue is not None:
-            where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+        where = entry_filters(status=status, type=type, category=category, overdue=overdue, community=community,
+                              ids=ids, exclude=exclude, now=now)
         query = sa.select(entries).where(*where)
         with self.read() as conn:
             total = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(*where))
@@ -508,6 +497,29 @@ def overdue_kind(row, now: dt.datetime) -> str | None:
             and row["respond_by"] < now):
         return "response"
     return None
+
+
+def entry_filters(*, status: str | None = None, type: str | None = None, category: str | None = None,
+                  overdue: bool | None = None, community: str | None = None, ids: list[int] | None = None,
+                  exclude: tuple[str, ...] = (), now: dt.datetime) -> list:
+    """The list's filters as SQL conditions: the one definition the list, the staff search and
+    the CSV export share. `exclude`: types left out unless one is asked for (page feedback)."""
+    where = []
+    if community:
+        where.append(entries.c.community == community)
+    if ids is not None:      # the entries behind one dashboard figure
+        where.append(entries.c.id.in_(ids))
+    if status:
+        where.append(entries.c.status == status)
+    if type:
+        where.append(entries.c.type == type)
+    elif exclude:
+        where.append(entries.c.type.not_in(exclude))
+    if category:
+        where.append(entries.c.category == category)
+    if overdue is not None:
+        where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+    return where
 
 
 def event_json(e) -> dict:
