@@ -48,7 +48,8 @@ class Window:
 
 def period_days(raw: str | None) -> int:
     """The period picker's value; anything else falls back to the default period."""
-    return int(raw) if raw and raw.isdecimal() and int(raw) in PERIODS else DEFAULT_PERIOD
+    # compared as text: int() of 5,000 typed digits raises (Python's digit limit), "٣" would pass
+    return int(raw) if raw in {str(p) for p in PERIODS} else DEFAULT_PERIOD
 
 
 def week_label(start_local: dt.date) -> str:
