@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api_schema import check_responses
 from kb_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +212,7 @@ def client(built_project, tmp_path):
     s = settings_for(built_project, built_project / "var",
                      KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
     with TestClient(create_app(s)) as c:
+        check_responses(c)
         yield c
 
 
@@ -486,6 +488,7 @@ def db_client(app_settings):
     from kb_service.web.app import create_app
 
     with TestClient(create_app(app_settings)) as c:
+        check_responses(c)
         yield freeze_limits(c)
 
 

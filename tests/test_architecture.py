@@ -1,7 +1,7 @@
 """The package's shape, checked: imports run one way, no cycles, no reaching into private names.
 
 Layers, bottom to top (a module may import its own layer or lower ones, never higher):
-core (errors, settings, times, db) < content < search, feedback < site < build < web < cli.
+core (errors, settings, times, db, inputs) < content < search, feedback < site < build < web < cli.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import kb_service
 
 PACKAGE = Path(kb_service.__file__).parent
-RANK = {"errors": 0, "settings": 0, "times": 0, "db": 0, "backup": 0, "content": 1, "search": 2, "feedback": 2,
+RANK = {"errors": 0, "settings": 0, "times": 0, "db": 0, "backup": 0, "inputs": 0, "content": 1, "search": 2, "feedback": 2,
         "site": 3, "build": 4, "web": 5, "cli": 6}
 # Imports inside a function are allowed only where they keep something heavy off the common path:
 # the CLI loads a command's modules when that command runs; the index build loads Whoosh and jieba.

@@ -253,3 +253,23 @@ def test_a_stalled_request_body_gets_408():
     with ThreadPoolExecutor(1) as pool:          # its own event loop, whatever runs in this thread
         exc = pool.submit(asyncio.run, run()).result()
     assert getattr(exc, "status_code", None) == 408
+
+
+def test_the_security_headers_are_written_in_the_middleware_only(client):
+    """Service pages and the API get the strict policy, pages of the built site (community pages
+    included) the theme's; no handler restates a header the middleware sets."""
+    from pathlib import Path
+
+    from kb_service.web import headers
+
+    for path in ("/staff/login", "/api/docs", "/notices/", "/api/health"):
+        assert client.get(path).headers["content-security-policy"] == headers.SERVICE_CSP, path
+    community = next(iter(client.app.state.services.corpus.communities))
+    for path in ("/", f"/communities/{community}/"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self'"), path
+        assert r.headers["content-security-policy"] != headers.SERVICE_CSP
+    web = Path(headers.__file__).parent
+    restated = [p.name for p in web.glob("*.py") if p.name != "headers.py"
+                and re.search(r"Content-Security-Policy|nosniff|Referrer-Policy", p.read_text(encoding="utf-8"))]
+    assert restated == []

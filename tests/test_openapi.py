@@ -91,19 +91,63 @@ def test_docs_page_is_the_same_document_without_scripts(document, live):
             assert f"{method.upper()} {path}" in html and op["summary"] in html
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def live_on(request, built_project, tmp_path_factory):
+    """A `kb serve` on an empty database of each kind (PostgreSQL: a schema of its own)."""
+    import sqlalchemy as sa
+
+    from conftest import POSTGRES_URL, _create_schema, _drop_schema, _schema_url, need_postgres
+
+    data = with_index(built_project, tmp_path_factory.mktemp("schemathesis") / "var")
+    url, admin, schema = "", None, None
+    if request.param == "postgresql":
+        need_postgres()
+        admin = sa.create_engine(POSTGRES_URL)
+        schema = _create_schema(admin)
+        url = _schema_url(schema)
+    server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
+                                              "KB_DATABASE_URL": url}).wait()
+    yield server
+    server.stop()
+    if admin is not None:
+        _drop_schema(admin, schema)
+        admin.dispose()
+
+
+# Every check that can hold for this API. Left out: positive_data_acceptance (some rules span fields
+# and cannot be said in a schema: page feedback needs `page`, contacted.at not in the future,
+# `satisfied` only with followed_up), unsupported_method and missing_required_header-style method
+# checks (an unknown method answers the catch-all JSON 404, and Starlette's per-method routes give a
+# 405 that lists one route's methods).
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+          "response_headers_conformance,negative_data_rejection,use_after_free,ensure_resource_availability,"
+          "ignored_auth")
+
+
 @pytest.mark.live_api
-def test_schemathesis_against_a_live_server(live, document):
-    """Every operation, staff ones with a token, a bounded number of generated requests (fixed seed:
-    the same cases each run; change it, or raise -n, to explore further)."""
+def test_schemathesis_against_a_live_server(live_on, document):
+    """Every phase (examples, coverage, fuzzing, and stateful: the links lead from a POST's new id
+    to the GET/PATCH/DELETE of it), staff operations with a token, a bounded number of generated
+    requests (fixed seed: the same cases each run; change it, or raise -n, to explore further)."""
     run = subprocess.run(
-        [str(SCHEMATHESIS), "run", live.url + "/api/openapi.json",
-         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-         "--phases", "fuzzing,stateful", "--max-examples", "10", "--workers", "4", "--seed", "20261201",
+        [str(SCHEMATHESIS), "run", live_on.url + "/api/openapi.json", "--checks", CHECKS,
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "3", "--workers", "1",
+         "--seed", "20261201", "--generation-database", "none",
          "--header", f"Authorization: {STAFF['authorization']}", "--no-color", "--request-timeout", "10"],
-        capture_output=True, text=True, timeout=120, cwd=live.env["KB_DATA_DIR"])
+        capture_output=True, text=True, timeout=300, cwd=live_on.env["KB_DATA_DIR"])
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary
     # schemathesis leaves out the document's own operation (GET /api/openapi.json)
     operations = sum(len(ops) for ops in document["paths"].values())
     tested = re.search(r"Tested: (\d+)", run.stdout)
     assert tested and int(tested.group(1)) == operations - 1, summary
+    assert "Stateful" in run.stdout and "Coverage" in run.stdout, summary
+
+
+def test_posts_that_create_link_to_what_they_created(document):
+    """The stateful phase follows these: without them it never reaches the ids a POST made."""
+    for created, item in (("/api/notices", "/api/notices/{id}"), ("/api/improvement-log", "/api/improvement-log/{id}")):
+        links = next(a for code, a in document["paths"][created]["post"]["responses"].items() if code.startswith("2"))["links"]
+        assert {link["operationId"] for link in links.values()} == {
+            op["operationId"] for op in document["paths"][item].values()}
+        assert all(link["parameters"] == {"id": "$response.body#/id"} for link in links.values())

@@ -131,6 +131,12 @@ def schema_problems(doc: YamlDoc, validator: Draft202012Validator) -> Iterator[P
         yield from explain(doc, error)
 
 
+# A schema bound broken -> what the message says after the field's name.
+BOUNDS = {"minLength": "至少 {} 个字符", "maxLength": "最多 {} 个字符", "minItems": "至少要有 {} 项",
+          "maxItems": "最多要有 {} 项", "minProperties": "至少要有 {} 项", "minimum": "不能小于 {}",
+          "maximum": "不能大于 {}"}
+
+
 def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
     path = list(error.absolute_path)
     v = error.validator
@@ -182,17 +188,8 @@ def explain(doc: YamlDoc, error: ValidationError) -> Iterator[Problem]:
     if v == "pattern":
         yield doc.problem(path, f"{_name(path)}格式不对：{error.instance!r}（应匹配 {error.validator_value}）")
         return
-    if v in ("minLength", "maxLength"):
-        word = "至少" if v == "minLength" else "最多"
-        yield doc.problem(path, f"{_name(path)}{word} {error.validator_value} 个字符")
-        return
-    if v in ("minItems", "maxItems", "minProperties"):
-        word = "至少" if v != "maxItems" else "最多"
-        yield doc.problem(path, f"{_name(path)}{word}要有 {error.validator_value} 项")
-        return
-    if v in ("minimum", "maximum"):
-        word = "不能小于" if v == "minimum" else "不能大于"
-        yield doc.problem(path, f"{_name(path)}{word} {error.validator_value}")
+    if v in BOUNDS:
+        yield doc.problem(path, _name(path) + BOUNDS[v].format(error.validator_value))
         return
     yield doc.problem(path, f"{_name(path)}不符合格式：{error.message}")
 

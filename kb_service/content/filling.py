@@ -50,14 +50,6 @@ def placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text or "")
 
 
-def channel_texts(template: Template) -> dict[str, list[str]]:
-    """channel -> its text pieces (document channels have several parts)."""
-    out = {}
-    for name, value in template.channels.items():
-        out[name] = [value] if isinstance(value, str) else [value.get(p, "") for p in DOCUMENT_PARTS]
-    return out
-
-
 def find(corpus: Corpus, template_id: str) -> Template:
     template = corpus.templates.get(template_id)
     if template is None:

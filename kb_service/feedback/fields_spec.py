@@ -10,7 +10,6 @@ schemas of the OpenAPI document, and a test that every limit fits its database c
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,9 @@ from typing import Any
 from kb_service.content import fields as F
 from kb_service.content.model import FeedbackConfig
 from kb_service.errors import ValidationFailed
-from kb_service.feedback.contact import WAYS as CONTACT_WAYS
+from kb_service.feedback.contact import CONTACTED
+from kb_service.inputs import MAX_ID, Body, Day
+from kb_service.inputs import Invalid as InputInvalid
 from kb_service.times import local_today
 
 STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
@@ -34,8 +35,9 @@ PR_URL = re.compile(r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Kinds: what a value is and how it is checked.
-TEXT, MULTILINE, CHOICE, BOOL, RATING, RATINGS, PHONE, DATETIME, DATE, URL, INT, OBJECT = (
-    "text", "multiline", "choice", "bool", "rating", "ratings", "phone", "datetime", "date", "url", "int", "object")
+TEXT, MULTILINE, CHOICE, BOOL, RATING, RATINGS, PHONE, DATETIME, DATE, URL, INT, OBJECT, DECLARED = (
+    "text", "multiline", "choice", "bool", "rating", "ratings", "phone", "datetime", "date", "url", "int", "object",
+    "declared")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Field:
     stored_limit: int | None = None # longest value after normalising (phone numbers), when shorter than `limit`
     hint: str = ""                  # what to write: shown in error messages and the API description
     form: Form | None = None        # kind OBJECT: the nested form
+    body: Body | None = None        # kind DECLARED: a nested object declared with kb_service.inputs
 
     def mapping(self, config: FeedbackConfig) -> dict[str, str]:
         """The accepted values of a CHOICE field (or the dimensions of RATINGS): id -> 名称."""
@@ -59,8 +62,6 @@ class Field:
             return STATUSES
         if self.choices == "action_kinds":
             return ACTION_KINDS
-        if self.choices == "contact_ways":
-            return CONTACT_WAYS
         return getattr(config, self.choices)
 
 
@@ -132,11 +133,6 @@ ACTION_DONE = Form("action_done", (
     Field("pr_url", URL, "合并请求链接", 300, column="actions.pr_url", hint="http(s) 开头的合并请求链接"),
 ))
 
-CONTACTED = Form("contacted", (
-    Field("how", CHOICE, "联系方式", 16, choices="contact_ways", required=True),
-    Field("at", TEXT, "联系时间（北京时间）", 40, hint="例如 2026-11-27T10:30；不填为现在"),
-))
-
 PATCH = Form("patch", (
     Field("status", CHOICE, "状态", choices="statuses", column="entries.status"),
     Field("owner", TEXT, "负责人", 50, column="entries.owner"),
@@ -146,7 +142,7 @@ PATCH = Form("patch", (
     Field("action", OBJECT, "改进措施", form=ACTION),
     Field("action_done", OBJECT, "完成的措施", form=ACTION_DONE),
     Field("publish", MULTILINE, "公开摘要", 500, column="entries.public_summary"),
-    Field("contacted", OBJECT, "已联系业主", form=CONTACTED,
+    Field("contacted", DECLARED, "已联系业主", body=CONTACTED,
           hint="真正联系上业主时填写：首次联系满足答复时限（分派不算答复）"),
     Field("claim", BOOL, "涉及损害或赔偿主张", column="entries.claim",
           hint="true：联系方式在办结前和诉讼时效内不会被 kb purge 删除"),
@@ -268,15 +264,15 @@ def check(f: Field, raw: Any, config: FeedbackConfig, errors: Errors, *, prefix:
         return ratings(f, raw, config, bad, path)
     if f.kind == DATE:
         try:
-            return dt.date.fromisoformat(raw)
-        except (TypeError, ValueError):
-            return bad(f"{f.name} 应为日期，例如 2026-12-31")
+            return Day(f.name).parse(raw)
+        except InputInvalid as exc:
+            return bad(exc.message)
     if f.kind == URL:
         if not isinstance(raw, str) or len(raw) > f.limit or not PR_URL.match(raw):
             return bad(f"{f.name} 应为{f.hint}")
         return raw
     if f.kind == INT:
-        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw < 2**31:
+        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw <= MAX_ID:
             return bad(f"{f.name} 应为整数（{f.hint}）")
         return raw
     if f.kind == OBJECT:
@@ -286,6 +282,15 @@ def check(f: Field, raw: Any, config: FeedbackConfig, errors: Errors, *, prefix:
         value = clean(f.form, raw, config, sub, prefix=path + ".")
         errors.items += sub.items
         return MISSING if sub else (value or MISSING)
+    if f.kind == DECLARED:
+        if not isinstance(raw, dict):
+            return bad(f"{f.name} 应为对象：{'、'.join(i.name for i in f.body.inputs)}")
+        try:
+            return f.body.read(raw)
+        except ValidationFailed as exc:
+            for e in exc.errors:
+                errors.add(f"{path}.{e['field']}", e["message"])
+            return MISSING
     raise AssertionError(f"unknown field kind {f.kind}")
 
 
@@ -385,11 +390,13 @@ def field_schema(f: Field, config: FeedbackConfig) -> dict:
              "properties": {k: {"type": "integer", "minimum": 1, "maximum": 5, "description": v}
                             for k, v in f.mapping(config).items()}}
     elif f.kind == DATE:
-        s = {"type": "string", "format": "date"}
+        s = Day(f.name).schema()
     elif f.kind == URL:
         s = {"type": "string", "maxLength": f.limit, "pattern": PR_URL.pattern}
     elif f.kind == INT:
-        s = {"type": "integer", "minimum": 1}
+        s = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    elif f.kind == DECLARED:
+        s = f.body.schema()
     else:
         s = schema(f.form, config)
     return {**s, "description": description}

@@ -13,7 +13,7 @@ import re
 import sqlalchemy as sa
 
 from kb_service.db import entries, reading
-from kb_service.feedback.store import Store, overdue_clause
+from kb_service.feedback.store import Store, entry_filters
 from kb_service.times import utcnow
 
 
@@ -66,29 +66,14 @@ def search(store: Store, q: str, *, status: str | None = None, type: str | None 
     match = [sa.func.upper(entries.c.reference).like(like.upper()), entries.c.location.like(like)]
     if digits:
         match.append(entries.c.contact_phone.like(f"%{digits[-4:]}%"))
-    where = [sa.or_(*match)] if q else []
-    if status:
-        where.append(entries.c.status == status)
-    if type:
-        where.append(entries.c.type == type)
-    elif exclude:
-        where.append(entries.c.type.not_in(exclude))
-    if category:
-        where.append(entries.c.category == category)
-    if overdue is not None:
-        where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
-    if community:
-        where.append(entries.c.community == community)
-    if ids is not None:
-        where.append(entries.c.id.in_(ids))
-    order = (entries.c.created_at.desc(), entries.c.id.desc())
+    filters = {"status": status, "type": type, "category": category, "overdue": overdue, "community": community,
+               "ids": ids, "exclude": exclude}
+    if not q:   # the plain list: the store's own query, counted and paged in SQL
+        return store.list(**filters, limit=limit, offset=offset, now=now)
+    where = [sa.or_(*match), *entry_filters(**filters, now=now)]
     with reading(store.engine) as conn:
-        if not q:   # the plain list: count and page in SQL
-            total = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(*where))
-            rows = conn.execute(sa.select(entries).where(*where).order_by(*order)
-                                .limit(limit).offset(offset)).mappings().all()
-            return total, [store.summary(r, now=now) for r in rows]
-        rows = conn.execute(sa.select(entries).where(*where).order_by(*order)).mappings().all()
+        rows = conn.execute(sa.select(entries).where(*where)
+                            .order_by(entries.c.created_at.desc(), entries.c.id.desc())).mappings().all()
     lowered = q.lower()
 
     def hit(r) -> bool:

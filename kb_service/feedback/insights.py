@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from kb_service.content.model import Community
 from kb_service.db import entries, reading
 from kb_service.feedback.store import RATING_COLUMNS, Store, overdue_kind
-from kb_service.times import BEIJING
+from kb_service.times import from_local, to_local
 
 PERIODS = {7: "最近 7 天", 30: "最近 30 天", 90: "最近 90 天", 365: "最近一年"}
 DEFAULT_PERIOD = 30
@@ -48,7 +48,8 @@ class Window:
 
 def period_days(raw: str | None) -> int:
     """The period picker's value; anything else falls back to the default period."""
-    return int(raw) if raw and raw.isdecimal() and int(raw) in PERIODS else DEFAULT_PERIOD
+    # compared as text: int() of 5,000 typed digits raises (Python's digit limit), "٣" would pass
+    return int(raw) if raw in {str(p) for p in PERIODS} else DEFAULT_PERIOD
 
 
 def week_label(start_local: dt.date) -> str:
@@ -60,12 +61,12 @@ def week_label(start_local: dt.date) -> str:
 
 def local_weeks(now: dt.datetime, weeks: int) -> list[tuple[str, dt.datetime, dt.datetime]]:
     """The last `weeks` Beijing weeks (Monday to Sunday), oldest first: (label, start, end) in UTC."""
-    local = now + BEIJING
+    local = to_local(now)
     monday = local.date() - dt.timedelta(days=local.weekday())
     out = []
     for back in range(weeks - 1, -1, -1):
         day = monday - dt.timedelta(weeks=back)
-        start = dt.datetime.combine(day, dt.time()) - BEIJING
+        start = from_local(dt.datetime.combine(day, dt.time()))
         out.append((week_label(day), start, start + dt.timedelta(weeks=1)))
     return out
 

@@ -20,10 +20,9 @@ from sqlalchemy.engine import Engine
 from kb_service.content.model import Corpus
 from kb_service.db import notice_versions, notices, reading
 from kb_service.errors import Conflict, NotFound, ValidationFailed
-from kb_service.times import BEIJING, utcnow
+from kb_service.inputs import Body, Choice, Invalid, Moment, Text
+from kb_service.times import iso, utcnow
 
-LIMITS = {"title": 100, "body": 5000, "reason": 200, "template": 80, "community": 32}
-FIELDS = {"title", "body", "community", "valid_from", "valid_until", "template", "reason"}
 
 # Numbers that identify a person, or a number residents should not be sent to. Matched on the
 # digits; the service hotline(s) of the company and the communities are allowed.
@@ -80,26 +79,17 @@ def mask(digits: str) -> str:
     return digits[:3] + "*" * max(0, len(digits) - 7) + digits[-4:] if len(digits) >= 7 else digits
 
 
-def parse_time(value: Any, name: str, bad, *, end_of_day: bool = False) -> dt.datetime | None:
-    """`2026-12-01`, `2026-12-01 08:00`, `2026-12-01T08:00` (Beijing time) or ISO with Z/offset -> naive UTC."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        bad(name, "应为日期或时间，例如 2026-12-01 或 2026-12-01 08:00")
-        return None
-    text = value.strip().replace(" ", "T", 1)
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = dt.date.fromisoformat(text)
-            local = dt.datetime.combine(day, dt.time(23, 59) if end_of_day else dt.time(0, 0))
-            return local - BEIJING
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        bad(name, "应为日期或时间，例如 2026-12-01 或 2026-12-01 08:00")
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(second=0, microsecond=0) - BEIJING
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+# The notice form, declared once: the checks here, the OpenAPI body (web/openapi.py), the page's inputs.
+DRAFT = Body((
+    Text("title", "标题", "请写标题", required=True, limit=100, multiline=True),
+    Text("body", "正文", "请写正文", required=True, limit=5000, multiline=True),
+    Choice("community", "小区", "小区 id；不填是全公司的公告", options=communities),
+    Moment("valid_from", "生效时间", "北京时间，例如 2026-12-01 或 2026-12-01 08:00；不填为现在"),
+    Moment("valid_until", "截止时间", "北京时间；只写日期时到当天 23:59", end_of_day=True),
+    Text("template", "所用模板", limit=80),
+    Text("reason", "更正原因", "更正时写明原因", limit=200, multiline=True),
+), extra=("csrf", "op"))
+FIELDS = {i.name for i in DRAFT.inputs}
 
 
 def parse_draft(data: dict[str, Any], corpus: Corpus, *, now: dt.datetime | None = None,
@@ -111,50 +101,25 @@ def parse_draft(data: dict[str, Any], corpus: Corpus, *, now: dt.datetime | None
     def bad(name: str, message: str) -> None:
         errors.append({"field": name, "message": message})
 
-    for key in sorted(set(data) - FIELDS - {"csrf", "op"}):
+    for key in sorted(set(data) - FIELDS - set(DRAFT.extra), key=str):
         bad(str(key)[:50], f"未知字段；可用：{', '.join(sorted(FIELDS))}")
-
-    def text(name: str, *, required: bool = False) -> str | None:
-        raw = data.get(name)
-        if raw in (None, ""):
-            if partial is not None and name in partial:
-                return partial[name]
-            if required:
-                bad(name, {"title": "请写标题", "body": "请写正文"}.get(name, "必填"))
-            return None
-        if not isinstance(raw, str):
-            bad(name, "应为文字")
-            return None
-        value = raw.replace("\r\n", "\n").strip()
-        if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
-            bad(name, "含有不可见的控制字符，请删除后重新填写")
-            return None
-        if len(value) > LIMITS[name]:
-            bad(name, f"最多 {LIMITS[name]} 个字，现在是 {len(value)} 个")
-            return None
-        if required and not value:
-            bad(name, "必填")
-        return value or None
-
-    title = text("title", required=True)
-    body = text("body", required=True)
-    template = text("template")
-    reason = text("reason")
-    known = communities(corpus)
-    community = data.get("community") if "community" in data else (partial or {}).get("community")
-    community = community or None
-    if community is not None:
-        if not known:
+    values: dict[str, Any] = {}
+    for field in DRAFT.inputs:
+        raw = data.get(field.name)
+        given = field.name in data if field.name in ("community", "valid_until") else raw not in (None, "")
+        if not given and partial is not None and field.name in partial:
+            values[field.name] = partial[field.name]
+            continue
+        if field.name == "community" and raw not in (None, "") and not communities(corpus):
             bad("community", "没有设置小区：公告对全部业主公开，不用填 community")
-        elif not isinstance(community, str) or community not in known:
-            bad("community", f"未知的小区；可选：{'、'.join(f'{k}（{v}）' for k, v in known.items())}")
-    valid_from = parse_time(data.get("valid_from"), "valid_from", bad)
-    if valid_from is None:
-        valid_from = (partial or {}).get("valid_from") or now.replace(microsecond=0)
-    if "valid_until" in data:
-        valid_until = parse_time(data.get("valid_until"), "valid_until", bad, end_of_day=True)
-    else:
-        valid_until = (partial or {}).get("valid_until")
+            continue
+        try:
+            values[field.name] = field.read(raw, corpus)
+        except Invalid as exc:
+            bad(field.name, exc.message)
+    title, body = values.get("title"), values.get("body")
+    valid_from = values.get("valid_from") or now.replace(microsecond=0)
+    valid_until = values.get("valid_until")
     if valid_until is not None and valid_until <= valid_from:
         bad("valid_until", "有效期截止时间要晚于开始时间")
     warnings: list[str] = []
@@ -167,8 +132,9 @@ def parse_draft(data: dict[str, Any], corpus: Corpus, *, now: dt.datetime | None
             warnings.append("正文里有像电话的数字（" + "、".join(warned) + "），请确认不是个人号码。")
     if errors:
         raise ValidationFailed(errors)
-    return Draft(title=title, body=body, community=community, valid_from=valid_from, valid_until=valid_until,
-                 template=template, reason=reason, warnings=tuple(warnings))
+    return Draft(title=title, body=body, community=values.get("community"), valid_from=valid_from,
+                 valid_until=valid_until, template=values.get("template"), reason=values.get("reason"),
+                 warnings=tuple(warnings))
 
 
 # -- storing ----------------------------------------------------------------------------------------
@@ -278,6 +244,3 @@ def get(engine: Engine, notice_id: int, *, now: dt.datetime | None = None, staff
                                 .order_by(notice_versions.c.id)).mappings().all()
     return to_json(row, now, versions=list(versions), staff=staff)
 
-
-def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from kb_service.db import actions, entries, reading
 from kb_service.feedback import reports
 from kb_service.feedback.store import Store
-from kb_service.times import BEIJING, iso, utcnow
+from kb_service.times import iso, to_local, utcnow
 
 MONTHS = 12
 
 
 def month_of(value: dt.datetime) -> str:
-    return (value + BEIJING).strftime("%Y-%m")
+    return to_local(value).strftime("%Y-%m")
 
 
 def snapshot(store: Store, *, now: dt.datetime | None = None) -> dict[str, Any]:

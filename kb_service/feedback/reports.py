@@ -21,7 +21,7 @@ from kb_service.db import entries
 from kb_service.feedback.forms import mask_text
 from kb_service.feedback.insights import week_label
 from kb_service.feedback.store import MAX_LIMIT, STATUSES, Store, overdue_clause
-from kb_service.times import BEIJING, local_time
+from kb_service.times import from_local, local_time, to_local
 
 WEEKS = 12
 MONTHS = 12
@@ -38,24 +38,24 @@ def csi(mean: float) -> float:
 
 def week_starts(now: dt.datetime, weeks: int = WEEKS) -> list[tuple[str, dt.datetime]]:
     """The last `weeks` ISO weeks (this one included), oldest first: (label, start as naive UTC)."""
-    local = _naive_utc(now) + BEIJING
+    local = to_local(_naive_utc(now))
     monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time())
     out = []
     for back in range(weeks - 1, -1, -1):
         start = monday - dt.timedelta(weeks=back)
         year, week, _ = start.isocalendar()
-        out.append((f"{year}-W{week:02d}", start - BEIJING))
+        out.append((f"{year}-W{week:02d}", from_local(start)))
     return out
 
 
 def month_starts(now: dt.datetime, months: int = MONTHS) -> list[tuple[str, dt.datetime]]:
     """The last `months` calendar months (this one included), oldest first: (label, start UTC)."""
-    local = _naive_utc(now) + BEIJING
+    local = to_local(_naive_utc(now))
     out = []
     for back in range(months - 1, -1, -1):
         index = local.year * 12 + local.month - 1 - back
         year, month = divmod(index, 12)
-        out.append((f"{year}-{month + 1:02d}", dt.datetime(year, month + 1, 1) - BEIJING))
+        out.append((f"{year}-{month + 1:02d}", from_local(dt.datetime(year, month + 1, 1))))
     return out
 
 
@@ -157,7 +157,7 @@ def dashboard(store: Store, *, now: dt.datetime, community: str | None = None) -
     return {
         "generated_at": now.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "weeks": [label for label, _ in weeks],
-        "week_labels": [week_label((start + BEIJING).date()) for _, start in weeks],     # 11月24日–30日
+        "week_labels": [week_label(to_local(start).date()) for _, start in weeks],     # 11月24日–30日
         "volume_by_type": {t: {"label": config.types[t].label, "counts": by_type.get(t, zero)}
                            for t in config.types},
         "volume_by_category": categories,

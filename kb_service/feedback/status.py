@@ -28,7 +28,8 @@ from kb_service.content.model import FeedbackConfig
 from kb_service.db import entries, events, reading, status_attempts
 from kb_service.errors import Conflict, KBError, NotFound, ValidationFailed
 from kb_service.feedback.store import STATUSES, Store
-from kb_service.times import utcnow
+from kb_service.inputs import Body, Choice, Text
+from kb_service.times import iso, utcnow
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # 32 symbols, no 0/O, 1/I
 CODE_LENGTH = 8                                      # 8 x 5 bits = 40 bits
@@ -106,40 +107,25 @@ class Query:
         return "code" if self.access_code is not None else "phone"
 
 
-# The fields a progress query may carry and their longest accepted length (the API document reads these).
-QUERY_LIMITS = {"reference": 40, "access_code": 40, "phone_last4": 10, "action": 20, "comment": 2000}
+# What a progress query may carry (the API document reads these declarations too).
+QUERY = Body((
+    Text("reference", "编号", "例如 FB20261201-ABCDE", limit=40),
+    Text("access_code", "查询码", "提交时给出的查询码", limit=40),
+    Text("phone_last4", "手机号后四位", "没有查询码时：留电话时填写的手机号后四位", limit=10),
+    Choice("action", "操作", options={"not_satisfied": "对处理结果不满意，重新处理"}),
+    Text("comment", "意见", limit=2000, multiline=True),
+))
 
 
 def parse_query(data: dict) -> Query:
-    errors = []
-    known = set(QUERY_LIMITS)
-    for key in sorted(set(data) - known):
-        errors.append({"field": str(key)[:50], "message": f"未知字段；可用：{', '.join(sorted(known))}"})
-
-    def text(name, limit):
-        value = data.get(name)
-        if value in (None, ""):
-            return None
-        if not isinstance(value, str):
-            errors.append({"field": name, "message": "应为文字"})
-            return None
-        value = value.strip()
-        if len(value) > limit:
-            errors.append({"field": name, "message": f"最多 {limit} 个字"})
-            return None
-        return value or None
-
-    reference = text("reference", QUERY_LIMITS["reference"])
-    code = text("access_code", QUERY_LIMITS["access_code"])
-    last4 = text("phone_last4", QUERY_LIMITS["phone_last4"])
-    action = text("action", QUERY_LIMITS["action"])
-    comment = text("comment", QUERY_LIMITS["comment"])
-    if reference is None:
+    errors: list[dict[str, str]] = []
+    values = QUERY.check(data, None, errors)
+    reference, code, last4 = values.get("reference"), values.get("access_code"), values.get("phone_last4")
+    action, comment = values.get("action"), values.get("comment")
+    if reference is None and "reference" not in {e["field"] for e in errors}:
         errors.append({"field": "reference", "message": "请填写编号，例如 FB20261201-ABCDE"})
-    if code is None and last4 is None:
+    if code is None and last4 is None and not {"access_code", "phone_last4"} & {e["field"] for e in errors}:
         errors.append({"field": "access_code", "message": "请填写查询码，或留电话时填写的手机号后四位"})
-    if action not in (None, "not_satisfied"):
-        errors.append({"field": "action", "message": "action 只能是 not_satisfied（对处理结果不满意）"})
     if errors:
         raise ValidationFailed(errors)
     return Query(reference=re.sub(r"\s", "", reference).upper(), access_code=code if code is not None else None,
@@ -292,10 +278,6 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
         "overdue": late, "reply": row["public_summary"], "timeline": timeline,
         "can_say_not_satisfied": status in ("resolved", "followed_up"),
     }
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # -- the page widget's comment ------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
 from kb_service.feedback import contact
 from kb_service.feedback.forms import Submission, mask_location, mask_name, mask_phone, mask_text
-from kb_service.times import BEIJING, utcnow
+from kb_service.inputs import CONTROL
+from kb_service.times import iso, to_local, utcnow
 
 TRANSITIONS = {
     "received": {"triaged"},
@@ -136,21 +137,10 @@ class Store:
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
              overdue: bool | None = None, limit: int = 50, offset: int = 0,
              now: dt.datetime | None = None, community: str | None = None,
-             ids: list[int] | None = None) -> tuple[int, list[dict]]:
+             ids: list[int] | None = None, exclude: tuple[str, ...] = ()) -> tuple[int, list[dict]]:
         now = now or utcnow()
-        where = []
-        if community:
-            where.append(entries.c.community == community)
-        if ids is not None:      # the entries behind one dashboard figure
-            where.append(entries.c.id.in_(ids))
-        if status:
-            where.append(entries.c.status == status)
-        if type:
-            where.append(entries.c.type == type)
-        if category:
-            where.append(entries.c.category == category)
-        if overdue is not None:
-            where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+        where = entry_filters(status=status, type=type, category=category, overdue=overdue, community=community,
+                              ids=ids, exclude=exclude, now=now)
         query = sa.select(entries).where(*where)
         with self.read() as conn:
             total = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(*where))
@@ -337,8 +327,9 @@ class Store:
         """(query, results, top score, when) rows, in one transaction."""
         if gaps:
             with self.engine.begin() as conn:
-                conn.execute(search_gaps.insert(), [{"query": q[:200], "results": n, "top_score": top, "at": at}
+                conn.execute(search_gaps.insert(), [{"query": CONTROL.sub("", q)[:200], "results": n, "top_score": top, "at": at}
                                                     for q, n, top, at in gaps[:GAPS_PER_FLUSH]])
+                # (a NUL, which PostgreSQL refuses in text, would lose the whole batch)
                 # Anonymous queries are kept GAPS_DAYS and at most GAPS_MAX rows (oldest go first).
                 conn.execute(search_gaps.delete().where(search_gaps.c.at < utcnow() - dt.timedelta(days=GAPS_DAYS)))
                 newest = conn.scalar(sa.select(search_gaps.c.id).order_by(search_gaps.c.id.desc())
@@ -393,15 +384,12 @@ class Store:
 
 # -- patch parsing ------------------------------------------------------------------------------
 
-PATCH_KEYS = set(PATCH.names())
-
-
 def parse_patch(body: dict[str, Any], config: FeedbackConfig) -> dict[str, Any]:
     """A staff change (PATCH body) checked against the form spec; every problem at once."""
     errors = Errors()
-    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied", "contacted"}))
-    if "contacted" in body:
-        out["contacted"] = contact.parse(body["contacted"], errors.add)
+    out = clean(PATCH, body, config, errors, skip=frozenset({"satisfied"}))
+    if "contacted" in out:
+        out["contacted"] = contact.settle(out["contacted"], errors.add)
     if "satisfied" in body:
         satisfied = check(PATCH["satisfied"], body["satisfied"], config, errors, partial=True)
         if satisfied is not MISSING:
@@ -491,7 +479,7 @@ class GroupCommit:
         return slot[1]
 
 def new_reference(now: dt.datetime) -> str:
-    local = now + BEIJING     # references carry the Beijing date people expect
+    local = to_local(now)     # references carry the Beijing date people expect
     return f"FB{local:%Y%m%d}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(5))
 
 
@@ -511,12 +499,27 @@ def overdue_kind(row, now: dt.datetime) -> str | None:
     return None
 
 
-def iso(value: dt.datetime | dt.date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return value.isoformat()
+def entry_filters(*, status: str | None = None, type: str | None = None, category: str | None = None,
+                  overdue: bool | None = None, community: str | None = None, ids: list[int] | None = None,
+                  exclude: tuple[str, ...] = (), now: dt.datetime) -> list:
+    """The list's filters as SQL conditions: the one definition the list, the staff search and
+    the CSV export share. `exclude`: types left out unless one is asked for (page feedback)."""
+    where = []
+    if community:
+        where.append(entries.c.community == community)
+    if ids is not None:      # the entries behind one dashboard figure
+        where.append(entries.c.id.in_(ids))
+    if status:
+        where.append(entries.c.status == status)
+    if type:
+        where.append(entries.c.type == type)
+    elif exclude:
+        where.append(entries.c.type.not_in(exclude))
+    if category:
+        where.append(entries.c.category == category)
+    if overdue is not None:
+        where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+    return where
 
 
 def event_json(e) -> dict:

@@ -153,5 +153,3 @@ def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: 
         return "weak"
     return "none"
 
-
-LETTERS = re.compile(r"[a-z]{2,40}")

@@ -58,7 +58,6 @@ WEIGHTS = {
     "homophone": 2.0, "pinyin": 4.0, "initials": 3.0, "synonym": 0.8,
 }
 KIND_PRIOR = {"script": 1.0, "template": 1.0, "page": 0.75}
-LOW_CONFIDENCE = 2.0
 
 
 def schema() -> Schema:

@@ -34,12 +34,6 @@ def page_uri(community: Community | str, page: str = "index") -> str:
     return f"communities/{cid}/{page}.md"
 
 
-def page_url(community: Community | str, page: str = "index") -> str:
-    """The page's address on the site: /communities/<id>/ or /communities/<id>/<page>/."""
-    cid = community if isinstance(community, str) else community.id
-    return f"/communities/{cid}/" + ("" if page == "index" else f"{page}/")
-
-
 def community_of(src_uri: str, corpus: Corpus) -> Community | None:
     """The community a generated page belongs to (from its path), or None for company-wide pages."""
     parts = src_uri.split("/")

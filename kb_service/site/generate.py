@@ -34,8 +34,6 @@ CONFIG = "mkdocs.yml"
 DOCS = "docs"
 OVERRIDES = "overrides"
 OUTPUT = "site"
-# Pages whose navigation entry becomes a section: the index page, then what the data holds.
-SECTION_INDEXES = ("scripts/index.md", "templates/index.md", "categories/index.md")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """One mechanism guards the API and the staff pages: AuthenticationMiddleware with StaffBackend
 (a Bearer secret or the staff session cookie) puts a StaffUser and its role's scopes on every
-request; endpoints say which scope they need with `need(...)` (API) or `staff_page(scope=...)`.
+request; endpoints say which scope they need with `require(request, scope)` (API) or `staff_page(scope=...)`.
 
 No credentials on the API -> 401; the wrong role -> 403 naming the roles that may; a bad Bearer
 secret -> 401, and after BEARER_FAILURES wrong secrets from one address in a minute -> 429.
@@ -9,7 +9,6 @@ Bearer and cookie are looked at only under /api/ and /staff/: the static site ig
 
 from __future__ import annotations
 
-import functools
 import hmac
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
@@ -215,17 +214,6 @@ def check_community(request: Request, community: str | None) -> None:
     if own is not None and community != own:
         where = f"小区 {community}" if community else "全公司"
         raise Forbidden(f"您的账号只负责小区 {own}，不能为{where}登记或发布", need="community")
-
-
-def need(*scopes: str):
-    """`@need("log:read")` on an API endpoint: Starlette's `requires`, with the statuses above."""
-    def wrap(endpoint):
-        @functools.wraps(endpoint)
-        async def handler(request: Request):
-            require(request, *scopes)
-            return await endpoint(request)
-        return handler
-    return wrap
 
 
 def patch_scopes(patch: dict) -> list[str]:

@@ -8,13 +8,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from kb_service.content import filling
 from kb_service.content.model import Corpus
-from kb_service.errors import KBError, NotFound, ValidationFailed
+from kb_service.errors import NotFound, ValidationFailed
 from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback import status as progress
-from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
-from kb_service.web import access, calls, params, readiness, serializers
+from kb_service import inputs
+from kb_service.web import access, calls, params, queries, readiness, serializers
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -37,15 +37,8 @@ async def ready(request: Request) -> JSONResponse:
 
 
 async def search(request: Request) -> JSONResponse:
-    query_params = request.query_params
-    limit = params.int_param(query_params.get("limit"), "limit", default=10, lo=1, hi=50)
-    kind = query_params.get("kind") or None
-    if kind not in (None, "script", "template", "page"):
-        raise KBError("kind 只能是 script、template 或 page", field="kind")
-    query = query_params.get("q", "")
-    if len(query) > 200:
-        raise KBError("查询太长：最多 200 个字符", field="q")
-    result = services(request).searcher.search(query, limit=limit, kind=kind)
+    asked = queries.SEARCH.read(request.query_params)
+    result = services(request).searcher.search(asked["q"], limit=asked["limit"], kind=asked["kind"])
     return JSONResponse(result)
 
 
@@ -73,7 +66,7 @@ async def templates(request: Request) -> JSONResponse:
 async def template(request: Request) -> JSONResponse:
     corpus = services(request).corpus
     found = filling.find(corpus, request.path_params["id"])
-    community = corpus.community(communities.filter_value(request.query_params.get("community") or None, corpus))
+    community = corpus.community(queries.COMMUNITY.read(request.query_params, corpus)["community"])
     return JSONResponse(serializers.detail(corpus, found, community))
 
 
@@ -144,54 +137,15 @@ def require_staff(request: Request, *scopes: str) -> str:
     return access.require(request, *(scopes or ("log:read",))).name
 
 
-def log_filters(request: Request, corpus: Corpus) -> dict:
-    """The list's filters from the query string; an account tied to a community sees only its own."""
-    query = request.query_params
-    status = query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise KBError(f"status 只能是：{', '.join(STATUSES)}", field="status")
-    kind = query.get("type") or None
-    if kind is not None and kind not in corpus.feedback.types:
-        raise KBError(f"type 只能是：{', '.join(corpus.feedback.types)}", field="type")
-    category = query.get("category") or None
-    if category is not None and category not in corpus.feedback.categories:
-        raise KBError(f"category 只能是：{', '.join(corpus.feedback.categories)}", field="category")
-    overdue = query.get("overdue")
-    if overdue in (None, ""):
-        overdue = None
-    elif overdue.lower() in ("true", "1", "yes"):
-        overdue = True
-    elif overdue.lower() in ("false", "0", "no"):
-        overdue = False
-    else:
-        raise KBError("overdue 只能是 true 或 false", field="overdue")
-    return {"status": status, "type": kind, "category": category, "overdue": overdue,
-            "community": access.community_filter(request, communities.filter_value(query.get("community") or None, corpus)),
-            "ids": entry_ids(query.get("ids"))}
-
-
-MAX_IDS = 1000
-
-
-def entry_ids(raw: str | None) -> list[int] | None:
-    """`ids=3,5,8`: the entries behind one dashboard figure (at most 1000)."""
-    if raw in (None, ""):
-        return None
-    parts = raw.split(",")
-    if len(parts) > MAX_IDS or not all(p.isascii() and p.isdecimal() and len(p) < 12 for p in parts):
-        raise KBError(f"ids 应为逗号分隔的条目编号（整数），最多 {MAX_IDS} 个", field="ids")
-    return [int(p) for p in parts]
-
-
 async def improvement_log(request: Request) -> JSONResponse:
     require_staff(request, "log:read")
     svc = services(request)
-    qp = request.query_params
-    filters = log_filters(request, svc.corpus)
-    limit = params.int_param(qp.get("limit"), "limit", default=50, lo=1, hi=MAX_LIMIT)
-    offset = params.int_param(qp.get("offset"), "offset", default=0, lo=0, hi=10**9)
-    if qp.get("phone"):
-        return JSONResponse(await calls.caller_history(request, qp.get("phone"), limit, offset))
+    filters = queries.log_filters(request, svc.corpus)
+    page = queries.PAGING.read(request.query_params)
+    limit, offset = page["limit"], page["offset"]
+    phone = queries.CALLER.read(request.query_params)["phone"]
+    if phone:
+        return JSONResponse(await calls.caller_history(request, phone, limit, offset))
     total, rows = await run_in_threadpool(lambda: svc.store.list(**filters, limit=limit, offset=offset))
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
@@ -210,13 +164,13 @@ async def staff_intake(request: Request) -> JSONResponse:
 
 async def improvement_entry(request: Request) -> JSONResponse:
     require_staff(request, "log:read")
-    entry_id = params.entry_id(request)
+    entry_id = inputs.path_id(request)
     return JSONResponse(access.check_entry(request, await run_in_threadpool(services(request).store.get, entry_id)))
 
 
 async def update_entry(request: Request) -> JSONResponse:
     require_staff(request)
-    entry_id = params.entry_id(request)
+    entry_id = inputs.path_id(request)
     body = await params.read_json(request)
     actor = require_staff(request, *access.patch_scopes(body))
     store = services(request).store
@@ -229,14 +183,14 @@ async def content_gaps(request: Request) -> JSONResponse:
     require_staff(request, "gaps")
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
-    limit = params.int_param(request.query_params.get("limit"), "limit", default=100, lo=1, hi=1000)
+    limit = queries.GAPS.read(request.query_params)["limit"]
     return JSONResponse({"gaps": await run_in_threadpool(lambda: svc.store.gaps(limit=limit))})
 
 
 async def export_csv(request: Request) -> Response:
     require_staff(request, "dashboard")
     svc = services(request)
-    filters = log_filters(request, svc.corpus)
+    filters = queries.log_filters(request, svc.corpus)
     return csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
 
 
@@ -244,15 +198,13 @@ def csv_response(text: str) -> Response:
     """The CSV export (reports.export_csv starts it with a BOM so Excel reads UTF-8)."""
     name = f"improvement-log-{local_now():%Y%m%d-%H%M}.csv"
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-                             "X-Content-Type-Options": "nosniff"})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 async def stats(request: Request) -> JSONResponse:
     require_staff(request, "dashboard")
     svc = services(request)
-    community = access.community_filter(
-        request, communities.filter_value(request.query_params.get("community") or None, svc.corpus))
+    community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, svc.corpus)["community"])
     return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),
                         headers={"Cache-Control": "no-store"})
 

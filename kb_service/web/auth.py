@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kb_service.db import reading, staff_sessions
-from kb_service.errors import KBError, Unauthorized
+from kb_service.errors import KBError
 from kb_service.settings import Settings
 from kb_service.times import utcnow
 
@@ -37,18 +37,6 @@ def token_owner(settings: Settings, presented: str | None) -> str | None:
         if hmac.compare_digest(token.encode("utf-8"), given):
             found = name
     return found
-
-
-def bearer_staff(settings: Settings, authorization: str | None) -> str:
-    if not settings.staff_enabled:
-        raise Unauthorized("员工接口未开启：服务端没有配置 KB_STAFF_TOKENS")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("需要员工令牌：请求头 Authorization: Bearer <令牌>")
-    name = token_owner(settings, token.strip())
-    if name is None:
-        raise Unauthorized("员工令牌无效")
-    return name
 
 
 def _digest(value: str) -> str:

@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.site import communities, community_view
+from kb_service.web.headers import site_page
 from kb_service.web.services import services
 
-HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+HEADERS = {"Cache-Control": "no-cache"}
 
 
 async def index(request: Request) -> Response:
@@ -29,6 +30,7 @@ async def add_slash(request: Request) -> Response:
 
 def _render(request: Request, uri: str) -> Response:
     svc = services(request)
+    site_page(request.scope)      # the built site's shell, with its theme's scripts
     site_dir = svc.settings.site_dir
     try:
         shell = community_view.shell_path(site_dir, uri).read_text(encoding="utf-8")

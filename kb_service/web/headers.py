@@ -4,7 +4,9 @@ no framing, no caching of staff data, and redirects that never echo the Host hea
 The site's CSP allows scripts from this origin only, plus the exact inline scripts the theme
 writes into every page (MkDocs Material keeps a few tiny ones in its HTML), by SHA-256 hash,
 collected from the built site at start-up. Inline event handlers (onclick=...) are never allowed.
-Service pages set their own, stricter policy (web/templates.CSP) and keep it.
+Everything else the service renders (its pages, the API) gets the stricter SERVICE_CSP: no inline
+script or style at all. This middleware is the only place the policy is written; a handler that
+serves a page of the built site marks the request with `site_page` instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>(.*?)</script>", re.S)
+# Service pages load nothing but this site's own files.
+SERVICE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SITE_PAGE = "kb.site_page"      # scope key: this response is a page of the built site (its theme's CSP)
 SITE_CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
@@ -65,7 +71,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", self.csp)
+                headers.setdefault("Content-Security-Policy", self.csp if scope.get(SITE_PAGE) else SERVICE_CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
@@ -77,6 +83,11 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def site_page(scope: Scope) -> None:
+    """Mark a response as a page of the built site: the middleware gives it the site's CSP."""
+    scope[SITE_PAGE] = True
 
 
 def build_stamp(site_dir: Path) -> float | None:
@@ -110,6 +121,7 @@ class SiteFiles(StaticFiles):
     """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers)."""
 
     async def get_response(self, path: str, scope: Scope):
+        site_page(scope)
         if any(part.startswith(".") and part not in (".", "..") for part in re.split(r"[/\\]", path)):
             raise HTTPException(status_code=404)
         response = await super().get_response(path, scope)

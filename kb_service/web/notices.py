@@ -9,34 +9,30 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from kb_service import inputs
 from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices as board
-from kb_service.times import utcnow
+from kb_service.times import naive_utc, utcnow
 from kb_service.web import access, api, params
 from kb_service.web import templates as views
 from kb_service.web.services import services
 from kb_service.web.staff_pages import page as staff_html
 from kb_service.web.staff_pages import see_other, staff_page
 
-PUBLIC = {"Cache-Control": "no-cache", "Content-Security-Policy": views.CSP, "X-Content-Type-Options": "nosniff",
-          "Referrer-Policy": "same-origin"}
+PUBLIC = {"Cache-Control": "no-cache"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
           "reason": "更正原因"}
 
 
 def notice_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 12:
-        raise NotFound(f"没有编号为 {raw[:20]!r} 的公告", id=raw[:20])
-    return int(raw)
+    return inputs.path_id(request)
+
+
+COMMUNITY = inputs.Query((inputs.Choice("community", "小区", "只看这个小区和全公司的公告", options=board.communities),))
 
 
 def _community(request: Request) -> str | None:
-    value = request.query_params.get("community") or None
-    known = board.communities(services(request).corpus)
-    if value is not None and value not in known:
-        raise KBError("未知的小区" + (f"；可选：{'、'.join(known)}" if known else "：本站没有设置小区"), field="community")
-    return value
+    return COMMUNITY.read(request.query_params, services(request).corpus)["community"]
 
 
 # -- API ----------------------------------------------------------------------------------------------
@@ -95,7 +91,7 @@ def _current(svc, nid: int) -> dict:
 
 def _naive(value: str | None):
     """An ISO UTC time from board.get back to naive UTC."""
-    return board.parse_time(value, "", lambda *_: None) if value else None
+    return naive_utc(value) if value else None
 
 
 # -- public pages ---------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from kb_service.content.model import CHANNEL_TEXT, Corpus
 from kb_service.feedback import fields_spec as spec
 from kb_service.feedback import notices as board
 from kb_service.feedback import status as progress
-from kb_service.feedback.store import MAX_LIMIT
-from kb_service.web import api, calls, notices, resident_pages
+from kb_service import inputs
+from kb_service.web import api, calls, notices, queries, resident_pages
 from kb_service.web import preview as live
 from kb_service.web import templates as views
 from kb_service.web.services import services
@@ -47,7 +47,7 @@ ERROR: Schema = {
     },
 }
 ENTRY: Schema = {
-    "type": "object",
+    "type": "object", "additionalProperties": False,
     "required": ["id", "reference", "type", "status", "created_at", "overdue"],
     "properties": {
         "id": {"type": "integer"}, "reference": STRING, "type": STRING, "type_label": STRING,
@@ -58,19 +58,32 @@ ENTRY: Schema = {
         "contact_name": nullable("string"), "contact_phone": nullable("string"),
         "ratings": {"type": "object", "additionalProperties": {"type": "integer"}},
         "record": nullable("object"), "owner": nullable("string"),
+        "script_id": nullable("string"), "tier": nullable("string"), "community": nullable("string"),
+        "claim": {"type": "boolean", "description": "涉及损害或赔偿主张：联系方式在办结前不会被删除"},
         "created_at": STRING, "respond_by": nullable("string"), "resolve_by": nullable("string"),
         "responded_at": nullable("string"), "resolved_at": nullable("string"), "closed_at": nullable("string"),
         "overdue": {"type": "boolean"}, "overdue_kind": nullable("string"),
         "public_summary": nullable("string"), "purged": {"type": "boolean"},
     },
 }
+EVENT: Schema = {
+    "type": "object", "additionalProperties": False, "required": ["id", "at", "actor", "kind"],
+    "properties": {"id": {"type": "integer"}, "at": STRING, "actor": STRING, "kind": STRING,
+                   "from_status": nullable("string"), "to_status": nullable("string"), "note": nullable("string"),
+                   "data": nullable("object")}}
+ACTION: Schema = {
+    "type": "object", "additionalProperties": False, "required": ["id", "what", "kind", "owner", "done"],
+    "properties": {"id": {"type": "integer"}, "what": STRING, "kind": STRING, "target": nullable("string"),
+                   "owner": STRING, "due": nullable("string"), "public": {"type": "boolean"},
+                   "pr_url": nullable("string"), "created_at": STRING, "created_by": STRING,
+                   "done_at": nullable("string"), "done": {"type": "boolean"}}}
 ENTRY_FULL: Schema = {
     **ENTRY,
     "required": [*ENTRY["required"], "events", "actions", "transitions"],
     "properties": {
         **ENTRY["properties"],
-        "events": {"type": "array", "items": {"type": "object", "required": ["id", "at", "actor", "kind"]}},
-        "actions": {"type": "array", "items": {"type": "object", "required": ["id", "what", "kind", "owner", "done"]}},
+        "events": {"type": "array", "items": EVENT},
+        "actions": {"type": "array", "items": ACTION},
         "transitions": {"type": "array", "items": {"type": "string", "enum": list(spec.STATUSES)}},
     },
 }
@@ -91,9 +104,10 @@ class Op:
     response: Callable[[Corpus], Schema] | Schema = lambda corpus: STRING
     status: int = 200
     staff: bool = False
-    params: tuple[Param, ...] = ()
+    params: inputs.Query | tuple[Param | inputs.Query, ...] = ()
     body: Callable[[Corpus], Schema] | None = None
-    form_body: Callable[[Corpus], Schema] | None = None   # also accepted as an HTML form post
+    form_body: Callable[[Corpus], Schema] | None = None   # also accepted as an HTML form post, answered
+                                                          # with a page when the browser asks for HTML
     media: str = "application/json"
     description: str = ""
 
@@ -102,22 +116,7 @@ def _const(schema: Schema) -> Callable[[Corpus], Schema]:
     return lambda corpus: schema
 
 
-def _choice(source: str, label: str) -> Callable[[Corpus], Schema]:
-    field = spec.Field(source, spec.CHOICE, label, choices=source)
-    return lambda corpus: {"type": "string", "enum": list(field.mapping(corpus.feedback))}
-
-
-def _int(lo: int, hi: int) -> Callable[[Corpus], Schema]:
-    return _const({"type": "integer", "minimum": lo, "maximum": hi})
-
-
-ENTRY_ID = Param("id", "条目编号", _const({"type": "integer", "minimum": 1}), "path")
-LOG_FILTERS = (
-    Param("status", "状态", _choice("statuses", "状态")),
-    Param("type", "类型", _choice("types", "类型")),
-    Param("category", "分类", _choice("categories", "分类")),
-    Param("overdue", "只看超时（true）或未超时（false）的", _const({"type": "boolean"})),
-)
+ENTRY_ID = inputs.Query((inputs.Id("id", "条目编号"),), where="path")
 
 
 def _search(corpus: Corpus) -> Schema:
@@ -167,10 +166,7 @@ def _ids(kind: str) -> Callable[[Corpus], Schema]:
 OPERATIONS: dict[Callable, dict[str, Op]] = {
     api.health: {"GET": Op("服务是否在运行", "服务", {"type": "object", "required": ["status"],
                                                 "properties": {"status": {"const": "ok"}}})},
-    api.search: {"GET": Op("检索话术、模板和页面", "检索", _search, params=(
-        Param("q", "查询词（最多 200 字）", _const({"type": "string", "maxLength": 200})),
-        Param("limit", "最多返回几条（1–50，默认 10）", _int(1, 50)),
-        Param("kind", "只要某一类", _const({"type": "string", "enum": ["script", "template", "page"]}))))},
+    api.search: {"GET": Op("检索话术、模板和页面", "检索", _search, params=queries.SEARCH)},
     api.script: {"GET": Op("一条话术的结构化内容（步骤、不要这样说、服务承诺）", "话术", {
         "type": "object", "required": ["id", "kind", "title", "steps"],
         "properties": {"id": STRING, "kind": {"const": "script"}, "title": STRING,
@@ -200,9 +196,8 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
     api.improvement_log: {"GET": Op("改进日志：条目列表（新的在前，电话打码）", "改进日志", {
         "type": "object", "required": ["total", "limit", "offset", "entries"],
         "properties": {"total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
-                       "entries": {"type": "array", "items": ENTRY}}}, staff=True, params=LOG_FILTERS + (
-        Param("limit", f"每页条数（1–{MAX_LIMIT}，默认 50）", _int(1, MAX_LIMIT)),
-        Param("offset", "跳过前几条", _int(0, 10**9))))},
+                       "entries": {"type": "array", "items": ENTRY}}}, staff=True,
+        params=queries.LOG_FILTERS + queries.PAGING + queries.CALLER)},
     api.staff_intake: {"POST": Op("员工登记反馈（电话、前台），可附投诉记录", "改进日志",
                                   {**ENTRY, "properties": {**ENTRY["properties"], "replayed": {"type": "boolean"}}},
                                   status=201, staff=True,
@@ -213,10 +208,11 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
             "type": "object", "required": ["query", "count"],
             "properties": {"query": STRING, "count": {"type": "integer"}, "last_at": nullable("string"),
                            "zero_results": {"type": "boolean"}}}}}},
-        staff=True, params=(Param("limit", "最多几条（1–1000，默认 100）", _int(1, 1000)),))},
+        staff=True, params=queries.GAPS)},
     api.export_csv: {"GET": Op("改进日志导出为 CSV（UTF-8 带 BOM，Excel 可直接打开）", "改进日志", STRING,
-                               staff=True, params=LOG_FILTERS, media="text/csv")},
-    api.stats: {"GET": Op("看板数据：每周反馈量、状态分布、满意度指数", "改进日志", {"type": "object"}, staff=True)},
+                               staff=True, params=queries.LOG_FILTERS, media="text/csv")},
+    api.stats: {"GET": Op("看板数据：每周反馈量、状态分布、满意度指数", "改进日志", {"type": "object"}, staff=True,
+                          params=queries.COMMUNITY)},
     api.improvement_entry: {"GET": Op("一个条目及其完整历史和改进措施", "改进日志", ENTRY_FULL, staff=True,
                                       params=(ENTRY_ID,))},
     api.update_entry: {"PATCH": Op(
@@ -228,21 +224,11 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
 
 
 def _status_query(*names: str) -> Callable[[Corpus], Schema]:
-    props = {name: {"type": "string", "maxLength": progress.QUERY_LIMITS[name]} for name in names}
-    if "action" in props:
-        props["action"] = {"type": "string", "enum": ["not_satisfied"], "description": "对处理结果不满意，重新处理"}
-    return _const({"type": "object", "required": ["reference"], "properties": props})
+    return _const(progress.QUERY.schema(required=("reference",), only=names))
 
 
-def _notice_body(required: tuple[str, ...]) -> Callable[[Corpus], Schema]:
-    def schema(corpus: Corpus) -> Schema:
-        props: dict[str, Schema] = {name: {"type": "string", "maxLength": limit} for name, limit in board.LIMITS.items()}
-        props["community"] = {"type": "string", "enum": sorted(board.communities(corpus)),
-                              "description": "小区 id；不填是全公司的公告"}
-        for name in ("valid_from", "valid_until"):
-            props[name] = {"type": "string", "description": "日期或时间，例如 2026-12-01 或 2026-12-01T08:00"}
-        return {"type": "object", "required": list(required), "properties": props}
-    return schema
+def _notice_body(required: bool) -> Callable[[Corpus], Schema]:
+    return lambda corpus: board.DRAFT.schema(corpus, required=required)
 
 
 NOTICE = {"type": "object", "required": ["id", "url", "state", "title"],
@@ -251,9 +237,7 @@ NOTICE = {"type": "object", "required": ["id", "url", "state", "title"],
                          "valid_from": nullable("string"), "valid_until": nullable("string"),
                          "published_at": STRING, "updated_at": STRING, "corrected": {"type": "boolean"},
                          "withdrawn_at": nullable("string")}}
-NOTICE_ID = Param("id", "公告编号", _const({"type": "integer", "minimum": 1}), "path")
-COMMUNITY = Param("community", "小区 id：只看这个小区和全公司的公告", lambda corpus: {
-    "type": "string", "enum": sorted(board.communities(corpus))})
+NOTICE_ID = inputs.Query((inputs.Id("id", "公告编号"),), where="path")
 PUBLIC_STATUS = {"type": "object", "required": ["reference", "status"],
                  "properties": {"reference": STRING, "status": STRING}}
 
@@ -286,14 +270,14 @@ OPERATIONS.update({
     notices.api_list: {"GET": Op("小区公告：当前的和已过期的", "公告", {
         "type": "object", "required": ["current", "archive"],
         "properties": {"current": {"type": "array", "items": NOTICE}, "archive": {"type": "array", "items": NOTICE}}},
-        params=(COMMUNITY,))},
+        params=notices.COMMUNITY)},
     notices.api_get: {"GET": Op("一条公告及其更正记录", "公告", NOTICE, params=(NOTICE_ID,))},
     notices.api_publish: {"POST": Op("发布公告", "公告", {
         "type": "object", "required": ["id", "url", "warnings"],
         "properties": {"id": {"type": "integer"}, "url": STRING, "warnings": {"type": "array", "items": STRING}}},
-        status=201, staff=True, body=_notice_body(("title", "body")))},
+        status=201, staff=True, body=_notice_body(True))},
     notices.api_correct: {"PATCH": Op("更正公告（写明原因，旧版本保留）", "公告", NOTICE, staff=True,
-                                      params=(NOTICE_ID,), body=_notice_body(()))},
+                                      params=(NOTICE_ID,), body=_notice_body(False))},
     notices.api_withdraw: {"DELETE": Op("撤回公告", "公告", {
         "type": "object", "required": ["id", "withdrawn"],
         "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, staff=True, params=(NOTICE_ID,))},
@@ -321,6 +305,7 @@ def document(routes: list[BaseRoute], corpus: Corpus) -> dict:
             if ops is None or method not in ops:
                 raise LookupError(f"{method} {path}: 没有在 web/openapi.py 的 OPERATIONS 里描述")
             paths.setdefault(path, {})[method.lower()] = operation(ops[method], corpus, method, path)
+    link_created(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{corpus.site.company_short} 物业沟通知识库 API", "version": "1",
@@ -336,20 +321,36 @@ def document(routes: list[BaseRoute], corpus: Corpus) -> dict:
     }
 
 
+def link_created(paths: dict[str, dict]) -> None:
+    """OpenAPI links from a POST that creates something (its answer has the new `id`) to the
+    operations on `<path>/{id}`: a client, and schemathesis' stateful phase, can follow them."""
+    for path, ops in paths.items():
+        post, item = ops.get("post"), paths.get(path + "/{id}")
+        if post is None or item is None:
+            continue
+        for status, answer in post["responses"].items():
+            schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if status.startswith("2") and "id" in schema.get("required", []):
+                answer["links"] = {
+                    op["operationId"]: {"operationId": op["operationId"],
+                                                       "parameters": {"id": "$response.body#/id"}}
+                    for op in item.values()}
+
+
 def operation(op: Op, corpus: Corpus, method: str, path: str) -> dict:
     response = op.response(corpus) if callable(op.response) else op.response
+    page = {"text/html": {"schema": STRING}} if op.form_body is not None else {}
     out: dict[str, Any] = {
         "operationId": f"{method.lower()}_{path.removeprefix('/api/').replace('/', '_').replace('{', '').replace('}', '').replace('.', '_').replace('-', '_')}",
         "summary": op.summary, "tags": [op.tag],
         "responses": {
-            str(op.status): {"description": "成功", "content": {op.media: {"schema": response}}},
-            "4XX": {"description": "请求有误（JSON 说明原因）", "content": {"application/json": {"schema": ERROR}}},
+            str(op.status): {"description": "成功", "content": {op.media: {"schema": response}, **page}},
+            "4XX": {"description": "请求有误（JSON 说明原因）", "content": {"application/json": {"schema": ERROR}, **page}},
         },
     }
     if op.description:
         out["description"] = op.description
-    params = [{"name": p.name, "in": p.where, "required": p.where == "path", "description": p.description,
-               "schema": p.schema(corpus)} for p in op.params]
+    params = parameters(op.params, corpus)
     if params:
         out["parameters"] = params
     if op.body is not None:
@@ -359,6 +360,19 @@ def operation(op: Op, corpus: Corpus, method: str, path: str) -> dict:
         out["requestBody"] = {"required": True, "content": content}
     if op.staff:
         out["security"] = [{"staffToken": []}]
+    return out
+
+
+def parameters(declared: inputs.Query | tuple[Param | inputs.Query, ...], corpus: Corpus) -> list[Schema]:
+    """An operation's parameters: declared inputs (the handler reads the same declarations), or a
+    Param for what is not a checked input (an id of the loaded content)."""
+    out: list[Schema] = []
+    for p in (declared,) if isinstance(declared, inputs.Query) else declared:
+        if isinstance(p, inputs.Query):
+            out += p.parameters(corpus)
+        else:
+            out.append({"name": p.name, "in": p.where, "required": p.where == "path", "description": p.description,
+                        "schema": p.schema(corpus)})
     return out
 
 
@@ -372,7 +386,7 @@ async def api_docs(request: Request) -> HTMLResponse:
     corpus = services(request).corpus
     doc = document(request.app.routes, corpus)
     html = views.render("api_docs.html", site=corpus.site, doc=doc, methods=_method_rows(doc))
-    return HTMLResponse(html, headers={"Content-Security-Policy": views.CSP, "X-Content-Type-Options": "nosniff"})
+    return HTMLResponse(html)
 
 
 def _method_rows(doc: dict) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Request parsing in one place: body size limits, JSON objects, forms, integer parameters, ids.
+"""Request bodies in one place: size limits, JSON objects, forms (query strings and ids: web/queries.py
+and kb_service/inputs.py).
 
 Everything a client can send wrong becomes a KBError with a message a person can act on, never
 a 500: oversized bodies (413), unknown content types (415), malformed JSON or forms (400).
@@ -11,27 +12,14 @@ import re
 
 from starlette.requests import Request
 
-from kb_service.errors import KBError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from kb_service.errors import KBError, PayloadTooLarge, UnsupportedMediaType
 from kb_service.feedback import forms
-
-
-def int_param(raw: str | None, name: str, *, default: int, lo: int, hi: int) -> int:
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise KBError(f"{name} 应为整数", field=name) from None
-    if not lo <= value <= hi:
-        raise KBError(f"{name} 应在 {lo} 到 {hi} 之间", field=name)
-    return value
 
 
 MAX_JSON_BODY = 64 * 1024
 MAX_JSON_DEPTH = 20
 # str.isdigit() accepts "²" and "①", which int() refuses: ids and counts are ASCII digits only.
 ASCII_INT = re.compile(r"[0-9]+")
-MAX_ID = 2**31 - 1        # ids are 32-bit integers on PostgreSQL: a larger one is simply unknown
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
@@ -116,9 +104,3 @@ async def read_submission(request: Request) -> tuple[dict, bool]:
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
-
-def entry_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not ASCII_INT.fullmatch(raw) or len(raw) > 12 or int(raw) > MAX_ID:
-        raise NotFound(f"没有编号为 {raw[:20]!r} 的条目；编号是整数", id=raw[:20])
-    return int(raw)

@@ -19,8 +19,7 @@ from kb_service.web.guards import RateLimiter, check_same_origin
 from kb_service.web.services import services
 
 LOOKUPS_PER_MINUTE = 10           # per address, every look-up (right or wrong), per process
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-            "Content-Security-Policy": views.CSP}
+NO_STORE = {"Cache-Control": "no-store"}
 TITLES = {404: "没有查到", 422: "请补全后再查询", 429: "查询太频繁", 409: "现在不能这样做", 413: "内容太多",
           415: "格式不对", 403: "操作被拒绝"}
 

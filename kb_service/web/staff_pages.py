@@ -37,7 +37,8 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
-from kb_service.web import access, accounts, api, dashboard_charts, logins, params
+from kb_service import inputs
+from kb_service.web import access, accounts, api, dashboard_charts, logins, params, queries
 from kb_service.web import auth as staff
 from kb_service.web import templates as views
 from kb_service.web.auth import COOKIE, SESSION_TTL
@@ -48,8 +49,7 @@ PAGE_SIZE = 50
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
 # only their own paths under /staff/ and leave everything else to the site. The list lives here.
 LIST = "/staff/entries/"
-NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+NO_STORE = {"Cache-Control": "no-store"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
                "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
                "contacted": "已联系业主"}
@@ -222,11 +222,10 @@ async def _choices(request: Request, entry: dict | None = None) -> dict[str, Any
 @staff_page()
 async def entry_list(request: Request, sess: dict) -> Response:
     svc = services(request)
-    query = request.query_params
-    filters = api.log_filters(request, svc.corpus)
-    number = params.int_param(query.get("page"), "page", default=1, lo=1, hi=10**6)
+    filters = queries.log_filters(request, svc.corpus)
+    asked = queries.LIST_PAGE.read(request.query_params)
+    number, q = asked["page"], asked["q"]
     now = utcnow()
-    q = (query.get("q") or "").strip()
     # Page feedback ("这页有帮助吗？") is kept apart: listed only when its type is chosen.
     exclude = () if filters["type"] else ("page",)
     total, rows = await run_in_threadpool(
@@ -252,7 +251,7 @@ def _list_url(filters: dict, number: int) -> str:
 @staff_page(scope="dashboard")
 async def export(request: Request, sess: dict) -> Response:
     svc = services(request)
-    filters = api.log_filters(request, svc.corpus)
+    filters = queries.log_filters(request, svc.corpus)
     return api.csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
 
 
@@ -267,7 +266,7 @@ async def entry_detail(request: Request, sess: dict) -> Response:
 async def _detail(request: Request, sess: dict, *, ok: str | None = None, error: str | None = None,
                   errors: list | None = None, status_code: int = 200) -> Response:
     svc = services(request)
-    entry_id = params.entry_id(request)
+    entry_id = inputs.path_id(request)
     entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
     actions_by_id = {a["id"]: a for a in entry["actions"]}
     return page(request, "staff_entry.html", status_code=status_code, sess=sess, e=entry, ok=ok, error=error,
@@ -309,7 +308,7 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 @staff_page(post=True)
 async def entry_update(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
-    entry_id = params.entry_id(request)
+    entry_id = inputs.path_id(request)
     try:
         op, patch = patch_from_form(form)
         for needed in access.patch_scopes(patch):
@@ -380,7 +379,7 @@ def charts(data: dict, minimum: int = 1) -> dict[str, str]:
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
     corpus = svc.corpus
-    community = access.community_filter(request, communities.filter_value(request.query_params.get("community") or None, corpus))
+    community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, corpus)["community"])
     days = insights.period_days(request.query_params.get("days"))
     now = utcnow()
     window = insights.Window(days, now)

@@ -6,7 +6,6 @@ values, never as template source.
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache
 from pathlib import Path
 
@@ -14,12 +13,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from kb_service.content.model import Corpus
 from kb_service.feedback import fields_spec
-from kb_service.times import local_time, parse_iso, to_local, weekday
+from kb_service.times import local_time, naive_utc, to_local, weekday
 
 HTML_DIR = Path(__file__).parent / "html"
-# Service pages load nothing but this site's own files.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 @cache
@@ -37,7 +33,7 @@ def when(value) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = parse_iso(value).astimezone(dt.UTC).replace(tzinfo=None)
+        value = naive_utc(value)
     local = to_local(value)
     return f"{local:%Y年%m月%d日}（{weekday(local.date())}）{local:%H:%M}"
 
