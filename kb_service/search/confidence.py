@@ -119,14 +119,15 @@ def coverage(parts: QueryParts, doc: int, has, *, pinyin_hit: bool) -> Coverage:
     head: set[int] = set()
     body: set[int] = set()
     for w, at in parts.words:
-        if has("t_words", w, doc) or has("a_words", w, doc) or has("g_words", w, doc):
+        # callers_say words count as head: they are what callers say about this very situation
+        if has("t_words", w, doc) or has("a_words", w, doc) or has("g_words", w, doc) or has("c_words", w, doc):
             head |= at
         elif has("b_words", w, doc):
             body |= at
     for g, at in parts.grams:
         if has("t_bi", g, doc):
             head |= at
-        elif has("b_bi", g, doc):
+        elif has("b_bi", g, doc) or has("c_bi", g, doc):
             body |= at
     for others, at in parts.synonyms:
         if any(has(f, o, doc) for o in others for f in HEAD_FIELDS):
