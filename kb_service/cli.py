@@ -188,6 +188,7 @@ def open_store(settings: Settings, corpus):
 
 def cmd_purge(settings: Settings, args) -> int:
     from kb_service.build import load_content
+    from kb_service.feedback.store import PICKS_DAYS
     from kb_service.times import add_months, utcnow
 
     corpus = load_content(settings)
@@ -204,7 +205,9 @@ def cmd_purge(settings: Settings, args) -> int:
     claims_cutoff = claims.before(now) if claims else cutoff
     with open_store(settings, corpus) as store:
         counts = store.purge(cutoff, claims_closed_before=claims_cutoff, dry_run=args.dry_run)
+        picks = store.purge_picks(now=now, dry_run=args.dry_run)
     verb = "将删除" if args.dry_run else "已删除"
+    print(f"kb purge: 话术速查的选择记录保存 {PICKS_DAYS} 天，{verb} {picks} 条更早的")
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
           f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
     if counts["kept_claims"]:

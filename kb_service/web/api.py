@@ -13,6 +13,7 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback import status as progress
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
+from kb_service.search import picks
 from kb_service.times import local_now, local_time, utcnow
 from kb_service.web import access, calls, params, readiness, serializers
 from kb_service.web import templates as views
@@ -45,7 +46,12 @@ async def search(request: Request) -> JSONResponse:
     query = query_params.get("q", "")
     if len(query) > 200:
         raise KBError("查询太长：最多 200 个字符", field="q")
-    result = services(request).searcher.search(query, limit=limit, kind=kind)
+    svc = services(request)
+    result = svc.searcher.search(query, limit=limit, kind=kind)
+    if svc.picks is not None and kind in (None, "script") and query.strip():
+        chosen = svc.picks.lookup(query)
+        if chosen is not None:
+            result = picks.apply(result, chosen, found=serializers.result_entry(svc.corpus, chosen))
     return JSONResponse(result)
 
 

@@ -17,7 +17,10 @@ from kb_service import db
 from kb_service.build import load_content
 from kb_service.content.load import community_files, load_communities
 from kb_service.content.model import Corpus
+from kb_service.feedback.forms import mask_text
 from kb_service.feedback.store import Store
+from kb_service.search import picks as picks_mod
+from kb_service.search import textproc as tp
 from kb_service.search.engine import Searcher
 from kb_service.settings import Settings
 from kb_service.times import utcnow
@@ -34,6 +37,7 @@ class Services:
     gaps: GapBuffer
     limits: SharedLimiter
     watcher: "CommunityWatcher | None" = field(default=None)
+    picks: "PickHints | None" = field(default=None)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
@@ -47,7 +51,7 @@ class Services:
         searcher.gap_sink = gaps.add
         limits = SharedLimiter(engine)
         return cls(settings, corpus, searcher, store, FeedbackLimit(limits, settings.feedback_rate_limit), gaps,
-                   limits, CommunityWatcher(corpus, settings.snippets_dir))
+                   limits, CommunityWatcher(corpus, settings.snippets_dir), PickHints.open(store))
 
     def close(self) -> None:
         self.gaps.flush()
@@ -76,6 +80,7 @@ class GapBuffer:
         self._lock = threading.Lock()
 
     def add(self, query: str, total: int, top: float | None) -> None:
+        query = mask_text(query)   # a phone or ID number typed into the lookup is not kept
         with self._lock:
             if len(self._pending) < 10_000:
                 self._pending.append((query, total, top, utcnow()))
@@ -85,6 +90,53 @@ class GapBuffer:
             batch, self._pending = self._pending, []
         self.store.record_gaps(batch)
         return len(batch)
+
+
+def pick_query(query: str) -> str:
+    """A lookup query as it may be kept: phone and ID numbers masked (feedback/forms.mask_text),
+    then greetings, self-introductions and names (我姓王, 我是王女士) left out (textproc.core)."""
+    return tp.core(tp.normalize(mask_text(query)).strip())[:200]
+
+
+class PickHints:
+    """What agents opened from the lookup: recorded in the store, counted in memory (PickBook)
+    so a search never waits for the database; other workers' picks arrive with `reload`."""
+
+    RELOAD_SECONDS = 60.0
+
+    @classmethod
+    def open(cls, store: Store) -> "PickHints":
+        hints = cls(store)
+        hints.reload()
+        return hints
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.book = picks_mod.PickBook()
+        self.loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def reload(self) -> None:
+        book = picks_mod.PickBook()
+        for query, chosen, n in self.store.pick_counts():
+            book.add(query, chosen, n)
+        with self._lock:
+            self.book, self.loaded_at = book, time.monotonic()
+
+    def reload_if_due(self) -> None:
+        if time.monotonic() - self.loaded_at >= self.RELOAD_SECONDS:
+            self.reload()
+
+    def record(self, query: str, chosen: str, match: str) -> str:
+        kept = pick_query(query)
+        if kept:
+            self.store.record_pick(kept, chosen, match)
+            with self._lock:
+                self.book.add(kept, chosen)
+        return kept
+
+    def lookup(self, query: str) -> str | None:
+        return self.book.lookup(query)
 
 
 log = logging.getLogger("kb_service")
