@@ -193,10 +193,17 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     return count
 
 
+def weighting() -> scoring.BM25F:
+    """Whoosh's BM25F, without length normalisation for callers_say: how many lines editors wrote
+    for a script says nothing about how well one of them matches (and while few scripts have
+    any, the average length is near zero and would crush the scripts that do)."""
+    return scoring.BM25F(c_words_B=0.0, c_bi_B=0.0)
+
+
 def export_postings(ix) -> dict:
     """Stored fields by document number, and for every term of the scored fields its documents
     with Whoosh's own BM25F score (and, for phrase fields, the term's positions in each)."""
-    with ix.searcher(weighting=scoring.BM25F()) as searcher:
+    with ix.searcher(weighting=weighting()) as searcher:
         reader = searcher.reader()
         docs = [None] * searcher.doc_count_all()
         for docnum, stored in reader.iter_docs():
@@ -368,14 +375,20 @@ class Postings:
         Searcher opened on the same index), not once per service start."""
         return confidence.char_weights([d["title"] + " " + d["text"] for d in self.docs])
 
-    def has(self, field: str, term: str, doc: int) -> bool:
-        """Whether the document's indexed field holds the term."""
+    def docs_with(self, field: str, term: str) -> frozenset[int]:
+        """The documents whose indexed field holds the term (memoised: the postings never change)."""
         key = (field, term)
         found = self._sets.get(key)
         if found is None:
             entry = self.fields.get(field, {}).get(term)
-            found = self._sets[key] = frozenset(entry[0]) if entry is not None else frozenset()
-        return doc in found
+            found = frozenset(entry[0]) if entry is not None else frozenset()
+            if len(self._sets) < 200_000:   # queries are unbounded; the memo must not be
+                self._sets[key] = found
+        return found
+
+    def has(self, field: str, term: str, doc: int) -> bool:
+        """Whether the document's indexed field holds the term."""
+        return doc in self.docs_with(field, term)
 
     def scores(self, query: Q.Query | None, phrase_hits: set[int] | None = None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query.
@@ -503,10 +516,11 @@ class Searcher:
         ranked = [(-negative, d) for negative, d in
                   heapq.nsmallest(max(limit, 3, RERANK), ((-sc * prior[d], d) for d, sc in scores.items()))]
         parts = confidence.query_parts(norm, self.synonyms.groups, self.weights)
+        located = confidence.locate(parts, self.postings.docs_with)
 
         @cache
         def covered(d: int) -> confidence.Coverage:
-            return confidence.coverage(parts, d, self.postings.has, pinyin_hit=d in pinyin_docs)
+            return confidence.coverage(parts, d, located, pinyin_hit=d in pinyin_docs)
 
         ranked = self.rerank(ranked, covered)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.

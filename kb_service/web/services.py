@@ -93,9 +93,10 @@ class GapBuffer:
 
 
 def pick_query(query: str) -> str:
-    """A lookup query as it may be kept: phone and ID numbers masked (feedback/forms.mask_text),
-    then greetings, self-introductions and names (我姓王, 我是王女士) left out (textproc.core)."""
-    return tp.core(tp.normalize(mask_text(query)).strip())[:200]
+    """A lookup query as it may be kept: greetings, self-introductions, names (我姓王, 我是王女士)
+    and phone numbers left out (textproc.core), then any other phone or ID number masked
+    (feedback/forms.mask_text)."""
+    return mask_text(tp.core(tp.normalize(query).strip()))[:200]
 
 
 class PickHints:
