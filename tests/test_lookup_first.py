@@ -315,3 +315,62 @@ def test_a_weak_answer_is_first_marked_and_the_general_scripts_follow(page, serv
         general = page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
         assert True in general and general.index(True) > 0
         assert all(general[general.index(True):])        # every general script after the results
+
+
+PICK_TOKEN = "pick-agent-token-0001"
+
+
+@pytest.fixture(scope="module")
+def pick_server(built_project, tmp_path_factory):
+    from conftest import Server
+
+    db = tmp_path_factory.mktemp("picks") / "kb.sqlite3"
+    srv = Server(built_project, built_project / "var",
+                 env={"KB_STAFF_TOKENS": f"前台小李:{PICK_TOKEN}", "KB_DATABASE_URL": f"sqlite:///{db}"}).wait()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.browser
+def test_a_signed_in_agent_opening_a_result_records_the_pick(page, pick_server):
+    import httpx
+
+    url = pick_server.url
+    page.goto(url + "/staff/login?next=/staff/lookup/")
+    page.fill("#token", PICK_TOKEN)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/staff/lookup/", timeout=10000)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    query = "我姓张 13900001111 楼上漏水到我家"
+    page.keyboard.type(query)
+    page.wait_for_function(f"document.getElementById('kb-lookup-results').dataset.query === {query!r}", timeout=10000)
+    chosen = page.locator(OPTIONS).first.get_attribute("data-id")
+    with page.expect_response(lambda r: r.url.endswith("/api/lookup/picks") and r.request.method == "POST") as done:
+        page.keyboard.press("Enter")
+    assert done.value.status == 201, done.value.text()
+    headers = {"authorization": f"Bearer {PICK_TOKEN}"}
+    html = httpx.get(url + "/staff/gaps", headers=headers, timeout=10).text
+    assert "楼上漏水到我家" in html and chosen in html
+    assert "13900001111" not in html and "我姓张" not in html
+
+
+def test_kb_purge_removes_picks_older_than_90_days(built_project, tmp_path):
+    from conftest import kb
+
+    from kb_service import db
+    from kb_service.feedback.store import Store
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    store = Store(db.connect(url), require_corpus(built_project / "snippets").feedback)
+    now = utcnow()
+    store.record_pick("停水", "emergency.water-outage", "strong", now=now - dt.timedelta(days=95))
+    store.record_pick("停水", "emergency.water-outage", "strong", now=now - dt.timedelta(days=5))
+    store.engine.dispose()
+    env = {"KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(built_project / "var"), "KB_DATABASE_URL": url}
+    out = kb("purge", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "话术速查的选择记录保存 90 天，已删除更早的 1 条" in out.stdout
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(lookup_picks)) == 1
+    engine.dispose()
