@@ -374,3 +374,13 @@ def test_kb_purge_removes_picks_older_than_90_days(built_project, tmp_path):
     with engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(lookup_picks)) == 1
     engine.dispose()
+
+
+def test_search_gaps_keep_no_phone_name_or_address(db_client):
+    for q in ["我姓张 13900001111 5号楼2单元1202 小区里有人放鹦鹉", "我姓张 1390000111"]:
+        db_client.get("/api/search", params={"q": q})
+    gaps = db_client.get("/api/improvement-log/gaps", headers=STAFF).json()["gaps"]
+    text = " ".join(g["query"] for g in gaps)
+    assert "小区里有人放鹦鹉" in text
+    for private in ("13900001111", "1390000111", "我姓张", "1202"):
+        assert private not in text, text

@@ -6,6 +6,7 @@ Opened once in the app's lifespan; endpoints reach it through `services(request)
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,7 +81,8 @@ class GapBuffer:
         self._lock = threading.Lock()
 
     def add(self, query: str, total: int, top: float | None) -> None:
-        query = mask_text(query)   # a phone or ID number typed into the lookup is not kept
+        # what the caller said about themselves (我姓张, a phone number, half typed) is not kept
+        query = pick_query(query)
         with self._lock:
             if len(self._pending) < 10_000:
                 self._pending.append((query, total, top, utcnow()))
@@ -94,9 +96,17 @@ class GapBuffer:
 
 def pick_query(query: str) -> str:
     """A lookup query as it may be kept: greetings, self-introductions, names (我姓王, 我是王女士)
-    and phone numbers left out (textproc.core), then any other phone or ID number masked
-    (feedback/forms.mask_text)."""
-    return mask_text(tp.core(tp.normalize(query).strip()))[:200]
+    and phone numbers left out (textproc.core), addresses (3栋1201) too, then any other phone or
+    ID number masked (feedback/forms.mask_text), and long numbers still being typed."""
+    kept = mask_text(tp.core(tp.normalize(query).strip()))
+    kept = re.sub(r"\s+", " ", _ADDRESS.sub(" ", kept)).strip() or kept   # 3栋1201: where, not what
+    # a number still being typed (1390000111) is not a whole phone number yet: mask it all the same
+    return _LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), kept)[:200]
+
+
+_LONG_DIGITS = re.compile(r"\d{6,}")   # longer than a door number (1201, 12030)
+# 3栋1201, 5号楼2单元1202室, 12层: a whole address, however many parts it has
+_ADDRESS = re.compile(r"(?:\d+(?:号楼|栋|幢|座|单元|室|层|楼|号|户))+\d*(?:室|号|户)?")
 
 
 class PickHints:
