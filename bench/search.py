@@ -1,6 +1,6 @@
 """Search latency against a real uvicorn server, with /api/health in the same run as a baseline.
 
-    .venv/bin/python bench/search.py [--requests 600]
+    .venv/bin/python bench/search.py [--requests 600] [--queries generated|calls|keywords] [--levels 1]
 
 Starts `kb serve` on a free port (one worker), waits for readiness (reports the time), then at
 1, 8 and 32 concurrent clients sends unique search queries (no query repeats within the run, so
@@ -61,6 +61,31 @@ def queries(n: int) -> list[str]:
     return out[:n]
 
 
+COMMON = ["停水", "物业费", "投诉", "停电", "噪音", "漏水", "电梯", "停车", "装修", "门禁卡", "快递", "发票",
+          "垃圾", "保安", "维修", "宠物", "车位", "暖气", "绿化", "监控"]
+
+
+def keyword_queries(n: int) -> list[str]:
+    """1 to 3 common keywords at once, as agents type them (停水 物业费 投诉)."""
+    rng = random.Random(11)
+    out = []
+    while len(out) < n:
+        out.append(" ".join(rng.sample(COMMON, rng.randint(1, 3))))
+    return out
+
+
+def call_queries(n: int) -> list[str]:
+    """The phrasings of bench/queries/ (both halves), repeated in a shuffled order."""
+    rows = [line.split("\t")[0] for name in ("calls-dev.tsv", "calls-heldout.tsv")
+            for line in (ROOT / "bench/queries" / name).read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    rng = random.Random(13)
+    out: list[str] = []
+    while len(out) < n:
+        rng.shuffle(rows)
+        out += rows
+    return out[:n]
+
+
 async def run(url: str, paths: list[str], concurrency: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     queue = list(reversed(paths))
@@ -84,13 +109,19 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=600, help="requests per endpoint per round and concurrency level")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved health/search rounds per level (median)")
     ap.add_argument("--levels", default="1,8,32", help="concurrency levels, comma-separated")
+    ap.add_argument("--queries", choices=("generated", "calls", "keywords"), default="generated",
+                    help="generated: unique staff-like queries; calls: the phrasings of bench/queries/; "
+                         "keywords: 1-3 common keywords at once")
+    ap.add_argument("--no-build", action="store_true", help="use the index and site already built")
     args = ap.parse_args()
     levels = tuple(int(x) for x in args.levels.split(","))
-    qs = queries(args.requests * len(levels) * args.rounds)
+    make = {"generated": queries, "calls": call_queries, "keywords": keyword_queries}[args.queries]
+    qs = make(args.requests * len(levels) * args.rounds)
     port = free_port()
     env = {**os.environ, "KB_FEEDBACK_RATE_LIMIT": "0"}
-    subprocess.run([sys.executable, "-m", "kb_service.cli", "build"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    if not args.no_build:
+        subprocess.run([sys.executable, "-m", "kb_service.cli", "build"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "kb_service.cli", "serve", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,10 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb_service.content import danger
 from kb_service.content.editor_schema import FILE as ID_SCHEMA_FILE
 from kb_service.content.editor_schema import write_id_schema
 from kb_service.content.load import corpus_from_plain, require_corpus
 from kb_service.content.model import Corpus
+from kb_service.errors import ContentError
 from kb_service.settings import Settings
 from kb_service.site import engines, generate, incremental, public_log
 
@@ -82,6 +84,11 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         # Both outputs were built, after a full check, from exactly these inputs: nothing to do.
         return BuildReport(False, False, time.perf_counter() - started)
     corpus = require_corpus(settings.snippets_dir)  # raises ContentError with every problem
+    # The service would ignore a broken danger lexicon (no emergency put first): refuse to build.
+    _, problems = danger.check(settings.snippets_dir, corpus.scripts)
+    if problems:
+        raise ContentError(f"紧急情况词表 snippets/danger.yaml 有 {len(problems)} 个错误，请先运行 kb lint 查看并修正",
+                           problems)
     if write_id_schema(corpus, settings.snippets_dir / "schema"):   # ids for the editors' completion
         # snippets/ is an input: stamp what is there now, or the next start rebuilds everything
         fp, fp_site = fingerprint(settings), fingerprint(settings, site=True)

@@ -239,6 +239,7 @@ def open_store(settings: Settings, corpus):
 
 def cmd_purge(settings: Settings, args) -> int:
     from kb_service.build import load_content
+    from kb_service.feedback.store import PICKS_DAYS
     from kb_service.times import add_months, utcnow
 
     corpus = load_content(settings)
@@ -255,6 +256,7 @@ def cmd_purge(settings: Settings, args) -> int:
     claims_cutoff = claims.before(now) if claims else cutoff
     with open_store(settings, corpus) as store:
         counts = store.purge(cutoff, claims_closed_before=claims_cutoff, dry_run=args.dry_run)
+        picks = store.purge_picks(now=now, dry_run=args.dry_run)
     verb = "将删除" if args.dry_run else "已删除"
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
           f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
@@ -262,6 +264,7 @@ def cmd_purge(settings: Settings, args) -> int:
         why = (f"{claims.name}：办结前和办结后 {claims.text}内保留" if claims else "涉及赔偿主张且尚未办结")
         print(f"kb purge: 保留了 {counts['kept_claims']} 条涉及损害或赔偿主张的记录的联系方式（{why}，"
               f"即 {claims_cutoff:%Y-%m-%d} 之后办结或仍未办结的）")
+    print(f"kb purge: 话术速查的选择记录保存 {PICKS_DAYS} 天，{verb}更早的 {picks} 条")
     return 0
 
 

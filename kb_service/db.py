@@ -99,6 +99,17 @@ search_gaps = sa.Table(
     sa.Column("top_score", sa.Float),
 )
 
+# What agents opened from the lookup (issue 23): the query masked and without the caller's
+# self-introduction (web/api.py), the chosen id, the match the search gave. Kept PICKS_DAYS.
+lookup_picks = sa.Table(
+    "lookup_picks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("query", sa.String(200), nullable=False, index=True),
+    sa.Column("chosen", sa.String(100), nullable=False),
+    sa.Column("match", sa.String(10), nullable=False),
+)
+
 staff_sessions = sa.Table(
     "staff_sessions", metadata,
     sa.Column("id_hash", sa.String(64), primary_key=True),        # sha256 of the cookie value
@@ -251,6 +262,10 @@ def _residents(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _picks(conn: sa.Connection) -> None:
+    lookup_picks.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
@@ -258,6 +273,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (4, "entries.community", _communities),
     (5, "staff accounts, staff events, shared rate counters", _staff_accounts),
     (6, "access codes, status attempts, notices", _residents),
+    (7, "lookup picks: what agents opened from the lookup", _picks),
 ]
 
 

@@ -39,15 +39,28 @@ def test_gaps_page_counts_weak_queries_and_links_to_the_lookup(db_client):
 
 
 @pytest.mark.browser
-def test_weak_query_says_no_script_and_offers_the_fallbacks_first(page, server):
+def test_no_answer_says_no_script_and_offers_the_fallbacks_first(page, server):
     page.goto(server.url + LOOKUP)
     page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
-    page.keyboard.type("孩子在小区摔倒了")
-    page.locator("#kb-lookup-nomatch").wait_for(timeout=10000)
+    page.keyboard.type("附近有什么好吃的饭店")
+    page.wait_for_function("document.getElementById('kb-lookup-results').dataset.query === '附近有什么好吃的饭店'",
+                           timeout=10000)
     assert "没有专门的话术" in page.locator("#kb-lookup-nomatch").inner_text()
     ids = option_ids(page)
     assert ids[:len(fallbacks())] == fallbacks()
     assert "没有专门的话术" in page.locator("#kb-lookup-status").inner_text()
+    # a weak answer (issue 23): the search's best answer first, marked, the general scripts after it
+    page.keyboard.press("Escape")
+    page.keyboard.type("孩子在小区摔倒了")
+    page.wait_for_function("document.getElementById('kb-lookup-results').dataset.query === '孩子在小区摔倒了'",
+                           timeout=10000)
+    answer = httpx.get(server.url + "/api/search", params={"q": "孩子在小区摔倒了", "limit": 8}, timeout=10).json()
+    assert answer["match"] == "weak"
+    ids = option_ids(page)
+    assert ids[0] == answer["results"][0]["id"] and "可能相关，请核对" in page.locator(OPTIONS).first.inner_text()
+    assert len(ids) == len(set(ids))
+    general = page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
+    assert all(general[general.index(True):]) and general.index(True) > 0
     # a query with a specific answer: no such notice, the answer first
     page.keyboard.press("Escape")
     page.keyboard.type("电梯困人")

@@ -6,7 +6,7 @@ import pytest
 
 from kb_service.content.load import require_corpus
 from kb_service.search.evaluation import evaluate, metrics, read_cases
-from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight
+from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight, weighting
 
 from conftest import CONTENT_ROOT, ROOT
 
@@ -101,10 +101,8 @@ SHAPES = ["停水通知", "业主打电话来说楼上邻居家天天晚上装�
 
 def test_in_memory_scores_are_whoosh_bm25f(searcher):
     """The service sums scores exported from the Whoosh index; they must equal Whoosh's own."""
-    from whoosh import scoring
-
     queries = SHAPES + [c.query for c in read_cases(DEV)]
-    with searcher.ix.searcher(weighting=scoring.BM25F()) as whoosh_searcher:
+    with searcher.ix.searcher(weighting=weighting()) as whoosh_searcher:
         for q in queries:
             query, _ = build_query(q, searcher.vocabulary, searcher.synonyms)
             ours = searcher.postings.scores(query)

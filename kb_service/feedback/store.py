@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kb_service.content.model import FeedbackConfig
-from kb_service.db import actions, entries, events, reading, search_gaps
+from kb_service.db import actions, entries, events, lookup_picks, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
 from kb_service.feedback import contact
@@ -43,6 +43,7 @@ SAME_CONTENT = ("type", "source", "category", "location", "content", "page", "he
 
 
 GAPS_DAYS, GAPS_MAX, GAPS_PER_FLUSH = 90, 20_000, 2_000
+PICKS_DAYS = 90   # agents' picks from the lookup (queries may hold what a caller said)
 
 
 @dataclass
@@ -348,6 +349,56 @@ class Store:
                 .limit(limit)).mappings().all()
         return [{"query": r["query"], "count": r["count"], "last_at": iso(r["last_at"]),
                  "zero_results": r["max_results"] == 0} for r in rows]
+
+    # -- lookup picks --------------------------------------------------------------------------
+
+    def record_pick(self, query: str, chosen: str, match: str, *, now: dt.datetime | None = None) -> None:
+        """One pick; the caller masks the query first (web/api.py)."""
+        with self.engine.begin() as conn:
+            conn.execute(lookup_picks.insert().values(query=query[:200], chosen=chosen[:100],
+                                                      match=match[:10], at=now or utcnow()))
+
+    def pick_counts(self, *, now: dt.datetime | None = None) -> list[tuple[str, str, int]]:
+        """(query, chosen id, times) over the kept picks, for search.picks.PickBook."""
+        since = (now or utcnow()) - dt.timedelta(days=PICKS_DAYS)
+        with self.read() as conn:
+            rows = conn.execute(sa.select(lookup_picks.c.query, lookup_picks.c.chosen, sa.func.count())
+                                .where(lookup_picks.c.at >= since)
+                                .group_by(lookup_picks.c.query, lookup_picks.c.chosen)).all()
+        return [(q, c, n) for q, c, n in rows]
+
+    def picks(self, *, limit: int = 50, now: dt.datetime | None = None) -> list[dict]:
+        """Per frequent query (most picks first): what agents chose, most chosen first."""
+        since = (now or utcnow()) - dt.timedelta(days=PICKS_DAYS)
+        with self.read() as conn:
+            top = conn.execute(sa.select(lookup_picks.c.query, sa.func.count().label("n"),
+                                         sa.func.max(lookup_picks.c.at).label("last_at"))
+                               .where(lookup_picks.c.at >= since).group_by(lookup_picks.c.query)
+                               .order_by(sa.func.count().desc(), sa.func.max(lookup_picks.c.at).desc())
+                               .limit(limit)).mappings().all()
+            queries = [r["query"] for r in top]
+            rows = conn.execute(sa.select(lookup_picks.c.query, lookup_picks.c.chosen,
+                                          lookup_picks.c.match, sa.func.count().label("n"))
+                                .where(lookup_picks.c.at >= since, lookup_picks.c.query.in_(queries))
+                                .group_by(lookup_picks.c.query, lookup_picks.c.chosen, lookup_picks.c.match)
+                                ).mappings().all() if queries else []
+        chosen: dict[str, dict[str, dict]] = {}
+        for r in rows:
+            c = chosen.setdefault(r["query"], {}).setdefault(r["chosen"], {"id": r["chosen"], "count": 0, "matches": {}})
+            c["count"] += r["n"]
+            c["matches"][r["match"]] = c["matches"].get(r["match"], 0) + r["n"]
+        return [{"query": r["query"], "count": r["n"], "last_at": iso(r["last_at"]),
+                 "chosen": sorted(chosen.get(r["query"], {}).values(), key=lambda c: (-c["count"], c["id"]))}
+                for r in top]
+
+    def purge_picks(self, *, now: dt.datetime | None = None, dry_run: bool = False) -> int:
+        """Remove picks older than PICKS_DAYS; the number removed (or that would be)."""
+        cutoff = (now or utcnow()) - dt.timedelta(days=PICKS_DAYS)
+        with self.engine.begin() as conn:
+            old = lookup_picks.c.at < cutoff
+            if dry_run:
+                return conn.scalar(sa.select(sa.func.count()).select_from(lookup_picks).where(old)) or 0
+            return conn.execute(lookup_picks.delete().where(old)).rowcount
 
     # -- retention -----------------------------------------------------------------------------
 

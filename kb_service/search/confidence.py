@@ -108,33 +108,46 @@ def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float])
     return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs)
 
 
-def coverage(parts: QueryParts, doc: int, has, *, pinyin_hit: bool) -> Coverage:
-    """How much of the query (see query_parts) document `doc` accounts for.
+HEAD_WORD_FIELDS = ("t_words", "a_words", "g_words", "c_words")   # callers_say words count as head
 
-    `has(field, term, doc)` says whether the indexed field of the document holds the term."""
+
+@dataclass
+class Located:
+    """Each piece of the query with the documents that hold it in their head and in their body,
+    looked up once per query (not once per query and document: coverage runs on 20 hits)."""
+    pieces: list[tuple[frozenset[int], frozenset[int], frozenset[int]]]   # (positions, head docs, body docs)
+
+
+def locate(parts: QueryParts, docs) -> Located:
+    """`docs(field, term)` is the set of documents whose indexed field holds the term."""
+    empty: frozenset[int] = frozenset()
+    pieces = []
+    for w, at in parts.words:
+        # callers_say words count as head: they are what callers say about this very situation
+        pieces.append((at, frozenset().union(*(docs(f, w) for f in HEAD_WORD_FIELDS)), docs("b_words", w)))
+    for g, at in parts.grams:
+        pieces.append((at, docs("t_bi", g), docs("b_bi", g) | docs("c_bi", g)))
+    for others, at in parts.synonyms:
+        pieces.append((at, frozenset().union(*(docs(f, o) for o in others for f in HEAD_FIELDS)), empty))
+    # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
+    for pair, at in parts.pairs:
+        pieces.append((at, docs("pyb", pair), empty))
+    return Located(pieces)
+
+
+def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool) -> Coverage:
+    """How much of the query (see query_parts, locate) document `doc` accounts for."""
     if not parts.units:
         return Coverage(0, 0.0, 0.0)
     if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
         return Coverage(parts.units, 1.0, 1.0)
     head: set[int] = set()
     body: set[int] = set()
-    for w, at in parts.words:
-        if has("t_words", w, doc) or has("a_words", w, doc) or has("g_words", w, doc):
+    for at, in_head, in_body in located.pieces:
+        if doc in in_head:
             head |= at
-        elif has("b_words", w, doc):
+        elif doc in in_body:
             body |= at
-    for g, at in parts.grams:
-        if has("t_bi", g, doc):
-            head |= at
-        elif has("b_bi", g, doc):
-            body |= at
-    for others, at in parts.synonyms:
-        if any(has(f, o, doc) for o in others for f in HEAD_FIELDS):
-            head |= at
-    # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
-    for pair, at in parts.pairs:
-        if has("pyb", pair, doc):
-            head |= at
     weight = parts.weight
     h = sum(w for i, w in weight.items() if i in head) / parts.total
     a = sum(w for i, w in weight.items() if i in head or i in body) / parts.total

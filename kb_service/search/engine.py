@@ -35,6 +35,7 @@ from whoosh import scoring
 from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 
+from kb_service.content import danger
 from kb_service.content.markup import expand_inline
 from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import UsageError
@@ -44,9 +45,10 @@ from kb_service.search import textproc as tp
 INDEX_NAME = "kb"
 META = "search-meta.json"
 POSTINGS = "search-postings.json"
-POSTINGS_VERSION = 1
+POSTINGS_VERSION = 2   # 2: callers_say fields (c_words, c_bi)
 STORED_FIELDS = ("id", "kind", "title", "url", "text")
-SCORED_FIELDS = ("t_words", "a_words", "g_words", "b_words", "t_bi", "b_bi", "t_uni", "py", "pyi", "pyb")
+SCORED_FIELDS = ("t_words", "a_words", "g_words", "b_words", "t_bi", "b_bi", "t_uni", "py", "pyi", "pyb",
+                 "c_words", "c_bi")
 PHRASE_FIELDS = ("py", "pyi")  # the only fields build_query puts phrases on: keep their positions
 _analyzer = SpaceSeparatedTokenizer() | LowercaseFilter()
 _slug = slugify(case="lower")
@@ -56,6 +58,9 @@ WEIGHTS = {
     "t_words": 6.0, "a_words": 5.0, "g_words": 3.0, "b_words": 1.0,
     "t_bi": 3.0, "b_bi": 0.6, "t_uni": 0.4,
     "homophone": 2.0, "pinyin": 4.0, "initials": 3.0, "synonym": 0.8,
+    # callers_say (业主原话): spoken, so their words weigh less than an alias but more than the
+    # body; their bigrams catch the phrasings jieba cuts differently (没水 in 怎么没水了).
+    "c_words": 2.5, "c_bi": 1.2,
 }
 KIND_PRIOR = {"script": 1.0, "template": 1.0, "page": 0.75}
 
@@ -67,6 +72,7 @@ def schema() -> Schema:
         text=STORED(),
         t_words=text(), a_words=text(), g_words=text(), b_words=text(),
         t_bi=text(), b_bi=text(), t_uni=text(), py=text(), pyi=text(), pyb=text(),
+        c_words=text(), c_bi=text(),
     )
 
 
@@ -79,6 +85,10 @@ class Doc:
     aliases: list[str]
     tags: list[str]
     body: str
+    callers: list[str] = None   # callers_say: what callers say, indexed on its own
+
+    def __post_init__(self):
+        self.callers = list(self.callers or [])
 
 
 # -- documents --------------------------------------------------------------------------------
@@ -94,7 +104,7 @@ def snippet_doc(corpus: Corpus, s: Snippet) -> Doc:
         sms = s.channels.get("sms", "")
         parts.append(re.sub(r"\{[a-z0-9_]+\}", " ", sms))
     return Doc(s.id, s.kind, s.title, s.url, list(s.aliases), list(s.tags),
-               "\n".join(p for p in parts if p))
+               "\n".join(p for p in parts if p), list(getattr(s, "callers_say", []) or []))
 
 
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
@@ -142,6 +152,7 @@ def clean(markdown: str) -> str:
 def fields_for(doc: Doc) -> dict[str, str]:
     title, aliases, tags = tp.normalize(doc.title), [tp.normalize(a) for a in doc.aliases], [tp.normalize(t) for t in doc.tags]
     body = tp.normalize(doc.body)
+    callers = [tp.core(tp.normalize(c)) for c in doc.callers]
     heads = [title] + aliases + tags
     sylls = [tp.syllables(h) for h in heads]
     return {
@@ -156,6 +167,8 @@ def fields_for(doc: Doc) -> dict[str, str]:
         "py": tp.join(sylls),
         "pyi": tp.join([tp.initials(s) for s in sylls]),
         "pyb": tp.join([tp.syllable_pairs(s) for s in sylls]),
+        "c_words": tp.join([tp.words(c) for c in callers]),
+        "c_bi": tp.join([tp.bigrams(c) for c in callers]),
     }
 
 
@@ -179,10 +192,17 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     return count
 
 
+def weighting() -> scoring.BM25F:
+    """Whoosh's BM25F, without length normalisation for callers_say: how many lines editors wrote
+    for a script says nothing about how well one of them matches (and while few scripts have
+    any, the average length is near zero and would crush the scripts that do)."""
+    return scoring.BM25F(c_words_B=0.0, c_bi_B=0.0)
+
+
 def export_postings(ix) -> dict:
     """Stored fields by document number, and for every term of the scored fields its documents
     with Whoosh's own BM25F score (and, for phrase fields, the term's positions in each)."""
-    with ix.searcher(weighting=scoring.BM25F()) as searcher:
+    with ix.searcher(weighting=weighting()) as searcher:
         reader = searcher.reader()
         docs = [None] * searcher.doc_count_all()
         for docnum, stored in reader.iter_docs():
@@ -254,11 +274,13 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
     words = tp.words(norm)
     for w in dict.fromkeys(words):
         clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
-                    Q.Term("g_words", w, boost=WEIGHTS["g_words"]), Q.Term("b_words", w, boost=WEIGHTS["b_words"])]
+                    Q.Term("g_words", w, boost=WEIGHTS["g_words"]), Q.Term("b_words", w, boost=WEIGHTS["b_words"]),
+                    Q.Term("c_words", w, boost=WEIGHTS["c_words"])]
     marks += words
     grams = list(dict.fromkeys(tp.bigrams(norm)))
     for g in grams:
-        clauses += [Q.Term("t_bi", g, boost=WEIGHTS["t_bi"]), Q.Term("b_bi", g, boost=WEIGHTS["b_bi"])]
+        clauses += [Q.Term("t_bi", g, boost=WEIGHTS["t_bi"]), Q.Term("b_bi", g, boost=WEIGHTS["b_bi"]),
+                    Q.Term("c_bi", g, boost=WEIGHTS["c_bi"])]
     clauses += [Q.Term("t_uni", c, boost=WEIGHTS["t_uni"]) for c in dict.fromkeys(tp.unigrams(norm))]
     # A synonym's words once each, and none the query already has: 物业费's group (管理费,
     # 物业管理费, 物业服务费) would otherwise count 物业 and 管理 two and three times more, and a
@@ -352,14 +374,20 @@ class Postings:
         Searcher opened on the same index), not once per service start."""
         return confidence.char_weights([d["title"] + " " + d["text"] for d in self.docs])
 
-    def has(self, field: str, term: str, doc: int) -> bool:
-        """Whether the document's indexed field holds the term."""
+    def docs_with(self, field: str, term: str) -> frozenset[int]:
+        """The documents whose indexed field holds the term (memoised: the postings never change)."""
         key = (field, term)
         found = self._sets.get(key)
         if found is None:
             entry = self.fields.get(field, {}).get(term)
-            found = self._sets[key] = frozenset(entry[0]) if entry is not None else frozenset()
-        return doc in found
+            found = frozenset(entry[0]) if entry is not None else frozenset()
+            if len(self._sets) < 200_000:   # queries are unbounded; the memo must not be
+                self._sets[key] = found
+        return found
+
+    def has(self, field: str, term: str, doc: int) -> bool:
+        """Whether the document's indexed field holds the term."""
+        return doc in self.docs_with(field, term)
 
     def scores(self, query: Q.Query | None, phrase_hits: set[int] | None = None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query.
@@ -440,7 +468,7 @@ RERANK = 20      # hits re-ordered by how much of the query their head fields co
 
 class Searcher:
     def __init__(self, ix, vocabulary: frozenset[str], synonyms: Synonyms, corpus: Corpus,
-                 postings: Postings):
+                 postings: Postings, lexicon: danger.Lexicon = danger.EMPTY):
         self.ix = ix
         self.vocabulary = vocabulary
         self.synonyms = synonyms
@@ -450,6 +478,9 @@ class Searcher:
         self.weights = postings.char_weights
         self.prior = [KIND_PRIOR[d["kind"]] for d in postings.docs]
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
+        self.lexicon = lexicon
+        self.urgent = {r.script for r in lexicon.rules}   # scripts that get the 紧急 badge
+        self._first_action: dict[str, str] = {}
 
     @classmethod
     def open(cls, index_dir: Path, corpus: Corpus) -> "Searcher":
@@ -459,15 +490,18 @@ class Searcher:
         ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME, readonly=True)
         postings = _shared_postings(index_dir, meta, ix)
         synonyms = Synonyms.load(corpus.root / "snippets" / "search" / "synonyms.yaml")
-        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings)
+        lexicon = danger.load(corpus.root / "snippets", corpus.scripts)
+        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings, lexicon)
 
     def close(self) -> None:
         pass  # nothing held open: the postings are in memory, Whoosh searchers are opened per use
 
     def search(self, text: str, *, limit: int = 10, kind: str | None = None) -> dict:
         started = time.perf_counter()
-        norm = tp.normalize(text).strip()
-        query, marks = build_query(text, self.vocabulary, self.synonyms)
+        full = tp.normalize(text).strip()
+        # Greetings, fillers and who is calling (喂 我是3栋1201的) are not what the query is about.
+        norm = tp.core(full)
+        query, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
         pinyin_docs: set[int] = set()
         scores = self.postings.scores(query, pinyin_docs)
@@ -481,10 +515,11 @@ class Searcher:
         ranked = [(-negative, d) for negative, d in
                   heapq.nsmallest(max(limit, 3, RERANK), ((-sc * prior[d], d) for d, sc in scores.items()))]
         parts = confidence.query_parts(norm, self.synonyms.groups, self.weights)
+        located = confidence.locate(parts, self.postings.docs_with)
 
         @cache
         def covered(d: int) -> confidence.Coverage:
-            return confidence.coverage(parts, d, self.postings.has, pinyin_hit=d in pinyin_docs)
+            return confidence.coverage(parts, d, located, pinyin_hit=d in pinyin_docs)
 
         ranked = self.rerank(ranked, covered)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.
@@ -493,6 +528,13 @@ class Searcher:
             exact = None
         if exact is not None:
             ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, exact)] + [h for h in ranked if h[1] != exact]
+        # A caller describing an emergency in their own words (snippets/danger.yaml) gets that
+        # emergency script first, whatever else ranks; the first step shows on the page too.
+        urgent = [] if kind not in (None, "script") else [
+            d for d in (self.postings.by_id.get(sid) for sid in self.lexicon.match(full)) if d is not None]
+        if urgent:
+            lead = (ranked[0][0] if ranked else 0.0) + 1.0
+            ranked = [(lead, d) for d in urgent] + [h for h in ranked if h[1] not in urgent]
         top = ranked[0][0] if ranked else 0.0
         pattern = marks_pattern(marks)
         for score, d in ranked[:limit]:
@@ -505,13 +547,25 @@ class Searcher:
                 "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
                 "snippet": _highlight(*flat, pattern), "score": round(score, 3),
             })
-        total = len(scores) + (exact is not None and exact not in scores)
-        match = "strong" if exact is not None else self.match(norm, ranked, covered)
+        total = len(scores) + (exact is not None and exact not in scores) + sum(d not in scores for d in urgent)
+        match = "strong" if exact is not None or urgent else self.match(norm, ranked, covered)
+        if results and match == "strong" and results[0]["id"] in self.urgent:
+            results[0]["emergency"] = True
+            results[0]["first_action"] = self.first_action(results[0]["id"])
         took = (time.perf_counter() - started) * 1000
         if self.gap_sink is not None and text.strip() and (total == 0 or match != "strong"):
             self.gap_sink(text.strip(), total, top)
         return {"query": text, "total": total, "took_ms": round(took, 2), "match": match,
                 "results": results}
+
+    def first_action(self, sid: str) -> str:
+        """The first thing to say (or do) in an emergency script, as the page shows it."""
+        found = self._first_action.get(sid)
+        if found is None:
+            script = self.corpus.scripts.get(sid)
+            step = script.steps[0] if script and script.steps else {}
+            found = self._first_action[sid] = self.corpus.expand(step.get("say") or step.get("do") or "")
+        return found
 
     def rerank(self, ranked: list[tuple[float, int]], covered) -> list[tuple[float, int]]:
         """The first RERANK hits again, each score times (1 + the share of the query its title,

@@ -94,3 +94,25 @@ def split_pinyin(text: str, vocabulary: frozenset[str]) -> list[str] | None:
                 if best[j] is None or len(candidate) < len(best[j]):
                     best[j] = candidate
     return best[n]
+
+
+# What callers say before they say what happened: greetings, fillers, who and where they are, a
+# phone number. Not what the query is about (喂 你好 我是3栋1201的 我姓王 今天怎么没水 is about
+# 没水), so the search and the match judge the rest. 我是租房的 stays: it says something.
+_PREAMBLE = re.compile("|".join([
+    r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)",      # a mobile number
+    r"(?<!\d)0\d{2,3}[\s-]?\d{7,8}(?!\d)",                                  # a landline
+    r"我是[^\s，,。！？!?]{0,12}?\d[^\s，,。！？!?]{0,12}?(?:的|业主|住户)(?:业主|住户)?",  # 我是3栋1201的
+    r"我是[^\s，,。！？!?]{0,8}?(?:业主|住户)",                                 # 我是阳光花园的业主
+    r"我是[\u4e00-\u9fff](?:女士|先生|阿姨|大爷|师傅|老师)",                       # 我是王女士
+    r"(?:我|免贵)姓[\u4e00-\u9fff](?:[，,。\s]|$)",                           # 我姓王
+    r"喂+|你好+|您好+|哈喽|那个|就是说|就是|嗯+|呃+|额+|麻烦(?:你|您)?|打扰(?:一下)?|请问|我想问(?:一下)?|问一下|物业(?:吗|是吧|是不是)",
+]))
+
+
+def core(norm: str) -> str:
+    """The normalised query without the preamble (see _PREAMBLE); the query itself when that
+    would leave nothing."""
+    rest = _PREAMBLE.sub(" ", norm)
+    rest = re.sub(r"^[\s，,。！？!?、]+|[\s，,。！？!?、]+$", "", rest)
+    return rest if re.search(r"[\u3400-\u9fffa-z0-9]", rest) else norm

@@ -12,6 +12,7 @@ from kb_service.errors import NotFound, ValidationFailed
 from kb_service.feedback import community as communities
 from kb_service.feedback import reports
 from kb_service.feedback import status as progress
+from kb_service.search import picks
 from kb_service.times import local_now, local_time, utcnow
 from kb_service import inputs
 from kb_service.web import access, calls, params, queries, readiness, serializers
@@ -38,7 +39,13 @@ async def ready(request: Request) -> JSONResponse:
 
 async def search(request: Request) -> JSONResponse:
     asked = queries.SEARCH.read(request.query_params)
-    result = services(request).searcher.search(asked["q"], limit=asked["limit"], kind=asked["kind"])
+    query, kind = asked["q"], asked["kind"]
+    svc = services(request)
+    result = svc.searcher.search(query, limit=asked["limit"], kind=kind)
+    if svc.picks is not None and kind in (None, "script") and query.strip():
+        chosen = svc.picks.lookup(query)
+        if chosen is not None:
+            result = picks.apply(result, chosen, found=serializers.result_entry(svc.corpus, chosen))
     return JSONResponse(result)
 
 

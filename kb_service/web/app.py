@@ -45,6 +45,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
             Route("/ready", api.ready),
             Route("/search", api.search),
             Route("/lookup", calls.lookup_settings),
+            Route("/lookup/picks", calls.record_pick, methods=["POST"]),
             Route("/staff/session", calls.staff_session),
             Route("/scripts/{id}", api.script),
             Route("/templates", api.templates),
@@ -158,6 +159,7 @@ async def flush_gaps(services: Services, every: float = 5.0) -> None:
         await asyncio.sleep(every)
         try:
             await run_in_threadpool(services.gaps.flush)
+            await run_in_threadpool(services.picks.reload_if_due)
         except Exception:  # a database hiccup must not stop the loop; the next flush retries
             log.exception("could not record search gaps")
 

@@ -13,7 +13,7 @@ from kb_service.content import lookup
 from kb_service.content.model import Corpus
 from kb_service.errors import KBError, Unauthorized
 from kb_service.feedback import history
-from kb_service.web import access
+from kb_service.web import access, params
 from kb_service.web.services import services
 
 CSRF_HEADER = "x-csrf-token"
@@ -92,3 +92,25 @@ async def staff_session(request: Request) -> JSONResponse:
         raise Unauthorized("需要登录：请先在 /staff/login 登录")
     return JSONResponse({"name": user.name, "role": user.role, "csrf": user.csrf, "login": "/staff/login"},
                         headers={"Cache-Control": "no-store"})
+
+
+MATCHES = ("strong", "weak", "none")
+
+
+async def record_pick(request: Request) -> JSONResponse:
+    """POST /api/lookup/picks {query, id, match}: an agent opened this result from the lookup.
+
+    Kept masked and without the caller's self-introduction (services.pick_query), PICKS_DAYS
+    days; /staff/gaps shows them and the lookup may put a frequent choice first (同事常选)."""
+    access.require(request, "staff")
+    body = await params.read_json(request)
+    query, sid, match = body.get("query"), body.get("id"), body.get("match")
+    if not isinstance(query, str) or not query.strip() or len(query) > 200:
+        raise KBError("query 必须是 1 到 200 个字符的查询文字", field="query")
+    corpus = services(request).corpus
+    if not isinstance(sid, str) or sid not in corpus.snippets:
+        raise KBError("id 必须是话术或模板的 id，例如 emergency.elevator-entrapment", field="id")
+    if match not in MATCHES:
+        raise KBError("match 只能是 strong、weak 或 none", field="match")
+    kept = await run_in_threadpool(services(request).picks.record, query, sid, match)
+    return JSONResponse({"recorded": bool(kept), "query": kept}, status_code=201)

@@ -126,7 +126,10 @@ def _search(corpus: Corpus) -> Schema:
                            "results": {"type": "array", "items": {
                                "type": "object", "required": ["id", "kind", "title", "url"],
                                "properties": {"id": STRING, "kind": {"type": "string", "enum": ["script", "template", "page"]},
-                                              "title": STRING, "url": STRING, "snippet": STRING}}}}}
+                                              "title": STRING, "url": STRING, "snippet": STRING,
+                                              "emergency": {"type": "boolean", "description": "紧急情况（snippets/danger.yaml）：排第一"},
+                                              "first_action": {"type": "string", "description": "紧急话术的第一步"},
+                                              "colleagues": {"type": "boolean", "description": "同事常选"}}}}}}
 
 
 def _render_body(corpus: Corpus) -> Schema:
@@ -254,6 +257,13 @@ OPERATIONS.update({
                            "hotline": nullable("string")}}}}})},
     calls.lookup_settings: {"GET": Op("接电话页面的设置：兜底话术、重复来电窗口、登记用的类型和分类", "检索",
                                       {"type": "object", "required": ["fallbacks", "repeat", "record"]})},
+    calls.record_pick: {"POST": Op("记下接线员从话术速查打开了哪条结果（同事常选、内容缺口页用）", "检索", {
+        "type": "object", "required": ["recorded", "query"],
+        "properties": {"recorded": {"type": "boolean"}, "query": STRING}}, status=201, staff=True,
+        body=_const({"type": "object", "required": ["query", "id", "match"], "properties": {
+            "query": {"type": "string", "minLength": 1, "maxLength": 200}, "id": STRING,
+            "match": {"type": "string", "enum": ["strong", "weak", "none"]}}}),
+        description="查询先打码（电话、证件号）并去掉自我介绍再保存，保存 90 天。")},
     calls.staff_session: {"GET": Op("当前登录的员工和写操作要带的 CSRF 令牌", "员工", {
         "type": "object", "required": ["name", "role", "csrf"],
         "properties": {"name": STRING, "role": STRING, "csrf": STRING, "login": STRING}},

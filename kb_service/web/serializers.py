@@ -3,6 +3,8 @@ template list, one template's fields, and a rendered result."""
 
 from __future__ import annotations
 
+import html
+
 from kb_service.content.filling import Rendered
 from kb_service.content.model import (
     AVOID_TEXT,
@@ -80,3 +82,13 @@ def rendered(r: Rendered) -> dict:
     if r.parts is not None:
         body["parts"] = r.parts
     return body
+
+
+def result_entry(corpus: Corpus, sid: str) -> dict | None:
+    """A search result entry for a script or template the search did not list (the colleagues'
+    choice, search/picks.py): its summary as the snippet, escaped like the search's."""
+    s = corpus.snippets.get(sid)
+    if s is None:
+        return None
+    return {"id": s.id, "kind": s.kind, "title": s.title, "url": s.url,
+            "snippet": html.escape(corpus.expand(s.summary)), "score": 0.0}

@@ -6,6 +6,7 @@ Opened once in the app's lifespan; endpoints reach it through `services(request)
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,10 @@ from kb_service import db
 from kb_service.build import load_content
 from kb_service.content.load import community_files, load_communities
 from kb_service.content.model import Corpus
+from kb_service.feedback.forms import mask_text
 from kb_service.feedback.store import Store
+from kb_service.search import picks as picks_mod
+from kb_service.search import textproc as tp
 from kb_service.search.engine import Searcher
 from kb_service.settings import Settings
 from kb_service.times import utcnow
@@ -34,6 +38,7 @@ class Services:
     gaps: GapBuffer
     limits: SharedLimiter
     watcher: "CommunityWatcher | None" = field(default=None)
+    picks: "PickHints | None" = field(default=None)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
@@ -47,7 +52,7 @@ class Services:
         searcher.gap_sink = gaps.add
         limits = SharedLimiter(engine)
         return cls(settings, corpus, searcher, store, FeedbackLimit(limits, settings.feedback_rate_limit), gaps,
-                   limits, CommunityWatcher(corpus, settings.snippets_dir))
+                   limits, CommunityWatcher(corpus, settings.snippets_dir), PickHints.open(store))
 
     def close(self) -> None:
         self.gaps.flush()
@@ -76,6 +81,8 @@ class GapBuffer:
         self._lock = threading.Lock()
 
     def add(self, query: str, total: int, top: float | None) -> None:
+        # what the caller said about themselves (我姓张, a phone number, half typed) is not kept
+        query = pick_query(query)
         with self._lock:
             if len(self._pending) < 10_000:
                 self._pending.append((query, total, top, utcnow()))
@@ -85,6 +92,62 @@ class GapBuffer:
             batch, self._pending = self._pending, []
         self.store.record_gaps(batch)
         return len(batch)
+
+
+def pick_query(query: str) -> str:
+    """A lookup query as it may be kept: greetings, self-introductions, names (我姓王, 我是王女士)
+    and phone numbers left out (textproc.core), addresses (3栋1201) too, then any other phone or
+    ID number masked (feedback/forms.mask_text), and long numbers still being typed."""
+    kept = mask_text(tp.core(tp.normalize(query).strip()))
+    kept = re.sub(r"\s+", " ", _ADDRESS.sub(" ", kept)).strip() or kept   # 3栋1201: where, not what
+    # a number still being typed (1390000111) is not a whole phone number yet: mask it all the same
+    return _LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), kept)[:200]
+
+
+_LONG_DIGITS = re.compile(r"\d{6,}")   # longer than a door number (1201, 12030)
+# 3栋1201, 5号楼2单元1202室, 12层: a whole address, however many parts it has
+_ADDRESS = re.compile(r"(?:\d+(?:号楼|栋|幢|座|单元|室|层|楼|号|户))+\d*(?:室|号|户)?")
+
+
+class PickHints:
+    """What agents opened from the lookup: recorded in the store, counted in memory (PickBook)
+    so a search never waits for the database; other workers' picks arrive with `reload`."""
+
+    RELOAD_SECONDS = 60.0
+
+    @classmethod
+    def open(cls, store: Store) -> "PickHints":
+        hints = cls(store)
+        hints.reload()
+        return hints
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.book = picks_mod.PickBook()
+        self.loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def reload(self) -> None:
+        book = picks_mod.PickBook()
+        for query, chosen, n in self.store.pick_counts():
+            book.add(query, chosen, n)
+        with self._lock:
+            self.book, self.loaded_at = book, time.monotonic()
+
+    def reload_if_due(self) -> None:
+        if time.monotonic() - self.loaded_at >= self.RELOAD_SECONDS:
+            self.reload()
+
+    def record(self, query: str, chosen: str, match: str) -> str:
+        kept = pick_query(query)
+        if kept:
+            self.store.record_pick(kept, chosen, match)
+            with self._lock:
+                self.book.add(kept, chosen)
+        return kept
+
+    def lookup(self, query: str) -> str | None:
+        return self.book.lookup(query)
 
 
 log = logging.getLogger("kb_service")

@@ -10,6 +10,7 @@ a POST without one is refused (403). With KB_STAFF_TOKENS empty the staff area i
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -406,7 +407,24 @@ async def gaps(request: Request, sess: dict) -> Response:
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
     rows = await run_in_threadpool(lambda: svc.store.gaps(limit=300))
-    return page(request, "staff_gaps.html", sess=sess, gaps=rows)
+    chosen = await run_in_threadpool(lambda: svc.store.picks(limit=100))
+    for row in chosen:
+        top = row["chosen"][0]["id"] if row["chosen"] else None
+        script = svc.corpus.scripts.get(top) if top else None
+        row["script"] = top if script else None
+        row["yaml"] = callers_yaml(script.path, [row["query"]]) if script else ""
+        for c in row["chosen"]:
+            s = svc.corpus.snippets.get(c["id"])
+            c["title"] = s.title if s else c["id"]
+    return page(request, "staff_gaps.html", sess=sess, gaps=rows, picks=chosen)
+
+
+def callers_yaml(path: str, queries: list[str]) -> str:
+    """callers_say lines for a pull request: what agents typed, as YAML strings (JSON quoting is
+    valid YAML and keeps every character as typed)."""
+    lines = [f"# {path}：加到 callers_say 里（没有这个字段就连同下一行一起加）", "callers_say:"]
+    lines += [f"  - {json.dumps(q, ensure_ascii=False)}" for q in queries]
+    return "\n".join(lines) + "\n"
 
 
 async def list_redirect(request: Request) -> Response:

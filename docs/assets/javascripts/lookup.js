@@ -19,6 +19,9 @@
   const KIND_TEXT = { script: "话术", template: "模板", page: "手册" };
   const MSG_ZERO = "没有找到，换个说法试试，例如“停水”“投诉”。";
   const MSG_NO_SCRIPT = "没有专门的话术。";
+  const MSG_WEAK = "可能相关，请核对";
+  const PICKS_URL = KB.api("lookup/picks");
+  const SESSION_URL = KB.api("staff/session");
 
   // The general fallbacks (snippets/lookup.yaml), fetched once per page load.
   let config = null;
@@ -131,6 +134,8 @@
     let sayRows = [];
     let sayActive = -1;
     let feedbackTimer = 0;
+    let answerMatch = "";          // the match of the answer shown (recorded with a pick)
+    let urgent = null;             // {query, result}: the emergency matched while this query was typed
 
     // -- status line --
     function setStatus(text, kind) {
@@ -180,55 +185,120 @@
       if (current.scrollIntoView) current.scrollIntoView({ block: "nearest" });
     }
 
+    // The answer's results come first, in the search's order: the best answer is always the first
+    // option (a weak one marked 可能相关，请核对). The general scripts (snippets/lookup.yaml) follow
+    // them; only when there is no answer at all (match none) do they come first. No id twice.
     function renderResults(data) {
       clearResults();
-      const related = Array.isArray(data.results) ? data.results : [];
-      const honest = data.match && data.match !== "strong";
-      const general = honest && config && Array.isArray(config.fallbacks) ? config.fallbacks.map(function (f) {
+      let related = Array.isArray(data.results) ? data.results.slice() : [];
+      let match = data.match || "";
+      const query = typeof data.query === "string" ? data.query.trim() : "";
+      // While the query is still being typed, an emergency already matched stays first: the
+      // caller said 电梯 … 困 and the rest of the sentence must not push it down.
+      if (related.length && related[0].emergency) {
+        urgent = { query: query, result: related[0] };
+      } else if (urgent && query.indexOf(urgent.query) === 0) {
+        const kept = urgent.result;
+        related = [Object.assign({}, kept, { kept: true })].concat(related.filter(function (r) { return r.id !== kept.id; }));
+        match = "strong";
+      } else {
+        urgent = null;
+      }
+      answerMatch = match;
+      const none = match === "none" || !related.length;
+      const weak = match === "weak";
+      const seen = {};
+      related.forEach(function (r) { seen[r.id] = true; });
+      const general = match !== "strong" && config && Array.isArray(config.fallbacks) ? config.fallbacks.filter(function (f) {
+        return !seen[f.id];
+      }).map(function (f) {
         return { id: f.id, kind: "script", title: f.title, url: f.url, snippet: f.summary || "", general: true };
       }) : [];
-      results = general.concat(related);
-      list.dataset.match = data.match || "";
-      list.dataset.query = typeof data.query === "string" ? data.query.trim() : "";
+      results = none ? general.concat(related) : related.concat(general);
+      list.dataset.match = match;
+      list.dataset.query = query;
       if (!results.length) {
         setStatus(MSG_ZERO, "empty");
         return;
       }
+      const firstGeneral = none ? 0 : related.length;
       results.forEach(function (r, i) {
-        if (honest && i === 0) {
+        if (none && i === 0) {
           list.appendChild(el("li", { role: "presentation", className: "kb-lookup-group kb-lookup-nomatch",
             id: "kb-lookup-nomatch" }, [el("strong", { text: MSG_NO_SCRIPT }), general.length ? "先用通用话术：" : ""]));
         }
-        if (honest && i === general.length && related.length) {
+        if (none && i === general.length && related.length) {
           list.appendChild(el("li", { role: "presentation", className: "kb-lookup-group", text: "相关结果（不是专门的答案）" }));
+        }
+        if (!none && general.length && i === firstGeneral) {
+          list.appendChild(el("li", { role: "presentation", className: "kb-lookup-group kb-lookup-nomatch",
+            id: "kb-lookup-nomatch" }, [weak ? "上面都不对时：" : "", el("strong", { text: MSG_NO_SCRIPT }), "可用通用话术："]));
         }
         const kindText = KIND_TEXT[r.kind] || r.kind;
         const snippet = el("div", { className: "kb-lookup-snippet" });
         snippet.innerHTML = r.snippet || "";  // already HTML-escaped by the API, with <mark>
-        const link = el("a", { className: "kb-lookup-hit", href: KB.path(r.url), tabindex: "-1" }, [
-          el("span", { className: "kb-lookup-hit-head" }, [
+        const badges = [];
+        if (r.emergency) badges.push(el("span", { className: "kb-lookup-badge kb-lookup-badge--urgent", text: "紧急" }));
+        if (r.colleagues) badges.push(el("span", { className: "kb-lookup-badge kb-lookup-badge--colleagues", text: "同事常选" }));
+        if (weak && i === 0 && !r.general) badges.push(el("span", { className: "kb-lookup-badge kb-lookup-badge--weak", text: MSG_WEAK }));
+        const parts = [
+          el("span", { className: "kb-lookup-hit-head" }, badges.concat([
             el("span", { className: "kb-lookup-kind kb-lookup-kind--" + r.kind, text: kindText }),
             el("span", { className: "kb-lookup-title", text: r.title }),
             el("code", { className: "kb-lookup-id", text: r.id }),
-          ]),
-          snippet,
-        ]);
+          ])),
+        ];
+        // An emergency shows its first action right in the list: it can be read out before opening.
+        if (r.emergency && r.first_action) {
+          parts.push(el("div", { className: "kb-lookup-first-action" }, [
+            el("span", { className: "kb-label", text: "先说" }), r.first_action,
+          ]));
+        } else {
+          parts.push(snippet);
+        }
+        const link = el("a", { className: "kb-lookup-hit", href: KB.path(r.url), tabindex: "-1" }, parts);
         list.appendChild(el("li", {
           id: "kb-lookup-opt-" + i, role: "option", "aria-selected": "false",
-          className: "kb-lookup-option" + (r.general ? " kb-lookup-option--general" : ""),
+          className: "kb-lookup-option" + (r.general ? " kb-lookup-option--general" : "")
+            + (r.emergency ? " kb-lookup-option--urgent" : "") + (weak && i === 0 && !r.general ? " kb-lookup-option--weak" : ""),
           "data-id": r.id, "data-kind": r.kind, "data-index": i, "data-general": r.general ? "1" : null,
+          "data-emergency": r.emergency ? "1" : null,
         }, [link]));
       });
       input.setAttribute("aria-expanded", "true");
       highlight(0);
-      if (honest) {
+      if (results[0].emergency) {
+        setStatus("紧急情况：先按第一条处理。按 Enter 打开。", "urgent");
+        return;
+      }
+      if (none) {
         setStatus((related.length ? MSG_NO_SCRIPT + "下面是通用话术和相关结果，" : MSG_ZERO + MSG_NO_SCRIPT + "下面是通用话术，")
           + "按 ↑/↓ 选择，Enter 打开。", "nomatch");
+        return;
+      }
+      if (weak) {
+        setStatus("第一条" + MSG_WEAK + "；都不对时用后面的通用话术。按 ↑/↓ 选择，Enter 打开。", "nomatch");
         return;
       }
       const total = typeof data.total === "number" ? data.total : related.length;
       const head = total > related.length ? "找到 " + total + " 条，显示前 " + related.length + " 条。" : "找到 " + related.length + " 条。";
       setStatus(head + "按 ↑/↓ 选择，Enter 打开。", "ok");
+    }
+
+    // What an agent opened from the list, for /staff/gaps and 同事常选 (POST /api/lookup/picks).
+    // Staff only; without a session nothing is sent. Never waits: the script opens regardless.
+    let csrf = null;
+    function recordPick(r) {
+      const query = list.dataset.query || "";
+      if (!query || !r || !r.id) return;
+      const send = function (token) {
+        return KB.sendJSON("POST", PICKS_URL, { query: query, id: r.id, match: answerMatch || "none" },
+          { headers: { "X-CSRF-Token": token } });
+      };
+      (csrf ? Promise.resolve(csrf) : KB.getJSON(SESSION_URL).then(function (answer) {
+        csrf = answer.ok && answer.data ? answer.data.csrf : null;
+        return csrf;
+      })).then(function (token) { if (token) return send(token); }).catch(function () { /* not recorded */ });
     }
 
     function search(query) {
@@ -268,6 +338,7 @@
         cancelSearch();
         pendingOpen = false;
         lastQuery = "";
+        urgent = null;
         clearResults();
         setStatus("");
         return;
@@ -280,6 +351,7 @@
       const r = results[index];
       if (!r) return;
       highlight(index);
+      recordPick(r);
       if (r.kind === "script") {
         openScript(r);
         return;
@@ -457,6 +529,7 @@
       const r = results[index];
       if (!r) return;
       if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // new tab etc.
+      recordPick(r);
       if (r.kind === "script") {
         event.preventDefault();
         highlight(index);

@@ -1,0 +1,126 @@
+"""What the 话术速查 page shows first, on the query set written in the style of real calls.
+
+    .venv/bin/python bench/lookup_quality.py [--half dev|heldout|all] [--picks] [--verbose]
+
+Queries: bench/queries/calls-dev.tsv (tune on this one only) and calls-heldout.tsv (never tuned
+on; report it). Builds the search index from the working tree into a temporary directory and
+searches in process, then applies the page's rule (docs/assets/javascripts/lookup.js): the
+answer's results in their order, the general scripts (snippets/lookup.yaml) after them; only
+when the match is `none` do the general scripts come first, under "没有专门的话术。".
+
+Reports, per half: the page's first option right (answerable queries), every emergency first,
+unrelated queries told 没有专门的话术 (match none), recall@1 and @3 of the search itself, and the
+in-process search time (p50/p95). `--picks` replays the development half as agents' picks (each
+query picked PICK_TIMES times with its first acceptable id) and scores the held-out half with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb_service.content.load import require_corpus  # noqa: E402
+from kb_service.content.lookup import load as load_lookup  # noqa: E402
+from kb_service.search import picks as picks_mod  # noqa: E402
+from kb_service.search.engine import Searcher, build_index  # noqa: E402
+from measure import pct  # noqa: E402
+
+PICK_TIMES = 3
+
+
+def read(name: str) -> list[tuple[str, str, list[str]]]:
+    rows = []
+    for line in (ROOT / "bench/queries" / name).read_text(encoding="utf-8").splitlines()[1:]:
+        if line.strip():
+            q, style, ids = line.split("\t")
+            rows.append((q, style, [] if ids.strip() == "-" else ids.split()))
+    return rows
+
+
+OLD_PAGE = False   # --old-page: the rule before issue 23 (general scripts first unless strong)
+
+
+def page_first(answer: dict, fallbacks: tuple[str, ...]) -> str | None:
+    """The id of the first option lookup.js shows for this answer."""
+    general_first = answer["match"] != "strong" if OLD_PAGE else answer["match"] == "none"
+    if general_first or not answer["results"]:
+        return fallbacks[0] if fallbacks else None
+    return answer["results"][0]["id"]
+
+
+def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
+    answerable = first_ok = emerg = emerg_ok = unrel = unrel_ok = r1 = r3 = 0
+    times = []
+    for q, style, ids in rows:
+        started = time.perf_counter()
+        answer = searcher.search(q, limit=8)
+        times.append((time.perf_counter() - started) * 1000)
+        if picks is not None:
+            answer = picks_mod.apply(answer, picks.lookup(q))
+        got = [r["id"] for r in answer["results"]]
+        first = page_first(answer, fallbacks)
+        if not ids:
+            unrel += 1
+            ok = answer["match"] == "none"
+            unrel_ok += ok
+        else:
+            answerable += 1
+            ok = first in ids
+            first_ok += ok
+            r1 += bool(got[:1]) and got[0] in ids
+            r3 += any(i in ids for i in got[:3])
+            if style == "emergency":
+                emerg += 1
+                emerg_ok += ok
+        if verbose and not ok:
+            print(f"  ✗ [{style}] {q!r}: first {first} ({answer['match']}), top3 {got[:3]}, want {ids or 'none'}")
+    return {"queries": len(rows), "answerable": answerable,
+            "page_first": first_ok / max(answerable, 1), "emergency_first": f"{emerg_ok}/{emerg}",
+            "unrelated_none": f"{unrel_ok}/{unrel}", "recall@1": r1 / max(answerable, 1),
+            "recall@3": r3 / max(answerable, 1), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--half", choices=("dev", "heldout", "all"), default="all")
+    ap.add_argument("--picks", action="store_true", help="replay the dev half as picks, score the held-out half")
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--old-page", action="store_true", help="the page's rule before issue 23, for the baseline")
+    args = ap.parse_args(argv)
+    global OLD_PAGE
+    OLD_PAGE = args.old_page
+    corpus = require_corpus(ROOT / "snippets")
+    fallbacks = load_lookup(ROOT / "snippets", set(corpus.scripts)).fallbacks
+    with tempfile.TemporaryDirectory() as tmp:
+        build_index(corpus, ROOT / "docs", Path(tmp))
+        searcher = Searcher.open(Path(tmp), corpus)
+        for _ in range(3):  # warm caches (jieba, pinyin) as a running service has them
+            for q, _s, _i in read("calls-dev.tsv"):
+                searcher.search(q, limit=8)
+        halves = {"dev": ["calls-dev.tsv"], "heldout": ["calls-heldout.tsv"],
+                  "all": ["calls-dev.tsv", "calls-heldout.tsv"]}[args.half]
+        for name in halves:
+            print(f"== {name}")
+            print(score(searcher, read(name), fallbacks, verbose=args.verbose))
+        if args.picks:
+            book = picks_mod.PickBook()
+            for q, _style, ids in read("calls-dev.tsv"):
+                for _ in range(PICK_TIMES):
+                    if ids:
+                        book.add(q, ids[0])
+            print("== calls-heldout.tsv with the dev half replayed as picks")
+            print(score(searcher, read("calls-heldout.tsv"), fallbacks, picks=book, verbose=args.verbose))
+            # the same phrasings asked again (a frequent question): what the picks are for
+            print("== calls-dev.tsv asked again after its own picks")
+            print(score(searcher, read("calls-dev.tsv"), fallbacks, picks=book, verbose=args.verbose))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""snippets/danger.yaml: the words callers use for an emergency, mapped to the emergency script
+to show first on the lookup page, whatever else the search ranks.
+
+Each rule: `words` (any one of them, plain text or a regular expression), optionally `with` (one
+of these must be said too: 困 only counts with 电梯) and `unless` (these cancel it: 消防演习).
+Matched against the query as the search normalises it (Simplified, lower case), with the spaces
+taken out, so 停了 里面有人 and 停了里面有人 are the same. Checked by `kb lint` (schema, every
+pattern compiles, every script exists and is an emergency script) and loaded by the search.
+
+Rules are tried in file order; every rule that matches contributes its script, first rule first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from kb_service.content import yamldoc
+from kb_service.content.checks import schema_problems
+from kb_service.content.yamldoc import Problem
+
+FILE = "danger.yaml"
+SCHEMA = "danger.schema.json"
+
+
+@dataclass(frozen=True)
+class Rule:
+    script: str
+    words: re.Pattern
+    with_: re.Pattern | None
+    unless: re.Pattern | None
+
+    def hit(self, text: str) -> bool:
+        return (self.words.search(text) is not None
+                and (self.with_ is None or self.with_.search(text) is not None)
+                and (self.unless is None or self.unless.search(text) is None))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    rules: tuple[Rule, ...] = ()
+
+    def match(self, text: str) -> list[str]:
+        """Emergency script ids for the normalised query, in rule order, each once."""
+        flat = re.sub(r"\s+", "", text)
+        out: list[str] = []
+        for rule in self.rules:
+            if rule.script not in out and rule.hit(flat):
+                out.append(rule.script)
+        return out
+
+
+EMPTY = Lexicon()
+
+
+def _compile(doc, keys, patterns: list[str], problems: list[Problem]) -> re.Pattern | None:
+    good = []
+    for i, p in enumerate(patterns):
+        try:
+            re.compile(p)
+        except re.error as exc:
+            problems.append(doc.problem_at([*keys, i], exc.pos or 0,
+                                           f"“{p}”不是有效的正则表达式：{exc.msg}（只想写普通的词时，去掉 ( ) [ ] . * ? + 等符号）"))
+            continue
+        if re.fullmatch(p, "") is not None or re.search(p, "") is not None:
+            problems.append(doc.problem([*keys, i], f"“{p}”能匹配空文本，任何查询都会命中"))
+            continue
+        good.append(f"(?:{p})")
+    return re.compile("|".join(good)) if good else None
+
+
+def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, list[Problem]]:
+    """The lexicon and its problems; (EMPTY, []) when the file does not exist.
+
+    `scripts` maps script ids to scripts (their category is checked), None when unknown."""
+    path = snippets_dir / FILE
+    if not path.exists():
+        return EMPTY, []
+    doc = yamldoc.load(path, snippets_dir.parent)
+    if doc.problems:
+        return None, doc.problems
+    validator = Draft202012Validator(json.loads((snippets_dir / "schema" / SCHEMA).read_text(encoding="utf-8")))
+    problems = list(schema_problems(doc, validator))
+    if problems:
+        return None, problems
+    data = yamldoc.to_plain(doc.data)
+    rules = []
+    for n, raw in enumerate(data["rules"]):
+        sid = raw["script"]
+        if scripts is not None:
+            if sid not in scripts:
+                problems.append(doc.problem(["rules", n, "script"], f"{sid} 不是话术 id（snippets/scripts/ 里没有）"))
+            elif getattr(scripts[sid], "category", "emergency") != "emergency":
+                problems.append(doc.problem(["rules", n, "script"], f"{sid} 不是紧急情况话术（分类应为 emergency）"))
+        words = _compile(doc, ["rules", n, "words"], raw["words"], problems)
+        with_ = _compile(doc, ["rules", n, "with"], raw.get("with") or [], problems)
+        unless = _compile(doc, ["rules", n, "unless"], raw.get("unless") or [], problems)
+        if words is not None:
+            rules.append(Rule(sid, words, with_, unless))
+    if problems:
+        return None, problems
+    return Lexicon(tuple(rules)), []
+
+
+def load(snippets_dir: Path, scripts: dict | None) -> Lexicon:
+    """The checked lexicon; EMPTY when the file has problems (kb lint reports them)."""
+    lexicon, _ = check(snippets_dir, scripts)
+    return lexicon or EMPTY
