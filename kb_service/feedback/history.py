@@ -13,7 +13,8 @@ import re
 import sqlalchemy as sa
 
 from kb_service.db import entries, reading
-from kb_service.feedback.store import Store, overdue_clause
+from kb_service.feedback import deadlines
+from kb_service.feedback.store import Store
 from kb_service.times import utcnow
 
 
@@ -54,7 +55,7 @@ def recent_categories(found: list[dict], window_days: int, *, now: dt.datetime |
 
 
 def search(store: Store, q: str, *, status: str | None = None, type: str | None = None,
-           category: str | None = None, overdue: bool | None = None, exclude: tuple[str, ...] = (),
+           category: str | None = None, overdue: bool | str | None = None, exclude: tuple[str, ...] = (),
            community: str | None = None, ids: list[int] | None = None,
            limit: int = 50, offset: int = 0, now: dt.datetime | None = None) -> tuple[int, list[dict]]:
     """The staff list searched by reference (FB20261127-…, any case, any part), room or place
@@ -76,7 +77,7 @@ def search(store: Store, q: str, *, status: str | None = None, type: str | None 
     if category:
         where.append(entries.c.category == category)
     if overdue is not None:
-        where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+        where.append(deadlines.filter_clause(overdue, now))
     if community:
         where.append(entries.c.community == community)
     if ids is not None:

@@ -20,7 +20,7 @@ from kb_service.content.model import FeedbackConfig
 from kb_service.db import actions, entries, events, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
-from kb_service.feedback import contact
+from kb_service.feedback import contact, deadlines
 from kb_service.feedback.forms import Submission, mask_location, mask_name, mask_phone, mask_text
 from kb_service.times import BEIJING, utcnow
 
@@ -32,7 +32,7 @@ TRANSITIONS = {
     "followed_up": {"closed", "in_progress"},   # not satisfied at follow-up: work on it again
     "closed": set(),
 }
-OPEN = ("received", "triaged", "in_progress")
+OPEN = deadlines.OPEN
 RATING_COLUMNS = ("service", "communication", "management", "price", "care")
 MAX_LIMIT = 100_000
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I: read out over the phone
@@ -134,7 +134,7 @@ class Store:
         return reading(self.engine)
 
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
-             overdue: bool | None = None, limit: int = 50, offset: int = 0,
+             overdue: bool | str | None = None, limit: int = 50, offset: int = 0,
              now: dt.datetime | None = None, community: str | None = None,
              ids: list[int] | None = None) -> tuple[int, list[dict]]:
         now = now or utcnow()
@@ -149,8 +149,8 @@ class Store:
             where.append(entries.c.type == type)
         if category:
             where.append(entries.c.category == category)
-        if overdue is not None:
-            where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+        if overdue is not None:     # true, false, or one measure: "response" / "result"
+            where.append(deadlines.filter_clause(overdue, now))
         query = sa.select(entries).where(*where)
         with self.read() as conn:
             total = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(*where))
@@ -176,7 +176,7 @@ class Store:
     def summary(self, row, *, now: dt.datetime | None = None, masked: bool = True) -> dict:
         now = now or utcnow()
         kind = self.config.types.get(row["type"])
-        late = overdue_kind(row, now)
+        late = deadlines.overdue_kinds(row, now)
         phone = row["contact_phone"]
         return {
             "id": row["id"], "reference": row["reference"], "type": row["type"],
@@ -196,7 +196,8 @@ class Store:
             "created_at": iso(row["created_at"]), "respond_by": iso(row["respond_by"]),
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
-            "overdue": late is not None, "overdue_kind": late,
+            # every deadline it is past now (both can be); overdue_kind is the first, the result one
+            "overdue": bool(late), "overdue_kind": late[-1] if late else None, "overdue_kinds": late,
             "public_summary": row["public_summary"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
             "community": row["community"],
         }
@@ -496,19 +497,13 @@ def new_reference(now: dt.datetime) -> str:
 
 
 def overdue_clause(now: dt.datetime):
-    return sa.or_(
-        sa.and_(entries.c.status.in_(OPEN), entries.c.responded_at.is_(None), entries.c.respond_by < now),
-        sa.and_(entries.c.status.in_(OPEN), entries.c.resolve_by < now),
-    )
+    return deadlines.overdue_clause(now)
 
 
 def overdue_kind(row, now: dt.datetime) -> str | None:
-    if row["status"] in OPEN and row["resolve_by"] is not None and row["resolve_by"] < now:
-        return "result"
-    if (row["status"] in OPEN and row["responded_at"] is None and row["respond_by"] is not None
-            and row["respond_by"] < now):
-        return "response"
-    return None
+    """The later deadline this entry is past (result before response), None when on time."""
+    late = deadlines.overdue_kinds(row, now)
+    return late[-1] if late else None
 
 
 def iso(value: dt.datetime | dt.date | None) -> str | None:
