@@ -500,6 +500,7 @@
       this.results = {};
       answers.forEach(function (a) { self.results[a.channel] = a.data; });
       this.showParsed(values, fields);
+      this.forPublishing(values);
       this.showResults(this.results);
       this.status("");
       return;
@@ -514,6 +515,21 @@
     if (shown) messages.unshift("有 " + shown + " 项需要修改，见字段下方的红色提示。");
     if (waiting.length) messages.push("还需填写：" + waiting.join("、") + "。");
     this.status(messages.join(" "), general.length > 0);
+  };
+
+  // What "发布到小区公告" carries besides the text (notices.js): the community chosen here and,
+  // from the template's time range (停水 9:00 至 15:00), when the notice stops being current: the
+  // end of the outage. Values are Beijing wall-clock "2026-12-05 15:00" as the service parsed them.
+  FillPage.prototype.forPublishing = function (values) {
+    var button = document.getElementById("kb-fill-publish");
+    if (!button) return;
+    var end = "";
+    this.tpl.fields.forEach(function (f) {
+      var v = values[f.name];
+      if (f.type === "timerange" && v && v.end && v.end > end) end = v.end;
+    });
+    button.dataset.community = this.community || "";
+    button.dataset.validUntil = end;
   };
 
   FillPage.prototype.fieldError = function (name, message) {

@@ -20,6 +20,20 @@
   const MSG_ZERO = "没有找到，换个说法试试，例如“停水”“投诉”。";
   const MSG_NO_SCRIPT = "没有专门的话术。";
 
+  // Material opens its own search overlay for any ?q= in the address (its shared-search link) and
+  // gives it the keystrokes. Here q is the lookup box's query (the record panel's login round trip
+  // comes back to ?q=…#kb-call), so it is taken out of the address before Material starts: this
+  // runs when the script loads, before DOMContentLoaded, on which Material mounts its search.
+  let initialQuery = null;
+  (function takeQuery() {
+    if (!document.getElementById("kb-lookup-q")) return;
+    const url = new URL(window.location.href);
+    if (!url.searchParams.has("q")) return;
+    initialQuery = url.searchParams.get("q");
+    url.searchParams.delete("q");
+    history.replaceState(history.state, "", url.href);
+  })();
+
   // The general fallbacks (snippets/lookup.yaml), fetched once per page load.
   let config = null;
   let configPromise = null;
@@ -507,7 +521,8 @@
 
     // -- start --
     input.focus();
-    const initial = new URLSearchParams(window.location.search).get("q");
+    const initial = initialQuery !== null ? initialQuery : new URLSearchParams(window.location.search).get("q");
+    initialQuery = null;
     if (initial && !input.value) input.value = initial;
     if (input.value.trim()) search(input.value.trim());
   }
