@@ -217,11 +217,13 @@ def parse_range(text: str, today: dt.date) -> TimeRange:
             start = dt.datetime.combine(today, parse_clock(parts[0]))   # "9点到3点": today
         except TimeInputError:
             if "没有" in str(exc):       # 2月30日: say why, not only "无法识别"
-                raise
+                raise exc from None
             raise TimeInputError("开始时间无法识别，请写成 明天 9:00、周六 上午9点、12月1日 9点 或 9点") from None
     try:
         end = parse_datetime(parts[1], today)
-    except TimeInputError:
+    except TimeInputError as exc:
+        if "没有" in str(exc):
+            raise
         end = dt.datetime.combine(start.date(), parse_clock(parts[1]))  # "08:00 至 18:00": same day
         if (end <= start and end.hour < 12 and ("点" in parts[1] or "时" in parts[1]) and not _AMPM.search(parts[1])
                 and end + dt.timedelta(hours=12) > start):   # spoken hours only: 18:00-08:00 stays an error
