@@ -529,8 +529,17 @@
       if (f.type === "timerange" && v && v.end && v.end > end) end = v.end;
     });
     button.dataset.community = this.community || "";
-    button.dataset.validUntil = end;
+    // a range already over (the page warns about it) does not make the notice end before it starts
+    button.dataset.validUntil = end > beijingNow() ? end : "";
   };
+
+  // "2026-12-05 15:00" in Beijing time, comparable with the service's parsed values.
+  function beijingNow() {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + (parts.hour === "24" ? "00" : parts.hour) + ":" + parts.minute;
+  }
 
   FillPage.prototype.fieldError = function (name, message) {
     var input = this.inputs[name];
