@@ -22,8 +22,8 @@
 
   // Material opens its own search overlay for any ?q= in the address (its shared-search link) and
   // gives it the keystrokes. Here q is the lookup box's query (the record panel's login round trip
-  // comes back to ?q=…#kb-call), so it is taken out of the address before Material starts: this
-  // runs when the script loads, before DOMContentLoaded, on which Material mounts its search.
+  // comes back to ?q=…#kb-call). Material has mounted (and opened its search) by the time this
+  // script runs, so: take q for the lookup box, out of the address, and shut Material's search again.
   let initialQuery = null;
   (function takeQuery() {
     if (!document.getElementById("kb-lookup-q")) return;
@@ -32,6 +32,10 @@
     initialQuery = url.searchParams.get("q");
     url.searchParams.delete("q");
     history.replaceState(history.state, "", url.href);
+    const toggle = document.getElementById("__search");
+    const box = document.querySelector("input.md-search__input");
+    if (box) { box.value = ""; box.blur(); }
+    if (toggle && toggle.checked) toggle.click();   // click, not checked = false: Material listens for it
   })();
 
   // The general fallbacks (snippets/lookup.yaml), fetched once per page load.
