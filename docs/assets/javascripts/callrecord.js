@@ -24,7 +24,8 @@
   let historySeq = 0;
   let lastHistory = null;
   let ownCommunity = null;  // the signed-in account's community: the only one offered
-  let communityFrom = "";   // "page", "history", "own" or "person": where the chosen community came from
+  let communityFrom = "";
+  let saveDone = false;     // this call is saved: nothing more to keep across a page load   // "page", "history", "own" or "person": where the chosen community came from
 
   // ---- helpers ------------------------------------------------------------------------------
   const el = KB.el;
@@ -223,6 +224,7 @@
   }
 
   function fresh() {
+    saveDone = false;
     idempotencyKey = "call-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
     panel.querySelector("#kb-call-form").reset();
     field("occurred_at").value = beijing(new Date(), true);
@@ -267,6 +269,9 @@
   }
 
   function keepDraft() {
+    // after saving, the "change" of the field left for the copy button must not bring the saved
+    // call back as a draft on the next page load
+    if (saveDone) return;
     try {
       sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ path: window.location.pathname, query: lookupQuery(),
         script: script, values: values(), key: idempotencyKey }));
@@ -341,6 +346,7 @@
           setStatus("没有保存：" + (errs || res.data.error || "请检查后重试"), "error");
           return;
         }
+        saveDone = true;
         dropDraft();
         saved(res.data);
       });

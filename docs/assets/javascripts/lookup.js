@@ -23,19 +23,15 @@
   // Material opens its own search overlay for any ?q= in the address (its shared-search link) and
   // gives it the keystrokes. Here q is the lookup box's query (the record panel's login round trip
   // comes back to ?q=…#kb-call). Material has mounted (and opened its search) by the time this
-  // script runs, so: take q for the lookup box, out of the address, and shut Material's search again.
-  let initialQuery = null;
-  (function takeQuery() {
-    if (!document.getElementById("kb-lookup-q")) return;
-    const url = new URL(window.location.href);
-    if (!url.searchParams.has("q")) return;
-    initialQuery = url.searchParams.get("q");
-    url.searchParams.delete("q");
-    history.replaceState(history.state, "", url.href);
+  // script runs, so its search is shut again and emptied. Unchecked without a change event: Material
+  // reads the toggle when a key is pressed, and does not take q out of the address, which the
+  // lookup box reads.
+  (function shutSiteSearch() {
+    if (!document.getElementById("kb-lookup-q") || !new URL(window.location.href).searchParams.has("q")) return;
     const toggle = document.getElementById("__search");
     const box = document.querySelector("input.md-search__input");
     if (box) { box.value = ""; box.blur(); }
-    if (toggle && toggle.checked) toggle.click();   // click, not checked = false: Material listens for it
+    if (toggle) toggle.checked = false;
   })();
 
   // The general fallbacks (snippets/lookup.yaml), fetched once per page load.
@@ -525,8 +521,7 @@
 
     // -- start --
     input.focus();
-    const initial = initialQuery !== null ? initialQuery : new URLSearchParams(window.location.search).get("q");
-    initialQuery = null;
+    const initial = new URLSearchParams(window.location.search).get("q");
     if (initial && !input.value) input.value = initial;
     if (input.value.trim()) search(input.value.trim());
   }
