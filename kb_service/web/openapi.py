@@ -61,6 +61,7 @@ ENTRY: Schema = {
         "created_at": STRING, "respond_by": nullable("string"), "resolve_by": nullable("string"),
         "responded_at": nullable("string"), "resolved_at": nullable("string"), "closed_at": nullable("string"),
         "overdue": {"type": "boolean"}, "overdue_kind": nullable("string"),
+        "overdue_kinds": {"type": "array", "items": {"type": "string", "enum": ["response", "result"]}},
         "public_summary": nullable("string"), "purged": {"type": "boolean"},
     },
 }
@@ -116,7 +117,8 @@ LOG_FILTERS = (
     Param("status", "状态", _choice("statuses", "状态")),
     Param("type", "类型", _choice("types", "类型")),
     Param("category", "分类", _choice("categories", "分类")),
-    Param("overdue", "只看超时（true）或未超时（false）的", _const({"type": "boolean"})),
+    Param("overdue", "只看超时（true）、未超时（false）、超答复时限（response）或超处理时限（result）的",
+          _const({"type": "string", "enum": ["true", "false", "response", "result"]})),
 )
 
 
