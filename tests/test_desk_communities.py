@@ -279,3 +279,15 @@ def test_deadlines_late_now_is_the_sql_filter(app, corpus, scene):
     for measure in deadlines.MEASURES:
         _, filtered = store.list(overdue=measure, limit=1000, now=now)
         assert {r["id"] for r in filtered} == {r["id"] for r in rows if measure in r["overdue_kinds"]}
+
+
+def test_intake_presets_the_community_from_the_callers_history(app, people):
+    first = app.post("/api/improvement-log", json=call(community=YANGGUANG, consent=True, contact_phone="13700002222"),
+                     headers=bearer(people["wang"]))
+    assert first.status_code == 201
+    with TestClient(app.app) as c:
+        csrf = login(c, people["wang"])
+        r = c.post("/staff/intake", data={"csrf": csrf, "type": "complaint", "content": "又漏水了", "consent": "on",
+                                          "contact_phone": "137 0000 2222", "idempotency_key": "intake-wang-1"})
+        assert r.status_code == 422
+        assert re.search(rf'<option value="{YANGGUANG}" selected>', r.text) and "上次来电预选" in r.text

@@ -368,9 +368,27 @@ async def intake(request: Request, sess: dict, form: dict) -> Response:
         sub = communities.parse(data, svc.corpus, source="staff")
         access.check_community(request, sub.community)
     except ValidationFailed as exc:
-        return await _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
+        values, errors = await _community_from_history(request, form, exc.errors)
+        return await _intake_page(request, sess, values=values, errors=errors, status_code=422)
     entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
     return see_other(f"/staff/entries/{entry['id']}?ok=created")
+
+
+async def _community_from_history(request: Request, form: dict, errors: list) -> tuple[dict, list]:
+    """No community chosen, but the caller's number called before: preselect the community of their
+    latest entry and say so (the person confirms by sending the form again)."""
+    phone = form.get("contact_phone")
+    if not any(e.get("field") == "community" for e in errors) or not isinstance(phone, str) or not phone.strip():
+        return form, errors
+    svc = services(request)
+    _total, rows = await run_in_threadpool(lambda: history.by_phone(svc.store, phone, limit=1))
+    latest = rows[0]["community"] if rows else None
+    if latest not in svc.corpus.communities:
+        return form, errors
+    name = svc.corpus.communities[latest].label
+    return ({**form, "community": latest},
+            [{**e, "message": f"已按这个号码上次来电预选“{name}”，请确认后再提交"} if e.get("field") == "community" else e
+             for e in errors])
 
 
 # -- dashboard, gaps -----------------------------------------------------------------------------------
