@@ -202,6 +202,25 @@ class Flag(Input):
 
 
 @dataclass(frozen=True)
+class Overdue(Flag):
+    """The list's overdue filter: true or false (either deadline), or one deadline by name
+    (feedback/deadlines.py MEASURES: response 超答复时限, result 超处理时限)."""
+
+    measures: tuple[str, ...] = ("response", "result")
+
+    def parse(self, raw: Any, ctx: Any = None) -> bool | str:
+        if isinstance(raw, str) and raw.strip() in self.measures:
+            return raw.strip()
+        try:
+            return super().parse(raw, ctx)
+        except Invalid:
+            raise Invalid(f"{self.name} 只能是 true、false、{'、'.join(self.measures)}") from None
+
+    def schema(self, ctx: Any = None) -> Schema:
+        return {"type": "string", "enum": ["true", "false", *self.measures]}
+
+
+@dataclass(frozen=True)
 class Day(Input):
     """A calendar date, 2026-12-31, within times.EARLIEST..times.LATEST."""
 

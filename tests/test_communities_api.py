@@ -134,7 +134,7 @@ def test_staff_filters_by_community(app, corpus):
     text = app.get(f"/api/improvement-log/export.csv?community={b}", headers=STAFF).content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     column = rows[0].index("小区")
-    assert len(rows) == 2 and rows[1][column] == b
+    assert len(rows) == 2 and rows[1][column] == corpus.communities[b].label     # the name staff know
     stats = app.get(f"/api/improvement-log/stats?community={a}", headers=STAFF).json()
     assert stats["total"] == 2 and stats["community"] == a
     assert app.get("/api/improvement-log/stats", headers=STAFF).json()["total"] == 3

@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kb_service.content.model import Community
+from kb_service import times
 from kb_service.times import weekday
 
 DEFAULT_MAX = {"text": 100, "multiline": 1000}
-RANGE_SEPARATORS = re.compile(r"\s*(?:至|到|~|～|—|–|--| - )\s*")
-RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3}
 
 
 class FieldError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class TimeRange:
-    start: dt.datetime
-    end: dt.datetime
+TimeRange = times.TimeRange
 
 
 def parse(field: dict[str, Any], raw: Any, *, community: Community | None, today: dt.date) -> Any:
@@ -104,88 +99,30 @@ def iso(value: Any) -> Any:
 
 
 # -- parsers ----------------------------------------------------------------------------------
+# Dates and times are parsed in kb_service/times.py (the one place that reads and writes time);
+# these wrappers turn its TimeInputError into a FieldError.
 
-_DATE_FORMS = [
-    re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-    re.compile(r"^(?P<m>\d{1,2})[月/-](?P<d>\d{1,2})[日号]?$"),
-]
-_TIME = re.compile(
-    r"^(?P<ampm>上午|早上|中午|下午|晚上)?\s*(?P<h>\d{1,2})(?:[:：](?P<mi>\d{2})|点(?:(?P<half>半)|(?P<mi2>\d{1,2})分?)?)$")
+def _time_input(parse, text: str, *args):
+    try:
+        return parse(text, *args)
+    except times.TimeInputError as exc:
+        raise FieldError(str(exc)) from None
 
 
 def parse_date(text: str, today: dt.date) -> dt.date:
-    if not text:
-        raise FieldError("请填写日期，例如 2026-12-01 或 12月1日")
-    if text in RELATIVE_DAYS:
-        return today + dt.timedelta(days=RELATIVE_DAYS[text])
-    for form in _DATE_FORMS:
-        m = form.match(text)
-        if m:
-            year = int(m.group("y")) if "y" in m.groupdict() and m.group("y") else today.year
-            try:
-                return dt.date(year, int(m.group("m")), int(m.group("d")))
-            except ValueError:
-                raise FieldError(f"没有这一天：{text}") from None
-    raise FieldError("日期格式无法识别，请写成 2026-12-01、12月1日 或 明天")
+    return _time_input(times.parse_date, text, today)
 
 
 def parse_time(text: str) -> dt.time:
-    m = _TIME.match(text.strip())
-    if not m:
-        raise FieldError("时间格式无法识别，请写成 14:00、下午2点 或 9点半")
-    hour = int(m.group("h"))
-    minute = 30 if m.group("half") else int(m.group("mi") or m.group("mi2") or 0)
-    if m.group("ampm") in ("下午", "晚上") and hour < 12:
-        hour += 12
-    if m.group("ampm") == "中午" and hour < 11:
-        hour += 12
-    if hour > 23 or minute > 59:
-        raise FieldError(f"没有这个时刻：{text}")
-    return dt.time(hour, minute)
+    return _time_input(times.parse_clock, text)
 
 
 def parse_datetime(text: str, today: dt.date) -> dt.datetime:
-    if not text:
-        raise FieldError("请填写日期和时间，例如 2026-12-01 09:30 或 明天 14:00")
-    text = text.replace("T", " ")
-    m = re.match(r"^(?P<date>\S+?)\s*(?P<time>(?:上午|早上|中午|下午|晚上)?\s*\d{1,2}(?:[:：]\d{2}|点.*))$", text)
-    if not m:
-        raise FieldError("请同时写日期和时间，例如 2026-12-01 09:30、12月1日 14:00 或 明天 下午2点")
-    day = parse_date(m.group("date").strip(), today)
-    return dt.datetime.combine(day, parse_time(m.group("time")))
-
-
-# "9:00-15:00", "9点-15点": a hyphen right after a time separates start and end (a date's
-# hyphens never follow a time).
-_TIME_HYPHEN = re.compile(r"(\d{1,2}(?:[:：]\d{2}|点(?:半|\d{1,2}分?)?))\s*[-－]\s*(?=(?:上午|早上|中午|下午|晚上)?\s*\d)")
-_AMPM = re.compile(r"上午|早上|中午|下午|晚上")
+    return _time_input(times.parse_datetime, text, today)
 
 
 def parse_timerange(text: str, today: dt.date) -> TimeRange:
-    """"明天 9:00-15:00", "12月1日 9:00-15:00", "9点到3点", "上午9点至下午3点", "2026-12-01 08:00 至
-    2026-12-01 18:00". Without a date the range is today's; a spoken end hour (3点) without 上午/下午
-    that would come before the start is read in the afternoon (9点到3点 is 9:00-15:00)."""
-    text = _TIME_HYPHEN.sub(r"\1 至 ", text.strip()) if text else ""
-    parts = RANGE_SEPARATORS.split(text, maxsplit=1) if text else []
-    if len(parts) != 2 or not all(parts):
-        raise FieldError("请写开始和结束时间，用“至”或“-”隔开，例如 明天 9:00-15:00 或 12月1日 上午9点至下午3点")
-    try:
-        start = parse_datetime(parts[0], today)
-    except FieldError:
-        try:
-            start = dt.datetime.combine(today, parse_time(parts[0]))   # "9点到3点": today
-        except FieldError:
-            raise FieldError("开始时间无法识别，请写成 明天 9:00、12月1日 上午9点 或 9点") from None
-    try:
-        end = parse_datetime(parts[1], today)
-    except FieldError:
-        end = dt.datetime.combine(start.date(), parse_time(parts[1]))  # "08:00 至 18:00": same day
-        if (end <= start and end.hour < 12 and "点" in parts[1] and not _AMPM.search(parts[1])
-                and end + dt.timedelta(hours=12) > start):   # spoken hours only: 18:00-08:00 stays an error
-            end += dt.timedelta(hours=12)
-    if end <= start:
-        raise FieldError("结束时间必须晚于开始时间")
-    return TimeRange(start, end)
+    return _time_input(times.parse_range, text, today)
 
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")

@@ -16,7 +16,7 @@ from typing import Any
 from kb_service.content import fields as F
 from kb_service.content.model import Community, Corpus, Template, Tone
 from kb_service.errors import NotFound, ValidationFailed
-from kb_service.times import add_months, weekday
+from kb_service.times import add_months, past, weekday
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 SMS_SINGLE = 70
@@ -133,10 +133,25 @@ def render(template: Template, channel: str, raw: dict[str, Any], corpus: Corpus
     if channel == "sms" and result.segments > 1:
         result.warnings.append(f"短信 {result.length} 字，超过 {SMS_SINGLE} 字，将按 {result.segments} 条计费")
     result.warnings.extend(timing_warnings(template, values, corpus))
+    result.warnings.extend(past_warnings(template, values, shown, now))
     if tone is not None:
         free = {n: str(raw.get(n, "")) for n, t in types.items() if t in ("text", "multiline")}
         result.warnings.extend(tone.check_fields(free, labels))
     return result
+
+
+def past_warnings(template: Template, values: dict[str, Any], shown: dict[str, str], now: dt.datetime) -> list[str]:
+    """A time range (停水、停电、施工的时间) already over in Beijing time is accepted, but said: a
+    notice about work that has ended is usually a typo (12月1日 for 1月12日) or an old draft. Single
+    dates and times are often rightly past (when a complaint came in, when something was found)."""
+    out = []
+    for f in template.fields:
+        value = values.get(f["name"])
+        if f["type"] == "timerange" and value is not None and past(value, now):
+            out.append(f"“{f['label']}”已经结束（{shown[f['name']]}），请核对日期")
+        elif f["type"] == "timerange" and value is not None and past(value.start, now):
+            out.append(f"“{f['label']}”已经开始（{shown[f['name']]}），通知发出时请说明")
+    return out
 
 
 def timing_warnings(template: Template, values: dict[str, Any], corpus: Corpus) -> list[str]:

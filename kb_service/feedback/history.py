@@ -54,7 +54,7 @@ def recent_categories(found: list[dict], window_days: int, *, now: dt.datetime |
 
 
 def search(store: Store, q: str, *, status: str | None = None, type: str | None = None,
-           category: str | None = None, overdue: bool | None = None, exclude: tuple[str, ...] = (),
+           category: str | None = None, overdue: bool | str | None = None, exclude: tuple[str, ...] = (),
            community: str | None = None, ids: list[int] | None = None,
            limit: int = 50, offset: int = 0, now: dt.datetime | None = None) -> tuple[int, list[dict]]:
     """The staff list searched by reference (FB20261127-…, any case, any part), room or place

@@ -19,37 +19,65 @@ import sqlalchemy as sa
 
 from kb_service.content.model import Community
 from kb_service.db import entries, reading
-from kb_service.feedback.store import RATING_COLUMNS, Store, overdue_kind
-from kb_service.times import from_local, to_local
+from kb_service.feedback import deadlines
+from kb_service.feedback.store import RATING_COLUMNS, Store
+from kb_service.times import add_months, from_local, to_local
 
-PERIODS = {7: "最近 7 天", 30: "最近 30 天", 90: "最近 90 天", 365: "最近一年"}
+# Rolling windows and calendar months (a supervisor reports by month): 本月 is the 1st until now.
+PERIODS: dict[int | str, str] = {7: "最近 7 天", 30: "最近 30 天", 90: "最近 90 天", 365: "最近一年",
+                                 "month": "本月", "last-month": "上月"}
 DEFAULT_PERIOD = 30
 TREND_WEEKS = 8
-MEASURES = {"response": ("respond_by", "responded_at", "首次联系"), "result": ("resolve_by", "resolved_at", "给出结果")}
+MEASURES = deadlines.MEASURES
 PAGE = "page"
-COLUMNS = ("id", "type", "category", "community", "status", "created_at", "respond_by", "resolve_by",
+COLUMNS = ("id", "type", "tier", "category", "community", "status", "created_at", "respond_by", "resolve_by",
            "responded_at", "resolved_at", *(f"rating_{d}" for d in RATING_COLUMNS))
 
 
 @dataclass
 class Window:
-    """The chosen period [start, end) and the one before it, as naive UTC."""
+    """The chosen period [start, end) and the one before it, as naive UTC: the last `days` days, or
+    a calendar month (`begin`, `previous`). Promises are judged at `now` (for 上月 too)."""
     days: int
     end: dt.datetime
+    begin: dt.datetime | None = None
+    previous: dt.datetime | None = None
+    at: dt.datetime | None = None
 
     @property
     def start(self) -> dt.datetime:
-        return self.end - dt.timedelta(days=self.days)
+        return self.begin if self.begin is not None else self.end - dt.timedelta(days=self.days)
 
     @property
     def previous_start(self) -> dt.datetime:
-        return self.start - dt.timedelta(days=self.days)
+        return self.previous if self.previous is not None else self.start - dt.timedelta(days=self.days)
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.at if self.at is not None else self.end
 
 
-def period_days(raw: str | None) -> int:
+def period_days(raw: str | None) -> int | str:
     """The period picker's value; anything else falls back to the default period."""
     # compared as text: int() of 5,000 typed digits raises (Python's digit limit), "٣" would pass
-    return int(raw) if raw in {str(p) for p in PERIODS} else DEFAULT_PERIOD
+    return next((p for p in PERIODS if str(p) == raw), DEFAULT_PERIOD)
+
+
+def month_start(now: dt.datetime, back: int = 0) -> dt.datetime:
+    """The first moment (naive UTC) of the Beijing calendar month `back` months before now's."""
+    local = to_local(now)
+    return from_local(add_months(dt.datetime(local.year, local.month, 1), -back))
+
+
+def window(period: int | str, now: dt.datetime) -> Window:
+    """The period picker's choice as a Window: rolling days, 本月 (1st until now) or 上月 (whole)."""
+    if period == "month":
+        start = month_start(now)
+        return Window((now - start).days or 1, now, begin=start, previous=month_start(now, 1), at=now)
+    if period == "last-month":
+        start, end = month_start(now, 1), month_start(now)
+        return Window((end - start).days, end, begin=start, previous=month_start(now, 2), at=now)
+    return Window(int(period), now)
 
 
 def week_label(start_local: dt.date) -> str:
@@ -109,7 +137,7 @@ def compare(store: Store, communities: Iterable[Community], *, window: Window) -
     """Side by side per community over the period: volume per 100 households, overdue open entries
     (now), CSI per rating dimension with its sample size, median hours to first contact and to result."""
     rows = [r for r in load(store, window.start) if r["created_at"] < window.end]
-    open_rows = _open_overdue(store, window.end)
+    open_rows = _open_overdue(store, window.now)
     config = store.config
     out = []
     for c in communities:
@@ -128,72 +156,54 @@ def compare(store: Store, communities: Iterable[Community], *, window: Window) -
     return {"rows": out, "dimensions": dict(config.ratings), "min_ratings": config.csi_min_ratings}
 
 
-def _open_overdue(store: Store, now: dt.datetime) -> list[tuple[int, str | None]]:
+def load_open(store: Store, community: str | None = None) -> list[dict]:
+    """Every open entry (whenever it came in): what can be overdue now."""
+    where = [entries.c.status.in_(deadlines.OPEN)]
+    if community:
+        where.append(entries.c.community == community)
     with reading(store.engine) as conn:
-        rows = conn.execute(sa.select(entries.c.id, entries.c.community, entries.c.status, entries.c.respond_by,
-                                      entries.c.responded_at,
-                                      entries.c.resolve_by).where(entries.c.status.in_(("received", "triaged", "in_progress"))
-                                                                   )).mappings().all()
-    return [(r["id"], r["community"]) for r in rows if overdue_kind(r, now) is not None]
+        return [dict(r) for r in conn.execute(sa.select(*[entries.c[c] for c in COLUMNS]).where(*where)).mappings()]
+
+
+def _open_overdue(store: Store, now: dt.datetime) -> list[tuple[int, str | None]]:
+    return [(r["id"], r["community"]) for r in load_open(store) if deadlines.overdue_kinds(r, now)]
 
 
 # -- are we keeping our promises ---------------------------------------------------------------------
 
-def outcome(row: dict, measure: str, now: dt.datetime) -> str | None:
-    """met / late / pending for one promise of one entry (None: the entry has no such promise)."""
-    due_col, done_col, _ = MEASURES[measure]
-    due, done = row[due_col], row[done_col]
-    if due is None:
-        return None
-    if done is not None:
-        return "met" if done <= due else "late"
-    return "late" if due < now else "pending"
+outcome = deadlines.outcome
 
 
 def promises(store: Store, *, window: Window, community: str | None = None,
              weeks: int = TREND_WEEKS) -> dict[str, Any]:
-    """Per commitment tier (each standard the feedback types promise), over entries created in the
-    period, open and closed alike: how many were met on time, how many late (done late, or still
-    not done after the deadline), the share met, median and p90 hours, and a weekly trend."""
+    """One row per commitment tier (feedback/deadlines.py: each entry against its own tier, so an
+    urgent repair counts under the 30-minute promise), over entries created in the period, open and
+    closed alike: how many were met on time, how many late (done late, or still not done after the
+    deadline), the share met, median and p90 hours, a weekly trend; and, whenever they came in, the
+    open entries past that deadline now (the list's 超答复时限 / 超处理时限 filters show exactly these)."""
+    config = store.config
+    now = window.now
     trend_weeks = local_weeks(window.end, weeks)
     since = min(window.start, trend_weeks[0][1])
     rows = [r for r in load(store, since, community) if r["created_at"] < window.end]
-    tiers: dict[str, dict[str, Any]] = {}
-    for kind in store.config.types.values():
-        for measure in MEASURES:
-            standard = kind.response if measure == "response" else kind.result
-            if standard is None:
-                continue
-            tier = tiers.setdefault(standard.id, {
-                "id": standard.id, "label": f"{standard.name}（{standard.text}）", "measure": measure,
-                "measure_label": MEASURES[measure][2], "types": [], "met": [], "late": [], "pending": [],
-                "hours": [], "weekly": [{"met": 0, "late": 0} for _ in trend_weeks]})
-            tier["types"].append(kind.id)
-    for tier in tiers.values():
-        _, done_col, _ = MEASURES[tier["measure"]]
-        for r in rows:
-            if r["type"] not in tier["types"]:
-                continue
-            result = outcome(r, tier["measure"], window.end)
-            if result is None:
-                continue
-            if r["created_at"] >= window.start:
-                tier[result].append(r["id"])
-                if r[done_col] is not None:
-                    tier["hours"].append(hours(r[done_col] - r["created_at"]))
-            for i, (_, start, end) in enumerate(trend_weeks):
-                if start <= r["created_at"] < end and result != "pending":
-                    tier["weekly"][i][result] += 1
+    table = deadlines.evaluate(config, [r for r in rows if r["created_at"] >= window.start], now)
+    open_now = deadlines.evaluate(config, load_open(store, community), now)
+    weekly = [deadlines.evaluate(config, [r for r in rows if start <= r["created_at"] < end], now)
+              for _, start, end in trend_weeks]
     out = []
-    for tier in tiers.values():
+    for key, tier in table.items():
+        _, done_col, _ = MEASURES[tier["measure"]]
+        spent = [hours(r[done_col] - r["created_at"]) for r in tier["rows"] if r[done_col] is not None]
         decided = len(tier["met"]) + len(tier["late"])
+        counts = [(len(w[key]["met"]), len(w[key]["late"])) for w in weekly]
         out.append({**{k: tier[k] for k in ("id", "label", "measure", "measure_label", "met", "late", "pending")},
+                    "key": key, "overdue_now": open_now[key]["overdue_now"],
                     "share": round(len(tier["met"]) / decided * 100, 1) if decided else None,
-                    "median_h": median(tier["hours"]), "p90_h": p90(tier["hours"]),
-                    "trend": [round(w["met"] / (w["met"] + w["late"]) * 100, 1) if w["met"] + w["late"] else None
-                              for w in tier["weekly"]],
-                    "trend_n": [w["met"] + w["late"] for w in tier["weekly"]]})
-    return {"tiers": out, "weeks": [label for label, _, _ in trend_weeks]}
+                    "median_h": median(spent), "p90_h": p90(spent),
+                    "trend": [round(m / (m + n) * 100, 1) if m + n else None for m, n in counts],
+                    "trend_n": [m + n for m, n in counts]})
+    return {"tiers": out, "weeks": [label for label, _, _ in trend_weeks],
+            "overdue_now": {m: sum(len(t["overdue_now"]) for t in out if t["measure"] == m) for m in MEASURES}}
 
 
 # -- which problems are growing ------------------------------------------------------------------------

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from kb_service.db import entries
 from kb_service.feedback.forms import mask_text
 from kb_service.feedback.insights import week_label
-from kb_service.feedback.store import MAX_LIMIT, STATUSES, Store, overdue_clause
+from kb_service.feedback import deadlines
+from kb_service.feedback.store import MAX_LIMIT, STATUSES, Store
 from kb_service.times import from_local, local_time, to_local
 
 WEEKS = 12
@@ -142,8 +143,12 @@ def dashboard(store: Store, *, now: dt.datetime, community: str | None = None) -
     by_type = counts_by(store, weeks, entries.c.type, now, community)
     by_category = counts_by(store, weeks, entries.c.category, now, community)
     with store.read() as conn:
-        overdue = conn.scalar(sa.select(sa.func.count()).select_from(entries).where(overdue_clause(now),
-                                                                                    *_scope(community)))
+        # the same predicates as the list's overdue= filters (feedback/deadlines.py), so the tiles
+        # and the list agree
+        overdue, late_response, late_result = (
+            conn.scalar(sa.select(sa.func.count()).select_from(entries).where(deadlines.overdue_clause(now, m),
+                                                                              *_scope(community)))
+            for m in (None, "response", "result"))
         status_rows = conn.execute(sa.select(entries.c.status, sa.func.count()).where(*_scope(community))
                                    .group_by(entries.c.status)).all()
     status_counts = dict.fromkeys(STATUSES, 0)
@@ -162,6 +167,7 @@ def dashboard(store: Store, *, now: dt.datetime, community: str | None = None) -
                            for t in config.types},
         "volume_by_category": categories,
         "overdue_open": int(overdue or 0),
+        "overdue_by_measure": {"response": int(late_response or 0), "result": int(late_result or 0)},
         "status_counts": {s: {"label": STATUSES[s], "count": status_counts[s]} for s in STATUSES},
         "total": sum(status_counts.values()),
         "csi": csi_by_month(store, now=now, community=community),
@@ -183,21 +189,24 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def export_csv(store: Store, filters: dict[str, Any], *, now: dt.datetime | None = None) -> str:
-    """One row per entry with the list columns; phones masked, also inside the text. UTF-8 with
-    BOM so that Excel opens the Chinese text correctly."""
+def export_csv(store: Store, filters: dict[str, Any], *, now: dt.datetime | None = None,
+               community_names: dict[str, str] | None = None) -> str:
+    """One row per entry with the list columns; phones masked, also inside the text; the community
+    by name (`community_names`: id -> name). UTF-8 with BOM so that Excel opens the Chinese text
+    correctly. 超时 names every deadline the entry is past (feedback/deadlines.py, as the list)."""
+    names = community_names or {}
 
     _total, rows = store.list(**filters, limit=MAX_LIMIT, now=now)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for e in rows:
-        late = {"response": "超答复时限", "result": "超处理时限"}.get(e["overdue_kind"] or "", "")
+        late = "、".join(deadlines.LATE_LABELS[k] for k in e["overdue_kinds"])
         writer.writerow([safe_cell(v) for v in (
             e["reference"], local_time(e["created_at"], "%Y-%m-%d %H:%M"), e["type_label"],
             SOURCES.get(e["source"], e["source"]), e["category_label"] or "", e["status_label"],
             e["owner"] or "", local_time(e["respond_by"], "%Y-%m-%d %H:%M"),
             local_time(e["resolve_by"], "%Y-%m-%d %H:%M"), late,
             e["contact_phone"] or "",       # Store.list masks it with mask_phone already
-            e["community"] or "", mask_text(e["content"]))])
+            names.get(e["community"], e["community"]) if e["community"] else "", mask_text(e["content"]))])
     return "\ufeff" + buf.getvalue()

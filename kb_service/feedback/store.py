@@ -20,7 +20,7 @@ from kb_service.content.model import FeedbackConfig
 from kb_service.db import actions, entries, events, lookup_picks, reading, search_gaps
 from kb_service.errors import Conflict, NotFound, ValidationFailed
 from kb_service.feedback.fields_spec import MISSING, PATCH, STATUSES, Errors, check, choices, clean
-from kb_service.feedback import contact
+from kb_service.feedback import contact, deadlines
 from kb_service.feedback.forms import Submission, mask_location, mask_name, mask_phone, mask_text
 from kb_service.inputs import CONTROL
 from kb_service.times import iso, to_local, utcnow
@@ -33,7 +33,7 @@ TRANSITIONS = {
     "followed_up": {"closed", "in_progress"},   # not satisfied at follow-up: work on it again
     "closed": set(),
 }
-OPEN = ("received", "triaged", "in_progress")
+OPEN = deadlines.OPEN
 RATING_COLUMNS = ("service", "communication", "management", "price", "care")
 MAX_LIMIT = 100_000
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I: read out over the phone
@@ -136,7 +136,7 @@ class Store:
         return reading(self.engine)
 
     def list(self, *, status: str | None = None, type: str | None = None, category: str | None = None,
-             overdue: bool | None = None, limit: int = 50, offset: int = 0,
+             overdue: bool | str | None = None, limit: int = 50, offset: int = 0,
              now: dt.datetime | None = None, community: str | None = None,
              ids: list[int] | None = None, exclude: tuple[str, ...] = ()) -> tuple[int, list[dict]]:
         now = now or utcnow()
@@ -167,7 +167,7 @@ class Store:
     def summary(self, row, *, now: dt.datetime | None = None, masked: bool = True) -> dict:
         now = now or utcnow()
         kind = self.config.types.get(row["type"])
-        late = overdue_kind(row, now)
+        late = deadlines.overdue_kinds(row, now)
         phone = row["contact_phone"]
         return {
             "id": row["id"], "reference": row["reference"], "type": row["type"],
@@ -187,7 +187,8 @@ class Store:
             "created_at": iso(row["created_at"]), "respond_by": iso(row["respond_by"]),
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
-            "overdue": late is not None, "overdue_kind": late,
+            # every deadline it is past now (both can be); overdue_kind is the first, the result one
+            "overdue": bool(late), "overdue_kind": late[-1] if late else None, "overdue_kinds": late,
             "public_summary": row["public_summary"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
             "community": row["community"],
         }
@@ -534,24 +535,8 @@ def new_reference(now: dt.datetime) -> str:
     return f"FB{local:%Y%m%d}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(5))
 
 
-def overdue_clause(now: dt.datetime):
-    return sa.or_(
-        sa.and_(entries.c.status.in_(OPEN), entries.c.responded_at.is_(None), entries.c.respond_by < now),
-        sa.and_(entries.c.status.in_(OPEN), entries.c.resolve_by < now),
-    )
-
-
-def overdue_kind(row, now: dt.datetime) -> str | None:
-    if row["status"] in OPEN and row["resolve_by"] is not None and row["resolve_by"] < now:
-        return "result"
-    if (row["status"] in OPEN and row["responded_at"] is None and row["respond_by"] is not None
-            and row["respond_by"] < now):
-        return "response"
-    return None
-
-
 def entry_filters(*, status: str | None = None, type: str | None = None, category: str | None = None,
-                  overdue: bool | None = None, community: str | None = None, ids: list[int] | None = None,
+                  overdue: bool | str | None = None, community: str | None = None, ids: list[int] | None = None,
                   exclude: tuple[str, ...] = (), now: dt.datetime) -> list:
     """The list's filters as SQL conditions: the one definition the list, the staff search and
     the CSV export share. `exclude`: types left out unless one is asked for (page feedback)."""
@@ -568,8 +553,8 @@ def entry_filters(*, status: str | None = None, type: str | None = None, categor
         where.append(entries.c.type.not_in(exclude))
     if category:
         where.append(entries.c.category == category)
-    if overdue is not None:
-        where.append(overdue_clause(now) if overdue else sa.not_(overdue_clause(now)))
+    if overdue is not None:     # true, false, or one measure: "response" / "result"
+        where.append(deadlines.filter_clause(overdue, now))
     return where
 
 

@@ -208,6 +208,15 @@ def check_entry(request: Request, entry: dict) -> dict:
     return entry
 
 
+def with_own_community(request: Request, data: dict) -> dict:
+    """A community's account records for its own community: an intake without one gets it filled in
+    (one that names another is still refused by check_community)."""
+    own = own_community(request)
+    if own is not None and isinstance(data, dict) and data.get("community") in (None, ""):
+        return {**data, "community": own}
+    return data
+
+
 def check_community(request: Request, community: str | None) -> None:
     """Writing for a community (an intake, a notice): a community's account writes only for its own."""
     own = own_community(request)

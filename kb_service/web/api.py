@@ -161,7 +161,8 @@ async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
     actor = require_staff(request, "log:write")
     svc = services(request)
-    sub = communities.parse(await params.read_json(request), svc.corpus, source="staff")
+    sub = communities.parse(access.with_own_community(request, await params.read_json(request)), svc.corpus,
+                            source="staff")
     access.check_community(request, sub.community)
     if sub.script_id is not None and sub.script_id not in svc.corpus.scripts:
         raise ValidationFailed([{"field": "script_id", "message": f"没有 id 为 {sub.script_id} 的话术"}])
@@ -198,7 +199,13 @@ async def export_csv(request: Request) -> Response:
     require_staff(request, "dashboard")
     svc = services(request)
     filters = queries.log_filters(request, svc.corpus)
-    return csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
+    return csv_response(await run_in_threadpool(
+        lambda: reports.export_csv(svc.store, filters, community_names=community_names(svc.corpus))))
+
+
+def community_names(corpus: Corpus) -> dict[str, str]:
+    """id -> the name staff know a community by (for the CSV)."""
+    return {c.id: c.label for c in corpus.communities.values()}
 
 
 def csv_response(text: str) -> Response:

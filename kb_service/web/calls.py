@@ -54,6 +54,10 @@ async def lookup_settings(request: Request) -> JSONResponse:
             "emotions": [{"id": k, "label": v} for k, v in fb.emotions.items()],
             "prefill": {sid: cfg.prefill(sid) for sid in corpus.scripts},
         },
+        # the record panel's 小区 selector (a community's account is offered only its own, see
+        # /api/staff/session); empty with one community, which the service then implies
+        "communities": [] if corpus.single_community else
+        [{"id": c.id, "label": c.label} for c in corpus.communities.values()],
     }, headers={"Cache-Control": "no-cache"})
 
 
@@ -90,7 +94,8 @@ async def staff_session(request: Request) -> JSONResponse:
     user = request.user
     if not user.is_authenticated or getattr(user, "via", "") != "session":
         raise Unauthorized("需要登录：请先在 /staff/login 登录")
-    return JSONResponse({"name": user.name, "role": user.role, "csrf": user.csrf, "login": "/staff/login"},
+    return JSONResponse({"name": user.name, "role": user.role, "csrf": user.csrf, "login": "/staff/login",
+                         "community": getattr(user, "community", None)},
                         headers={"Cache-Control": "no-store"})
 
 

@@ -63,6 +63,7 @@ ENTRY: Schema = {
         "created_at": STRING, "respond_by": nullable("string"), "resolve_by": nullable("string"),
         "responded_at": nullable("string"), "resolved_at": nullable("string"), "closed_at": nullable("string"),
         "overdue": {"type": "boolean"}, "overdue_kind": nullable("string"),
+        "overdue_kinds": {"type": "array", "items": {"type": "string", "enum": ["response", "result"]}},
         "public_summary": nullable("string"), "purged": {"type": "boolean"},
     },
 }

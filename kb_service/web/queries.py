@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from kb_service.content.model import Corpus
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
-from kb_service.inputs import Choice, Flag, IdList, Integer, Query, Text
+from kb_service.inputs import Choice, IdList, Integer, Overdue, Query, Text
 from kb_service.web import access
 
 KINDS = {"script": "话术", "template": "模板", "page": "页面"}
@@ -36,7 +36,7 @@ LOG_FILTERS = Query((
     Choice("status", "状态", options=STATUSES),
     Choice("type", "类型", options=_types),
     Choice("category", "分类", options=_categories),
-    Flag("overdue", "只看超时（true）或未超时（false）的"),
+    Overdue("overdue", "只看超时（true）、未超时（false）、超答复时限（response）或超处理时限（result）的"),
     Choice("community", "小区", "只看这个小区的条目", options=_communities),
     IdList("ids", "条目编号", "逗号分隔，最多 1000 个：看板上一个数字背后的条目", most=1000),
 ))

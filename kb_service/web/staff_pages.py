@@ -47,6 +47,7 @@ from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
 
 PAGE_SIZE = 50
+REPAIR = "repair"     # the feedback type whose tiers (snippets/feedback.yaml) the intake form offers
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
 # only their own paths under /staff/ and leave everything else to the site. The list lives here.
 LIST = "/staff/entries/"
@@ -68,8 +69,11 @@ PATCH_STATUS = Form("status", (PATCH["note"],))
 
 def page(request: Request, name: str, *, status_code: int = 200, sess: dict | None = None, **context) -> HTMLResponse:
     svc = services(request)
+    user = request.scope.get("user")
     html = views.render(name, site=svc.corpus.site, staff_name=sess["name"] if sess else None,
-                        csrf=sess["csrf"] if sess else "", **context)
+                        csrf=sess["csrf"] if sess else "",
+                        # the nav offers only what this role may open (no 统计 for an agent)
+                        staff_scopes=user.scopes if sess and user is not None and user.is_authenticated else frozenset(), **context)
     return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
 
 
@@ -253,7 +257,8 @@ def _list_url(filters: dict, number: int) -> str:
 async def export(request: Request, sess: dict) -> Response:
     svc = services(request)
     filters = queries.log_filters(request, svc.corpus)
-    return api.csv_response(await run_in_threadpool(reports.export_csv, svc.store, filters))
+    return api.csv_response(await run_in_threadpool(
+        lambda: reports.export_csv(svc.store, filters, community_names=api.community_names(svc.corpus))))
 
 
 # -- one entry --------------------------------------------------------------------------------------
@@ -334,7 +339,13 @@ async def _intake_page(request: Request, sess: dict, *, values: dict | None = No
     values = values or {}
     record = values.get("record") if isinstance(values.get("record"), dict) else {}
     now_local = local_now()
+    corpus = services(request).corpus
+    repair = corpus.feedback.types.get(REPAIR)
+    asked = request.query_params.get("community") or ""
     return page(request, "staff_intake.html", status_code=status_code, sess=sess,
+                tiers=[{"id": k, "name": s.name, "text": s.text} for k, s in (repair.tiers if repair else {}).items()],
+                default_tier=f"{repair.response.name}，{repair.response.text}内" if repair and repair.response else "",
+                preset_community=asked if asked in corpus.communities else "",
                 v={k: v for k, v in values.items() if isinstance(v, str)}, r=record, errors=errors or [],
                 labels=FIELD_LABELS, key=values.get("idempotency_key") or secrets.token_urlsafe(16),
                 default_time=now_local.strftime("%Y-%m-%dT%H:%M"), **(await _choices(request)))
@@ -348,15 +359,36 @@ async def intake_form(request: Request, sess: dict) -> Response:
 @staff_page(post=True, scope="log:write")
 async def intake(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
-    data = dict(form)
+    data = access.with_own_community(request, dict(form))
     data.setdefault("consent", "false")
+    kind = svc.corpus.feedback.types.get(data.get("type") if isinstance(data.get("type"), str) else "")
+    if not (kind and kind.tiers and data.get("tier")):
+        data.pop("tier", None)     # the tier select only means something for a type with tiers (报修)
     try:
         sub = communities.parse(data, svc.corpus, source="staff")
         access.check_community(request, sub.community)
     except ValidationFailed as exc:
-        return await _intake_page(request, sess, values=form, errors=exc.errors, status_code=422)
+        values, errors = await _community_from_history(request, form, exc.errors)
+        return await _intake_page(request, sess, values=values, errors=errors, status_code=422)
     entry, _created = await run_in_threadpool(lambda: svc.store.submit(sub, actor=sess["name"]))
     return see_other(f"/staff/entries/{entry['id']}?ok=created")
+
+
+async def _community_from_history(request: Request, form: dict, errors: list) -> tuple[dict, list]:
+    """No community chosen, but the caller's number called before: preselect the community of their
+    latest entry and say so (the person confirms by sending the form again)."""
+    phone = form.get("contact_phone")
+    if not any(e.get("field") == "community" for e in errors) or not isinstance(phone, str) or not phone.strip():
+        return form, errors
+    svc = services(request)
+    _total, rows = await run_in_threadpool(lambda: history.by_phone(svc.store, phone, limit=1))
+    latest = rows[0]["community"] if rows else None
+    if latest not in svc.corpus.communities:
+        return form, errors
+    name = svc.corpus.communities[latest].label
+    return ({**form, "community": latest},
+            [{**e, "message": f"已按这个号码上次来电预选“{name}”，请确认后再提交"} if e.get("field") == "community" else e
+             for e in errors])
 
 
 # -- dashboard, gaps -----------------------------------------------------------------------------------
@@ -383,7 +415,7 @@ async def dashboard(request: Request, sess: dict) -> Response:
     community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, corpus)["community"])
     days = insights.period_days(request.query_params.get("days"))
     now = utcnow()
-    window = insights.Window(days, now)
+    window = insights.window(days, now)
 
     def compute() -> dict:
         return {"d": reports.dashboard(svc.store, now=now, community=community),

@@ -12,7 +12,7 @@
   const LOG_URL = KB.api("improvement-log");
   const DRAFT_KEY = "kb-call-draft";
   const TZ = "Asia/Shanghai";
-  const FIELDS = ["type", "tier", "category", "occurred_at", "location", "contact_name", "contact_phone",
+  const FIELDS = ["community", "type", "tier", "category", "occurred_at", "location", "contact_name", "contact_phone",
     "consent", "content", "emotion", "cause", "proposed"];
 
   let config = null;
@@ -23,6 +23,9 @@
   let historyCtrl = null;
   let historySeq = 0;
   let lastHistory = null;
+  let ownCommunity = null;  // the signed-in account's community: the only one offered
+  let communityFrom = "";
+  let saveDone = false;     // this call is saved: nothing more to keep across a page load   // "page", "history", "own" or "person": where the chosen community came from
 
   // ---- helpers ------------------------------------------------------------------------------
   const el = KB.el;
@@ -99,6 +102,31 @@
     return out.concat(items.map(function (i) { return el("option", { value: i.id, text: i.label || i.name }); }));
   }
 
+  function communities() { return (config && config.communities) || []; }
+
+  // The community this page is about: a community page's data-community, or ?community= in the address.
+  function pageCommunity() {
+    const ids = communities().map(function (c) { return c.id; });
+    const marked = document.querySelector("[data-community]");
+    const asked = new URLSearchParams(window.location.search).get("community");
+    const found = [marked && marked.getAttribute("data-community"), asked].filter(function (c) { return ids.indexOf(c) >= 0; });
+    return found[0] || "";
+  }
+
+  // Offer every community, or only the account's own (preset and fixed: the server fills it in too).
+  function syncCommunities() {
+    const box = field("community");
+    if (!box) return;
+    const all = communities();
+    const offered = ownCommunity ? all.filter(function (c) { return c.id === ownCommunity; }) : all;
+    const keep = box.value;
+    box.textContent = "";
+    options(offered, ownCommunity ? "" : "请选择小区").forEach(function (o) { box.appendChild(o); });
+    if (ownCommunity) { box.value = ownCommunity; communityFrom = "own"; }
+    else box.value = offered.some(function (c) { return c.id === keep; }) ? keep : "";
+    panel.querySelector("#kb-call-community-label").hidden = all.length < 2;
+  }
+
   function build(host) {
     const rec = config.record;
     panel = el("section", { id: "kb-call", className: "kb-call", hidden: true, "aria-labelledby": "kb-call-title" }, [
@@ -106,6 +134,7 @@
       el("p", { className: "kb-call-script", id: "kb-call-script" }),
       el("form", { id: "kb-call-form", className: "kb-call-form", novalidate: true }, [
         el("div", { className: "kb-call-grid" }, [
+          el("label", { id: "kb-call-community-label" }, ["小区", el("select", { name: "community" }, [])]),
           el("label", {}, ["类型", el("select", { name: "type" }, options(rec.types))]),
           el("label", { id: "kb-call-tier-label" }, ["报修档位", el("select", { name: "tier" }, [])]),
           el("label", {}, ["分类", el("select", { name: "category" }, options(rec.categories, "（未分类）"))]),
@@ -132,6 +161,8 @@
     panel.querySelector("#kb-call-form").addEventListener("submit", function (e) { e.preventDefault(); save(); });
     panel.querySelector("#kb-call-close").addEventListener("click", close);
     field("type").addEventListener("change", syncType);
+    field("community").addEventListener("change", function () { communityFrom = "person"; });
+    syncCommunities();
     field("tier").addEventListener("change", showDeadlines);
     field("category").addEventListener("change", function () { renderHistory(lastHistory); });
     field("contact_phone").addEventListener("input", scheduleHistory);
@@ -174,6 +205,10 @@
 
   function prefill() {
     const pre = script && config.record.prefill ? config.record.prefill[script.id] || {} : {};
+    if (!ownCommunity && !field("community").value) {
+      const here = pageCommunity();
+      if (here) { field("community").value = here; communityFrom = "page"; }
+    }
     if (pre.type) field("type").value = pre.type;
     syncType();
     if (pre.tier) field("tier").value = pre.tier;
@@ -189,12 +224,15 @@
   }
 
   function fresh() {
+    saveDone = false;
     idempotencyKey = "call-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
     panel.querySelector("#kb-call-form").reset();
     field("occurred_at").value = beijing(new Date(), true);
     panel.querySelector("#kb-call-result").textContent = "";
     panel.querySelector("#kb-call-history").textContent = "";
     lastHistory = null;
+    communityFrom = "";
+    syncCommunities();
     prefill();
   }
 
@@ -206,6 +244,7 @@
     panel.dataset.restored = "";
     showScript();
     setStatus("");
+    learnAccount();
     field("contact_phone").focus();
     if (panel.scrollIntoView) panel.scrollIntoView({ block: "nearest" });
   }
@@ -230,6 +269,9 @@
   }
 
   function keepDraft() {
+    // after saving, the "change" of the field left for the copy button must not bring the saved
+    // call back as a draft on the next page load
+    if (saveDone) return;
     try {
       sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ path: window.location.pathname, query: lookupQuery(),
         script: script, values: values(), key: idempotencyKey }));
@@ -257,14 +299,23 @@
 
   // ---- saving -------------------------------------------------------------------------------
   function session() {
-    return KB.getJSON(SESSION_URL).then(function (answer) { return answer.status === 401 ? null : answer.data; });
+    return KB.getJSON(SESSION_URL).then(function (answer) {
+      const sess = answer.status === 401 ? null : answer.data;
+      if (sess && (sess.community || null) !== ownCommunity) { ownCommunity = sess.community || null; syncCommunities(); }
+      return sess;
+    });
+  }
+
+  // Who is signed in (if anyone): a community's account gets its community preset and fixed.
+  function learnAccount() {
+    session().catch(function () { /* offline: the server still checks on saving */ });
   }
 
   function body() {
     const v = values();
     const out = { type: v.type, content: v.content, consent: !!v.consent, idempotency_key: idempotencyKey,
       record: { occurred_at: v.occurred_at, place: v.location, emotion: v.emotion, cause: v.cause, proposed: v.proposed } };
-    ["category", "tier", "location", "contact_name", "contact_phone"].forEach(function (k) { if (v[k]) out[k] = v[k]; });
+    ["community", "category", "tier", "location", "contact_name", "contact_phone"].forEach(function (k) { if (v[k]) out[k] = v[k]; });
     if (script) out.script_id = script.id;
     return out;
   }
@@ -273,6 +324,11 @@
     if (!field("content").value.trim()) {
       setStatus("请先写来电内容。", "error");
       field("content").focus();
+      return;
+    }
+    if (communities().length > 1 && !field("community").value && !ownCommunity) {
+      setStatus("请先选择小区（业主住在哪个小区）。", "error");
+      field("community").focus();
       return;
     }
     keepDraft();
@@ -290,6 +346,7 @@
           setStatus("没有保存：" + (errs || res.data.error || "请检查后重试"), "error");
           return;
         }
+        saveDone = true;
         dropDraft();
         saved(res.data);
       });
@@ -348,8 +405,23 @@
       .then(function (data) {
         if (seq !== historySeq) return;
         lastHistory = data;
+        communityFromHistory(data);
         renderHistory(data);
       }).catch(function () { /* aborted or offline: the record can still be saved */ });
+  }
+
+  // A caller who called before most likely lives where they lived then: preset the community of
+  // their latest entry unless someone (or the page) chose one already.
+  function communityFromHistory(data) {
+    const box = field("community");
+    if (!data || !data.entries || !data.entries.length || ownCommunity) return;
+    if (box.value && communityFrom !== "history") return;
+    const latest = data.entries[0].community;
+    if (latest && communities().some(function (c) { return c.id === latest; })) {
+      box.value = latest;
+      communityFrom = "history";
+      keepDraft();
+    }
   }
 
   function renderHistory(data) {
@@ -429,6 +501,7 @@
         showScript();
         if (draft.script && lookupHost && typeof window.kbLookupOpen === "function") window.kbLookupOpen(draft.script, true);
         panel.dataset.restored = "1";
+        learnAccount();
         setStatus("已恢复刚才填写的内容。按 Enter 保存。", "ok");
         field("proposed").focus();
         scheduleHistory();

@@ -500,6 +500,7 @@
       this.results = {};
       answers.forEach(function (a) { self.results[a.channel] = a.data; });
       this.showParsed(values, fields);
+      this.forPublishing(values);
       this.showResults(this.results);
       this.status("");
       return;
@@ -515,6 +516,30 @@
     if (waiting.length) messages.push("还需填写：" + waiting.join("、") + "。");
     this.status(messages.join(" "), general.length > 0);
   };
+
+  // What "发布到小区公告" carries besides the text (notices.js): the community chosen here and,
+  // from the template's time range (停水 9:00 至 15:00), when the notice stops being current: the
+  // end of the outage. Values are Beijing wall-clock "2026-12-05 15:00" as the service parsed them.
+  FillPage.prototype.forPublishing = function (values) {
+    var button = document.getElementById("kb-fill-publish");
+    if (!button) return;
+    var end = "";
+    this.tpl.fields.forEach(function (f) {
+      var v = values[f.name];
+      if (f.type === "timerange" && v && v.end && v.end > end) end = v.end;
+    });
+    button.dataset.community = this.community || "";
+    // a range already over (the page warns about it) does not make the notice end before it starts
+    button.dataset.validUntil = end > beijingNow() ? end : "";
+  };
+
+  // "2026-12-05 15:00" in Beijing time, comparable with the service's parsed values.
+  function beijingNow() {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + (parts.hour === "24" ? "00" : parts.hour) + ":" + parts.minute;
+  }
 
   FillPage.prototype.fieldError = function (name, message) {
     var input = this.inputs[name];

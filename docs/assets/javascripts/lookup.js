@@ -23,6 +23,20 @@
   const PICKS_URL = KB.api("lookup/picks");
   const SESSION_URL = KB.api("staff/session");
 
+  // Material opens its own search overlay for any ?q= in the address (its shared-search link) and
+  // gives it the keystrokes. Here q is the lookup box's query (the record panel's login round trip
+  // comes back to ?q=…#kb-call). Material has mounted (and opened its search) by the time this
+  // script runs, so its search is shut again and emptied. Unchecked without a change event: Material
+  // reads the toggle when a key is pressed, and does not take q out of the address, which the
+  // lookup box reads.
+  (function shutSiteSearch() {
+    if (!document.getElementById("kb-lookup-q") || !new URL(window.location.href).searchParams.has("q")) return;
+    const toggle = document.getElementById("__search");
+    const box = document.querySelector("input.md-search__input");
+    if (box) { box.value = ""; box.blur(); }
+    if (toggle) toggle.checked = false;
+  })();
+
   // The general fallbacks (snippets/lookup.yaml), fetched once per page load.
   let config = null;
   let configPromise = null;

@@ -46,8 +46,11 @@
       var title = first.length <= 40 ? first : (document.getElementById("kb-fill-title") || {}).textContent || "通知";
       var body = first.length <= 40 ? lines.slice(1).join("\n").trim() : text;
       var template = (document.getElementById("kb-fill-id") || {}).textContent || "";
+      // fill.js: the community chosen there and the end of the time range (the notice's end)
+      var draft = { title: title, body: body, template: template, community: button.dataset.community || "",
+        valid_until: (button.dataset.validUntil || "").replace(" ", "T") };
       try {
-        sessionStorage.setItem("kb-notice-draft", JSON.stringify({ title: title, body: body, template: template }));
+        sessionStorage.setItem("kb-notice-draft", JSON.stringify(draft));
       } catch (e) { /* private mode: the staff page opens empty */ }
       location.href = KB.url("staff/notices/");
     });
