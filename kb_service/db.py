@@ -7,10 +7,12 @@ KB_DATABASE_URL says so. Times are stored as naive UTC on both, to compare the s
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from kb_service.errors import UsageError
@@ -59,6 +61,9 @@ entries = sa.Table(
     sa.Column("community", sa.String(40), index=True),            # snippets/communities/<id>.yaml
     # scrypt of the access code shown once to the resident (feedback/status.py); never the code itself
     sa.Column("access_hash", sa.String(120)),
+    # The reply staff write for the resident, shown on their status page only (public_summary is
+    # the one that goes on the public 你说我改 page).
+    sa.Column("resident_reply", sa.Text),
 )
 
 events = sa.Table(
@@ -189,6 +194,14 @@ notice_versions = sa.Table(
     sa.Column("reason", sa.String(200)),
 )
 
+# Secrets the service makes for itself on first start, shared by every node on one database:
+# `access-code` derives a submission's access code from its idempotency key (feedback/status.py).
+service_secrets = sa.Table(
+    "service_secrets", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+)
+
 schema_migrations = sa.Table(
     "schema_migrations", sa.MetaData(),
     sa.Column("version", sa.Integer, primary_key=True),
@@ -251,6 +264,12 @@ def _residents(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _secrets_and_replies(conn: sa.Connection) -> None:
+    """Issue 29: the service secret for derived access codes; issue 28: the resident's own reply."""
+    service_secrets.create(conn, checkfirst=True)
+    add_columns(conn, entries, "resident_reply")
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
@@ -258,6 +277,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (4, "entries.community", _communities),
     (5, "staff accounts, staff events, shared rate counters", _staff_accounts),
     (6, "access codes, status attempts, notices", _residents),
+    (7, "service secrets, entries.resident_reply", _secrets_and_replies),
 ]
 
 
@@ -376,3 +396,85 @@ def integrity_check(engine: Engine) -> str:
         return "ok"
     with engine.connect() as conn:
         return conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+
+
+def service_secret(engine: Engine, name: str = "access-code") -> bytes:
+    """The secret `name`, made (32 random bytes) the first time any node asks; cached per engine."""
+    cache = engine.__dict__.setdefault("_kb_secrets", {})
+    if name not in cache:
+        with engine.begin() as conn:
+            value = conn.scalar(sa.select(service_secrets.c.value).where(service_secrets.c.name == name))
+            if value is None:
+                insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+                conn.execute(insert(service_secrets).values(name=name, value=os.urandom(32))
+                             .on_conflict_do_nothing(index_elements=["name"]))
+                value = conn.scalar(sa.select(service_secrets.c.value).where(service_secrets.c.name == name))
+        cache[name] = bytes(value)
+    return cache[name]
+
+
+# -- shared counters (rate limits, lock-outs) -------------------------------------------------
+
+def _window(now: float, window: int) -> tuple[int, float]:
+    """(this window's start, weight of the previous window still inside the last `window` seconds)."""
+    start = int(now // window * window)
+    return start, 1 - (now - start) / window
+
+
+def take(engine: Engine, counters: list[tuple[str, int, int]], *, now: float) -> tuple[str, int] | None:
+    """Count one hit on every (name, limit, window) in ONE transaction, or on none of them.
+
+    The check and the count are one step: each counter row is upserted first (the database hands
+    out the new counts one at a time: SQLite takes the write lock at BEGIN IMMEDIATE, PostgreSQL
+    locks the upserted row until commit), then the sliding-window estimate (this window's count
+    plus the previous one's, weighted) is compared with the limit. Over a limit, the transaction
+    is rolled back, so a refused request counts nowhere and no more than `limit` requests are let
+    through however many arrive at once. Returns None when counted, else (name, seconds to wait)
+    for the first counter that refused."""
+    insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+    conn = engine.connect()
+    try:
+        tx = conn.begin()
+        refused = None
+        for name, limit, window in counters:
+            if limit <= 0:
+                continue
+            start, weight = _window(now, window)
+            stmt = insert(rate_counters).values(
+                name=name[:200], bucket=start, count=1,
+                expires_at=utcnow() + dt.timedelta(seconds=2 * window + 1))
+            stmt = stmt.on_conflict_do_update(index_elements=["name", "bucket"],
+                                              set_={"count": rate_counters.c.count + 1})
+            current = conn.execute(stmt.returning(rate_counters.c.count)).scalar_one()
+            previous = conn.scalar(sa.select(rate_counters.c.count).where(
+                rate_counters.c.name == name[:200], rate_counters.c.bucket == start - window)) or 0
+            if current + previous * weight > limit:
+                refused = (name, wait_seconds(now, window, limit, current - 1, previous))
+                break
+        if refused is None:
+            tx.commit()
+        else:
+            tx.rollback()
+        return refused
+    finally:
+        conn.close()
+
+
+def wait_seconds(now: float, window: int, limit: int, current: int, previous: int) -> int:
+    """Seconds until one more hit fits under `limit` (current, previous: the two windows' counts)."""
+    start, weight = _window(now, window)
+    if current + 1 > limit:                     # not before this window ends (then re-counted)
+        return max(1, int(start + window - now) + 1)
+    # previous * (1 - (t - start) / window) + current + 1 <= limit
+    needed = 1 - (limit - current - 1) / previous if previous else 0
+    return max(1, int(start + needed * window - now) + 1)
+
+
+def give_back(engine: Engine, names: list[tuple[str, int]], *, now: float) -> None:
+    """Undo one counted hit per (name, window): a request that turned out to be right."""
+    with engine.begin() as conn:
+        for name, window in names:
+            start, _ = _window(now, window)
+            conn.execute(rate_counters.update().where(
+                rate_counters.c.name == name[:200], rate_counters.c.bucket == start, rate_counters.c.count > 0)
+                .values(count=rate_counters.c.count - 1))

@@ -34,7 +34,7 @@ def move(client, entry_id, *steps, **extra):
 def test_access_code_is_shown_once_and_stored_hashed(db_client, app_settings):
     body = submit(db_client)
     code = body["access_code"]
-    assert re.fullmatch(r"[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}", code)
+    assert re.fullmatch(r"[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}", code)
     engine = sa.create_engine(app_settings.database_url)
     with engine.connect() as conn:
         stored = conn.scalar(sa.select(db.entries.c.access_hash).where(db.entries.c.id == body["id"]))
@@ -89,23 +89,140 @@ def test_missing_fields_are_a_clear_422(db_client):
                           headers={"content-type": "application/json"}).status_code == 400
 
 
-def test_guessing_is_throttled_per_reference_and_per_address(db_client):
+def test_guessing_is_throttled_per_reference_without_locking_out_the_owner(db_client):
+    """Issue 29: wrong codes from one network stop that network for this reference (about an
+    hour, not a day); the owner on another network still gets in with the right code."""
+    body = submit(db_client)
+    svc = db_client.app.state.services
+    limits = progress.LIMITS
+    ref, code = body["reference"], body["access_code"]
+    look = lambda address, **q: progress.look_up(svc.store, progress.parse_query({"reference": ref, **q}), address,
+                                                  clock=svc.limits.clock)
+    for i in range(limits.per_network):
+        try:
+            look("203.0.113.7", access_code="2222-2222-2222")
+        except progress.NotFound as exc:
+            assert exc.tries_left == limits.per_network - i - 1
+    try:
+        look("203.0.113.7", access_code=code)
+        raise AssertionError("the guessing network should be stopped")
+    except progress.TooManyAttempts as exc:
+        assert 0 < exc.extra["retry_after"] <= 2 * limits.hour and "24" not in exc.message
+    # the owner, elsewhere: the right code passes
+    assert look("198.51.100.20", access_code=code)["reference"] == ref
+    # IPv6: one /64 is one network
+    for _ in range(limits.per_network):
+        try:
+            look(f"2001:db8:1:2::{_ + 1}", access_code="2222-2222-2222")
+        except progress.NotFound:
+            pass
+    try:
+        look("2001:db8:1:2::ffff", access_code=code)
+        raise AssertionError("the same /64 should be stopped")
+    except progress.TooManyAttempts:
+        pass
+    assert look("2001:db8:1:3::1", access_code=code)["reference"] == ref
+
+
+def test_no_block_for_a_whole_address_across_references(db_client):
+    """Issue 29: a carrier NAT is one address for many households: 40 wrong look-ups for other
+    references from it do not stop a household behind it from checking its own."""
+    svc = db_client.app.state.services
+    body = submit(db_client)
+    for i in range(40):
+        try:
+            progress.look_up(svc.store, progress.parse_query(
+                {"reference": f"FB20200101-AAA{'23456789'[i % 8]}{'ABCDE'[i % 5]}", "access_code": "2222-2222-2222"}),
+                "100.64.0.1", clock=svc.limits.clock)
+        except (progress.NotFound, progress.TooManyAttempts):
+            pass
+    found = progress.look_up(svc.store, progress.parse_query(
+        {"reference": body["reference"], "access_code": body["access_code"]}), "100.64.0.1", clock=svc.limits.clock)
+    assert found["reference"] == body["reference"]
+
+
+def test_many_networks_together_stop_the_reference_for_at_most_hours(db_client):
+    svc = db_client.app.state.services
+    body = submit(db_client)
+    limits = progress.LIMITS
+    query = progress.parse_query({"reference": body["reference"], "access_code": "2222-2222-2222"})
+    for i in range(limits.per_reference):
+        try:
+            progress.look_up(svc.store, query, f"198.18.{i // limits.per_network}.1", clock=svc.limits.clock)
+        except progress.NotFound:
+            pass
+    right = progress.parse_query({"reference": body["reference"], "access_code": body["access_code"]})
+    try:
+        progress.look_up(svc.store, right, "192.0.2.99", clock=svc.limits.clock)
+        raise AssertionError("the reference should be paused")
+    except progress.TooManyAttempts as exc:
+        assert 0 < exc.extra["retry_after"] <= 2 * limits.hour
+    # an hour and a half later the weighted count has fallen under the limit: the owner gets in
+    later = lambda: svc.limits.clock() + 1.5 * limits.hour
+    assert progress.look_up(svc.store, right, "192.0.2.99", clock=later)["reference"] == body["reference"]
+
+
+def test_phone_guesses_stop_the_phone_method_only(db_client):
     body = submit(db_client)
     limits = progress.LIMITS
     for _ in range(limits.phone_per_reference):
         assert status(db_client, reference=body["reference"], phone_last4="0000").status_code == 404
-    # last-4 guesses for this reference are used up, even the right one now answers 429 ...
     r = status(db_client, reference=body["reference"], phone_last4="5678")
-    assert r.status_code == 429 and "retry-after" in r.headers
-    # ... while the access code still works until the reference's daily failures run out
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= limits.week
+    assert "查询码" in r.json()["error"]
     assert status(db_client, reference=body["reference"], access_code=body["access_code"]).status_code == 200
-    for _ in range(limits.per_reference - limits.phone_per_reference):
-        status(db_client, reference=body["reference"], access_code="2222-2222")
-    assert status(db_client, reference=body["reference"], access_code=body["access_code"]).status_code == 429
-    # an unknown reference is throttled the same way: a 429 tells nothing about existence
-    for _ in range(limits.per_reference):
-        status(db_client, reference="FB20200101-AAAAA", access_code="2222-2222")
-    assert status(db_client, reference="FB20200101-AAAAA", access_code="2222-2222").status_code == 429
+
+
+def test_wrong_answer_is_the_same_for_an_unknown_reference_on_the_page_too(db_client):
+    body = submit(db_client)
+    html = {"accept": "text/html"}
+    wrong = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-2222-2222"},
+                           headers=html, follow_redirects=False)
+    unknown = db_client.post("/api/feedback/status", data={"reference": "FB20200101-AAAAA", "access_code": "2222-2222-2222"},
+                             headers=html, follow_redirects=False)
+    assert wrong.status_code == unknown.status_code
+    left = f"还可以再试 {progress.LIMITS.per_network - 1} 次"
+    assert left in wrong.text and left in unknown.text
+
+
+def _concurrently(n, fn):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda i: fn(i), range(n)))
+
+
+def test_concurrent_wrong_codes_are_checked_at_most_the_limit(db_client):
+    """Issue 29: 60 wrong codes at once for one reference were checked 19 times against a limit
+    of 10: the count and the check are one database step now."""
+    svc = db_client.app.state.services
+    body = submit(db_client)
+    query = progress.parse_query({"reference": body["reference"], "access_code": "2222-2222-2222"})
+
+    def one(_):
+        try:
+            progress.look_up(svc.store, query, "203.0.113.9", clock=svc.limits.clock)
+        except progress.NotFound:
+            return "checked"
+        except progress.TooManyAttempts:
+            return "refused"
+    outcomes = _concurrently(60, one)
+    assert outcomes.count("checked") == progress.LIMITS.per_network, outcomes
+
+
+def test_concurrent_bad_bearer_tokens_are_checked_at_most_the_limit(db_client):
+    from kb_service.web import access
+
+    svc = db_client.app.state.services
+
+    def one(i):
+        try:
+            access.bearer_user(svc, f"wrong-token-{i}", "203.0.113.10")
+        except access.AuthFailed as exc:
+            return exc.status_code
+    outcomes = _concurrently(100, one)
+    assert outcomes.count(401) == access.BEARER_FAILURES, outcomes
+    # a right token (another network) still works: the limit is per network
+    assert access.bearer_user(svc, "test-staff-token-0001", "203.0.113.11").name == "tester"
 
 
 def test_not_satisfied_after_resolved_reopens_through_the_lifecycle(db_client):
@@ -127,11 +244,23 @@ def test_not_satisfied_after_resolved_reopens_through_the_lifecycle(db_client):
     assert db_client.patch(f"/api/improvement-log/{body['id']}", json={"status": "closed"}, headers=STAFF).status_code == 409
 
 
-def test_replay_gives_a_fresh_working_code(db_client):
-    first = submit(db_client, idempotency_key="k-123")
-    again = submit(db_client, idempotency_key="k-123")
-    assert again["reference"] == first["reference"]
+def test_replays_show_the_same_working_code(db_client):
+    """Issue 29: 8 concurrent replays of one submission showed 8 codes of which only the last
+    worked; now the code comes from the key (and the service's secret), the same every time."""
+    answers = _concurrently(8, lambda _: submit(db_client, idempotency_key="k-123"))
+    assert len({a["reference"] for a in answers}) == 1
+    assert len({a["access_code"] for a in answers}) == 1
+    assert status(db_client, reference=answers[0]["reference"], access_code=answers[0]["access_code"]).status_code == 200
+    other = submit(db_client, idempotency_key="k-124")
+    assert other["access_code"] != answers[0]["access_code"]
+
+
+def test_replay_of_an_entry_from_before_derived_codes_gets_a_working_code(db_client):
+    first = submit(db_client, idempotency_key="k-old")
+    progress.set_code(db_client.app.state.services.store.engine, first["id"], "AAAA-BBBB")   # an old random code
+    again = submit(db_client, idempotency_key="k-old")
     assert status(db_client, reference=first["reference"], access_code=again["access_code"]).status_code == 200
+    assert submit(db_client, idempotency_key="k-old")["access_code"] == again["access_code"]
 
 
 def test_html_form_lookup_and_reopen(db_client):

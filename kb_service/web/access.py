@@ -112,16 +112,19 @@ def bearer_user(svc: Services, token: str, address: str) -> StaffUser:
         raise AuthFailed("需要员工令牌：请求头 Authorization: Bearer <令牌>")
     key = f"bearer-fail:{address}"
     try:
-        svc.limits.check(key, BEARER_FAILURES, 60, "令牌错误次数太多：每个地址每分钟最多 {limit} 次，请 {retry} 秒后再试")
+        # Counted before the token is checked, in one database step with the limit check, so a
+        # burst of wrong tokens cannot all be checked at once; a right token hands its count back.
+        svc.limits.reserve(key, BEARER_FAILURES, 60, "令牌错误次数太多：同一网络每分钟最多 {limit} 次，请 {retry} 秒后再试")
     except KBError as exc:
         raise AuthFailed(exc.message, exc.status_code, exc.extra.get("retry_after")) from None
     name = env_owner(svc, token)
     if name is not None:
+        svc.limits.release(key, 60)
         return StaffUser(name, accounts.ENV_ROLE)
     found = accounts.account_for_secret(svc.store.engine, token)
     if found is not None:
+        svc.limits.release(key, 60)
         return StaffUser(found["name"], found["role"], account_id=found["id"], community=found["community"])
-    svc.limits.add(key, 60)
     accounts.record(svc.store.engine, "bearer_failed", account=None, actor="-", address=address)
     raise AuthFailed("员工令牌无效")
 

@@ -113,11 +113,13 @@ async def submit_feedback(request: Request) -> Response:
         if wants_html:
             return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
         raise
-    code = progress.new_code()
+    # The same idempotency key always gives the same code, so every replay (even concurrent
+    # ones) shows a code that works.
+    code = await run_in_threadpool(progress.code_for_key, svc.store.engine, sub.idempotency_key)
     access_hash = await run_in_threadpool(progress.hash_code, code)
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, access_hash=access_hash))
-    if not created:   # the same browser again (same idempotency key): a fresh code that works
-        await run_in_threadpool(progress.set_code, svc.store.engine, entry["id"], code)
+    if not created:
+        await run_in_threadpool(progress.adopt_code, svc.store.engine, entry["id"], code)
     reply = {"id": entry["id"], "reference": entry["reference"], "access_code": code, "status": entry["status"],
              "type": entry["type"], "respond_by": entry["respond_by"], "resolve_by": entry["resolve_by"],
              "message": feedback_message(svc.corpus, entry), "replayed": not created,
