@@ -206,7 +206,8 @@ def cmd_purge(settings: Settings, args) -> int:
         counts = store.purge(cutoff, claims_closed_before=claims_cutoff, dry_run=args.dry_run)
     verb = "将删除" if args.dry_run else "已删除"
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
-          f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
+          f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个，"
+          f"清理了 {counts['texts']} 条的正文、记录或备注；搜索缺口记录中{verb}号码 {counts['gaps']} 条")
     if counts["kept_claims"]:
         why = (f"{claims.name}：办结前和办结后 {claims.text}内保留" if claims else "涉及赔偿主张且尚未办结")
         print(f"kb purge: 保留了 {counts['kept_claims']} 条涉及损害或赔偿主张的记录的联系方式（{why}，"
