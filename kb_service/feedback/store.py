@@ -283,7 +283,11 @@ class Store:
 
     @staticmethod
     def contacted(c: Change, how_when: dict) -> None:
-        """The resident was actually reached: the first time meets the response deadline."""
+        """The resident was actually reached: the first time meets the response deadline. Not
+        before the entry existed (to the minute: a phone intake is saved just after the call)."""
+        if how_when["at"] < c.row["created_at"].replace(second=0, microsecond=0):
+            raise ValidationFailed([{"field": "contacted.at", "message": "联系时间不能早于这条反馈登记的时间"
+                                     f"（{iso(c.row['created_at'])}）"}])
         if c.row["responded_at"] is None:
             c.values["responded_at"] = how_when["at"]
         c.log.append({"kind": "contacted", "data": {"how": how_when["how"], "at": iso(how_when["at"])}})
@@ -329,6 +333,16 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(entries.update().where(entries.c.community.is_(None), entries.c.type != "page")
                                 .values(community=community)).rowcount
+
+    def action_is_public(self, entry_id: int, action_id) -> bool:
+        """Whether an action of this entry shows on the public 你说我改 page."""
+        if isinstance(action_id, str) and action_id.strip().isdecimal() and len(action_id) < 12:
+            action_id = int(action_id)
+        if not isinstance(action_id, int) or isinstance(action_id, bool):
+            return False
+        with self.read() as conn:
+            return bool(conn.scalar(sa.select(actions.c.public).where(actions.c.id == action_id,
+                                                                      actions.c.entry_id == entry_id)))
 
     # -- content gaps --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from kb_service.errors import KBError, NotFound, Unauthorized
+from kb_service.errors import KBError, NotFound, Unauthorized, ValidationFailed
 from kb_service.web import accounts
 from kb_service.web import auth as sessions
 from kb_service.web.auth import COOKIE, Forbidden
@@ -231,19 +231,40 @@ def need(*scopes: str):
     return wrap
 
 
+# Each part of a PATCH needs its own scope (issue 29: an editor, who may add actions, could also
+# set `contacted` and `claim` in the same request).
+PART_SCOPES = {"status": "log:write", "owner": "log:write", "note": "log:write", "category": "log:write",
+               "satisfied": "log:write", "contacted": "log:write", "claim": "log:write", "reply": "log:write",
+               "publish": "approve", "action": "actions", "action_done": "actions"}
+
+
 def patch_scopes(patch: dict) -> list[str]:
-    """Which scopes a change to an entry needs: closing, publishing and public actions need a
-    supervisor's approval; actions are an editor's work; the rest is an agent's."""
+    """Which scopes a change to an entry needs, part by part: closing, publishing and anything
+    that puts a link or an action on the public page need a supervisor's approval; actions are an
+    editor's work; the rest is an agent's. An unknown part needs log:write (and is then refused
+    by the form check)."""
     if not isinstance(patch, dict):
         return ["log:write"]
-    out = []
-    if any(k in patch for k in ("status", "owner", "note", "category", "satisfied")):
-        out.append("log:write")
-    if patch.get("status") == "closed" or "publish" in patch:
-        out.append("approve")
-    if "action" in patch or "action_done" in patch:
-        out.append("actions")
-        action = patch.get("action")
-        if isinstance(action, dict) and action.get("public") is True:
-            out.append("approve")
-    return out or ["log:write"]
+    out = {PART_SCOPES.get(k, "log:write") for k in patch}
+    if patch.get("status") == "closed":
+        out.add("approve")
+    action = patch.get("action")
+    if isinstance(action, dict) and (action.get("public") is True or action.get("pr_url")):
+        out.add("approve")
+    return sorted(out) or ["log:write"]
+
+
+def check_patch(request: Request, store, entry: dict, patch: dict) -> None:
+    """What the scopes alone cannot tell: the link of a public action shows on the public page,
+    so only a supervisor or admin sets it; an owner is an account that may handle this entry."""
+    done = patch.get("action_done") if isinstance(patch, dict) else None
+    if isinstance(done, dict) and done.get("pr_url") and "approve" not in request.user.scopes:
+        if store.action_is_public(entry["id"], done.get("id")):
+            raise refuse(request.user, "approve")
+    owner = patch.get("owner") if isinstance(patch, dict) else None
+    if isinstance(owner, str) and owner.strip() and owner != entry.get("owner"):
+        names = set(request.app.state.services.settings.staff_tokens.values())
+        names |= set(accounts.owner_names(store.engine, community=entry.get("community")))
+        if owner.strip() not in names:
+            raise ValidationFailed([{"field": "owner", "message": "负责人应为能处理这条反馈的员工账号："
+                                     + ("、".join(sorted(names)) or "（还没有员工账号：kb staff add）")}])

@@ -222,8 +222,9 @@ async def update_entry(request: Request) -> JSONResponse:
     body = await params.read_json(request)
     actor = require_staff(request, *access.patch_scopes(body))
     store = services(request).store
-    if access.own_community(request) is not None:
-        access.check_entry(request, await run_in_threadpool(store.get, entry_id))
+    entry = await run_in_threadpool(store.get, entry_id)
+    access.check_entry(request, entry)
+    await run_in_threadpool(access.check_patch, request, store, entry, body)
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 

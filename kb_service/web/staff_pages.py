@@ -316,6 +316,7 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
             if needed not in request.user.scopes:
                 raise access.refuse(request.user, needed)
         entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
+        await run_in_threadpool(access.check_patch, request, svc.store, entry, patch)
         names = (await _choices(request, entry))["staff_names"]
         if patch.get("owner") and patch["owner"] not in names:
             raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])
