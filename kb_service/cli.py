@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -297,6 +298,11 @@ def cmd_staff(settings: Settings, args) -> int:
 def cmd_serve(settings: Settings, args) -> int:
     from kb_service.build import build
 
+    if args.reload and not loopback(args.host):
+        # The preview shows unpublished drafts and rebuilds on request: it is for the editor's
+        # own machine. Said first and on stderr, where an operator looks for problems.
+        print(f"kb: 警告：预览服务器监听在 {args.host}，同一网络里的任何人都能打开它、看到未发布的草稿；"
+              "预览请用 --host 127.0.0.1，对外服务请去掉 --reload", file=sys.stderr, flush=True)
     ensure_writable(settings.data_dir)
     sock = bind(args.host, args.port)
     report = build(settings, force=False)
@@ -338,6 +344,16 @@ SERVER_LIMITS = {"log_level": "warning", "access_log": False, "proxy_headers": F
                  "timeout_graceful_shutdown": 10}
 
 
+def loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Bind before building, so a taken port is reported at once in one line."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -361,7 +377,7 @@ def ensure_writable(path: Path) -> None:
     from kb_service.db import private_dir
 
     try:
-        private_dir(path)
+        private_dir(path, tighten=True)
         probe = path / ".kb-write-test"
         probe.write_text("ok")
         probe.unlink()

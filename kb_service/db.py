@@ -366,11 +366,17 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
-def private_dir(path: Path) -> None:
-    """A directory only its owner can enter (created 0700; a new one is never world-readable)."""
+def private_dir(path: Path, *, tighten: bool = False) -> None:
+    """A directory only its owner can enter (created 0700; a new one is never world-readable).
+
+    `tighten` (KB_DATA_DIR only: never a shared directory such as /tmp that merely holds a
+    database file): an existing directory of ours that others may read is made 0700 too
+    (issue 29: a data directory created by an older version kept 0755)."""
     if not path.exists():
         path.mkdir(parents=True, mode=0o700)
         os.chmod(path, 0o700)        # mkdir's mode is filtered by the umask
+    elif tighten and path.is_dir() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
 
 
 def private_file(path: Path) -> None:

@@ -54,7 +54,10 @@ def test_public_timeline_only(db_client):
     assert [t["status"] for t in s["timeline"]] == ["received"]
     db_client.patch(f"/api/improvement-log/{body['id']}", json={"owner": "李师傅", "note": "内部：业主脾气急"}, headers=STAFF)
     move(db_client, body["id"], "triaged", "in_progress", note="内部备注：找电工老张")
-    db_client.patch(f"/api/improvement-log/{body['id']}", json={"publish": "地库B区灯已全部更换。"}, headers=STAFF)
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"publish": "地库灯具已全部更换。"}, headers=STAFF)
+    # issue 28: the resident's reply is a field of its own, not the public summary of 你说我改
+    assert status(db_client, reference=body["reference"], access_code=body["access_code"]).json()["reply"] is None
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"reply": "地库B区灯已全部更换。"}, headers=STAFF)
     s = status(db_client, reference=body["reference"], access_code=body["access_code"]).json()
     text = str(s)
     for secret in ("李师傅", "业主脾气急", "老张", "王女士", "1381234", "5678", "地库B区灯坏了", "tester"):
@@ -62,6 +65,7 @@ def test_public_timeline_only(db_client):
     assert s["reply"] == "地库B区灯已全部更换。" and s["status"] == "in_progress"
     assert [t["status"] for t in s["timeline"]] == ["received", "triaged", "in_progress", None]
     assert "维修" in s["team"]
+    assert s["explanation"] and all(t["help"] for t in s["timeline"] if t["status"])
 
 
 def test_phone_last4_only_with_consent(db_client):
@@ -263,6 +267,48 @@ def test_replay_of_an_entry_from_before_derived_codes_gets_a_working_code(db_cli
     assert submit(db_client, idempotency_key="k-old")["access_code"] == again["access_code"]
 
 
+def test_status_page_is_a_site_page_that_survives_reload_back_and_bookmark(db_client):
+    """Issue 28: POST, then a redirect to a page of the site whose address carries the reference
+    only; reload shows it again; another device (no cookie) gets the form with the reference."""
+    body = submit(db_client)
+    move(db_client, body["id"], "triaged", "in_progress")
+    html = {"accept": "text/html"}
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"]},
+                       headers=html, follow_redirects=False)
+    assert r.status_code == 303
+    where = r.headers["location"]
+    assert where == f"/residents/status/{body['reference']}/" and body["access_code"] not in where
+    page = db_client.get(where)
+    assert page.status_code == 200 and "md-header" in page.text        # the site's own page, with its menu
+    assert "处理中" in page.text and progress.STEP_HELP["in_progress"] in page.text
+    assert body["access_code"] not in page.text
+    assert db_client.get(where).text.count('id="kb-status-result"') == 1           # reload
+    stranger = db_client.get(where, cookies={"kb_status": "x"})
+    assert 'id="kb-status-result"' not in stranger.text
+    assert f'value="{body["reference"]}"' in stranger.text and 'name="access_code"' in stranger.text
+
+
+def test_a_wrong_try_keeps_what_was_typed_and_says_tries_left(db_client):
+    body = submit(db_client)
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-3333-4444"},
+                       headers={"accept": "text/html"})
+    assert r.status_code == 404 and "md-header" in r.text
+    assert f'value="{body["reference"]}"' in r.text and 'value="2222-3333-4444"' in r.text
+    assert f"还可以再试 {progress.LIMITS.per_network - 1} 次" in r.text
+    assert "每个地址" not in r.text
+
+
+def test_reply_for_the_resident_shows_on_their_page_only(db_client):
+    body = submit(db_client)
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"reply": "王女士您好，灯已换好，请晚上看看。"}, headers=STAFF)
+    db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"]},
+                   headers={"accept": "text/html"})
+    page = db_client.get(f"/residents/status/{body['reference']}/")
+    assert "灯已换好" in page.text
+    entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
+    assert entry["public_summary"] is None and "灯已换好" in entry["resident_reply"]
+
+
 def test_html_form_lookup_and_reopen(db_client):
     body = submit(db_client)
     move(db_client, body["id"], "triaged", "in_progress", "resolved")
@@ -271,9 +317,10 @@ def test_html_form_lookup_and_reopen(db_client):
                        headers=html)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "已解决" in r.text and 'name="action" value="not_satisfied"' in r.text and "（周" in r.text
-    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"],
-                                                     "action": "not_satisfied", "comment": "<b>没修好</b>"}, headers=html)
-    assert r.status_code == 200 and "处理中" in r.text and "<b>没修好" not in r.text
+    r = db_client.post(f"/residents/status/{body['reference']}/", data={"action": "not_satisfied", "comment": "<b>没修好</b>"})
+    assert r.status_code == 200 and "处理中" in r.text and "<b>没修好" not in r.text and "已重新回到" in r.text
+    entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
+    assert entry["status"] == "in_progress" and any("<b>没修好</b>" in (e["note"] or "") for e in entry["events"])
     r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "bad"}, headers=html)
     assert r.status_code == 404 and "没有查到" in r.text
 

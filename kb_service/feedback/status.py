@@ -311,6 +311,15 @@ def checked(store: Store, query: Query, address: str, *, limits: Limits = LIMITS
     return row
 
 
+def row_for(engine: Engine, reference: str) -> dict | None:
+    """The entry of a reference, for a device that already proved it (the status page's cookie)."""
+    if not REFERENCE.match(reference):
+        return None
+    with reading(engine) as conn:
+        row = conn.execute(sa.select(entries).where(entries.c.reference == reference)).mappings().first()
+    return dict(row) if row else None
+
+
 def look_up(store: Store, query: Query, address: str, *, now: dt.datetime | None = None,
             limits: Limits = LIMITS, clock=time.time) -> dict:
     """The public status for a matching pair; NotFound otherwise (the failure stays counted)."""
@@ -323,7 +332,13 @@ def not_satisfied(store: Store, query: Query, address: str, *, now: dt.datetime 
     """The resident says the result did not satisfy them: that is the follow-up result, and the
     entry goes back to 处理中 through the lifecycle (resolved -> followed_up -> in_progress)."""
     row = checked(store, query, address, limits=limits, clock=clock)
-    note = "业主在进度查询页表示对处理结果不满意" + (f"：{query.comment}" if query.comment else "")
+    return reopen(store, row, query.comment, now=now)
+
+
+def reopen(store: Store, row: dict, comment: str | None, *, now: dt.datetime | None = None) -> dict:
+    """"Not satisfied" for an entry whose owner has already proved who they are (the code, the
+    phone ending, or the status page's signed cookie)."""
+    note = "业主在进度查询页表示对处理结果不满意" + (f"：{comment}" if comment else "")
     if row["status"] == "resolved":
         store.update(row["id"], {"status": "followed_up", "satisfied": False, "note": note}, actor="resident", now=now)
         store.update(row["id"], {"status": "in_progress", "note": "业主不满意，重新处理"}, actor="resident", now=now)
@@ -338,6 +353,17 @@ def not_satisfied(store: Store, query: Query, address: str, *, now: dt.datetime 
 
 
 # -- what a resident sees ---------------------------------------------------------------------------
+
+# What each step means for the resident, said on their status page (issue 28: 处理中 had no
+# explanation).
+STEP_HELP = {
+    "received": "我们已经登记了您的反馈，会在答复时限内联系您或在这里答复。",
+    "triaged": "已交给负责这类事情的团队，他们会安排人员处理。",
+    "in_progress": "负责团队正在处理：可能需要上门查看、联系相关单位或等配件。处理完会在这里更新，超过承诺时限也会在这里标出。",
+    "resolved": "处理完毕。如果问题没有解决或您不满意，可以在下面点“我不满意”，这条反馈会重新处理。",
+    "followed_up": "我们已回访了解您对处理结果的意见。",
+    "closed": "这条反馈已经结束。有新的问题请重新提交反馈。",
+}
 
 STEP_TEXT = {
     "received": "已受理：我们收到了您的反馈",
@@ -365,7 +391,8 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
     timeline = []
     for e in history:
         if e["kind"] == "created":
-            timeline.append({"at": iso(e["at"]), "status": "received", "text": STEP_TEXT["received"]})
+            timeline.append({"at": iso(e["at"]), "status": "received", "text": STEP_TEXT["received"],
+                             "help": STEP_HELP["received"]})
         elif e["kind"] == "status":
             target = e["to_status"]
             text = STEP_TEXT[target].format(team=team(config, row["category"]))
@@ -375,9 +402,9 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
                 text = "回访：您表示满意"
             elif target == "in_progress" and e["from_status"] == "followed_up":
                 text = "重新处理"
-            timeline.append({"at": iso(e["at"]), "status": target, "text": text})
-        elif e["kind"] == "publish":
-            timeline.append({"at": iso(e["at"]), "status": None, "text": "答复已发布"})
+            timeline.append({"at": iso(e["at"]), "status": target, "text": text, "help": STEP_HELP[target]})
+        elif e["kind"] == "reply":
+            timeline.append({"at": iso(e["at"]), "status": None, "text": "给您的答复已更新"})
     kind = config.types.get(row["type"])
     status = row["status"]
     late = status in ("received", "triaged", "in_progress") and row["resolve_by"] is not None and row["resolve_by"] < now
@@ -391,7 +418,9 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
         "respond_by": iso(row["respond_by"]), "respond_within": kind.response.text if kind and kind.response else None,
         "resolve_by": iso(row["resolve_by"]), "resolve_within": kind.result.text if kind and kind.result else None,
         "responded_at": iso(row["responded_at"]), "resolved_at": iso(row["resolved_at"]),
-        "overdue": late, "reply": row["public_summary"], "timeline": timeline,
+        "overdue": late, "explanation": STEP_HELP[status],
+        # written for this resident (entries.resident_reply), not the public summary of 你说我改
+        "reply": row.get("resident_reply"), "timeline": timeline,
         "can_say_not_satisfied": status in ("resolved", "followed_up"),
     }
 

@@ -196,7 +196,7 @@ class Store:
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
             "overdue": late is not None, "overdue_kind": late,
-            "public_summary": row["public_summary"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
+            "public_summary": row["public_summary"], "resident_reply": row["resident_reply"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
             "community": row["community"],
         }
 
@@ -230,13 +230,15 @@ class Store:
                 self.set_claim(c, change["claim"])
             if "publish" in change:
                 self.publish(c, change["publish"])
+            if "reply" in change:
+                self.reply(c, change["reply"])
             if "action" in change:
                 self.add_action(c, change["action"])
             if "action_done" in change:
                 self.action_done(c, change["action_done"])
             if not c.log:
                 raise ValidationFailed([{"field": "status", "message":
-                                         "没有要修改的内容：可提交 status、owner、category、note、contacted、claim、action、action_done 或 publish"}])
+                                         "没有要修改的内容：可提交 status、owner、category、note、contacted、claim、action、action_done、publish 或 reply"}])
             if c.values:
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(**c.values))
             for item in c.log:
@@ -297,6 +299,12 @@ class Store:
         if claim != bool(c.row["claim"]):
             c.values["claim"] = claim
             c.log.append({"kind": "claim", "data": {"claim": claim}})
+
+    @staticmethod
+    def reply(c: Change, text: str) -> None:
+        """The answer written for the resident, on their status page only (never public)."""
+        c.values["resident_reply"] = text
+        c.log.append({"kind": "reply", "note": text})
 
     @staticmethod
     def publish(c: Change, text: str) -> None:

@@ -14,7 +14,7 @@ from kb_service.feedback import reports
 from kb_service.feedback import status as progress
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
 from kb_service.times import local_now, local_time, utcnow
-from kb_service.web import access, calls, params, readiness, serializers
+from kb_service.web import access, calls, params, readiness, serializers, unavailable
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -104,9 +104,20 @@ async def render_template(request: Request) -> JSONResponse:
 async def submit_feedback(request: Request) -> Response:
     svc = services(request)
     check_same_origin(request.headers, str(request.base_url))
-    svc.limiter.hit(params.client_address(request))
     data, from_form = await params.read_submission(request)
     wants_html = from_form and "text/html" in request.headers.get("accept", "")
+    try:
+        return await store_feedback(request, svc, data, wants_html)
+    except unavailable.DOWN:
+        if not wants_html:
+            raise
+        # The plain form (no JavaScript): the page says nothing was saved and keeps what was typed.
+        return HTMLResponse(views.feedback_result(svc.corpus, unsaved=data, message=unavailable.message("POST")),
+                            status_code=503, headers=unavailable.headers())
+
+
+async def store_feedback(request: Request, svc, data: dict, wants_html: bool) -> Response:
+    svc.limiter.hit(params.client_address(request))
     try:
         sub = communities.parse(data, svc.corpus)
     except ValidationFailed as exc:

@@ -61,7 +61,7 @@ ENTRY: Schema = {
         "created_at": STRING, "respond_by": nullable("string"), "resolve_by": nullable("string"),
         "responded_at": nullable("string"), "resolved_at": nullable("string"), "closed_at": nullable("string"),
         "overdue": {"type": "boolean"}, "overdue_kind": nullable("string"),
-        "public_summary": nullable("string"), "purged": {"type": "boolean"},
+        "public_summary": nullable("string"), "resident_reply": nullable("string"), "purged": {"type": "boolean"},
     },
 }
 ENTRY_FULL: Schema = {

@@ -52,11 +52,11 @@ NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": views.CSP,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
                "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
-               "contacted": "已联系业主"}
+               "contacted": "已联系业主", "reply": "给业主的答复", "claim": "赔偿主张"}
 SOURCES = reports.SOURCES
 # Messages after a successful change (PRG redirect ?ok=...): fixed texts, never user input.
 DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
-        "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
+        "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存", "reply": "给业主的答复已保存",
         "created": "已登记，下面是这条记录"}
 FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施", "community": "小区"}
 # The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
@@ -296,7 +296,7 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if op == "contacted":
         at = form.get("at")
         return op, {"contacted": {"how": form.get("how"), "at": at.strip() if isinstance(at, str) else None}}
-    if op in ("owner", "note", "publish", "category"):
+    if op in ("owner", "note", "publish", "category", "reply"):
         value = form.get(op)
         return op, {op: value.strip() if isinstance(value, str) else ""}
     if op == "action":
