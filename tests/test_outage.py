@@ -12,6 +12,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,15 +55,17 @@ def own_postgres(tmp_path):
         if IN_CI:
             pytest.fail("需要 PostgreSQL 的 initdb/pg_ctl（CI=true 时不允许跳过）")
         pytest.skip("没有 initdb/pg_ctl")
-    data = tmp_path / "pgdata"
-    sock_dir = tmp_path / "pgsock"
+    # Not under tmp_path: pytest's directories are 0700 root, which the postgres user cannot enter.
+    home = Path(tempfile.mkdtemp(prefix="kb-test-pg-"))
+    data = home / "pgdata"
+    sock_dir = home / "sock"
     sock_dir.mkdir()
     as_user = []
     if os.geteuid() == 0:
         import pwd
         user = pwd.getpwnam("postgres")
-        os.chown(tmp_path, user.pw_uid, user.pw_gid)
-        os.chown(sock_dir, user.pw_uid, user.pw_gid)
+        for path in (home, sock_dir):
+            os.chown(path, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
 
@@ -72,13 +75,14 @@ def own_postgres(tmp_path):
     run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
     ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60"]
     options = f"-p {port} -k {sock_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    start = lambda: run(*ctl, "-o", options, "-l", str(tmp_path / "pg.log"), "start")
+    start = lambda: run(*ctl, "-o", options, "-l", str(home / "pg.log"), "start")
     stop = lambda: run(*ctl, "-m", "immediate", "stop")
     start()
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", start, stop
     finally:
         subprocess.run([*as_user, *ctl, "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_postgresql_stopped_answers_503_and_keeps_what_was_typed(built_project, own_postgres, caplog):
