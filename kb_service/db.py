@@ -152,8 +152,8 @@ rate_counters = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
 )
 
-# Failed progress look-ups (feedback/status.py): keyed by a SHA-256 of the reference or the
-# address, shared by every node on one database, so guessing is throttled across all of them.
+# Failed progress look-ups as counted before migration 7; no longer written (the look-up limits
+# are counters in rate_counters now, checked and counted in one step: db.take). Kept for old rows.
 status_attempts = sa.Table(
     "status_attempts", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
