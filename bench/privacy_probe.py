@@ -50,7 +50,10 @@ def main() -> int:
                      "location": "3栋2单元1202", "contact_name": "王女士", "contact_phone": "13812345678", "consent": True,
                      "record": None}
         complaint.pop("record")
+        community = c.get("/api/communities").json()["communities"][0]["id"]
+        complaint["community"] = community
         first = c.post("/api/feedback", json=complaint).json()
+        assert "reference" in first, first
         ref, code = first["reference"], first["access_code"]
         say(len(code.replace("-", "")) == 12, f"access code has 12 symbols (60 bits): {len(code.replace('-', ''))}")
 
@@ -76,7 +79,7 @@ def main() -> int:
             f"was 30 days), code {by_code.status_code}")
 
         # atomic limits
-        other = c.post("/api/feedback", json={"type": "suggestion", "content": "多装路灯"}).json()
+        other = c.post("/api/feedback", json={"type": "suggestion", "content": "多装路灯", "community": community}).json()
         with ThreadPoolExecutor(60) as pool:
             codes = list(pool.map(lambda _: httpx.post(url + "/api/feedback/status", timeout=60, headers=net("203.0.113.50"),
                                                        json={"reference": other["reference"],
@@ -87,7 +90,7 @@ def main() -> int:
                                                       headers={"authorization": f"Bearer wrong-{i}", **net("203.0.113.60")}
                                                       ).status_code, range(100)))
         say(codes.count(401) <= 20, f"100 concurrent bad bearer tokens: checked {codes.count(401)} times (limit 20; was 36)")
-        body = {"type": "suggestion", "content": "重放测试", "idempotency_key": "probe-replay-1"}
+        body = {"type": "suggestion", "content": "重放测试", "idempotency_key": "probe-replay-1", "community": community}
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: httpx.post(url + "/api/feedback", json=body, timeout=60).json(), range(8)))
         shown = {a["access_code"] for a in answers}

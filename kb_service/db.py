@@ -469,8 +469,11 @@ def take(engine: Engine, counters: list[tuple[str, int, int]], *, now: float) ->
 def wait_seconds(now: float, window: int, limit: int, current: int, previous: int) -> int:
     """Seconds until one more hit fits under `limit` (current, previous: the two windows' counts)."""
     start, weight = _window(now, window)
-    if current + 1 > limit:                     # not before this window ends (then re-counted)
-        return max(1, int(start + window - now) + 1)
+    if current + 1 > limit:
+        # Not before this window ends; then this window's count is the previous one, and it has
+        # to fade until one more fits: current * (1 - t / window) + 1 <= limit.
+        fade = 1 - (limit - 1) / current if current else 0
+        return max(1, int(start + window - now + fade * window) + 1)
     # previous * (1 - (t - start) / window) + current + 1 <= limit
     needed = 1 - (limit - current - 1) / previous if previous else 0
     return max(1, int(start + needed * window - now) + 1)
