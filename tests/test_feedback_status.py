@@ -277,7 +277,7 @@ def test_status_page_is_a_site_page_that_survives_reload_back_and_bookmark(db_cl
                        headers=html, follow_redirects=False)
     assert r.status_code == 303
     where = r.headers["location"]
-    assert where == f"/residents/status/{body['reference']}/" and body["access_code"] not in where
+    assert where == f"/residents/status/?ref={body['reference']}" and body["access_code"] not in where
     page = db_client.get(where)
     assert page.status_code == 200 and "md-header" in page.text        # the site's own page, with its menu
     assert "处理中" in page.text and progress.STEP_HELP["in_progress"] in page.text
@@ -304,7 +304,7 @@ def test_reply_for_the_resident_shows_on_their_page_only(db_client):
     db_client.patch(f"/api/improvement-log/{body['id']}", json={"reply": "王女士您好，灯已换好，请晚上看看。"}, headers=STAFF)
     db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"]},
                    headers={"accept": "text/html"})
-    page = db_client.get(f"/residents/status/{body['reference']}/")
+    page = db_client.get(f"/residents/status/?ref={body['reference']}")
     assert "灯已换好" in page.text
     entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
     assert entry["public_summary"] is None and "灯已换好" in entry["resident_reply"]
@@ -318,7 +318,7 @@ def test_html_form_lookup_and_reopen(db_client):
                        headers=html)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "已解决" in r.text and 'name="action" value="not_satisfied"' in r.text and "（周" in r.text
-    r = db_client.post(f"/residents/status/{body['reference']}/", data={"action": "not_satisfied", "comment": "<b>没修好</b>"})
+    r = db_client.post(f"/residents/status/?ref={body['reference']}", data={"action": "not_satisfied", "comment": "<b>没修好</b>"})
     assert r.status_code == 200 and "处理中" in r.text and "<b>没修好" not in r.text and "已重新回到" in r.text
     entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
     assert entry["status"] == "in_progress" and any("<b>没修好</b>" in (e["note"] or "") for e in entry["events"])

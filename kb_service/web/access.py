@@ -88,7 +88,9 @@ class StaffBackend(AuthenticationBackend):
                 user = await run_in_threadpool(session_user, svc, cookie)
                 if user is None:
                     return None
-        except unavailable.DOWN:
+        except unavailable.DOWN as exc:
+            if not unavailable.is_down(exc):
+                raise
             # The accounts are in the database: without it nobody can be checked (503, not 500).
             raise AuthFailed(unavailable.message(conn.scope["method"]), 503, unavailable.RETRY_AFTER) from None
             if path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:

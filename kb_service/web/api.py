@@ -108,8 +108,8 @@ async def submit_feedback(request: Request) -> Response:
     wants_html = from_form and "text/html" in request.headers.get("accept", "")
     try:
         return await store_feedback(request, svc, data, wants_html)
-    except unavailable.DOWN:
-        if not wants_html:
+    except unavailable.DOWN as exc:
+        if not wants_html or not unavailable.is_down(exc):
             raise
         # The plain form (no JavaScript): the page says nothing was saved and keeps what was typed.
         return HTMLResponse(views.feedback_result(svc.corpus, unsaved=data, message=unavailable.message("POST")),

@@ -73,7 +73,7 @@ async def feedback_status(request: Request) -> Response:
     if wants_html:
         # POST, then a page of the site that survives reload, back and a bookmark: its address
         # carries the reference only; this device may see it for VIEW_DAYS (a signed cookie).
-        ok = "?ok=reopened" if query.action == "not_satisfied" else ""
+        ok = "&ok=reopened" if query.action == "not_satisfied" else ""
         return _to_view(request, svc, result["reference"], ok)
     return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
@@ -105,13 +105,19 @@ def _views(svc, cookie: str | None, now: int) -> dict[str, int]:
     return out
 
 
+def view_url(reference: str) -> str:
+    """The page of one look-up: the site's 查询进度 page itself (same depth, so the built page's
+    relative links hold), with the reference, never the code, in the address."""
+    return f"/residents/status/?ref={reference}"
+
+
 def _to_view(request: Request, svc, reference: str, ok: str = "") -> Response:
     now = int(time.time())
     views_ = _views(svc, request.cookies.get(VIEW_COOKIE), now)
     views_.pop(reference, None)
     views_[reference] = now + VIEW_DAYS * 86400
     value = "|".join(f"{r}.{e}.{_sign(svc, r, e)}" for r, e in list(views_.items())[-VIEW_KEEP:])
-    response = RedirectResponse(f"/residents/status/{reference}/{ok}", status_code=303, headers=PAGE_HEADERS)
+    response = RedirectResponse(view_url(reference) + ok, status_code=303, headers=PAGE_HEADERS)
     response.set_cookie(VIEW_COOKIE, value, max_age=VIEW_DAYS * 86400, path="/residents/status/", httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
     return response
@@ -134,10 +140,16 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
 
 
 async def view(request: Request) -> Response:
-    """GET /residents/status/<reference>/: the progress, for a device that looked it up before;
-    otherwise the form with the reference filled in."""
+    """GET /residents/status/?ref=<reference>: the progress, for a device that looked it up
+    before; otherwise the form with the reference filled in. Without ?ref= the page as built."""
     svc = services(request)
-    reference = request.path_params["reference"].upper()
+    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    if not reference:
+        try:
+            shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
+        except OSError:
+            shell = status_page(svc)
+        return HTMLResponse(shell, headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
     allowed = reference in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time()))
     row = await run_in_threadpool(progress.row_for, svc.store.engine, reference) if allowed else None
     if row is None:
@@ -150,27 +162,29 @@ async def view(request: Request) -> Response:
 
 
 async def view_action(request: Request) -> Response:
-    """POST /residents/status/<reference>/: "not satisfied" from the status page (the signed
+    """POST /residents/status/?ref=<reference>: "not satisfied" from the status page (the signed
     cookie proves the device looked the entry up with its code)."""
     svc = services(request)
     check_same_origin(request.headers, str(request.base_url))
-    reference = request.path_params["reference"].upper()
+    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
     data, _ = await params.read_submission(request)
+    back = RedirectResponse(view_url(reference) if reference else "/residents/status/", status_code=303,
+                            headers=PAGE_HEADERS)
     if reference not in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time())):
-        return RedirectResponse(f"/residents/status/{reference}/", status_code=303, headers=PAGE_HEADERS)
+        return back
     comment = data.get("comment") if isinstance(data.get("comment"), str) else None
     if comment is not None and len(comment) > progress.QUERY_LIMITS["comment"]:
         raise ValidationFailed([{"field": "comment", "message": f"最多 {progress.QUERY_LIMITS['comment']} 个字"}])
     row = await run_in_threadpool(progress.row_for, svc.store.engine, reference)
     if row is None or data.get("action") != "not_satisfied":
-        return RedirectResponse(f"/residents/status/{reference}/", status_code=303, headers=PAGE_HEADERS)
+        return back
     try:
         await run_in_threadpool(lambda: progress.reopen(svc.store, row, (comment or "").strip() or None))
     except KBError as exc:
         result = await run_in_threadpool(progress.public_status, svc.store, row)
         return HTMLResponse(status_page(svc, s=result, error=exc.message, title=TITLES.get(exc.status_code, "请求有误")),
                             status_code=exc.status_code, headers=PAGE_HEADERS)
-    return RedirectResponse(f"/residents/status/{reference}/?ok=reopened", status_code=303, headers=PAGE_HEADERS)
+    return RedirectResponse(view_url(reference) + "&ok=reopened", status_code=303, headers=PAGE_HEADERS)
 
 
 async def page_comment(request: Request) -> JSONResponse:

@@ -21,6 +21,21 @@ RETRY_AFTER = 10
 # timeout too (every connection stuck waiting on a database that does not answer).
 DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 SAFE = ("GET", "HEAD", "OPTIONS")
+# SQLite reports a missing table as an OperationalError too: that is a bug (500), not an outage.
+SQLITE_OUTAGES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN",
+                  "SQLITE_READONLY", "SQLITE_PROTOCOL", "SQLITE_NOMEM")
+
+
+def is_down(exc: Exception) -> bool:
+    """Whether a database error means "cannot be reached or cannot write now" (try again later)."""
+    if isinstance(exc, (sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    name = getattr(exc.orig, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith(SQLITE_OUTAGES)
+    return True          # PostgreSQL: OperationalError is the connection or the server going away
 
 
 def message(method: str) -> str:
@@ -35,6 +50,9 @@ def headers() -> dict[str, str]:
 
 
 async def database_down(request: Request, exc: Exception) -> Response:
+    if not is_down(exc):
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "服务器内部错误，请稍后重试；如持续出现请联系管理员"}, status_code=500)
     # The statement's parameters are never in the message (engines use hide_parameters).
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                 type(getattr(exc, "orig", exc)).__name__)
