@@ -49,6 +49,9 @@ def copy(src: Path, dest: Path) -> None:
     try:
         source.execute("PRAGMA busy_timeout=30000")
         source.backup(target, pages=PAGES_PER_STEP)
+        # The copy carries the live database's WAL flag; opened again (the integrity check) it
+        # would grow -wal/-shm files beside it. A backup is one self-contained file.
+        target.execute("PRAGMA journal_mode=DELETE")
     finally:
         target.close()
         source.close()
@@ -66,12 +69,16 @@ def backup(url: str, dest: Path) -> dict:
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
     private_file(tmp)
-    copy(src, tmp)
-    result = integrity(tmp)
-    if result != "ok":
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"备份未通过完整性检查：{result}")
-    os.replace(tmp, dest)
+    try:
+        copy(src, tmp)
+        result = integrity(tmp)
+        if result != "ok":
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"备份未通过完整性检查：{result}")
+        os.replace(tmp, dest)
+    finally:
+        for leftover in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+            leftover.unlink(missing_ok=True)
     return {"path": dest, "bytes": dest.stat().st_size}
 
 

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -259,7 +260,8 @@ def cmd_purge(settings: Settings, args) -> int:
         picks = store.purge_picks(now=now, dry_run=args.dry_run)
     verb = "将删除" if args.dry_run else "已删除"
     print(f"kb purge: 保存期 {months} 个月，{cutoff:%Y-%m-%d} 之前提交的 {counts['entries']} 条反馈中{verb}"
-          f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个")
+          f"姓名 {counts['names']} 个、电话 {counts['phones']} 个、位置 {counts['locations']} 个，"
+          f"清理了 {counts['texts']} 条的正文、记录或备注；搜索缺口记录中{verb}号码 {counts['gaps']} 条")
     if counts["kept_claims"]:
         why = (f"{claims.name}：办结前和办结后 {claims.text}内保留" if claims else "涉及赔偿主张且尚未办结")
         print(f"kb purge: 保留了 {counts['kept_claims']} 条涉及损害或赔偿主张的记录的联系方式（{why}，"
@@ -350,6 +352,11 @@ def cmd_staff(settings: Settings, args) -> int:
 def cmd_serve(settings: Settings, args) -> int:
     from kb_service.build import build
 
+    if args.reload and not loopback(args.host):
+        # The preview shows unpublished drafts and rebuilds on request: it is for the editor's
+        # own machine. Said first and on stderr, where an operator looks for problems.
+        print(f"kb: 警告：预览服务器监听在 {args.host}，同一网络里的任何人都能打开它、看到未发布的草稿；"
+              "预览请用 --host 127.0.0.1，对外服务请去掉 --reload", file=sys.stderr, flush=True)
     ensure_writable(settings.data_dir)
     sock = bind(args.host, args.port)
     report = build(settings, force=False)
@@ -391,6 +398,16 @@ SERVER_LIMITS = {"log_level": "warning", "access_log": False, "proxy_headers": F
                  "timeout_graceful_shutdown": 10}
 
 
+def loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Bind before building, so a taken port is reported at once in one line."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -414,7 +431,7 @@ def ensure_writable(path: Path) -> None:
     from kb_service.db import private_dir
 
     try:
-        private_dir(path)
+        private_dir(path, tighten=True)
         probe = path / ".kb-write-test"
         probe.write_text("ok")
         probe.unlink()

@@ -7,10 +7,12 @@ KB_DATABASE_URL says so. Times are stored as naive UTC on both, to compare the s
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from kb_service.errors import UsageError
@@ -59,6 +61,9 @@ entries = sa.Table(
     sa.Column("community", sa.String(40), index=True),            # snippets/communities/<id>.yaml
     # scrypt of the access code shown once to the resident (feedback/status.py); never the code itself
     sa.Column("access_hash", sa.String(120)),
+    # The reply staff write for the resident, shown on their status page only (public_summary is
+    # the one that goes on the public 你说我改 page).
+    sa.Column("resident_reply", sa.Text),
 )
 
 events = sa.Table(
@@ -158,8 +163,8 @@ rate_counters = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
 )
 
-# Failed progress look-ups (feedback/status.py): keyed by a SHA-256 of the reference or the
-# address, shared by every node on one database, so guessing is throttled across all of them.
+# Failed progress look-ups as counted before migration 7; no longer written (the look-up limits
+# are counters in rate_counters now, checked and counted in one step: db.take). Kept for old rows.
 status_attempts = sa.Table(
     "status_attempts", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -198,6 +203,14 @@ notice_versions = sa.Table(
     sa.Column("valid_from", sa.DateTime, nullable=False),
     sa.Column("valid_until", sa.DateTime),
     sa.Column("reason", sa.String(200)),
+)
+
+# Secrets the service makes for itself on first start, shared by every node on one database:
+# `access-code` derives a submission's access code from its idempotency key (feedback/status.py).
+service_secrets = sa.Table(
+    "service_secrets", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
 )
 
 schema_migrations = sa.Table(
@@ -266,6 +279,12 @@ def _picks(conn: sa.Connection) -> None:
     lookup_picks.create(conn, checkfirst=True)
 
 
+def _secrets_and_replies(conn: sa.Connection) -> None:
+    """Issue 29: the service secret for derived access codes; issue 28: the resident's own reply."""
+    service_secrets.create(conn, checkfirst=True)
+    add_columns(conn, entries, "resident_reply")
+
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "entries, events, actions, search gaps, staff sessions", _initial),
     (2, "entries.claim: damage or compensation claims kept past the retention period", _claims),
@@ -274,6 +293,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (5, "staff accounts, staff events, shared rate counters", _staff_accounts),
     (6, "access codes, status attempts, notices", _residents),
     (7, "lookup picks: what agents opened from the lookup", _picks),
+    (8, "service secrets, entries.resident_reply", _secrets_and_replies),
 ]
 
 
@@ -362,11 +382,17 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
-def private_dir(path: Path) -> None:
-    """A directory only its owner can enter (created 0700; a new one is never world-readable)."""
+def private_dir(path: Path, *, tighten: bool = False) -> None:
+    """A directory only its owner can enter (created 0700; a new one is never world-readable).
+
+    `tighten` (KB_DATA_DIR only: never a shared directory such as /tmp that merely holds a
+    database file): an existing directory of ours that others may read is made 0700 too
+    (issue 29: a data directory created by an older version kept 0755)."""
     if not path.exists():
         path.mkdir(parents=True, mode=0o700)
         os.chmod(path, 0o700)        # mkdir's mode is filtered by the umask
+    elif tighten and path.is_dir() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
 
 
 def private_file(path: Path) -> None:
@@ -392,3 +418,88 @@ def integrity_check(engine: Engine) -> str:
         return "ok"
     with engine.connect() as conn:
         return conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+
+
+def service_secret(engine: Engine, name: str = "access-code") -> bytes:
+    """The secret `name`, made (32 random bytes) the first time any node asks; cached per engine."""
+    cache = engine.__dict__.setdefault("_kb_secrets", {})
+    if name not in cache:
+        with engine.begin() as conn:
+            value = conn.scalar(sa.select(service_secrets.c.value).where(service_secrets.c.name == name))
+            if value is None:
+                insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+                conn.execute(insert(service_secrets).values(name=name, value=os.urandom(32))
+                             .on_conflict_do_nothing(index_elements=["name"]))
+                value = conn.scalar(sa.select(service_secrets.c.value).where(service_secrets.c.name == name))
+        cache[name] = bytes(value)
+    return cache[name]
+
+
+# -- shared counters (rate limits, lock-outs) -------------------------------------------------
+
+def _window(now: float, window: int) -> tuple[int, float]:
+    """(this window's start, weight of the previous window still inside the last `window` seconds)."""
+    start = int(now // window * window)
+    return start, 1 - (now - start) / window
+
+
+def take(engine: Engine, counters: list[tuple[str, int, int]], *, now: float) -> tuple[str, int] | None:
+    """Count one hit on every (name, limit, window) in ONE transaction, or on none of them.
+
+    The check and the count are one step: each counter row is upserted first (the database hands
+    out the new counts one at a time: SQLite takes the write lock at BEGIN IMMEDIATE, PostgreSQL
+    locks the upserted row until commit), then the sliding-window estimate (this window's count
+    plus the previous one's, weighted) is compared with the limit. Over a limit, the transaction
+    is rolled back, so a refused request counts nowhere and no more than `limit` requests are let
+    through however many arrive at once. Returns None when counted, else (name, seconds to wait)
+    for the first counter that refused."""
+    insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+    conn = engine.connect()
+    try:
+        tx = conn.begin()
+        refused = None
+        for name, limit, window in counters:
+            if limit <= 0:
+                continue
+            start, weight = _window(now, window)
+            stmt = insert(rate_counters).values(
+                name=name[:200], bucket=start, count=1,
+                expires_at=utcnow() + dt.timedelta(seconds=2 * window + 1))
+            stmt = stmt.on_conflict_do_update(index_elements=["name", "bucket"],
+                                              set_={"count": rate_counters.c.count + 1})
+            current = conn.execute(stmt.returning(rate_counters.c.count)).scalar_one()
+            previous = conn.scalar(sa.select(rate_counters.c.count).where(
+                rate_counters.c.name == name[:200], rate_counters.c.bucket == start - window)) or 0
+            if current + previous * weight > limit:
+                refused = (name, wait_seconds(now, window, limit, current - 1, previous))
+                break
+        if refused is None:
+            tx.commit()
+        else:
+            tx.rollback()
+        return refused
+    finally:
+        conn.close()
+
+
+def wait_seconds(now: float, window: int, limit: int, current: int, previous: int) -> int:
+    """Seconds until one more hit fits under `limit` (current, previous: the two windows' counts)."""
+    start, weight = _window(now, window)
+    if current + 1 > limit:
+        # Not before this window ends; then this window's count is the previous one, and it has
+        # to fade until one more fits: current * (1 - t / window) + 1 <= limit.
+        fade = 1 - (limit - 1) / current if current else 0
+        return max(1, int(start + window - now + fade * window) + 1)
+    # previous * (1 - (t - start) / window) + current + 1 <= limit
+    needed = 1 - (limit - current - 1) / previous if previous else 0
+    return max(1, int(start + needed * window - now) + 1)
+
+
+def give_back(engine: Engine, names: list[tuple[str, int]], *, now: float) -> None:
+    """Undo one counted hit per (name, window): a request that turned out to be right."""
+    with engine.begin() as conn:
+        for name, window in names:
+            start, _ = _window(now, window)
+            conn.execute(rate_counters.update().where(
+                rate_counters.c.name == name[:200], rate_counters.c.bucket == start, rate_counters.c.count > 0)
+                .values(count=rate_counters.c.count - 1))

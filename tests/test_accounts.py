@@ -90,7 +90,13 @@ def test_api_reads_by_role(team):
 
 PATCHES = [
     ({"status": "triaged"}, ("agent", "supervisor", "admin")),
-    ({"owner": "张三"}, ("agent", "supervisor", "admin")),
+    ({"owner": "u-agent"}, ("agent", "supervisor", "admin")),
+    ({"contacted": {"how": "phone"}}, ("agent", "supervisor", "admin")),
+    ({"claim": True}, ("agent", "supervisor", "admin")),
+    # issue 29: an action does not carry the other parts along with the editor's scope
+    ({"action": {"what": "补充电梯话术", "kind": "script", "owner": "编辑部"}, "contacted": {"how": "phone"}},
+     ("supervisor", "admin")),
+    ({"action": {"what": "补充电梯话术", "kind": "script", "owner": "编辑部"}, "claim": True}, ("supervisor", "admin")),
     ({"publish": "已更换电梯导轨"}, ("supervisor", "admin")),
     ({"action": {"what": "补充电梯话术", "kind": "script", "owner": "编辑部"}}, ("editor", "supervisor", "admin")),
     ({"action": {"what": "公开改进", "kind": "page", "owner": "编辑部", "public": True}}, ("supervisor", "admin")),
@@ -189,3 +195,47 @@ def test_bearer_guessing_is_throttled(team):
     assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
     r = team.get("/api/improvement-log", headers=bearer(team.secrets["agent"]))
     assert r.status_code == 429 and "retry-after" in r.headers
+
+
+def test_only_a_supervisor_puts_a_link_on_the_public_page(team):
+    """Issue 29: an editor completed a supervisor-approved public action with any pr_url, which
+    then showed on 你说我改."""
+    entry = new_entry(team, team.secrets["supervisor"])
+    made = team.patch(f"/api/improvement-log/{entry}", headers=bearer(team.secrets["supervisor"]),
+                      json={"action": {"what": "公开改进", "kind": "page", "owner": "编辑部", "public": True}})
+    action = made.json()["actions"][-1]["id"]
+    link = {"action_done": {"id": action, "pr_url": "https://example.invalid/pr/1"}}
+    r = team.patch(f"/api/improvement-log/{entry}", json=link, headers=bearer(team.secrets["editor"]))
+    assert r.status_code == 403 and "权限不足" in r.json()["error"]
+    assert team.patch(f"/api/improvement-log/{entry}", json=link, headers=bearer(team.secrets["supervisor"])).status_code == 200
+    # a link on an internal action is the editor's own work
+    inner = team.patch(f"/api/improvement-log/{entry}", headers=bearer(team.secrets["editor"]),
+                       json={"action": {"what": "内部改进", "kind": "script", "owner": "编辑部"}}).json()["actions"][-1]["id"]
+    assert team.patch(f"/api/improvement-log/{entry}", headers=bearer(team.secrets["editor"]),
+                      json={"action_done": {"id": inner, "pr_url": "https://example.invalid/pr/2"}}).status_code == 200
+
+
+def test_owners_are_accounts_that_may_handle_the_entry(team):
+    entry = new_entry(team, team.secrets["agent"])
+    h = bearer(team.secrets["agent"])
+    for owner in ("张三", "u-editor", "<b>x</b>"):
+        r = team.patch(f"/api/improvement-log/{entry}", json={"owner": owner}, headers=h)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "owner", (owner, r.text)
+    for owner in ("u-supervisor", "envuser"):
+        assert team.patch(f"/api/improvement-log/{entry}", json={"owner": owner}, headers=h).status_code == 200
+
+
+def test_contacted_not_before_the_entry_existed(team):
+    entry = new_entry(team, team.secrets["agent"])
+    h = bearer(team.secrets["agent"])
+    r = team.patch(f"/api/improvement-log/{entry}", json={"contacted": {"how": "phone", "at": "2020-01-01 09:00"}}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "contacted.at"
+    assert team.patch(f"/api/improvement-log/{entry}", json={"contacted": {"how": "phone"}}, headers=h).status_code == 200
+
+
+def test_reset_ends_the_persons_sessions(team):
+    assert login(team, team.secrets["agent"]).status_code == 303
+    assert team.get("/staff/entries/", follow_redirects=False).status_code == 200
+    accounts.reset(team.engine, "u-agent")
+    r = team.get("/staff/entries/", follow_redirects=False)
+    assert r.status_code == 303 and "/staff/login" in r.headers["location"]

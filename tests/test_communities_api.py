@@ -321,3 +321,17 @@ def test_entries_are_assigned_to_accounts_of_their_community(app, corpus):
     assert assign(gone).status_code == 422
     assert assign("王芳").status_code == 303
     assert app.get(f"/api/improvement-log/{entry['id']}", headers=STAFF).json()["owner"] == "王芳"
+
+
+def test_another_communitys_notice_staff_page_is_not_there_for_a_community_account(app, corpus):
+    """Issue 29: a binjiang-bound account opened a yangguang notice's staff page (publisher names,
+    history, edit form): 404, as for entries."""
+    mine, other = ids(corpus)[:2]
+    engine = app.app.state.services.store.engine
+    boss = {"authorization": "Bearer " + accounts.add(engine, "小区主管", "supervisor", community=mine)}
+    theirs = app.post("/api/notices", json={"title": "停水通知", "body": "明天上午停水。", "community": other}, headers=STAFF)
+    ours = app.post("/api/notices", json={"title": "停电通知", "body": "明天上午停电。", "community": mine}, headers=STAFF)
+    assert theirs.status_code == ours.status_code == 201, theirs.text
+    assert app.get(f"/staff/notices/{theirs.json()['id']}", headers=boss).status_code == 404
+    assert app.post(f"/staff/notices/{theirs.json()['id']}", data={"op": "withdraw"}, headers=boss).status_code == 404
+    assert app.get(f"/staff/notices/{ours.json()['id']}", headers=boss).status_code == 200

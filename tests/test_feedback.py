@@ -403,7 +403,7 @@ def test_purge_removes_personal_data_only_from_old_entries(db_client):
     old, _ = store.submit(parse_submission(COMPLAINT, store.config), now=utcnow() - dt.timedelta(days=200))
     new = submit(db_client).json()
     counts = store.purge(utcnow() - dt.timedelta(days=183))
-    assert counts == {"entries": 1, "names": 1, "phones": 1, "locations": 1, "kept_claims": 0}
+    assert counts == {"entries": 1, "names": 1, "phones": 1, "locations": 1, "kept_claims": 0, "texts": 0, "gaps": 0}
     purged = db_client.get(f"/api/improvement-log/{old['id']}", headers=STAFF).json()
     kept = db_client.get(f"/api/improvement-log/{new['id']}", headers=STAFF).json()
     assert purged["contact_phone"] is None and purged["location"] is None and purged["purged"]

@@ -34,7 +34,7 @@ def move(client, entry_id, *steps, **extra):
 def test_access_code_is_shown_once_and_stored_hashed(db_client, app_settings):
     body = submit(db_client)
     code = body["access_code"]
-    assert re.fullmatch(r"[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}", code)
+    assert re.fullmatch(r"[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}-[23456789A-HJ-NP-Z]{4}", code)
     engine = sa.create_engine(app_settings.database_url)
     with engine.connect() as conn:
         stored = conn.scalar(sa.select(db.entries.c.access_hash).where(db.entries.c.id == body["id"]))
@@ -54,7 +54,10 @@ def test_public_timeline_only(db_client):
     assert [t["status"] for t in s["timeline"]] == ["received"]
     db_client.patch(f"/api/improvement-log/{body['id']}", json={"owner": "李师傅", "note": "内部：业主脾气急"}, headers=STAFF)
     move(db_client, body["id"], "triaged", "in_progress", note="内部备注：找电工老张")
-    db_client.patch(f"/api/improvement-log/{body['id']}", json={"publish": "地库B区灯已全部更换。"}, headers=STAFF)
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"publish": "地库灯具已全部更换。"}, headers=STAFF)
+    # issue 28: the resident's reply is a field of its own, not the public summary of 你说我改
+    assert status(db_client, reference=body["reference"], access_code=body["access_code"]).json()["reply"] is None
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"reply": "地库B区灯已全部更换。"}, headers=STAFF)
     s = status(db_client, reference=body["reference"], access_code=body["access_code"]).json()
     text = str(s)
     for secret in ("李师傅", "业主脾气急", "老张", "王女士", "1381234", "5678", "地库B区灯坏了", "tester"):
@@ -62,6 +65,7 @@ def test_public_timeline_only(db_client):
     assert s["reply"] == "地库B区灯已全部更换。" and s["status"] == "in_progress"
     assert [t["status"] for t in s["timeline"]] == ["received", "triaged", "in_progress", None]
     assert "维修" in s["team"]
+    assert s["explanation"] and all(t["help"] for t in s["timeline"] if t["status"])
 
 
 def test_phone_last4_only_with_consent(db_client):
@@ -89,23 +93,140 @@ def test_missing_fields_are_a_clear_422(db_client):
                           headers={"content-type": "application/json"}).status_code == 400
 
 
-def test_guessing_is_throttled_per_reference_and_per_address(db_client):
+def test_guessing_is_throttled_per_reference_without_locking_out_the_owner(db_client):
+    """Issue 29: wrong codes from one network stop that network for this reference (about an
+    hour, not a day); the owner on another network still gets in with the right code."""
+    body = submit(db_client)
+    svc = db_client.app.state.services
+    limits = progress.LIMITS
+    ref, code = body["reference"], body["access_code"]
+    look = lambda address, **q: progress.look_up(svc.store, progress.parse_query({"reference": ref, **q}), address,
+                                                  clock=svc.limits.clock)
+    for i in range(limits.per_network):
+        try:
+            look("203.0.113.7", access_code="2222-2222-2222")
+        except progress.NotFound as exc:
+            assert exc.tries_left == limits.per_network - i - 1
+    try:
+        look("203.0.113.7", access_code=code)
+        raise AssertionError("the guessing network should be stopped")
+    except progress.TooManyAttempts as exc:
+        assert 0 < exc.extra["retry_after"] <= 2 * limits.hour and "24" not in exc.message
+    # the owner, elsewhere: the right code passes
+    assert look("198.51.100.20", access_code=code)["reference"] == ref
+    # IPv6: one /64 is one network
+    for _ in range(limits.per_network):
+        try:
+            look(f"2001:db8:1:2::{_ + 1}", access_code="2222-2222-2222")
+        except progress.NotFound:
+            pass
+    try:
+        look("2001:db8:1:2::ffff", access_code=code)
+        raise AssertionError("the same /64 should be stopped")
+    except progress.TooManyAttempts:
+        pass
+    assert look("2001:db8:1:3::1", access_code=code)["reference"] == ref
+
+
+def test_no_block_for_a_whole_address_across_references(db_client):
+    """Issue 29: a carrier NAT is one address for many households: 40 wrong look-ups for other
+    references from it do not stop a household behind it from checking its own."""
+    svc = db_client.app.state.services
+    body = submit(db_client)
+    for i in range(40):
+        try:
+            progress.look_up(svc.store, progress.parse_query(
+                {"reference": f"FB20200101-AAA{'23456789'[i % 8]}{'ABCDE'[i % 5]}", "access_code": "2222-2222-2222"}),
+                "100.64.0.1", clock=svc.limits.clock)
+        except (progress.NotFound, progress.TooManyAttempts):
+            pass
+    found = progress.look_up(svc.store, progress.parse_query(
+        {"reference": body["reference"], "access_code": body["access_code"]}), "100.64.0.1", clock=svc.limits.clock)
+    assert found["reference"] == body["reference"]
+
+
+def test_many_networks_together_stop_the_reference_for_at_most_hours(db_client):
+    svc = db_client.app.state.services
+    body = submit(db_client)
+    limits = progress.LIMITS
+    query = progress.parse_query({"reference": body["reference"], "access_code": "2222-2222-2222"})
+    for i in range(limits.per_reference):
+        try:
+            progress.look_up(svc.store, query, f"198.18.{i // limits.per_network}.1", clock=svc.limits.clock)
+        except progress.NotFound:
+            pass
+    right = progress.parse_query({"reference": body["reference"], "access_code": body["access_code"]})
+    try:
+        progress.look_up(svc.store, right, "192.0.2.99", clock=svc.limits.clock)
+        raise AssertionError("the reference should be paused")
+    except progress.TooManyAttempts as exc:
+        assert 0 < exc.extra["retry_after"] <= 2 * limits.hour
+    # an hour and a half later the weighted count has fallen under the limit: the owner gets in
+    later = lambda: svc.limits.clock() + 1.5 * limits.hour
+    assert progress.look_up(svc.store, right, "192.0.2.99", clock=later)["reference"] == body["reference"]
+
+
+def test_phone_guesses_stop_the_phone_method_only(db_client):
     body = submit(db_client)
     limits = progress.LIMITS
     for _ in range(limits.phone_per_reference):
         assert status(db_client, reference=body["reference"], phone_last4="0000").status_code == 404
-    # last-4 guesses for this reference are used up, even the right one now answers 429 ...
     r = status(db_client, reference=body["reference"], phone_last4="5678")
-    assert r.status_code == 429 and "retry-after" in r.headers
-    # ... while the access code still works until the reference's daily failures run out
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= limits.week
+    assert "查询码" in r.json()["error"]
     assert status(db_client, reference=body["reference"], access_code=body["access_code"]).status_code == 200
-    for _ in range(limits.per_reference - limits.phone_per_reference):
-        status(db_client, reference=body["reference"], access_code="2222-2222")
-    assert status(db_client, reference=body["reference"], access_code=body["access_code"]).status_code == 429
-    # an unknown reference is throttled the same way: a 429 tells nothing about existence
-    for _ in range(limits.per_reference):
-        status(db_client, reference="FB20200101-AAAAA", access_code="2222-2222")
-    assert status(db_client, reference="FB20200101-AAAAA", access_code="2222-2222").status_code == 429
+
+
+def test_wrong_answer_is_the_same_for_an_unknown_reference_on_the_page_too(db_client):
+    body = submit(db_client)
+    html = {"accept": "text/html"}
+    wrong = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-2222-2222"},
+                           headers=html, follow_redirects=False)
+    unknown = db_client.post("/api/feedback/status", data={"reference": "FB20200101-AAAAA", "access_code": "2222-2222-2222"},
+                             headers=html, follow_redirects=False)
+    assert wrong.status_code == unknown.status_code
+    left = f"还可以再试 {progress.LIMITS.per_network - 1} 次"
+    assert left in wrong.text and left in unknown.text
+
+
+def _concurrently(n, fn):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda i: fn(i), range(n)))
+
+
+def test_concurrent_wrong_codes_are_checked_at_most_the_limit(db_client):
+    """Issue 29: 60 wrong codes at once for one reference were checked 19 times against a limit
+    of 10: the count and the check are one database step now."""
+    svc = db_client.app.state.services
+    body = submit(db_client)
+    query = progress.parse_query({"reference": body["reference"], "access_code": "2222-2222-2222"})
+
+    def one(_):
+        try:
+            progress.look_up(svc.store, query, "203.0.113.9", clock=svc.limits.clock)
+        except progress.NotFound:
+            return "checked"
+        except progress.TooManyAttempts:
+            return "refused"
+    outcomes = _concurrently(60, one)
+    assert outcomes.count("checked") == progress.LIMITS.per_network, outcomes
+
+
+def test_concurrent_bad_bearer_tokens_are_checked_at_most_the_limit(db_client):
+    from kb_service.web import access
+
+    svc = db_client.app.state.services
+
+    def one(i):
+        try:
+            access.bearer_user(svc, f"wrong-token-{i}", "203.0.113.10")
+        except access.AuthFailed as exc:
+            return exc.status_code
+    outcomes = _concurrently(100, one)
+    assert outcomes.count(401) == access.BEARER_FAILURES, outcomes
+    # a right token (another network) still works: the limit is per network
+    assert access.bearer_user(svc, "test-staff-token-0001", "203.0.113.11").name == "tester"
 
 
 def test_not_satisfied_after_resolved_reopens_through_the_lifecycle(db_client):
@@ -127,11 +248,66 @@ def test_not_satisfied_after_resolved_reopens_through_the_lifecycle(db_client):
     assert db_client.patch(f"/api/improvement-log/{body['id']}", json={"status": "closed"}, headers=STAFF).status_code == 409
 
 
-def test_replay_gives_a_fresh_working_code(db_client):
-    first = submit(db_client, idempotency_key="k-123")
-    again = submit(db_client, idempotency_key="k-123")
-    assert again["reference"] == first["reference"]
+def test_replays_show_the_same_working_code(db_client):
+    """Issue 29: 8 concurrent replays of one submission showed 8 codes of which only the last
+    worked; now the code comes from the key (and the service's secret), the same every time."""
+    answers = _concurrently(8, lambda _: submit(db_client, idempotency_key="k-123"))
+    assert len({a["reference"] for a in answers}) == 1
+    assert len({a["access_code"] for a in answers}) == 1
+    assert status(db_client, reference=answers[0]["reference"], access_code=answers[0]["access_code"]).status_code == 200
+    other = submit(db_client, idempotency_key="k-124")
+    assert other["access_code"] != answers[0]["access_code"]
+
+
+def test_replay_of_an_entry_from_before_derived_codes_gets_a_working_code(db_client):
+    first = submit(db_client, idempotency_key="k-old")
+    progress.set_code(db_client.app.state.services.store.engine, first["id"], "AAAA-BBBB")   # an old random code
+    again = submit(db_client, idempotency_key="k-old")
     assert status(db_client, reference=first["reference"], access_code=again["access_code"]).status_code == 200
+    assert submit(db_client, idempotency_key="k-old")["access_code"] == again["access_code"]
+
+
+def test_status_page_is_a_site_page_that_survives_reload_back_and_bookmark(db_client):
+    """Issue 28: POST, then a redirect to a page of the site whose address carries the reference
+    only; reload shows it again; another device (no cookie) gets the form with the reference."""
+    body = submit(db_client)
+    move(db_client, body["id"], "triaged", "in_progress")
+    html = {"accept": "text/html"}
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"]},
+                       headers=html, follow_redirects=False)
+    assert r.status_code == 303
+    where = r.headers["location"]
+    assert where == f"/residents/status/?ref={body['reference']}" and body["access_code"] not in where
+    page = db_client.get(where)
+    assert page.status_code == 200 and "md-header" in page.text        # the site's own page, with its menu
+    assert "处理中" in page.text and progress.STEP_HELP["in_progress"] in page.text
+    assert body["access_code"] not in page.text
+    assert db_client.get(where).text.count('id="kb-status-result"') == 1           # reload
+    db_client.cookies.clear()                                                   # another device
+    stranger = db_client.get(where)
+    assert 'id="kb-status-result"' not in stranger.text
+    assert f'value="{body["reference"]}"' in stranger.text and 'name="access_code"' in stranger.text
+
+
+def test_a_wrong_try_keeps_what_was_typed_and_says_tries_left(db_client):
+    body = submit(db_client)
+    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-3333-4444"},
+                       headers={"accept": "text/html"})
+    assert r.status_code == 404 and "md-header" in r.text
+    assert f'value="{body["reference"]}"' in r.text and 'value="2222-3333-4444"' in r.text
+    assert f"还可以再试 {progress.LIMITS.per_network - 1} 次" in r.text
+    assert "每个地址" not in r.text
+
+
+def test_reply_for_the_resident_shows_on_their_page_only(db_client):
+    body = submit(db_client)
+    db_client.patch(f"/api/improvement-log/{body['id']}", json={"reply": "王女士您好，灯已换好，请晚上看看。"}, headers=STAFF)
+    db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"]},
+                   headers={"accept": "text/html"})
+    page = db_client.get(f"/residents/status/?ref={body['reference']}")
+    assert "灯已换好" in page.text
+    entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
+    assert entry["public_summary"] is None and "灯已换好" in entry["resident_reply"]
 
 
 def test_html_form_lookup_and_reopen(db_client):
@@ -142,9 +318,10 @@ def test_html_form_lookup_and_reopen(db_client):
                        headers=html)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "已解决" in r.text and 'name="action" value="not_satisfied"' in r.text and "（周" in r.text
-    r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": body["access_code"],
-                                                     "action": "not_satisfied", "comment": "<b>没修好</b>"}, headers=html)
-    assert r.status_code == 200 and "处理中" in r.text and "<b>没修好" not in r.text
+    r = db_client.post(f"/residents/status/?ref={body['reference']}", data={"action": "not_satisfied", "comment": "<b>没修好</b>"})
+    assert r.status_code == 200 and "处理中" in r.text and "<b>没修好" not in r.text and "已重新回到" in r.text
+    entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
+    assert entry["status"] == "in_progress" and any("<b>没修好</b>" in (e["note"] or "") for e in entry["events"])
     r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "bad"}, headers=html)
     assert r.status_code == 404 and "没有查到" in r.text
 

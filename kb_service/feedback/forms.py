@@ -16,7 +16,8 @@ from kb_service.content.model import FeedbackConfig
 from kb_service.errors import KBError
 from kb_service.feedback.fields_spec import HONEYPOT, INTAKE, MISSING, SUBMISSION, Errors, check, choices, clean
 
-__all__ = ["HONEYPOT", "Submission", "choices", "from_form", "mask_phone", "mask_text", "parse_submission"]
+__all__ = ["HONEYPOT", "Submission", "choices", "find_numbers", "from_form", "mask_phone", "mask_text",
+           "parse_submission"]
 
 
 SCRIPT_ID = re.compile(r"^[a-z]+\.[a-z0-9-]{1,56}$")
@@ -138,26 +139,87 @@ def mask_phone(phone: str | None) -> str | None:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-# A mobile number however it is typed: 13812345678, 138-1234-5678, 138 1234 5678, +86 138…
-_PHONE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
-# A mainland ID-card number (18 characters, the last may be X), kept: first 3 and last 2.
-_ID_IN_TEXT = re.compile(r"(?<![\dA-Za-z])(\d{3})\d{13}(\d[\dXx])(?![\dA-Za-z])")
-# A landline with its area code: 0571-12345678, 010 8765 4321.
-_LANDLINE_IN_TEXT = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?\d{3,4}[\s-]?(\d{4})(?!\d)")
+# -- personal numbers in free text ----------------------------------------------------------------
+# One finder for every place that masks or refuses personal numbers (lists, exports, the gap log,
+# notices). Numbers are typed in many ways: 138-1234-5678, 138.1234.5678, 138  1234  5678,
+# full-width １３８－１２３４－５６７８, with invisible characters pasted inside, (0571)87654321,
+# an ID number in groups. So: invisible characters go, full-width digits and separators read as
+# ASCII, and up to three separators may stand between any two digits.
+
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]")
+_WIDE = re.compile("[\uff08\uff09\uff0b\uff0d\uff0e\uff10-\uff19\uff38\uff58\u3000\u2010-\u2015\u2212\u00b7\u30fb]")
+_WIDE_MAP = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+             "\u2212": "-", "\u00b7": ".", "\u30fb": ".", "\u3000": " "}
+_SEP = r"[ \t.\-/]{0,3}"
+_D = r"\d"
+PERSONAL_NUMBERS = [
+    # (kind, pattern): an 18-character ID (the last may be X), a mobile (with +86), a landline
+    # with its area code (in brackets or not), a 400/800 number.
+    ("id", re.compile(rf"(?<![\d])\d(?:{_SEP}\d){{16}}{_SEP}[\dXx](?![\d])")),
+    ("mobile", re.compile(rf"(?<![\d+])(?:(?:\+|00)86{_SEP})?1{_SEP}[3-9](?:{_SEP}{_D}){{9}}(?!\d)")),
+    ("landline", re.compile(rf"(?<!\d)\(?0\d{{2,3}}\)?{_SEP}\d(?:{_SEP}\d){{6,7}}(?!\d)")),
+    ("service", re.compile(rf"(?<!\d)[48]00{_SEP}\d(?:{_SEP}\d){{6}}(?!\d)")),
+]
 
 
-_FULLWIDTH_DIGITS = re.compile(r"[０-９＋（）]+")
+def _char(c: str) -> str:
+    return _WIDE_MAP.get(c) or unicodedata.normalize("NFKC", c) if _WIDE.fullmatch(c) else c
+
+
+def readable(text: str) -> str:
+    """`text` with invisible characters removed and full-width digits and separators as ASCII
+    (Chinese punctuation is left alone): what the number patterns are matched against."""
+    return "".join(_char(c) for c in _INVISIBLE.sub("", text))
+
+
+def _positions(text: str) -> list[int]:
+    """For each character of readable(text), its index in `text` (one more at the end)."""
+    at = [i for i, c in enumerate(text) if not _INVISIBLE.fullmatch(c)]
+    return at + [len(text)]
+
+
+def find_numbers(text: str) -> list[tuple[str, str, tuple[int, int]]]:
+    """Every personal number in `readable(text)`: (kind, its digits, its span there), longest kinds
+    first, never overlapping."""
+    text = readable(text)
+    found: list[tuple[str, str, tuple[int, int]]] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in PERSONAL_NUMBERS:
+        for m in pattern.finditer(text):
+            if any(m.start() < b and a < m.end() for a, b in taken):
+                continue
+            digits = re.sub(r"[^\dXx]", "", m.group())
+            if kind == "mobile" and len(digits) > 11:
+                digits = digits[-11:]                   # without +86 / 0086
+            found.append((kind, digits, m.span()))
+            taken.append(m.span())
+    return sorted(found, key=lambda f: f[2])
+
+
+def _masked(kind: str, digits: str) -> str:
+    if kind == "id":
+        return digits[:3] + "*" * 13 + digits[-2:]
+    if kind == "landline":
+        return digits[:-8 if len(digits) >= 11 else -7] + "-****" + digits[-4:]
+    return digits[:3] + "****" + digits[-4:]
 
 
 def mask_text(text: str) -> str:
-    """Phone and ID-card numbers typed into free text are masked too, wherever the text is shown
-    in a list or exported (full-width digits read as ASCII first)."""
+    """Phone and ID-card numbers typed into free text are masked, wherever the text is shown in
+    a list, exported or kept (the gap log); see find_numbers for the spellings covered. Text
+    around the numbers is left exactly as typed."""
     if not text:
         return text
-    text = _FULLWIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
-    text = _ID_IN_TEXT.sub(r"\1*************\2", text)
-    text = _PHONE_IN_TEXT.sub(r"\1****\2", text)
-    return _LANDLINE_IN_TEXT.sub(r"\1-****\2", text)
+    at = _positions(text)
+    out, last = [], 0
+    for kind, digits, (a, b) in find_numbers(text):
+        if kind == "service":
+            continue                                     # a company's 400/800 line is not personal
+        out.append(text[last:at[a]])
+        out.append(_masked(kind, digits))
+        last = at[b - 1] + 1
+    out.append(text[last:])
+    return "".join(out)
 
 
 def mask_name(name: str | None) -> str | None:

@@ -20,18 +20,15 @@ from sqlalchemy.engine import Engine
 from kb_service.content.model import Corpus
 from kb_service.db import notice_versions, notices, reading
 from kb_service.errors import Conflict, NotFound, ValidationFailed
+from kb_service.feedback.forms import find_numbers, readable
 from kb_service.inputs import Body, Choice, Invalid, Moment, Text
 from kb_service.times import iso, utcnow
 
 
-# Numbers that identify a person, or a number residents should not be sent to. Matched on the
-# digits; the service hotline(s) of the company and the communities are allowed.
-_REFUSE = [
-    ("手机号", re.compile(r"(?<![\d])1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?![\d])")),
-    ("身份证号", re.compile(r"(?<![\d])\d{6}(?:19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx](?![\d])")),
-    ("座机号", re.compile(r"(?<![\d])0\d{2,3}[\s-]?\d{7,8}(?![\d])")),
-    ("服务号码", re.compile(r"(?<![\d])[48]00[\s-]?\d{3}[\s-]?\d{4}(?![\d])")),
-]
+# Numbers that identify a person, or a number residents should not be sent to: found by the same
+# finder that masks lists (feedback/forms.find_numbers: every spacing, width and invisible
+# character); the service hotline(s) of the company and the communities are allowed.
+_LABELS = {"mobile": "手机号", "id": "身份证号", "landline": "座机号", "service": "服务号码"}
 _WARN = re.compile(r"(?<![\d:：.\-/年月日])\d{7,8}(?![\d:：.\-/年月日])")
 
 
@@ -64,13 +61,17 @@ def hotlines(corpus: Corpus) -> set[str]:
 def personal_numbers(text: str, allowed: set[str]) -> tuple[list[str], list[str]]:
     """(refused, warned) descriptions of numbers found in `text`, masked."""
     refused, warned = [], []
-    for label, pattern in _REFUSE:
-        for m in pattern.finditer(text):
-            digits = re.sub(r"\D", "", m.group(0))
-            if digits not in allowed:
-                refused.append(f"{label} {mask(digits)}")
+    text = readable(text)
+    spans = []
+    for kind, digits, span in find_numbers(text):
+        spans.append(span)
+        if kind == "id" and not re.fullmatch(r"\d{6}(?:19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx]", digits):
+            continue                          # 18 digits that are not a birth-dated ID number
+        if digits not in allowed:
+            refused.append(f"{_LABELS[kind]} {mask(digits)}")
     for m in _WARN.finditer(text):
-        if m.group(0) not in allowed and not any(m.group(0) in r.replace("*", "") for r in refused):
+        inside = any(a <= m.start() and m.end() <= b for a, b in spans)
+        if m.group(0) not in allowed and not inside:
             warned.append(mask(m.group(0)))
     return refused, warned
 

@@ -1,15 +1,42 @@
 """Progress look-up for residents: access codes, the public timeline, "not satisfied", throttling.
 
-A submission's answer carries a short random access code, shown once; only its scrypt hash is
-stored. A resident looks up progress with the reference plus that code, or plus the last four
-digits of the phone they left with consent. What comes back is the public timeline only: the
-status steps, the team (never a person), the published reply and the promised dates; never
-content, contact data, owners or internal notes.
+A submission's answer carries an access code; only its scrypt hash is stored. A resident looks up
+progress with the reference plus that code, or plus the last four digits of the phone they left
+with consent. What comes back is the public timeline only: the status steps, the team (never a
+person), the reply written for the resident and the promised dates; never content, contact
+data, owners or internal notes.
 
-Guessing: every failed look-up is recorded (a SHA-256 of the reference and of the address, never
-the values) in the shared database, so all nodes on one database enforce the same limits. A
-wrong code, a wrong phone, an unknown or malformed reference all answer the same `NotFound`; the
-code is always hashed (against a dummy hash when there is no entry) and compared in constant time.
+The code of a submission with an idempotency key is derived from that key with the service's
+secret (db.service_secret), so every replay of one submission shows the same code, and every
+code the service has shown works.
+
+Guessing (issue 29). The code is 12 symbols of 32 (60 bits), so limits can be short and need not
+lock the owner out for days. Each attempt is counted BEFORE it is checked, in one database step
+with the limit check (db.take), so a burst of concurrent guesses is never checked more often than
+the limit; a right answer hands its count back. The counters, all sliding one-hour windows except
+the phone's:
+
+- per reference and client network (an IPv4 address, an IPv6 /64): 10 wrong tries an hour. A
+  person guessing from one network stops there; the owner on another network is not affected.
+- per reference, every network together: 100 wrong tries an hour. Only someone guessing from
+  more than 10 networks at once reaches it; the owner then waits at most until the hour's wrong
+  tries fall out of the window (Retry-After says how long), never days.
+- phone endings per reference: 5 wrong tries per 7 days; this stops the phone method only, the
+  code still works.
+
+No counter covers a network across all references: a carrier NAT shares one address among many
+households, and one household's typos must not stop the others (the per-minute request limit in
+web/resident_pages.py only slows floods; it is not a lock-out).
+
+Odds for someone who knows a reference and guesses for a year at the highest rate allowed
+(100 an hour, doubled for the window boundary: at most 1.75 million tries a year):
+1.75e6 / 2^60 = 1.5e-12 for a 12-symbol code (8-symbol codes issued before: 1.75e6 / 2^40 =
+1.6e-6); phone endings: 5 per 7 days = 261 a year out of 10,000 = 2.6 % (a reference is known
+only to the resident; the lookup shows the public timeline only).
+
+A wrong code, a wrong phone, an unknown or malformed reference all answer the same `NotFound`;
+the code is always hashed (against a dummy hash when there is no entry) and compared in constant
+time. Counter names carry a SHA-256 of the reference and of the network, never the values.
 """
 
 from __future__ import annotations
@@ -17,39 +44,41 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kb_service.content.model import FeedbackConfig
-from kb_service.db import entries, events, reading, status_attempts
+from kb_service.db import entries, events, give_back, rate_counters, reading, service_secret, take
 from kb_service.errors import Conflict, KBError, NotFound, ValidationFailed
 from kb_service.feedback.store import STATUSES, Store
 from kb_service.inputs import Body, Choice, Text
 from kb_service.times import iso, utcnow
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # 32 symbols, no 0/O, 1/I
-CODE_LENGTH = 8                                      # 8 x 5 bits = 40 bits
+CODE_LENGTH = 12                                     # 12 x 5 bits = 60 bits
 SCRYPT = {"n": 2 ** 12, "r": 8, "p": 1}              # 4 MiB, ~10 ms per hash on one core
 REFERENCE = re.compile(r"^FB\d{8}-[23456789A-HJ-NP-Z]{5}$")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Failed look-ups allowed before further attempts answer 429 (nothing is checked then)."""
-    per_reference: int = 10                      # any method, per reference, per day
-    phone_per_reference: int = 5                 # last-4 guesses per reference, per 30 days
-    per_address: int = 30                        # per client address, per day
-    day: dt.timedelta = dt.timedelta(days=1)
-    month: dt.timedelta = dt.timedelta(days=30)
+    """Wrong look-ups allowed per sliding window before further attempts answer 429 (unchecked)."""
+    per_network: int = 10                        # per reference and client network, per hour
+    per_reference: int = 100                     # per reference, all networks together, per hour
+    phone_per_reference: int = 5                 # last-4 guesses per reference, per week
+    hour: int = 3600
+    week: int = 7 * 24 * 3600
 
 
 LIMITS = Limits()
 NOT_FOUND = ("没有查到：编号和查询码（或电话后四位）对不上。请核对后重试；"
-             "编号形如 FB20261201-ABCDE，查询码在提交成功的页面上（8 位字母和数字）。")
+             "编号形如 FB20261201-ABCDE，查询码在提交成功的页面上（12 位字母和数字，早先的是 8 位）。")
 
 
 class TooManyAttempts(KBError):
@@ -58,10 +87,25 @@ class TooManyAttempts(KBError):
 
 # -- access codes ---------------------------------------------------------------------------------
 
+def _format(raw: str) -> str:
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
 def new_code() -> str:
-    """`ABCD-EF23`: 40 random bits, easy to read out and type on a phone."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return raw[:4] + "-" + raw[4:]
+    """`ABCD-EF23-GHJK`: 60 random bits, easy to read out and type on a phone."""
+    return _format("".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)))
+
+
+def code_for_key(engine: Engine, idempotency_key: str | None) -> str:
+    """The code for a submission: derived from its idempotency key with the service's secret
+    (kept in the database, so every node derives the same), so a replay shows the same code;
+    random when there is no key."""
+    if not idempotency_key:
+        return new_code()
+    digest = hmac.new(service_secret(engine), b"access-code\0" + idempotency_key.encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest, "big")
+    raw = "".join(CODE_ALPHABET[(number >> (5 * i)) & 31] for i in range(CODE_LENGTH))
+    return _format(raw)
 
 
 def normalize_code(text: str) -> str:
@@ -74,7 +118,7 @@ def hash_code(code: str, *, salt: bytes | None = None) -> str:
     return f"scrypt${SCRYPT['n']}${salt.hex()}${digest.hex()}"
 
 
-_DUMMY = hash_code("XXXXXXXX", salt=b"\0" * 16)
+_DUMMY = hash_code("XXXXXXXXXXXX", salt=b"\0" * 16)
 
 
 def code_matches(code: str, stored: str | None) -> bool:
@@ -86,10 +130,18 @@ def code_matches(code: str, stored: str | None) -> bool:
 
 
 def set_code(engine: Engine, entry_id: int, code: str) -> None:
-    """A replayed submission (same idempotency key, i.e. the same browser) gets a fresh code, so
-    the result page the resident sees always shows a code that works."""
     with engine.begin() as conn:
         conn.execute(entries.update().where(entries.c.id == entry_id).values(access_hash=hash_code(code)))
+
+
+def adopt_code(engine: Engine, entry_id: int, code: str) -> None:
+    """A replay: the derived code already works, unless the entry was stored before codes were
+    derived from the key (its random code was shown once, by an older version): then it gets the
+    derived one, which every later replay shows too."""
+    with reading(engine) as conn:
+        stored = conn.scalar(sa.select(entries.c.access_hash).where(entries.c.id == entry_id))
+    if not code_matches(code, stored):
+        set_code(engine, entry_id, code)
 
 
 # -- the request ------------------------------------------------------------------------------------
@@ -138,35 +190,78 @@ def _key(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
 
-def check_allowed(engine: Engine, query: Query, address: str, *, now: dt.datetime | None = None,
-                  limits: Limits = LIMITS) -> None:
-    """429 when this reference or this address has used up its failed attempts."""
-    now = now or utcnow()
-    ref, addr = _key("ref", query.reference), _key("addr", address)
-    count = sa.select(sa.func.count()).select_from(status_attempts)
+def network(address: str) -> str:
+    """The part of a client address one household or one attacker holds: IPv4 whole, IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _counters(query: Query, address: str, limits: Limits) -> list[tuple[str, int, int]]:
+    ref = _key("ref", query.reference)
+    counters = [(f"status-net:{ref[:32]}:{_key('net', network(address))[:32]}", limits.per_network, limits.hour),
+                (f"status-ref:{ref}", limits.per_reference, limits.hour)]
+    if query.method == "phone":
+        counters.append((f"status-phone:{ref}", limits.phone_per_reference, limits.week))
+    return counters
+
+
+def reserve(engine: Engine, query: Query, address: str, *, now: float | None = None,
+            limits: Limits = LIMITS) -> list[tuple[str, int]]:
+    """Count this attempt as a wrong one before it is checked (one database step with the limit
+    check); 429 when a counter is used up. Returns what `release` hands back if it was right."""
+    now = time.time() if now is None else now
+    counters = _counters(query, address, limits)
+    refused = take(engine, counters, now=now)
+    if refused is not None:
+        name, wait = refused
+        if name.startswith("status-phone:"):
+            raise TooManyAttempts("用电话后四位查询这个编号的错误次数太多，请改用查询码查询，"
+                                  f"或拨打物业服务电话；约 {_duration(wait)}后可再用电话后四位查询。",
+                                  retry_after=wait)
+        raise TooManyAttempts(f"这个编号的查询错误次数太多，为防止他人猜测查询码，暂停查询约 {_duration(wait)}。"
+                              "请核对编号和查询码；着急的话请拨打物业服务电话查询。", retry_after=wait)
+    return [(name, window) for name, _, window in counters]
+
+
+def release(engine: Engine, reserved: list[tuple[str, int]], *, now: float | None = None) -> None:
+    give_back(engine, reserved, now=time.time() if now is None else now)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f" {seconds} 秒"
+    if seconds < 5400:
+        return f" {round(seconds / 60)} 分钟"
+    if seconds < 2 * 86400:
+        return f" {round(seconds / 3600)} 小时"
+    return f" {round(seconds / 86400)} 天"
+
+
+def tries_left(engine: Engine, query: Query, address: str, *, now: float | None = None,
+               limits: Limits = LIMITS) -> int:
+    """Wrong tries left for this reference from this network in the current hour (for the page)."""
+    now = time.time() if now is None else now
+    left = None
+    for name, limit, window in _counters(query, address, limits):
+        used = estimate(engine, name, window, now)
+        left = min(left if left is not None else limit, max(0, int(limit - used)))
+    return left or 0
+
+
+def estimate(engine: Engine, name: str, window: int, now: float) -> float:
+    start = int(now // window * window)
+    weight = 1 - (now - start) / window
     with reading(engine) as conn:
-        by_ref = conn.scalar(count.where(status_attempts.c.key == ref, status_attempts.c.at > now - limits.day))
-        by_addr = conn.scalar(count.where(status_attempts.c.key == addr, status_attempts.c.at > now - limits.day))
-        by_phone = 0
-        if query.method == "phone":
-            by_phone = conn.scalar(count.where(status_attempts.c.key == ref, status_attempts.c.method == "phone",
-                                               status_attempts.c.at > now - limits.month))
-    if by_ref >= limits.per_reference or by_addr >= limits.per_address:
-        raise TooManyAttempts("查询失败次数太多，暂停查询 24 小时。请核对编号和查询码，或拨打物业服务电话查询。",
-                              retry_after=int(limits.day.total_seconds()))
-    if by_phone >= limits.phone_per_reference:
-        raise TooManyAttempts("用电话后四位查询失败次数太多，这个编号暂时只能用查询码查询，或拨打物业服务电话查询。",
-                              retry_after=int(limits.month.total_seconds()))
-
-
-def record_failure(engine: Engine, query: Query, address: str, *, now: dt.datetime | None = None,
-                   limits: Limits = LIMITS) -> None:
-    now = now or utcnow()
-    with engine.begin() as conn:
-        conn.execute(status_attempts.delete().where(status_attempts.c.at < now - limits.month))
-        conn.execute(status_attempts.insert(), [
-            {"key": _key("ref", query.reference), "method": query.method, "at": now},
-            {"key": _key("addr", address), "method": query.method, "at": now}])
+        rows = dict(conn.execute(sa.select(rate_counters.c.bucket, rate_counters.c.count).where(
+            rate_counters.c.name == name[:200], rate_counters.c.bucket.in_([start, start - window]))).all())
+    return rows.get(start, 0) + rows.get(start - window, 0) * weight
 
 
 # -- look-up ----------------------------------------------------------------------------------------
@@ -187,27 +282,49 @@ def find(engine: Engine, query: Query) -> dict | None:
     return dict(row) if ok and row else None
 
 
-def look_up(store: Store, query: Query, address: str, *, now: dt.datetime | None = None,
-            limits: Limits = LIMITS) -> dict:
-    """The public status for a matching pair; NotFound otherwise (after recording the failure)."""
-    check_allowed(store.engine, query, address, now=now, limits=limits)
+def checked(store: Store, query: Query, address: str, *, limits: Limits = LIMITS, clock=time.time) -> dict:
+    """The entry row for a matching pair. The attempt is counted before the check and handed
+    back when right; NotFound (counted, with the tries left) otherwise, 429 when used up."""
+    reserved = reserve(store.engine, query, address, now=clock(), limits=limits)
     row = find(store.engine, query)
     if row is None:
-        record_failure(store.engine, query, address, now=now, limits=limits)
-        raise NotFound(NOT_FOUND)
+        # The tries left go to the resident's page only (not into the JSON: the contract wants a
+        # wrong pair to answer byte for byte like an unknown reference, whatever came before).
+        wrong = NotFound(NOT_FOUND)
+        wrong.tries_left = tries_left(store.engine, query, address, now=clock(), limits=limits)
+        raise wrong
+    release(store.engine, reserved, now=clock())
+    return row
+
+
+def row_for(engine: Engine, reference: str) -> dict | None:
+    """The entry of a reference, for a device that already proved it (the status page's cookie)."""
+    if not REFERENCE.match(reference):
+        return None
+    with reading(engine) as conn:
+        row = conn.execute(sa.select(entries).where(entries.c.reference == reference)).mappings().first()
+    return dict(row) if row else None
+
+
+def look_up(store: Store, query: Query, address: str, *, now: dt.datetime | None = None,
+            limits: Limits = LIMITS, clock=time.time) -> dict:
+    """The public status for a matching pair; NotFound otherwise (the failure stays counted)."""
+    row = checked(store, query, address, limits=limits, clock=clock)
     return public_status(store, row, now=now)
 
 
 def not_satisfied(store: Store, query: Query, address: str, *, now: dt.datetime | None = None,
-                  limits: Limits = LIMITS) -> dict:
+                  limits: Limits = LIMITS, clock=time.time) -> dict:
     """The resident says the result did not satisfy them: that is the follow-up result, and the
     entry goes back to 处理中 through the lifecycle (resolved -> followed_up -> in_progress)."""
-    check_allowed(store.engine, query, address, now=now, limits=limits)
-    row = find(store.engine, query)
-    if row is None:
-        record_failure(store.engine, query, address, now=now, limits=limits)
-        raise NotFound(NOT_FOUND)
-    note = "业主在进度查询页表示对处理结果不满意" + (f"：{query.comment}" if query.comment else "")
+    row = checked(store, query, address, limits=limits, clock=clock)
+    return reopen(store, row, query.comment, now=now)
+
+
+def reopen(store: Store, row: dict, comment: str | None, *, now: dt.datetime | None = None) -> dict:
+    """"Not satisfied" for an entry whose owner has already proved who they are (the code, the
+    phone ending, or the status page's signed cookie)."""
+    note = "业主在进度查询页表示对处理结果不满意" + (f"：{comment}" if comment else "")
     if row["status"] == "resolved":
         store.update(row["id"], {"status": "followed_up", "satisfied": False, "note": note}, actor="resident", now=now)
         store.update(row["id"], {"status": "in_progress", "note": "业主不满意，重新处理"}, actor="resident", now=now)
@@ -222,6 +339,17 @@ def not_satisfied(store: Store, query: Query, address: str, *, now: dt.datetime 
 
 
 # -- what a resident sees ---------------------------------------------------------------------------
+
+# What each step means for the resident, said on their status page (issue 28: 处理中 had no
+# explanation).
+STEP_HELP = {
+    "received": "我们已经登记了您的反馈，会在答复时限内联系您或在这里答复。",
+    "triaged": "已交给负责这类事情的团队，他们会安排人员处理。",
+    "in_progress": "负责团队正在处理：可能需要上门查看、联系相关单位或等配件。处理完会在这里更新，超过承诺时限也会在这里标出。",
+    "resolved": "处理完毕。如果问题没有解决或您不满意，可以在下面点“我不满意”，这条反馈会重新处理。",
+    "followed_up": "我们已回访了解您对处理结果的意见。",
+    "closed": "这条反馈已经结束。有新的问题请重新提交反馈。",
+}
 
 STEP_TEXT = {
     "received": "已受理：我们收到了您的反馈",
@@ -249,7 +377,8 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
     timeline = []
     for e in history:
         if e["kind"] == "created":
-            timeline.append({"at": iso(e["at"]), "status": "received", "text": STEP_TEXT["received"]})
+            timeline.append({"at": iso(e["at"]), "status": "received", "text": STEP_TEXT["received"],
+                             "help": STEP_HELP["received"]})
         elif e["kind"] == "status":
             target = e["to_status"]
             text = STEP_TEXT[target].format(team=team(config, row["category"]))
@@ -259,9 +388,9 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
                 text = "回访：您表示满意"
             elif target == "in_progress" and e["from_status"] == "followed_up":
                 text = "重新处理"
-            timeline.append({"at": iso(e["at"]), "status": target, "text": text})
-        elif e["kind"] == "publish":
-            timeline.append({"at": iso(e["at"]), "status": None, "text": "答复已发布"})
+            timeline.append({"at": iso(e["at"]), "status": target, "text": text, "help": STEP_HELP[target]})
+        elif e["kind"] == "reply":
+            timeline.append({"at": iso(e["at"]), "status": None, "text": "给您的答复已更新"})
     kind = config.types.get(row["type"])
     status = row["status"]
     late = status in ("received", "triaged", "in_progress") and row["resolve_by"] is not None and row["resolve_by"] < now
@@ -275,7 +404,9 @@ def public_status(store: Store, row: dict, *, now: dt.datetime | None = None) ->
         "respond_by": iso(row["respond_by"]), "respond_within": kind.response.text if kind and kind.response else None,
         "resolve_by": iso(row["resolve_by"]), "resolve_within": kind.result.text if kind and kind.result else None,
         "responded_at": iso(row["responded_at"]), "resolved_at": iso(row["resolved_at"]),
-        "overdue": late, "reply": row["public_summary"], "timeline": timeline,
+        "overdue": late, "explanation": STEP_HELP[status],
+        # written for this resident (entries.resident_reply), not the public summary of 你说我改
+        "reply": row.get("resident_reply"), "timeline": timeline,
         "can_say_not_satisfied": status in ("resolved", "followed_up"),
     }
 
@@ -286,17 +417,13 @@ COMMENT_WINDOW = dt.timedelta(hours=1)
 
 
 def add_page_comment(store: Store, query: Query, address: str, *, now: dt.datetime | None = None,
-                     limits: Limits = LIMITS) -> dict:
+                     limits: Limits = LIMITS, clock=time.time) -> dict:
     """"没帮助" is stored the moment it is tapped; the comment typed after it joins that entry
     (proved by the vote's own reference and access code), once, within an hour."""
     now = now or utcnow()
     if not query.comment:
         raise ValidationFailed([{"field": "comment", "message": "请写几句哪里需要改进"}])
-    check_allowed(store.engine, query, address, now=now, limits=limits)
-    row = find(store.engine, query)
-    if row is None:
-        record_failure(store.engine, query, address, now=now, limits=limits)
-        raise NotFound(NOT_FOUND)
+    row = checked(store, query, address, limits=limits, clock=clock)
     if row["type"] != "page" or row["content"] or row["created_at"] < now - COMMENT_WINDOW:
         raise Conflict("这条页面反馈已经不能再补充说明；可以在“反馈与投诉”页另外提交")
     with store.engine.begin() as conn:

@@ -181,15 +181,14 @@ class Store:
             "contact_name": mask_name(row["contact_name"]) if masked else row["contact_name"],
             "contact_phone": mask_phone(phone) if masked else phone,
             "ratings": {k: row[f"rating_{k}"] for k in RATING_COLUMNS if row[f"rating_{k}"] is not None},
-            "record": ({k: mask_text(v) if isinstance(v, str) else v for k, v in row["record"].items()}
-                       if masked and row["record"] else row["record"]), "owner": row["owner"],
+            "record": mask_record(row["record"]) if masked else row["record"], "owner": row["owner"],
             "script_id": row["script_id"], "tier": row["tier"],
             "created_at": iso(row["created_at"]), "respond_by": iso(row["respond_by"]),
             "resolve_by": iso(row["resolve_by"]), "responded_at": iso(row["responded_at"]),
             "resolved_at": iso(row["resolved_at"]), "closed_at": iso(row["closed_at"]),
             # every deadline it is past now (both can be); overdue_kind is the first, the result one
             "overdue": bool(late), "overdue_kind": late[-1] if late else None, "overdue_kinds": late,
-            "public_summary": row["public_summary"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
+            "public_summary": row["public_summary"], "resident_reply": row["resident_reply"], "purged": row["purged_at"] is not None, "claim": bool(row["claim"]),
             "community": row["community"],
         }
 
@@ -223,13 +222,15 @@ class Store:
                 self.set_claim(c, change["claim"])
             if "publish" in change:
                 self.publish(c, change["publish"])
+            if "reply" in change:
+                self.reply(c, change["reply"])
             if "action" in change:
                 self.add_action(c, change["action"])
             if "action_done" in change:
                 self.action_done(c, change["action_done"])
             if not c.log:
                 raise ValidationFailed([{"field": "status", "message":
-                                         "没有要修改的内容：可提交 status、owner、category、note、contacted、claim、action、action_done 或 publish"}])
+                                         "没有要修改的内容：可提交 status、owner、category、note、contacted、claim、action、action_done、publish 或 reply"}])
             if c.values:
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(**c.values))
             for item in c.log:
@@ -276,7 +277,11 @@ class Store:
 
     @staticmethod
     def contacted(c: Change, how_when: dict) -> None:
-        """The resident was actually reached: the first time meets the response deadline."""
+        """The resident was actually reached: the first time meets the response deadline. Not
+        before the entry existed (to the minute: a phone intake is saved just after the call)."""
+        if how_when["at"] < c.row["created_at"].replace(second=0, microsecond=0):
+            raise ValidationFailed([{"field": "contacted.at", "message": "联系时间不能早于这条反馈登记的时间"
+                                     f"（{iso(c.row['created_at'])}）"}])
         if c.row["responded_at"] is None:
             c.values["responded_at"] = how_when["at"]
         c.log.append({"kind": "contacted", "data": {"how": how_when["how"], "at": iso(how_when["at"])}})
@@ -286,6 +291,12 @@ class Store:
         if claim != bool(c.row["claim"]):
             c.values["claim"] = claim
             c.log.append({"kind": "claim", "data": {"claim": claim}})
+
+    @staticmethod
+    def reply(c: Change, text: str) -> None:
+        """The answer written for the resident, on their status page only (never public)."""
+        c.values["resident_reply"] = text
+        c.log.append({"kind": "reply", "note": text})
 
     @staticmethod
     def publish(c: Change, text: str) -> None:
@@ -323,13 +334,24 @@ class Store:
             return conn.execute(entries.update().where(entries.c.community.is_(None), entries.c.type != "page")
                                 .values(community=community)).rowcount
 
+    def action_is_public(self, entry_id: int, action_id) -> bool:
+        """Whether an action of this entry shows on the public 你说我改 page."""
+        if isinstance(action_id, str) and action_id.strip().isdecimal() and len(action_id) < 12:
+            action_id = int(action_id)
+        if not isinstance(action_id, int) or isinstance(action_id, bool):
+            return False
+        with self.read() as conn:
+            return bool(conn.scalar(sa.select(actions.c.public).where(actions.c.id == action_id,
+                                                                      actions.c.entry_id == entry_id)))
+
     # -- content gaps --------------------------------------------------------------------------
 
     def record_gaps(self, gaps: list[tuple[str, int, float | None, dt.datetime]]) -> None:
         """(query, results, top score, when) rows, in one transaction."""
         if gaps:
             with self.engine.begin() as conn:
-                conn.execute(search_gaps.insert(), [{"query": CONTROL.sub("", q)[:200], "results": n, "top_score": top, "at": at}
+                # Masked before it is stored: a resident may type a phone or ID number into search.
+                conn.execute(search_gaps.insert(), [{"query": mask_text(CONTROL.sub("", q))[:200], "results": n, "top_score": top, "at": at}
                                                     for q, n, top, at in gaps[:GAPS_PER_FLUSH]])
                 # (a NUL, which PostgreSQL refuses in text, would lose the whole batch)
                 # Anonymous queries are kept GAPS_DAYS and at most GAPS_MAX rows (oldest go first).
@@ -405,7 +427,12 @@ class Store:
 
     def purge(self, before: dt.datetime, *, claims_closed_before: dt.datetime | None = None,
               actor: str = "kb purge", now: dt.datetime | None = None, dry_run: bool = False) -> dict:
-        """Remove personal data (name, phone, location) from entries created before `before`.
+        """Remove personal data from entries created before `before`: name, phone and location,
+        and the same wherever else they can stand: the content, the complaint record (its place
+        goes, its free texts are scrubbed) and the notes of the entry's events. Scrubbing masks
+        every phone and ID number (forms.mask_text) and blanks the entry's own name, phone and
+        location where they were typed into a text. Entries purged by an older version (which
+        left the texts) are scrubbed too. The search gap log is scrubbed the same way.
 
         Entries marked as a damage or compensation claim keep theirs while open and until
         `claims_closed_before` (the limitation period after closing); they are counted as kept."""
@@ -414,24 +441,94 @@ class Store:
                           entries.c.location.is_not(None))
         held = sa.and_(entries.c.claim.is_(True),
                        sa.or_(entries.c.closed_at.is_(None), entries.c.closed_at >= (claims_closed_before or before)))
+        counts = {"entries": 0, "names": 0, "phones": 0, "locations": 0, "texts": 0, "gaps": 0}
         with self.engine.begin() as conn:
-            kept = conn.scalar(sa.select(sa.func.count()).select_from(entries)
-                               .where(entries.c.created_at < before, personal, held))
+            counts["kept_claims"] = conn.scalar(sa.select(sa.func.count()).select_from(entries)
+                                                .where(entries.c.created_at < before, personal, held))
             rows = conn.execute(sa.select(entries.c.id, entries.c.contact_name, entries.c.contact_phone,
-                                          entries.c.location)
-                                .where(entries.c.created_at < before, personal, sa.not_(held))).mappings().all()
-            counts = {"entries": len(rows), "kept_claims": kept,
-                      "names": sum(r["contact_name"] is not None for r in rows),
-                      "phones": sum(r["contact_phone"] is not None for r in rows),
-                      "locations": sum(r["location"] is not None for r in rows)}
-            ids = [] if dry_run else [r["id"] for r in rows]
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk:chunk + 500]
-                conn.execute(entries.update().where(entries.c.id.in_(part)).values(
-                    contact_name=None, contact_phone=None, location=None, purged_at=now))
-                conn.execute(events.insert(), [{"entry_id": i, "at": now, "actor": actor, "kind": "purge",
-                                                "note": "已按保存期删除联系方式与位置"} for i in part])
+                                          entries.c.location, entries.c.content, entries.c.record)
+                                .where(entries.c.created_at < before, sa.not_(held))).mappings().all()
+            notes = {}
+            for e in conn.execute(sa.select(events.c.id, events.c.entry_id, events.c.note, events.c.data).where(
+                    events.c.entry_id.in_(sa.select(entries.c.id).where(entries.c.created_at < before, sa.not_(held))))
+                    ).mappings():
+                notes.setdefault(e["entry_id"], []).append(e)
+            for r in rows:
+                own = [v for v in (r["contact_name"], r["contact_phone"], r["location"]) if v]
+                content = scrub(r["content"], own)
+                record = scrub_record(r["record"], own)
+                changed_events = [(e["id"], scrub(e["note"], own), scrub_record(e["data"], own))
+                                  for e in notes.get(r["id"], ())]
+                changed_events = [(i, n, d) for (i, n, d), e in zip(changed_events, notes.get(r["id"], ()))
+                                  if n != e["note"] or d != e["data"]]
+                texts = content != r["content"] or record != r["record"] or bool(changed_events)
+                if not own and not texts:
+                    continue
+                counts["entries"] += 1
+                counts["names"] += r["contact_name"] is not None
+                counts["phones"] += r["contact_phone"] is not None
+                counts["locations"] += r["location"] is not None
+                counts["texts"] += texts
+                if dry_run:
+                    continue
+                conn.execute(entries.update().where(entries.c.id == r["id"]).values(
+                    contact_name=None, contact_phone=None, location=None, content=content, record=record,
+                    purged_at=now))
+                for event_id, note, data in changed_events:
+                    conn.execute(events.update().where(events.c.id == event_id).values(note=note, data=data))
+                conn.execute(events.insert().values(entry_id=r["id"], at=now, actor=actor, kind="purge",
+                                                    note="已按保存期删除联系方式与位置（含正文、记录和备注中的）"))
+            for g in conn.execute(sa.select(search_gaps.c.id, search_gaps.c.query)).mappings().all():
+                masked = mask_text(g["query"])[:200]
+                if masked != g["query"]:
+                    counts["gaps"] += 1
+                    if not dry_run:
+                        conn.execute(search_gaps.update().where(search_gaps.c.id == g["id"]).values(query=masked))
         return counts
+
+
+def mask_record(record: dict | None) -> dict | None:
+    """The complaint record as lists show it: the place masked like `location`, numbers in texts masked."""
+    if not record:
+        return record
+    return {k: mask_location(v) if k == "place" and isinstance(v, str) else mask_text(v) if isinstance(v, str) else v
+            for k, v in record.items()}
+
+
+PURGED = "（已删除）"
+
+
+def scrub(text: str | None, own: list[str]) -> str | None:
+    """`text` with phone and ID numbers masked and the entry's own name, phone and location
+    blanked (as typed, and the phone's digits however they are spaced)."""
+    if not text:
+        return text
+    out = mask_text(text)
+    for value in sorted(own, key=len, reverse=True):
+        value = value.strip()
+        if len(value) >= 2:
+            out = out.replace(value, PURGED)
+        # the entry's own phone already masked by mask_text above: its masked form goes too
+        if value.isascii() and sum(c.isdigit() for c in value) >= 7:
+            masked = mask_text(value)
+            if masked and masked != value:
+                out = out.replace(masked, PURGED)
+    return out
+
+
+def scrub_record(record, own: list[str]):
+    """The complaint record (or an event's data) with its place gone and every text scrubbed."""
+    if not isinstance(record, dict):
+        return record
+    out = {}
+    for key, value in record.items():
+        if key == "place" and value:
+            out[key] = None
+        elif isinstance(value, str):
+            out[key] = scrub(value, own)
+        else:
+            out[key] = value
+    return out
 
 
 # -- patch parsing ------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from kb_service.errors import KBError, NotFound, Unauthorized
-from kb_service.web import accounts
+from kb_service.errors import KBError, NotFound, Unauthorized, ValidationFailed
+from kb_service.web import accounts, unavailable
 from kb_service.web import auth as sessions
 from kb_service.web.auth import COOKIE, Forbidden
 from kb_service.web.guards import check_same_origin
@@ -77,15 +77,21 @@ class StaffBackend(AuthenticationBackend):
         if svc is None:        # still starting: nobody is signed in yet
             return None
         scheme, _, token = (conn.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() == "bearer":
-            user = await run_in_threadpool(bearer_user, svc, token.strip(), client_address(conn))
-        else:
-            cookie = conn.cookies.get(COOKIE)
-            if not cookie:
-                return None
-            user = await run_in_threadpool(session_user, svc, cookie)
-            if user is None:
-                return None
+        try:
+            if scheme.lower() == "bearer":
+                user = await run_in_threadpool(bearer_user, svc, token.strip(), client_address(conn))
+            else:
+                cookie = conn.cookies.get(COOKIE)
+                if not cookie:
+                    return None
+                user = await run_in_threadpool(session_user, svc, cookie)
+                if user is None:
+                    return None
+        except unavailable.DOWN as exc:
+            if not unavailable.is_down(exc):
+                raise
+            # The accounts are in the database: without it nobody can be checked (503, not 500).
+            raise AuthFailed(unavailable.message(conn.scope["method"]), 503, unavailable.RETRY_AFTER) from None
             if path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:
                 # A cookie rides along with any cross-site request: API writes with it must come
                 # from this origin and carry the session's CSRF token in a header that only our
@@ -111,16 +117,19 @@ def bearer_user(svc: Services, token: str, address: str) -> StaffUser:
         raise AuthFailed("需要员工令牌：请求头 Authorization: Bearer <令牌>")
     key = f"bearer-fail:{address}"
     try:
-        svc.limits.check(key, BEARER_FAILURES, 60, "令牌错误次数太多：每个地址每分钟最多 {limit} 次，请 {retry} 秒后再试")
+        # Counted before the token is checked, in one database step with the limit check, so a
+        # burst of wrong tokens cannot all be checked at once; a right token hands its count back.
+        svc.limits.reserve(key, BEARER_FAILURES, 60, "令牌错误次数太多：同一网络每分钟最多 {limit} 次，请 {retry} 秒后再试")
     except KBError as exc:
         raise AuthFailed(exc.message, exc.status_code, exc.extra.get("retry_after")) from None
     name = env_owner(svc, token)
     if name is not None:
+        svc.limits.release(key, 60)
         return StaffUser(name, accounts.ENV_ROLE)
     found = accounts.account_for_secret(svc.store.engine, token)
     if found is not None:
+        svc.limits.release(key, 60)
         return StaffUser(found["name"], found["role"], account_id=found["id"], community=found["community"])
-    svc.limits.add(key, 60)
     accounts.record(svc.store.engine, "bearer_failed", account=None, actor="-", address=address)
     raise AuthFailed("员工令牌无效")
 
@@ -142,6 +151,8 @@ def session_user(svc: Services, cookie: str) -> StaffUser | None:
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status_code", 401)
+    if status == 503:
+        return unavailable.response(conn)
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="kb-staff"'
@@ -225,19 +236,44 @@ def check_community(request: Request, community: str | None) -> None:
         raise Forbidden(f"您的账号只负责小区 {own}，不能为{where}登记或发布", need="community")
 
 
+# Each part of a PATCH needs its own scope (issue 29: an editor, who may add actions, could also
+# set `contacted` and `claim` in the same request).
+PART_SCOPES = {"status": "log:write", "owner": "log:write", "note": "log:write", "category": "log:write",
+               "satisfied": "log:write", "contacted": "log:write", "claim": "log:write", "reply": "log:write",
+               "publish": "approve", "action": "actions", "action_done": "actions"}
+
+
 def patch_scopes(patch: dict) -> list[str]:
-    """Which scopes a change to an entry needs: closing, publishing and public actions need a
-    supervisor's approval; actions are an editor's work; the rest is an agent's."""
+    """Which scopes a change to an entry needs, part by part: closing, publishing and anything
+    that puts a link or an action on the public page need a supervisor's approval; actions are an
+    editor's work; the rest is an agent's. An unknown part needs log:write (and is then refused
+    by the form check)."""
     if not isinstance(patch, dict):
         return ["log:write"]
-    out = []
-    if any(k in patch for k in ("status", "owner", "note", "category", "satisfied")):
-        out.append("log:write")
-    if patch.get("status") == "closed" or "publish" in patch:
-        out.append("approve")
-    if "action" in patch or "action_done" in patch:
-        out.append("actions")
-        action = patch.get("action")
-        if isinstance(action, dict) and action.get("public") is True:
-            out.append("approve")
-    return out or ["log:write"]
+    out = {PART_SCOPES.get(k, "log:write") for k in patch}
+    if patch.get("status") == "closed":
+        out.add("approve")
+    action = patch.get("action")
+    if isinstance(action, dict) and (action.get("public") is True or action.get("pr_url")):
+        out.add("approve")
+    return sorted(out) or ["log:write"]
+
+
+def check_patch(request: Request, store, entry: dict, patch: dict) -> None:
+    """What the scopes alone cannot tell: the link of a public action shows on the public page,
+    so only a supervisor or admin sets it; an owner is an account that may handle this entry
+    (or a KB_STAFF_TOKENS name)."""
+    done = patch.get("action_done") if isinstance(patch, dict) else None
+    if isinstance(done, dict) and done.get("pr_url") and "approve" not in request.user.scopes:
+        if store.action_is_public(entry["id"], done.get("id")):
+            raise refuse(request.user, "approve")
+    owner = patch.get("owner") if isinstance(patch, dict) else None
+    # Enforced once staff accounts exist: with KB_STAFF_TOKENS alone every name is a supervisor
+    # (no roles to keep apart) and the owner stays free text, as the outside contract uses it.
+    if isinstance(owner, str) and owner.strip() and owner != entry.get("owner") \
+            and accounts.any_accounts(store.engine):
+        names = set(request.app.state.services.settings.staff_tokens.values())
+        names |= set(accounts.owner_names(store.engine, community=entry.get("community")))
+        if owner.strip() not in names:
+            raise ValidationFailed([{"field": "owner", "message": "负责人应为能处理这条反馈的员工账号："
+                                     + ("、".join(sorted(names)) or "（还没有员工账号：kb staff add）")}])

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from kb_service.db import reading, staff_accounts, staff_events
+from kb_service.db import reading, staff_accounts, staff_events, staff_sessions
 from kb_service.errors import Conflict, NotFound, UsageError
 from kb_service.times import iso, utcnow
 
@@ -204,6 +204,10 @@ def _change(engine: Engine, name: str, kind: str, values: dict, data: dict | Non
             raise NotFound(f"没有名为 {name} 的员工账号；kb staff list 列出所有账号")
         conn.execute(staff_accounts.update().where(staff_accounts.c.id == row["id"])
                      .values(**values, updated_at=utcnow()))
+        if kind in ("secret_reset", "account_disabled"):
+            # A reset is what one does when a secret may be known to someone else: the sessions
+            # signed in with it end now, not when they expire (issue 29).
+            conn.execute(staff_sessions.delete().where(staff_sessions.c.account_id == row["id"]))
         record(conn, kind, account=name, actor=actor, data={"from": row["role"], **(data or {})}
                if kind == "role_changed" else data)
 

@@ -15,7 +15,7 @@ from kb_service.feedback import status as progress
 from kb_service.search import picks
 from kb_service.times import local_now, local_time, utcnow
 from kb_service import inputs
-from kb_service.web import access, calls, params, queries, readiness, serializers
+from kb_service.web import access, calls, params, queries, readiness, serializers, unavailable
 from kb_service.web import templates as views
 from kb_service.web.guards import check_same_origin
 from kb_service.web.services import services
@@ -104,20 +104,33 @@ async def render_template(request: Request) -> JSONResponse:
 async def submit_feedback(request: Request) -> Response:
     svc = services(request)
     check_same_origin(request.headers, str(request.base_url))
-    svc.limiter.hit(params.client_address(request))
     data, from_form = await params.read_submission(request)
     wants_html = from_form and "text/html" in request.headers.get("accept", "")
+    try:
+        return await store_feedback(request, svc, data, wants_html)
+    except unavailable.DOWN as exc:
+        if not wants_html or not unavailable.is_down(exc):
+            raise
+        # The plain form (no JavaScript): the page says nothing was saved and keeps what was typed.
+        return HTMLResponse(views.feedback_result(svc.corpus, unsaved=data, message=unavailable.message("POST")),
+                            status_code=503, headers=unavailable.headers())
+
+
+async def store_feedback(request: Request, svc, data: dict, wants_html: bool) -> Response:
+    svc.limiter.hit(params.client_address(request))
     try:
         sub = communities.parse(data, svc.corpus)
     except ValidationFailed as exc:
         if wants_html:
             return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
         raise
-    code = progress.new_code()
+    # The same idempotency key always gives the same code, so every replay (even concurrent
+    # ones) shows a code that works.
+    code = await run_in_threadpool(progress.code_for_key, svc.store.engine, sub.idempotency_key)
     access_hash = await run_in_threadpool(progress.hash_code, code)
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, access_hash=access_hash))
-    if not created:   # the same browser again (same idempotency key): a fresh code that works
-        await run_in_threadpool(progress.set_code, svc.store.engine, entry["id"], code)
+    if not created:
+        await run_in_threadpool(progress.adopt_code, svc.store.engine, entry["id"], code)
     reply = {"id": entry["id"], "reference": entry["reference"], "access_code": code, "status": entry["status"],
              "type": entry["type"], "respond_by": entry["respond_by"], "resolve_by": entry["resolve_by"],
              "message": feedback_message(svc.corpus, entry), "replayed": not created,
@@ -182,8 +195,9 @@ async def update_entry(request: Request) -> JSONResponse:
     body = await params.read_json(request)
     actor = require_staff(request, *access.patch_scopes(body))
     store = services(request).store
-    if access.own_community(request) is not None:
-        access.check_entry(request, await run_in_threadpool(store.get, entry_id))
+    entry = await run_in_threadpool(store.get, entry_id)
+    access.check_entry(request, entry)
+    await run_in_threadpool(access.check_patch, request, store, entry, body)
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -27,7 +27,7 @@ from kb_service.web.compression import Compression
 from kb_service.web.headers import SecurityHeaders, SiteFiles
 from kb_service.web.requestlog import RequestLog
 from kb_service.web.timeouts import BodyTimeout
-from kb_service.web import notices, resident_pages
+from kb_service.web import notices, resident_pages, unavailable
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -99,6 +99,9 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/staff/notices/{id}", notices.staff_notice),
         Route("/staff/notices/{id}", notices.staff_change, methods=["POST"]),
         # 小区公告: rendered from the database at request time, so every node shows the same board
+        # The resident's progress page (POST /api/feedback/status redirects to ?ref=<reference>)
+        Route("/residents/status/", resident_pages.view),
+        Route("/residents/status/", resident_pages.view_action, methods=["POST"]),
         Route("/notices", notices.slash),
         Route("/notices/", notices.board_page),
         Route("/notices/{id}", notices.slash),
@@ -132,7 +135,9 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
     app = Starlette(
         routes=routes(settings, preview=preview),
         middleware=middleware(settings, preview=preview),
-        exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error,
+                            ClientDisconnect: unavailable.client_abort,
+                            **{cls: unavailable.database_down for cls in unavailable.DOWN}},
         lifespan=lifespan,
     )
     app.state.settings = settings

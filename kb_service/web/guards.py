@@ -24,8 +24,11 @@ class RateLimiter:
     enforces the limit on its own, which only makes it looser by that factor.
     """
 
-    def __init__(self, per_minute: int, *, clock=time.monotonic):
+    MESSAGE = "提交太频繁：同一网络（同一 IP）每分钟最多 {limit} 次，请 {retry} 秒后再试"
+
+    def __init__(self, per_minute: int, *, clock=time.monotonic, message: str = MESSAGE):
         self.per_minute = per_minute
+        self.message = message
         self.clock = clock
         self._hits: dict[str, list[float]] = {}
         self._lock = threading.Lock()
@@ -43,7 +46,7 @@ class RateLimiter:
             if len(recent) >= self.per_minute:
                 retry = max(1, int(recent[0] + 60 - now) + 1)
                 self._hits[key] = recent
-                raise TooManyRequests(f"提交太频繁：每个地址每分钟最多 {self.per_minute} 次，请 {retry} 秒后再试",
+                raise TooManyRequests(self.message.format(limit=self.per_minute, retry=retry),
                                       retry_after=retry)
             recent.append(now)
             self._hits[key] = recent

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from kb_service.db import rate_counters, reading
+from kb_service.db import give_back, rate_counters, reading, take
 from kb_service.times import utcnow
 from kb_service.web.guards import TooManyRequests
 
@@ -77,6 +77,17 @@ class SharedLimiter:
         if limit > 0 and self.count(name, window) >= limit:
             retry = self.retry_after(window)
             raise TooManyRequests(message.format(limit=limit, retry=retry), retry_after=retry)
+
+    def reserve(self, name: str, limit: int, window: int, message: str) -> None:
+        """Count an attempt BEFORE it is checked, in the same database step as the limit check
+        (db.take), so concurrent attempts cannot all slip in under the limit; 429 when it is
+        used up (and then nothing is counted). `release` hands the count back for a right one."""
+        refused = take(self.engine, [(name, limit, window)], now=self.clock())
+        if refused is not None:
+            raise TooManyRequests(message.format(limit=limit, retry=refused[1]), retry_after=refused[1])
+
+    def release(self, name: str, window: int) -> None:
+        give_back(self.engine, [(name, window)], now=self.clock())
 
     def clear(self, name: str) -> None:
         with self.engine.begin() as conn:

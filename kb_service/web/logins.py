@@ -26,13 +26,16 @@ def attempt(svc: Services, token: str, address: str) -> StaffUser | None:
     """The user a login secret belongs to, or None (recorded as a failed login). 429 when limited."""
     limits = svc.limits
     limits.hit(f"login:{address}", ATTEMPTS_PER_MINUTE, 60,
-               "登录尝试太频繁：每个地址每分钟最多 {limit} 次，请 {retry} 秒后再试")
+               "登录尝试太频繁：同一网络每分钟最多 {limit} 次，请 {retry} 秒后再试")
     key = lock_key(token, address)
-    limits.check(key, LOCK_AFTER, LOCK_WINDOW,
-                 "这个账号从您的地址连续输错 {limit} 次，已暂时锁定；请 {retry} 秒后再试，或请管理员 kb staff reset")
+    # Counted before the secret is checked (one database step with the limit check): concurrent
+    # wrong secrets cannot all be tried; a right one clears the count below.
+    limits.reserve(key, LOCK_AFTER, LOCK_WINDOW,
+                   "这个账号从您的地址连续输错 {limit} 次，已暂时锁定；请 {retry} 秒后再试，或请管理员 kb staff reset")
     engine = svc.store.engine
     name = env_owner(svc, token) if token else None
     if name is not None:
+        limits.clear(key)
         accounts.record(engine, "login", account=name, actor=name, address=address, data={"via": "KB_STAFF_TOKENS"})
         return StaffUser(name, accounts.ENV_ROLE, via="session")
     found = accounts.account_for_secret(engine, token) if token else None
@@ -41,7 +44,6 @@ def attempt(svc: Services, token: str, address: str) -> StaffUser | None:
         limits.clear(key)
         return StaffUser(found["name"], found["role"], account_id=found["id"], community=found["community"],
                          via="session")
-    limits.add(key, LOCK_WINDOW)
     accounts.record(engine, "login_failed", account=known_name(svc, token), actor="-", address=address)
     return None
 

@@ -178,6 +178,7 @@ async def _staff_notice(request: Request, sess: dict, *, ok=None, errors=None, v
     svc = services(request)
     nid = notice_id(request)
     n = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
+    _not_another_community(request, n)
     return staff_html(request, "staff_notice.html", status_code=status_code, sess=sess, n=n, ok=ok,
                       errors=errors or [], labels=LABELS, v=values or {},
                       public_url=str(request.base_url).rstrip("/") + n["url"])
@@ -188,6 +189,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
     nid = notice_id(request)
     current = await run_in_threadpool(lambda: _current(svc, nid))
+    _not_another_community(request, current)
     access.check_community(request, current["community"])
     if form.get("op") == "withdraw":
         await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"]))
@@ -203,6 +205,14 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return await _staff_notice(request, sess, errors=exc.errors, values=values, status_code=422)
     return see_other(f"/staff/notices/{nid}?ok=corrected")
+
+
+def _not_another_community(request: Request, notice: dict) -> None:
+    """Another community's notice is not there for a community's account (404, as for entries:
+    its staff page shows publisher names and history). Company-wide notices it may read."""
+    own = access.own_community(request)
+    if own is not None and notice.get("community") not in (None, own):
+        raise NotFound(f"没有编号为 {notice_id(request)} 的公告")
 
 
 def _strip_empty(form: dict) -> dict:

@@ -64,7 +64,7 @@ ENTRY: Schema = {
         "responded_at": nullable("string"), "resolved_at": nullable("string"), "closed_at": nullable("string"),
         "overdue": {"type": "boolean"}, "overdue_kind": nullable("string"),
         "overdue_kinds": {"type": "array", "items": {"type": "string", "enum": ["response", "result"]}},
-        "public_summary": nullable("string"), "purged": {"type": "boolean"},
+        "public_summary": nullable("string"), "resident_reply": nullable("string"), "purged": {"type": "boolean"},
     },
 }
 EVENT: Schema = {
@@ -196,7 +196,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
         body=lambda corpus: spec.schema(spec.SUBMISSION, corpus.feedback, omit=frozenset({spec.HONEYPOT})),
         form_body=_submission_form,
         description="重复提交相同的 idempotency_key 返回第一次登记的条目（replayed: true）。"
-                    "只有 consent 为 true 时才保存称呼和电话。每个地址每分钟的提交次数有限（429）。")},
+                    "只有 consent 为 true 时才保存称呼和电话。同一网络（客户端 IP）每分钟的提交次数有限（429）。")},
     api.improvement_log: {"GET": Op("改进日志：条目列表（新的在前，电话打码）", "改进日志", {
         "type": "object", "required": ["total", "limit", "offset", "entries"],
         "properties": {"total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},

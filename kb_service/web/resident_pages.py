@@ -7,10 +7,18 @@ on top of the failure limits kept in the database), parsing, and JSON or HTML ou
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
+import time
+
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from kb_service.db import service_secret
 from kb_service.errors import KBError, ValidationFailed
 from kb_service.feedback import status as progress
 from kb_service.web import params
@@ -18,7 +26,11 @@ from kb_service.web import templates as views
 from kb_service.web.guards import RateLimiter, check_same_origin
 from kb_service.web.services import services
 
-LOOKUPS_PER_MINUTE = 10           # per address, every look-up (right or wrong), per process
+# Every look-up (right or wrong) per client address per minute, per process: a flood guard (each
+# check costs a 10 ms hash), not a lock-out. High enough that the households behind one carrier
+# NAT never meet it together; guessing is limited per reference (feedback/status.py).
+LOOKUPS_PER_MINUTE = 60
+FLOOD = "同一网络（同一 IP）的查询太频繁：每分钟最多 {limit} 次，请 {retry} 秒后再试"
 NO_STORE = {"Cache-Control": "no-store"}
 TITLES = {404: "没有查到", 422: "请补全后再查询", 429: "查询太频繁", 409: "现在不能这样做", 413: "内容太多",
           415: "格式不对", 403: "操作被拒绝"}
@@ -27,40 +39,153 @@ TITLES = {404: "没有查到", 422: "请补全后再查询", 429: "查询太频�
 def _limiter(request: Request) -> RateLimiter:
     state = request.app.state
     if not hasattr(state, "status_limiter"):
-        state.status_limiter = RateLimiter(LOOKUPS_PER_MINUTE)
+        state.status_limiter = RateLimiter(LOOKUPS_PER_MINUTE, message=FLOOD)
     return state.status_limiter
 
 
 async def feedback_status(request: Request) -> Response:
     svc = services(request)
     wants_html = False
+    values: dict = {}
     try:
         check_same_origin(request.headers, str(request.base_url))
         data, from_form = await params.read_submission(request)
         wants_html = from_form and "text/html" in request.headers.get("accept", "")
+        values = {k: data.get(k) for k in ("reference", "access_code", "phone_last4") if isinstance(data.get(k), str)}
         address = params.client_address(request)
         _limiter(request).hit(address)
         query = progress.parse_query(data)
         if query.action == "not_satisfied":
-            result = await run_in_threadpool(progress.not_satisfied, svc.store, query, address)
-            notice = "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"
+            result = await run_in_threadpool(
+                lambda: progress.not_satisfied(svc.store, query, address, clock=svc.limits.clock))
         else:
-            result = await run_in_threadpool(progress.look_up, svc.store, query, address)
-            notice = None
+            result = await run_in_threadpool(
+                lambda: progress.look_up(svc.store, query, address, clock=svc.limits.clock))
     except KBError as exc:
         if not wants_html:
             raise
-        errors = exc.errors if isinstance(exc, ValidationFailed) else []
-        html = views.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
-                            title=TITLES.get(exc.status_code, "请求有误"), text=exc.message, errors=errors)
-        headers = dict(NO_STORE)
+        headers = dict(PAGE_HEADERS)
         if "retry_after" in exc.extra:
             headers["Retry-After"] = str(exc.extra["retry_after"])
+        html = status_page(svc, error=exc.message, title=TITLES.get(exc.status_code, "请求有误"), values=values,
+                           errors=exc.errors if isinstance(exc, ValidationFailed) else [],
+                           tries_left=getattr(exc, "tries_left", None))
         return HTMLResponse(html, status_code=exc.status_code, headers=headers)
     if wants_html:
-        return HTMLResponse(views.render("status_result.html", site=svc.corpus.site, s=result, q=query,
-                                         notice=notice), headers=NO_STORE)
+        # POST, then a page of the site that survives reload, back and a bookmark: its address
+        # carries the reference only; this device may see it for VIEW_DAYS (a signed cookie).
+        ok = "&ok=reopened" if query.action == "not_satisfied" else ""
+        return _to_view(request, svc, result["reference"], ok)
     return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+
+# -- the status page (/residents/status/<reference>/) ---------------------------------------------------
+
+VIEW_COOKIE = "kb_status"
+VIEW_DAYS = 30
+VIEW_KEEP = 5                      # references one device remembers
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+NOTICES = {"reopened": "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"}
+
+
+def _sign(svc, reference: str, expiry: int) -> str:
+    key = service_secret(svc.store.engine, "status-view")
+    digest = hmac.new(key, f"{reference}.{expiry}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _views(svc, cookie: str | None, now: int) -> dict[str, int]:
+    """reference -> expiry for the valid entries of the cookie."""
+    out = {}
+    for part in (cookie or "").split("|")[:VIEW_KEEP]:
+        ref, _, rest = part.partition(".")
+        expiry, _, sig = rest.partition(".")
+        if progress.REFERENCE.match(ref) and expiry.isdecimal() and int(expiry) > now \
+                and hmac.compare_digest(sig, _sign(svc, ref, int(expiry))):
+            out[ref] = int(expiry)
+    return out
+
+
+def view_url(reference: str) -> str:
+    """The page of one look-up: the site's 查询进度 page itself (same depth, so the built page's
+    relative links hold), with the reference, never the code, in the address."""
+    return f"/residents/status/?ref={reference}"
+
+
+def _to_view(request: Request, svc, reference: str, ok: str = "") -> Response:
+    now = int(time.time())
+    views_ = _views(svc, request.cookies.get(VIEW_COOKIE), now)
+    views_.pop(reference, None)
+    views_[reference] = now + VIEW_DAYS * 86400
+    value = "|".join(f"{r}.{e}.{_sign(svc, r, e)}" for r, e in list(views_.items())[-VIEW_KEEP:])
+    response = RedirectResponse(view_url(reference) + ok, status_code=303, headers=PAGE_HEADERS)
+    response.set_cookie(VIEW_COOKIE, value, max_age=VIEW_DAYS * 86400, path="/residents/status/", httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+    return response
+
+
+def status_page(svc, *, s: dict | None = None, values: dict | None = None, **context) -> str:
+    """The site's 查询进度 page with the result or the error in place of its form (the page as
+    built, so it has the site's menu and look)."""
+    part = views.render("status_part.html", s=s, v=values or {}, hotline=svc.corpus.site.hotline,
+                        **{"error": None, "title": None, "errors": [], "tries_left": None, "notice": None, **context})
+    try:
+        shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
+    except OSError:
+        shell = ""
+    form = re.search(r'<form[^>]*id="kb-status-form".*?</form>', shell, re.S)
+    if form is None:     # no built site: the service's own plain page
+        return views.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
+                            title=context.get("title") or "查询进度", text=Markup(part), errors=[])
+    return shell[:form.start()] + part + shell[form.end():]
+
+
+async def view(request: Request) -> Response:
+    """GET /residents/status/?ref=<reference>: the progress, for a device that looked it up
+    before; otherwise the form with the reference filled in. Without ?ref= the page as built."""
+    svc = services(request)
+    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    if not reference:
+        try:
+            shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
+        except OSError:
+            shell = status_page(svc)
+        return HTMLResponse(shell, headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    allowed = reference in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time()))
+    row = await run_in_threadpool(progress.row_for, svc.store.engine, reference) if allowed else None
+    if row is None:
+        html = status_page(svc, values={"reference": reference if progress.REFERENCE.match(reference) else ""},
+                           notice="请填写查询码（或手机号后四位）查看这条反馈的进度。")
+        return HTMLResponse(html, headers=PAGE_HEADERS)
+    result = await run_in_threadpool(progress.public_status, svc.store, row)
+    notice = NOTICES.get(request.query_params.get("ok", ""))
+    return HTMLResponse(status_page(svc, s=result, notice=notice), headers=PAGE_HEADERS)
+
+
+async def view_action(request: Request) -> Response:
+    """POST /residents/status/?ref=<reference>: "not satisfied" from the status page (the signed
+    cookie proves the device looked the entry up with its code)."""
+    svc = services(request)
+    check_same_origin(request.headers, str(request.base_url))
+    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    data, _ = await params.read_submission(request)
+    back = RedirectResponse(view_url(reference) if reference else "/residents/status/", status_code=303,
+                            headers=PAGE_HEADERS)
+    if reference not in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time())):
+        return back
+    comment = data.get("comment") if isinstance(data.get("comment"), str) else None
+    if comment is not None and len(comment) > progress.QUERY_LIMITS["comment"]:
+        raise ValidationFailed([{"field": "comment", "message": f"最多 {progress.QUERY_LIMITS['comment']} 个字"}])
+    row = await run_in_threadpool(progress.row_for, svc.store.engine, reference)
+    if row is None or data.get("action") != "not_satisfied":
+        return back
+    try:
+        await run_in_threadpool(lambda: progress.reopen(svc.store, row, (comment or "").strip() or None))
+    except KBError as exc:
+        result = await run_in_threadpool(progress.public_status, svc.store, row)
+        return HTMLResponse(status_page(svc, s=result, error=exc.message, title=TITLES.get(exc.status_code, "请求有误")),
+                            status_code=exc.status_code, headers=PAGE_HEADERS)
+    return RedirectResponse(view_url(reference) + "&ok=reopened", status_code=303, headers=PAGE_HEADERS)
 
 
 async def page_comment(request: Request) -> JSONResponse:
@@ -70,4 +195,5 @@ async def page_comment(request: Request) -> JSONResponse:
     address = params.client_address(request)
     _limiter(request).hit(address)
     query = progress.parse_query(await params.read_json(request))
-    return JSONResponse(await run_in_threadpool(progress.add_page_comment, svc.store, query, address))
+    return JSONResponse(await run_in_threadpool(lambda: progress.add_page_comment(svc.store, query, address,
+                                                                                clock=svc.limits.clock)))

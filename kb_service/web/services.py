@@ -68,7 +68,7 @@ class FeedbackLimit:
 
     def hit(self, address: str) -> None:
         self.limits.hit(f"feedback:{address}", self.per_minute, 60,
-                        "提交太频繁：每个地址每分钟最多 {limit} 次，请 {retry} 秒后再试")
+                        "提交太频繁：同一网络（同一 IP）每分钟最多 {limit} 次，请 {retry} 秒后再试")
 
 
 class GapBuffer:

@@ -54,11 +54,11 @@ LIST = "/staff/entries/"
 NO_STORE = {"Cache-Control": "no-store"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
                "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
-               "contacted": "已联系业主"}
+               "contacted": "已联系业主", "reply": "给业主的答复", "claim": "赔偿主张"}
 SOURCES = reports.SOURCES
 # Messages after a successful change (PRG redirect ?ok=...): fixed texts, never user input.
 DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
-        "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存",
+        "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存", "reply": "给业主的答复已保存",
         "created": "已登记，下面是这条记录"}
 FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施", "community": "小区"}
 # The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
@@ -301,7 +301,7 @@ def patch_from_form(form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if op == "contacted":
         at = form.get("at")
         return op, {"contacted": {"how": form.get("how"), "at": at.strip() if isinstance(at, str) else None}}
-    if op in ("owner", "note", "publish", "category"):
+    if op in ("owner", "note", "publish", "category", "reply"):
         value = form.get(op)
         return op, {op: value.strip() if isinstance(value, str) else ""}
     if op == "action":
@@ -321,6 +321,7 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
             if needed not in request.user.scopes:
                 raise access.refuse(request.user, needed)
         entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
+        await run_in_threadpool(access.check_patch, request, svc.store, entry, patch)
         names = (await _choices(request, entry))["staff_names"]
         if patch.get("owner") and patch["owner"] not in names:
             raise ValidationFailed([{"field": "owner", "message": "负责人请从员工名单中选择：" + "、".join(names)}])

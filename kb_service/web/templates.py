@@ -47,7 +47,15 @@ def render(name: str, **context) -> str:
     return env().get_template(name).render(**context)
 
 
-def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None) -> str:
-    return render("feedback_result.html", reply=reply, errors=errors or [],
+def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None,
+                    unsaved: dict | None = None, message: str | None = None) -> str:
+    """The answer page of the plain feedback form: the reference and code, the fields to fix, or
+    (database down) what the resident typed, in a form that sends it again."""
+    kept = None
+    if unsaved is not None:
+        kept = [(k, v) for k, v in unsaved.items() if isinstance(v, str) and k not in ("content", "website")]
+        kept += [(f"ratings.{k}", str(v)) for k, v in (unsaved.get("ratings") or {}).items()]
+        kept += [(f"record.{k}", str(v)) for k, v in (unsaved.get("record") or {}).items()]
+    return render("feedback_result.html", reply=reply, errors=errors or [], unsaved=unsaved, kept=kept, message=message,
                   labels=fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback),
                   site=corpus.site, kinds=corpus.feedback.types)

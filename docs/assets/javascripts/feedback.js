@@ -134,6 +134,11 @@
       if (answer.status === 201) {
         self.unsure = null;
         self.done(answer.data, data);
+      } else if (answer.status === 503 && answer.data && answer.data.saved === false) {
+        // The database is down: the service says for certain that nothing was saved. The form
+        // keeps what was typed; the same key is sent again, so a retry never stores it twice.
+        self.unsure = signature;
+        self.say(answer.data.error + self.orCall(), true);
       } else if (answer.status >= 500) {
         self.unsure = signature;
         self.say("服务暂时出错，内容可能没有登记。请稍后再点“提交”重试（不会重复登记）" + self.orCall(), true);
