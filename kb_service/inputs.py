@@ -217,7 +217,7 @@ class Overdue(Flag):
             raise Invalid(f"{self.name} 只能是 true、false、{'、'.join(self.measures)}") from None
 
     def schema(self, ctx: Any = None) -> Schema:
-        return {"type": "string", "enum": ["true", "false", *self.measures]}
+        return {"type": "string", "enum": [*TRUE, *FALSE, *self.measures]}
 
 
 @dataclass(frozen=True)
