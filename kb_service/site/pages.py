@@ -39,10 +39,17 @@ def standard_anchor(standard_id: str) -> str:
 
 # -- one page per snippet ---------------------------------------------------------------------
 
+# Staff scripts and templates stay in the site search (staff use it too) but rank below the pages
+# written for residents (front matter boost 3): a resident who searches 停水 finds the outage
+# notice and the resident pages first, and the labelled staff entries after them (search_labels).
+SNIPPET_SEARCH = ["---", "search:", "  boost: 0.1", "---", ""]
+
+
 def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
     uri = snippet.src_uri
     cat = corpus.site.categories[snippet.category]
     lines = [
+        *SNIPPET_SEARCH,
         f"# {snippet.title}",
         "",
         f'<p class="kb-meta"><span class="kb-id" title="在工单和记录里引用这个编号">编号 <code>{esc(snippet.id)}</code></span>'

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mimetypes
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.responses import RedirectResponse
-from starlette.staticfiles import StaticFiles
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kb_service.web.compression import accepts_gzip
 
 INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>(.*?)</script>", re.S)
 SITE_CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
@@ -107,7 +111,25 @@ def site_cache_control(path: str) -> str:
 
 
 class SiteFiles(StaticFiles):
-    """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers)."""
+    """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers).
+    A browser that accepts gzip gets the copy the build compressed (site/precompress.py): no
+    compression per request."""
+
+    def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200) -> Response:
+        request_headers = Headers(scope=scope)
+        gz = _precompressed(full_path, stat_result) if status_code == 200 else None
+        if gz is not None and "range" not in request_headers \
+                and accepts_gzip(request_headers.get("accept-encoding", "")):
+            media_type = mimetypes.guess_type(str(full_path))[0] or "text/plain"
+            response = FileResponse(gz[0], stat_result=gz[1], media_type=media_type,
+                                    headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+            if self.is_not_modified(response.headers, request_headers):
+                return NotModifiedResponse(response.headers)
+            return response
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if gz is not None:
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
 
     async def get_response(self, path: str, scope: Scope):
         if any(part.startswith(".") and part not in (".", "..") for part in re.split(r"[/\\]", path)):
@@ -118,3 +140,13 @@ class SiteFiles(StaticFiles):
         elif response.status_code in (200, 206, 304):
             response.headers.setdefault("Cache-Control", site_cache_control(path))
         return response
+
+
+def _precompressed(full_path, stat_result: os.stat_result) -> tuple[str, os.stat_result] | None:
+    """The build's gzip copy of a file, if there is one at least as new as the file."""
+    gz = f"{full_path}.gz"
+    try:
+        gz_stat = os.stat(gz)
+    except OSError:
+        return None
+    return (gz, gz_stat) if gz_stat.st_mtime_ns >= stat_result.st_mtime_ns else None
