@@ -241,7 +241,7 @@ def fee_calculator(c: Community) -> str:
                       for p in c.fees["parking"])
     return f"""<form class="kb-calc" id="kb-fee-calculator" data-community="{esc(c.id)}" markdown="0">
 <p><label>房屋类型 <select name="item">{options}</select></label></p>
-<p><label>计费面积（平方米） <input name="area" type="number" min="0" max="100000" step="0.01" value="89.50" inputmode="decimal"></label></p>
+<p><label>计费面积（平方米） <input name="area" type="text" inputmode="decimal" autocomplete="off" maxlength="20" value="" placeholder="例如 89.50"></label></p>
 <p><label>月数 <input name="months" type="number" min="1" max="120" step="1" value="12" inputmode="numeric"></label></p>
 <p><label>车位 <select name="parking"><option value="0.00">没有车位</option>{parking}</select></label>
 <label>个数 <input name="spaces" type="number" min="0" max="20" step="1" value="1" inputmode="numeric"></label></p>

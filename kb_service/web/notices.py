@@ -21,7 +21,7 @@ from kb_service.web.staff_pages import see_other, staff_page
 PUBLIC = {"Cache-Control": "no-cache", "Content-Security-Policy": views.CSP, "X-Content-Type-Options": "nosniff",
           "Referrer-Policy": "same-origin"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
-          "reason": "更正原因"}
+          "reason": "更正原因", "withdraw_reason": "撤回原因"}
 
 
 def notice_id(request: Request) -> int:
@@ -45,7 +45,19 @@ async def api_list(request: Request) -> JSONResponse:
     """Public: the board as JSON (the home page's current notices come from here)."""
     svc = services(request)
     data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=_community(request)))
-    return JSONResponse(data, headers={"Cache-Control": "no-cache"})
+    return JSONResponse(named(data, board.communities(svc.corpus)), headers={"Cache-Control": "no-cache"})
+
+
+def named(data: dict, names: dict[str, str]) -> dict:
+    """Each notice with the name of its community ("全部小区" for company-wide ones), so every
+    list says whose notice it is."""
+    for items in data.values():
+        for n in items:
+            n["community_name"] = names.get(n["community"], n["community"]) if n["community"] else ALL
+    return data
+
+
+ALL = "全部小区"
 
 
 async def api_get(request: Request) -> JSONResponse:
@@ -82,7 +94,13 @@ async def api_withdraw(request: Request) -> JSONResponse:
     svc = services(request)
     nid = notice_id(request)
     access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])
-    await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor))
+    # The reason residents see: {"reason": "..."} (optional, for callers that send no body).
+    sent = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    body = await params.read_json(request) if sent else {}
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationFailed([{"field": "reason", "message": "撤回原因应是文字"}])
+    await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor, reason=reason))
     return JSONResponse({"id": nid, "withdrawn": True})
 
 
@@ -106,10 +124,10 @@ async def board_page(request: Request) -> Response:
         community = _community(request)
     except KBError:
         community = None
-    data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=community))
     names = board.communities(svc.corpus)
+    data = named(await run_in_threadpool(lambda: board.board(svc.store.engine, community=community)), names)
     html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
-                        community=community, now=utcnow())
+                        community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
     return HTMLResponse(html, headers=PUBLIC)
 
 
@@ -129,8 +147,15 @@ async def _one(request: Request, template: str) -> Response:
     except NotFound:
         html = views.render("notice.html", site=svc.corpus.site, n=None, communities={})
         return HTMLResponse(html, status_code=404, headers=PUBLIC)
-    html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus))
+    html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus),
+                        hotline=hotline_for(svc.corpus, n.get("community")), numbers=board.hotlines(svc.corpus))
     return HTMLResponse(html, headers=PUBLIC)
+
+
+def hotline_for(corpus, community: str | None) -> str:
+    """The number a resident of `community` calls: its service centre's, else the company's."""
+    c = corpus.communities.get(community) if community else None
+    return c.hotline if c is not None else corpus.site.hotline
 
 
 async def slash(request: Request) -> Response:
@@ -194,7 +219,16 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
     current = await run_in_threadpool(lambda: _current(svc, nid))
     access.check_community(request, current["community"])
     if form.get("op") == "withdraw":
-        await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"]))
+        reason = form.get("reason") if isinstance(form.get("reason"), str) else ""
+        if not reason.strip():
+            errors = [{"field": "withdraw_reason", "message": "请写撤回原因：业主会在公告上看到它（例如：停水取消，供水正常）"}]
+            return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": ""}, status_code=422)
+        try:
+            await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"], reason=reason))
+        except ValidationFailed as exc:
+            errors = [{**e, "field": "withdraw_reason"} for e in exc.errors]
+            return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": reason},
+                                       status_code=422)
         return see_other("/staff/notices/?ok=withdrawn")
     try:
         data = {k: v for k, v in _strip_empty(form).items() if k != "op"}

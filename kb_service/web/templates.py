@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from kb_service.content.model import Corpus
 from kb_service.feedback import fields_spec
+from kb_service.site import phones
 from kb_service.times import local_time, parse_iso, to_local, weekday
 
 HTML_DIR = Path(__file__).parent / "html"
@@ -29,6 +30,7 @@ def env() -> Environment:
     e.filters["local"] = local_time
     e.filters["when"] = when
     e.filters["tel"] = tel
+    e.filters["phones"] = phones.link_phones_html
     return e
 
 
