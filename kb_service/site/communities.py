@@ -270,7 +270,7 @@ def community_field(corpus: Corpus, preset: Community | None) -> str:
     if preset is not None:
         return (f'<input type="hidden" name="community" value="{esc(preset.id)}">'
                 f'<p class="kb-fb-note kb-fb-community">小区：<strong>{esc(preset.label)}</strong></p>')
-    options = "".join(f'<option value="{esc(c.id)}">{esc(c.label)}</option>'
+    options = "".join(f'<option value="{esc(c.id)}" data-hotline="{esc(c.hotline)}">{esc(c.label)}</option>'
                       for c in sorted(corpus.communities.values(), key=lambda c: c.name))
     return ('<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-community">您住的小区 <span class="kb-fb-req">*</span></label>'
             f'<select class="kb-fb-input" id="kb-fb-community" name="community" required aria-describedby="kb-fb-err-community">'

@@ -107,10 +107,10 @@ def script_body(corpus: Corpus, script: Script) -> list[str]:
 
 
 def commitments_table(corpus: Corpus, uri: str, ids: list[str]) -> list[str]:
-    target = link(uri, STANDARDS_PAGE)
     lines = ["## 依据的服务承诺", "", "| 承诺 | 时限 | 适用 |", "| --- | --- | --- |"]
     for sid in ids:
         s = corpus.standards[sid]
+        target = link(uri, standards_page(s))
         lines.append(f"| [{cell(s.name)}]({target}#{standard_anchor(s.id)}) | {s.text} | {cell(s.applies_to)} |")
     return lines + [""]
 
@@ -230,7 +230,30 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
 
 # -- blocks inside hand-written pages ---------------------------------------------------------
 
+# Record-keeping periods are the staff's business (how long a complaint's contact details are
+# kept): on the staff page's full table, not in the table residents read.
+STAFF_ONLY_CATEGORIES = {"records"}
+STAFF_STANDARDS_PAGE = "staff/index.md"
+
+
+def for_residents(s) -> bool:
+    return s.category not in STAFF_ONLY_CATEGORIES
+
+
+def standards_page(s) -> str:
+    """The page whose table has the standard's row (and its anchor)."""
+    return STANDARDS_PAGE if for_residents(s) else STAFF_STANDARDS_PAGE
+
+
 def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
+    """On a residents' page: what residents are promised, in three plain columns, inside a box
+    with readable text (kb-plain-table). Elsewhere (the staff page): every standard, with how it
+    is timed and the staff's notes."""
+    if (sources or {}).get("src", "").startswith("residents/"):
+        rows = ["| 承诺 | 时限 | 哪些情况 |", "| --- | --- | --- |"]
+        rows += [f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {cell(s.applies_to)} |'
+                 for s in corpus.standards.values() if for_residents(s)]
+        return "\n".join(['<div class="kb-plain-table" markdown="1">', "", *rows, "", "</div>"])
     rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
     for s in corpus.standards.values():
         rows.append(f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {MEASURE_TEXT[s.measure]} '

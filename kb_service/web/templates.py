@@ -55,5 +55,5 @@ def render(name: str, **context) -> str:
 
 def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None) -> str:
     return render("feedback_result.html", reply=reply, errors=errors or [],
-                  labels=fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback),
+                  labels={**fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback), "community": "小区"},
                   site=corpus.site, kinds=corpus.feedback.types)
