@@ -34,7 +34,12 @@ class Rendered:
     gzipped: bytes
 
 
-_cache: OrderedDict[tuple[str, str], Rendered] = OrderedDict()
+def _cache_of(request: Request) -> OrderedDict[tuple[str, str], Rendered]:
+    """This app's rendered pages (one cache per app: tests run several apps in one process)."""
+    cache = getattr(request.app.state, "community_pages", None)
+    if cache is None:
+        cache = request.app.state.community_pages = OrderedDict()
+    return cache
 
 
 async def index(request: Request) -> Response:
@@ -66,6 +71,7 @@ def _serve(request: Request, uri: str) -> Response:
     etag = etag_for(version, uri)
     if etag in _if_none_match(request) and _exists(request, uri):
         return Response(status_code=304, headers={**HEADERS, "ETag": etag})
+    _cache = _cache_of(request)
     found = _cache.get((version, uri))
     if found is None:
         html = _render(request, uri)

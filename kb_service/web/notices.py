@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices as board
 from kb_service.times import utcnow
-from kb_service.web import access, api, params
+from kb_service.web import access, api, params, site_search
 from kb_service.web import templates as views
 from kb_service.web.services import services
 from kb_service.web.staff_pages import page as staff_html
@@ -72,6 +72,7 @@ async def api_publish(request: Request) -> JSONResponse:
     draft = board.parse_draft(await params.read_json(request), svc.corpus)
     access.check_community(request, draft.community)
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=actor))
+    site_search.forget(request)
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
 
@@ -85,6 +86,7 @@ async def api_correct(request: Request) -> JSONResponse:
     draft = board.parse_draft(body, svc.corpus, partial=current)
     access.check_community(request, draft.community)
     await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=actor))
+    site_search.forget(request)
     out = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
     return JSONResponse({**out, "warnings": list(draft.warnings)})
 
@@ -101,6 +103,7 @@ async def api_withdraw(request: Request) -> JSONResponse:
     if reason is not None and not isinstance(reason, str):
         raise ValidationFailed([{"field": "reason", "message": "撤回原因应是文字"}])
     await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor, reason=reason))
+    site_search.forget(request)
     return JSONResponse({"id": nid, "withdrawn": True})
 
 
@@ -194,6 +197,7 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
         return await run_in_threadpool(lambda: _staff_board(request, sess, values=values, errors=errors,
                                                             status_code=422))
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=sess["name"]))
+    site_search.forget(request)
     return see_other(f"/staff/notices/{nid}?ok=published")
 
 
@@ -225,6 +229,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
             return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": ""}, status_code=422)
         try:
             await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"], reason=reason))
+            site_search.forget(request)
         except ValidationFailed as exc:
             errors = [{**e, "field": "withdraw_reason"} for e in exc.errors]
             return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": reason},
@@ -237,6 +242,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
         draft = board.parse_draft(data, svc.corpus, partial=current)
         access.check_community(request, draft.community)
         await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=sess["name"]))
+        site_search.forget(request)
     except ValidationFailed as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return await _staff_notice(request, sess, errors=exc.errors, values=values, status_code=422)
