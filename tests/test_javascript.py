@@ -113,7 +113,9 @@ def test_built_pages_load_the_shared_module_first(built_project):
     ours = {p.name for p in SCRIPTS.glob("*.js")}
     names = [Path(s).name for s in srcs if Path(s).name in ours]   # the theme's bundle is left out
     assert names and names[0] == "kbcore.js", names
-    assert set(Path(s).name for s in page_scripts()) <= set(names)
+    staff = {Path(s).name for s in loaded_by_staff_loader()}
+    assert set(Path(s).name for s in page_scripts()) - staff <= set(names)
+    assert not staff & set(names), "the staff tools' scripts are not on a resident page"
 
 
 # -- in Chromium, the site served under a sub-path -------------------------------------------------
