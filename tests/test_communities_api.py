@@ -138,6 +138,11 @@ def test_community_is_required_and_unknown_ids_list_the_valid_ones(app, corpus):
     # residents read the message (names, no ids); API callers get the ids as choices
     assert all(c.name in err["message"] and cid not in err["message"] for cid, c in corpus.communities.items())
     assert err["choices"] == ids(corpus)
+    # the same without JavaScript (a form post gets the HTML result page): field names in Chinese
+    page = app.post("/api/feedback", data={"type": "suggestion", "content": "多装几个充电桩"})
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert page.status_code == 422 and "小区" in text and "community" not in text
+    assert not any(cid in text for cid in ids(corpus))
     unknown = post(app, {**COMPLAINT, "community": "atlantis"})
     assert unknown.status_code == 422 and all(cid in unknown.text for cid in ids(corpus))
     both = post(app, {"type": "complaint", "community": "atlantis"})   # every problem in one answer

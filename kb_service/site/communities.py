@@ -105,7 +105,8 @@ def index_page(corpus: Corpus) -> str:
     if corpus.single_community:
         c = corpus.default_community
         if c is not None:
-            lines += [f"本公司服务的小区是 [{esc(c.label)}]({_link(INDEX, page_uri(c))})。", ""]
+            lines += [f"本公司服务的小区是 [{esc(c.label)}]({_link(INDEX, page_uri(c))})，"
+                      f"服务中心电话 {cell(c.hotline)}。", ""]
         return "\n".join(lines)
     lines += [f"本公司目前服务 {len(corpus.communities)} 个小区。服务标准全公司统一；收费、公共收益和服务中心"
               "每个小区不同，请在下表找到您住的小区。也可以用页面顶部的搜索框搜小区名称或地址。", "",

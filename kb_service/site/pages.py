@@ -42,7 +42,10 @@ def standard_anchor(standard_id: str) -> str:
 # Staff scripts and templates stay in the site search (staff use it too) but rank below the pages
 # written for residents (front matter boost 3): a resident who searches 停水 finds the outage
 # notice and the resident pages first, and the labelled staff entries after them (search_labels).
-SNIPPET_SEARCH = ["---", "search:", "  boost: 0.1", "---", ""]
+# Material scores a title match 1000 times a text match: at 0.1 a template titled 停水通知 still
+# came before every resident page that explains an outage; 0.001 puts it after them and before
+# pages that do not mention the words at all.
+SNIPPET_SEARCH = ["---", "search:", "  boost: 0.001", "---", ""]
 
 
 def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
@@ -290,7 +293,8 @@ def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
             by_time[t.response.text].append(t.label)
     preset = communities.community_of((sources or {}).get("src", ""), corpus)
     html = _templates().get_template("feedback_form.html").render(
-        hotline=preset.hotline if preset else corpus.site.hotline,
+        # the number a resident of this community calls: with one community, its service centre's
+        hotline=(preset or (corpus.default_community if corpus.single_community else None) or corpus.site).hotline,
         community_field=Markup(communities.community_field(corpus, preset)), kinds={tid: t.label for tid, t in kinds.items()},
         answer_times=list(by_time.items()),
         result_times=[(t.label, t.result.text) for t in kinds.values() if t.result],

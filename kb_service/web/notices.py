@@ -151,8 +151,13 @@ async def _one(request: Request, template: str) -> Response:
         html = views.render("notice.html", site=svc.corpus.site, n=None, communities={})
         return HTMLResponse(html, status_code=404, headers=PUBLIC)
     html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus),
-                        hotline=hotline_for(svc.corpus, n.get("community")), numbers=board.hotlines(svc.corpus))
+                        hotline=hotline_for(svc.corpus, n.get("community")), numbers=shown_numbers(svc.corpus))
     return HTMLResponse(html, headers=PUBLIC)
+
+
+def shown_numbers(corpus) -> set[str]:
+    """The service numbers as written (board.hotlines has their digits): tel: links in notice texts."""
+    return {corpus.site.hotline, *(c.hotline for c in corpus.communities.values())}
 
 
 def hotline_for(corpus, community: str | None) -> str:

@@ -51,15 +51,17 @@ def forget(request: Request) -> None:
 
 
 def segmented(text: str) -> str:
-    return SEP.join(w for w in rjieba.cut(text) if w.strip())
+    """Words joined by U+200B (invisible), spaces and line breaks kept as they were."""
+    return " ".join(SEP.join(w for w in rjieba.cut(part) if w.strip()) for part in text.split())
 
 
 def notice_docs(items: list[dict], names: dict[str, str]) -> list[dict]:
     docs = []
     for n in items:
         whose = names.get(n["community"], n["community"]) if n["community"] else "全部小区"
-        docs.append({"location": n["url"].lstrip("/"), "title": f"{LABEL} · {whose} · {n['title']}",
-                     "text": segmented(f"{n['title']}。{n.get('body') or ''}"), "boost": BOOST})
+        # the title is cut into words too, as the builder does: a title match is what ranks first
+        docs.append({"location": n["url"].lstrip("/"), "title": segmented(f"{LABEL} · {whose} · {n['title']}"),
+                     "text": segmented(n.get("body") or ""), "boost": BOOST})
     return docs
 
 
