@@ -5,6 +5,10 @@ database at request time (/notices/, /notices/{id}/, /notices/{id}/print), and t
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import time
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -13,6 +17,7 @@ from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices as board
 from kb_service.times import utcnow
 from kb_service.web import access, api, params, site_search
+from kb_service.web.compression import accepts_gzip
 from kb_service.web import templates as views
 from kb_service.web.services import services
 from kb_service.web.staff_pages import page as staff_html
@@ -72,7 +77,7 @@ async def api_publish(request: Request) -> JSONResponse:
     draft = board.parse_draft(await params.read_json(request), svc.corpus)
     access.check_community(request, draft.community)
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=actor))
-    site_search.forget(request)
+    _changed(request)
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
 
@@ -86,7 +91,7 @@ async def api_correct(request: Request) -> JSONResponse:
     draft = board.parse_draft(body, svc.corpus, partial=current)
     access.check_community(request, draft.community)
     await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=actor))
-    site_search.forget(request)
+    _changed(request)
     out = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
     return JSONResponse({**out, "warnings": list(draft.warnings)})
 
@@ -103,7 +108,7 @@ async def api_withdraw(request: Request) -> JSONResponse:
     if reason is not None and not isinstance(reason, str):
         raise ValidationFailed([{"field": "reason", "message": "撤回原因应是文字"}])
     await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor, reason=reason))
-    site_search.forget(request)
+    _changed(request)
     return JSONResponse({"id": nid, "withdrawn": True})
 
 
@@ -121,17 +126,44 @@ def _naive(value: str | None):
 
 # -- public pages ---------------------------------------------------------------------------------------
 
+# The board is what a whole community opens when the water goes off: rendered (and gzipped) at
+# most once per FRESH seconds per worker and community, at once again after a change made through
+# this worker; other workers show a change within FRESH seconds. An ETag makes a revisit a 304.
+FRESH = 5.0
+
+
+def _changed(request: Request) -> None:
+    """A notice was published, corrected or withdrawn through this worker."""
+    site_search.forget(request)
+    request.app.state.notice_boards = {}
+
+
 async def board_page(request: Request) -> Response:
     svc = services(request)
     try:
         community = _community(request)
     except KBError:
         community = None
-    names = board.communities(svc.corpus)
-    data = named(await run_in_threadpool(lambda: board.board(svc.store.engine, community=community)), names)
-    html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
-                        community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
-    return HTMLResponse(html, headers=PUBLIC)
+    boards = getattr(request.app.state, "notice_boards", None)
+    if boards is None:
+        boards = request.app.state.notice_boards = {}
+    now = time.monotonic()
+    cached = boards.get(community)
+    if cached is None or now - cached[0] > FRESH:
+        names = board.communities(svc.corpus)
+        data = named(await run_in_threadpool(lambda: board.board(svc.store.engine, community=community)), names)
+        html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
+                            community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
+        body = html.encode("utf-8")
+        etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
+        cached = boards[community] = (now, etag, body, gzip.compress(body, compresslevel=6, mtime=0))
+    _, etag, body, gzipped = cached
+    headers = {**PUBLIC, "ETag": etag, "Vary": "Accept-Encoding"}
+    if etag in [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
+        return Response(gzipped, media_type="text/html; charset=utf-8", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 async def notice_page(request: Request) -> Response:
@@ -202,7 +234,7 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
         return await run_in_threadpool(lambda: _staff_board(request, sess, values=values, errors=errors,
                                                             status_code=422))
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=sess["name"]))
-    site_search.forget(request)
+    _changed(request)
     return see_other(f"/staff/notices/{nid}?ok=published")
 
 
@@ -234,7 +266,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
             return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": ""}, status_code=422)
         try:
             await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"], reason=reason))
-            site_search.forget(request)
+            _changed(request)
         except ValidationFailed as exc:
             errors = [{**e, "field": "withdraw_reason"} for e in exc.errors]
             return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": reason},
@@ -247,7 +279,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
         draft = board.parse_draft(data, svc.corpus, partial=current)
         access.check_community(request, draft.community)
         await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=sess["name"]))
-        site_search.forget(request)
+        _changed(request)
     except ValidationFailed as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return await _staff_notice(request, sess, errors=exc.errors, values=values, status_code=422)
