@@ -139,7 +139,8 @@ def test_community_is_required_and_unknown_ids_list_the_valid_ones(app, corpus):
     assert all(c.name in err["message"] and cid not in err["message"] for cid, c in corpus.communities.items())
     assert err["choices"] == ids(corpus)
     # the same without JavaScript (a form post gets the HTML result page): field names in Chinese
-    page = app.post("/api/feedback", data={"type": "suggestion", "content": "多装几个充电桩"})
+    page = app.post("/api/feedback", data={"type": "suggestion", "content": "多装几个充电桩"},
+                    headers={"Accept": "text/html"})
     text = re.sub(r"<[^>]+>", "", page.text)
     assert page.status_code == 422 and "小区" in text and "community" not in text
     assert not any(cid in text for cid in ids(corpus))

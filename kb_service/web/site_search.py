@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from kb_service.feedback import notices as board
 from kb_service.web.compression import accepts_gzip
+from kb_service.web.headers import SiteFiles
 from kb_service.web.services import services
 
 FRESH = 10.0          # seconds a worker reuses the notices it read (the contract: on the site within 30 s)
@@ -71,7 +72,7 @@ def merged(index: dict, docs: list[dict]) -> dict:
 
 async def index(request: Request) -> Response:
     svc = services(request)
-    path = svc.settings.site_dir / "search" / "search_index.json"
+    path = svc.settings.site_dir / INDEX
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
@@ -82,6 +83,8 @@ async def index(request: Request) -> Response:
         current = (await run_in_threadpool(lambda: board.board(svc.store.engine)))["current"]
         _state["notices"], _state["checked"] = current, now
     current = _state["notices"]
+    if not current:              # nothing to add: the built file as it is (pre-compressed, ranges)
+        return await _site_files(request).get_response(INDEX, request.scope)
     key = hashlib.sha1(json.dumps([stamp, [(n["id"], n["updated_at"], n["state"]) for n in current]])
                        .encode()).hexdigest()[:24]
     answer = _state["answer"]
@@ -94,6 +97,17 @@ async def index(request: Request) -> Response:
     if accepts_gzip(request.headers.get("accept-encoding", "")):
         return Response(answer[2], media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(answer[1], media_type="application/json", headers=headers)
+
+
+INDEX = "search/search_index.json"
+
+
+def _site_files(request: Request) -> SiteFiles:
+    files = getattr(request.app.state, "site_search_files", None)
+    if files is None:
+        files = request.app.state.site_search_files = SiteFiles(directory=services(request).settings.site_dir,
+                                                                check_dir=False)
+    return files
 
 
 def _build(_state: dict, path, key: str, current: list[dict], names: dict[str, str]) -> tuple[str, bytes, bytes]:
