@@ -22,6 +22,8 @@ from kb_service.content.model import Corpus
 from kb_service.errors import ContentError
 from kb_service.settings import Settings
 from kb_service.site import engines, generate, incremental, public_log
+from kb_service.site.precompress import precompress
+from kb_service.site.search_labels import label_search_index
 
 STAMP = ".kb-build.json"
 SNAPSHOT = "corpus.json"      # the checked content as plain data, written with the index
@@ -130,6 +132,7 @@ def build_site(settings: Settings, corpus: Corpus | None = None, *, engine: str 
     engines.check(engine)
     staged = _stage(settings, corpus or require_corpus(settings.snippets_dir))
     _full_build(engine, staged)
+    _finish(staged.output)
     _publish(staged.output, settings.site_dir)
     return sum(1 for _ in settings.site_dir.rglob("index.html"))
 
@@ -155,10 +158,12 @@ def update_site(settings: Settings, corpus: Corpus) -> SiteUpdate:
             return SiteUpdate("none", [])
         pages = engines.run_dirty(staged)
         if pages is not None:
+            _finish(staged.output)
             _mirror(staged.output, settings.site_dir)
             return SiteUpdate("pages", pages)
         reason = "页面标题或页首设置有变化，导航要跟着变"
     _full_build(engine, staged)
+    _finish(staged.output)
     _mirror(staged.output, settings.site_dir)
     return SiteUpdate("full", [], reason)
 
@@ -172,6 +177,12 @@ def _full_build(engine: str, staged: generate.Staged) -> None:
     if staged.output.exists():
         shutil.rmtree(staged.output)   # nothing left over from a page that no longer exists
     engines.run(engine, staged)
+
+
+def _finish(output: Path) -> None:
+    """After the builder: label staff results in the site search, gzip the text files once."""
+    label_search_index(output)
+    precompress(output)
 
 
 def _publish(output: Path, site_dir: Path) -> None:

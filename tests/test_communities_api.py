@@ -77,12 +77,56 @@ def test_an_edited_community_is_served_without_a_build(multi_project, tmp_path, 
         assert price in app.get(c.url + "fees/").text
         path.write_text(path.read_text(encoding="utf-8").replace(f'unit_price: "{price}"', 'unit_price: "9.99"', 1),
                         encoding="utf-8")
+        before = app.get(c.url + "fees/")
         assert watcher.refresh() is True
-        assert "9.99" in app.get(c.url + "fees/").text
+        after = app.get(c.url + "fees/", headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and "9.99" in after.text     # the edit is a new version
+        assert after.headers["etag"] != before.headers["etag"]
         path.write_text(path.read_text(encoding="utf-8").replace("households:", "households: lots\nx:", 1),
                         encoding="utf-8")
         assert watcher.refresh() is False and watcher.problems
         assert "9.99" in app.get(c.url + "fees/").text            # the last good version stays
+
+
+def test_community_pages_revalidate_with_an_etag_and_come_compressed(app, corpus):
+    """A revisit is a 304 (no rendering, no body); a phone that accepts gzip gets the page
+    compressed once per version; every community has its own ETag, canonical URL and description."""
+    tags = set()
+    for cid, c in corpus.communities.items():
+        for page in ("", "fees/", "revenue/", "feedback/"):
+            url = f"/communities/{cid}/{page}"
+            first = app.get(url, headers={"Accept-Encoding": "gzip"})
+            assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
+            assert "Accept-Encoding" in first.headers["vary"]
+            assert first.headers["cache-control"] == "no-cache"
+            tag = first.headers["etag"]
+            tags.add(tag)
+            again = app.get(url, headers={"If-None-Match": tag, "Accept-Encoding": "gzip"})
+            assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+            plain = app.get(url, headers={"Accept-Encoding": "identity"})
+            assert "content-encoding" not in plain.headers and plain.text == first.text
+            assert f'<link rel="canonical" href="http://127.0.0.1:8000/communities/{cid}/{page}">' in plain.text
+            assert "_shell" not in plain.text
+            [desc] = re.findall(r'<meta name="description" content="([^"]*)">', plain.text)
+            assert c.name in desc
+    assert len(tags) == 4 * len(corpus.communities)          # one per community and page
+    assert app.get("/communities/atlantis/", headers={"If-None-Match": next(iter(tags))}).status_code == 404
+    assert app.get("/communities/", headers={"Accept-Encoding": "gzip"}).headers["content-encoding"] == "gzip"
+
+
+def test_community_pages_link_their_own_numbers(app, corpus):
+    """The service centre's number is a tel: link on every page of its community, and the
+    community index links every centre's number."""
+    for cid, c in corpus.communities.items():
+        digits = re.sub(r"[^0-9+]", "", c.hotline)
+        for page in ("", "fees/"):
+            html = app.get(f"/communities/{cid}/{page}").text
+            assert f'<a href="tel:{digits}">{c.hotline}</a>' in html, (cid, page)
+            others = [o for o in corpus.communities.values() if o.id != cid and o.hotline != c.hotline]
+            assert not any(o.hotline in html for o in others)
+    index = app.get("/communities/").text
+    for c in corpus.communities.values():
+        assert f'href="tel:{re.sub(r"[^0-9+]", "", c.hotline)}"' in index
 
 
 # -- feedback carries the community ---------------------------------------------------------------
@@ -91,7 +135,15 @@ def test_community_is_required_and_unknown_ids_list_the_valid_ones(app, corpus):
     missing = post(app, COMPLAINT)
     assert missing.status_code == 422
     [err] = [e for e in missing.json()["errors"] if e["field"] == "community"]
-    assert all(cid in err["message"] for cid in ids(corpus))
+    # residents read the message (names, no ids); API callers get the ids as choices
+    assert all(c.name in err["message"] and cid not in err["message"] for cid, c in corpus.communities.items())
+    assert err["choices"] == ids(corpus)
+    # the same without JavaScript (a form post gets the HTML result page): field names in Chinese
+    page = app.post("/api/feedback", data={"type": "suggestion", "content": "多装几个充电桩"},
+                    headers={"Accept": "text/html"})
+    text = re.sub(r"<[^>]+>", "", page.text)
+    assert page.status_code == 422 and "小区" in text and "community" not in text
+    assert not any(cid in text for cid in ids(corpus))
     unknown = post(app, {**COMPLAINT, "community": "atlantis"})
     assert unknown.status_code == 422 and all(cid in unknown.text for cid in ids(corpus))
     both = post(app, {"type": "complaint", "community": "atlantis"})   # every problem in one answer

@@ -36,8 +36,15 @@ def extra_javascript() -> list[str]:
     return [str(entry) for entry in config["extra_javascript"]]
 
 
+def loaded_by_staff_loader() -> list[str]:
+    """The staff tools' scripts staff-loader.js adds on the pages that have their tools."""
+    source = (ROOT / "docs" / "assets" / "javascripts" / "staff-loader.js").read_text(encoding="utf-8")
+    return [f"assets/javascripts/{name}" for name in re.findall(r'\["([a-z-]+\.js)"', source)]
+
+
 def page_scripts() -> list[str]:
-    return [s for s in extra_javascript() if s.startswith("assets/javascripts/") and s != CORE]
+    listed = [s for s in extra_javascript() if s.startswith("assets/javascripts/") and s != CORE]
+    return listed + loaded_by_staff_loader()
 
 
 def code(path: Path) -> str:
@@ -56,10 +63,19 @@ def test_shared_module_is_loaded_before_every_page_script():
         assert (ROOT / "docs" / script).is_file(), script
 
 
+def test_staff_scripts_are_not_listed_for_every_page():
+    """Residents' pages do not download the staff tools (fill, lookup, callrecord)."""
+    staff = loaded_by_staff_loader()
+    assert {Path(s).name for s in staff} == {"fill.js", "lookup.js", "callrecord.js"}
+    assert not set(staff) & set(extra_javascript())
+    for script in staff:
+        assert (ROOT / "docs" / script).is_file(), script
+
+
 def test_every_script_in_the_folder_is_listed_or_standalone():
     """A script added to the folder either runs on the site (listed after kbcore.js) or on the
     service's own pages; either way whoever loads it, loads kbcore.js first if it uses KB."""
-    listed = {Path(s).name for s in extra_javascript()}
+    listed = {Path(s).name for s in extra_javascript() + loaded_by_staff_loader()}
     templates = "\n".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
     for path in SCRIPTS.glob("*.js"):
         assert path.name in listed or f"/assets/javascripts/{path.name}" in templates, path.name
@@ -97,7 +113,9 @@ def test_built_pages_load_the_shared_module_first(built_project):
     ours = {p.name for p in SCRIPTS.glob("*.js")}
     names = [Path(s).name for s in srcs if Path(s).name in ours]   # the theme's bundle is left out
     assert names and names[0] == "kbcore.js", names
-    assert set(Path(s).name for s in page_scripts()) <= set(names)
+    staff = {Path(s).name for s in loaded_by_staff_loader()}
+    assert set(Path(s).name for s in page_scripts()) - staff <= set(names)
+    assert not staff & set(names), "the staff tools' scripts are not on a resident page"
 
 
 # -- in Chromium, the site served under a sub-path -------------------------------------------------

@@ -216,19 +216,30 @@ def test_publish_from_fill_page_visible_then_withdrawn(phone, srv):
 
     phone.goto(srv.url + "/")
     expect(phone.locator(".kb-home-notices")).to_contain_text("停水通知（浏览器测试）", timeout=15000)
+    expect(phone.locator(".kb-home-notices li", has_text="停水通知（浏览器测试）").locator(".kb-notice-community")).not_to_have_text("")
     shot(phone, "notice-2-home")
     phone.goto(srv.url + public)
     expect(phone.locator("#kb-notice-state")).to_have_text("有效")
     assert overflow(phone) <= 0
     shot(phone, "notice-3-public")
 
+    phone.goto(srv.url + "/notices/")
+    item = phone.locator("#kb-current-notices li", has_text="停水通知（浏览器测试）")
+    expect(item.locator(".kb-notice-community")).not_to_have_text("")    # whose notice it is
+
     phone.goto(srv.url + "/staff/notices/" + public.strip("/").split("/")[1])
+    phone.locator("#kb-withdraw-reason").fill("停水取消，今天正常供水")
     phone.locator("#kb-withdraw").click()
     expect(phone.locator(".kb-ok")).to_contain_text("已撤回")
     phone.goto(srv.url + "/notices/")
-    expect(phone.locator("body")).not_to_contain_text("停水通知（浏览器测试）")
+    expect(phone.locator("#kb-current-notices")).not_to_contain_text("停水通知（浏览器测试）")
+    phone.locator(".kb-archive summary").click()
+    archived = phone.locator("#kb-archive-notices li", has_text="停水通知（浏览器测试）")
+    expect(archived).to_contain_text("停水取消，今天正常供水")
+    shot(phone, "notice-4-archive")
     phone.goto(srv.url + public)
     expect(phone.locator("#kb-notice-state")).to_have_text("已撤回")
+    expect(phone.locator("main")).to_contain_text("撤回原因：停水取消，今天正常供水")
 
 
 # -- accessibility ---------------------------------------------------------------------------------------
@@ -283,3 +294,197 @@ def test_site_search_answers_residents_with_resident_pages_first(phone, srv):
     hrefs = phone.locator("a.md-search-result__link").evaluate_all("els => els.map(a => new URL(a.href).pathname)")
     assert hrefs and hrefs[0].startswith("/residents/"), hrefs[:5]
     assert "/residents/standards/" in hrefs[:3] or "/residents/repair/" in hrefs[:3], hrefs[:5]
+
+
+# -- issue 28: residents find their own pages first, tap every number, keep their reference ---------------
+
+def _search(phone, srv, query: str) -> list[tuple[str, str]]:
+    """Material's site search as a resident on a phone uses it: (path, title) of each result."""
+    phone.goto(srv.url + "/")
+    phone.locator("label[for=__search]").first.click()
+    box = phone.locator("input.md-search__input")
+    box.fill(query)
+    box.press("End")                       # Material searches on key-up
+    phone.locator(".md-search-result__item > a").first.wait_for(timeout=15000)
+    return phone.locator(".md-search-result__item > a").evaluate_all(
+        "els => els.map(a => [new URL(a.href).pathname, (a.querySelector('h1, h2') || a).textContent.replace(/\\u200b/g, '').trim()])")
+
+
+STAFF_LABELS = ("员工话术 · ", "模板 · ")
+
+
+def _is_staff(path: str) -> bool:
+    return path.startswith(("/scripts/", "/templates/", "/staff/", "/handbook/"))
+
+
+@pytest.mark.site_search
+def test_site_search_puts_the_outage_notice_and_resident_pages_before_staff_material(phone, srv):
+    made = httpx.post(srv.url + "/api/notices", headers=STAFF, timeout=10, json={
+        "title": "6栋停水通知", "body": "12月9日 9:00-15:00 6栋停水检修，请提前储水。", "valid_until": "2099-12-31"}).json()
+    results = _search(phone, srv, "停水")
+    shot(phone, "search-1-outage")
+    assert results[0][0] == made["url"] and results[0][1].startswith("小区公告 · "), results[:5]
+    for query in ("停水", "物业费怎么算", "电梯坏了", "如何报修"):
+        results = results if query == "停水" else _search(phone, srv, query)
+        paths = [p for p, _ in results]
+        resident = [i for i, p in enumerate(paths) if not _is_staff(p)]
+        staff = [i for i, p in enumerate(paths) if p.startswith(("/scripts/", "/templates/")) and p.count("/") > 2]
+        assert resident, (query, results[:8])
+        assert not staff or resident[0] < staff[0], (query, results[:8])
+        for i in staff:                     # labelled for what they are
+            assert results[i][1].startswith(STAFF_LABELS), results[i]
+
+
+def test_every_number_on_community_and_notice_pages_is_the_communitys_and_tappable(phone, srv):
+    listing = httpx.get(srv.url + "/api/communities", timeout=10).json()
+    number = re.compile(r"(?<![\d-])(?:0\d{2,3}-\d{7,8}|400-\d{3}-\d{4}|12315|110|119|120)(?![\d-])")
+    for c in listing["communities"]:
+        own = re.sub(r"[^0-9]", "", c["hotline"])
+        for page in ("", "fees/"):
+            phone.goto(srv.url + c["url"] + page)
+            text = phone.locator("article").inner_text()
+            linked = phone.locator("article a[href^='tel:']").evaluate_all("els => els.map(a => a.textContent.trim())")
+            for found in set(number.findall(text)):
+                assert found in linked, (c["id"], page, found)
+            assert phone.locator(f"article a[href='tel:{own}']").count() >= 1
+            others = [o["hotline"] for o in listing["communities"] if o["id"] != c["id"] and o["hotline"] != c["hotline"]]
+            assert not any(o in text for o in others)
+            assert overflow(phone) <= 0
+    shot(phone, "numbers-community-fees")
+    phone.goto(srv.url + "/communities/")
+    for c in listing["communities"]:
+        assert phone.locator(f"a[href='tel:{re.sub(r'[^0-9]', '', c['hotline'])}']").count() >= 1
+    c = next(x for x in listing["communities"] if x["id"] == listing["default"])
+    made = httpx.post(srv.url + "/api/notices", headers=STAFF, timeout=10, json={
+        "title": "7栋停电通知", "body": f"7栋明天停电检修，有疑问请拨打 {c['hotline']}。", "community": c["id"]}).json()
+    for path in (made["url"], made["url"] + "print"):
+        phone.goto(srv.url + path)
+        own = re.sub(r"[^0-9]", "", c["hotline"])
+        assert phone.locator(f"a[href='tel:{own}']").count() >= 2, path       # in the text and below it
+        assert "400-000-0000" not in phone.locator("body").inner_text(), path
+
+
+def test_feedback_result_keeps_the_reference_and_code_in_view(phone, srv):
+    listing = httpx.get(srv.url + "/api/communities", timeout=10).json()
+    c = listing["communities"][-1]
+    phone.goto(srv.url + "/residents/feedback/")
+    form = phone.locator("#kb-feedback-form")
+    expect(form.locator("input[name=idempotency_key]")).not_to_have_value("", timeout=15000)
+    form.get_by_label("建议", exact=True).check()
+    if len(listing["communities"]) > 1:
+        form.locator("select[name=community]").select_option(c["id"])
+    form.locator("textarea[name=content]").fill("希望在3号门加一个快递柜。")
+    form.locator("#kb-fb-submit").click()
+    reference = phone.locator("#kb-fb-reference")
+    expect(reference).to_be_visible(timeout=15000)
+    phone.evaluate("window.scrollBy(0, -120)")           # scrolling up is what brings Material's pill
+    phone.wait_for_timeout(400)
+    shot(phone, "result-in-view")
+    expect(phone.locator(".md-top")).to_be_hidden()
+    for hook in ("#kb-fb-reference", "#kb-fb-access-code"):
+        box = phone.locator(hook).bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= 844, (hook, box)
+        on_top = phone.evaluate(f"""() => {{ const r = document.querySelector('{hook}').getBoundingClientRect();
+            const e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+            return !!e && (e.id === '{hook[1:]}' || !!e.closest('{hook}')); }}""")
+        assert on_top, f"something covers {hook}"
+    # not kept: the resident is pointed to the chosen community's own number
+    result = phone.locator("#kb-fb-result")
+    own = re.sub(r"[^0-9]", "", c["hotline"])
+    expect(result.locator(f"a[href='tel:{own}']")).to_have_count(1)
+
+
+def test_standards_page_opens_with_the_plain_tier_table_stacked_on_a_phone(phone, srv):
+    phone.goto(srv.url + "/residents/standards/")
+    settle(phone)
+    first = phone.locator("article table").first
+    expect(first.locator("th").first).to_have_text("级别")
+    assert first.locator("tr").nth(1).evaluate("r => getComputedStyle(r).display") == "block"
+    assert first.locator("td").nth(1).get_attribute("data-label") == "哪些情况"
+    size = first.locator("td").first.evaluate("td => parseFloat(getComputedStyle(td).fontSize)")
+    assert size >= 15, size
+    text = phone.locator("article").inner_text()
+    assert "赔偿主张记录保存期" not in text and "投诉记录保存期" not in text
+    assert overflow(phone) <= 0
+    shot(phone, "standards-tiers")
+
+
+@pytest.mark.parametrize("where", ["fees", "communities", "changes"])
+def test_wide_tables_say_they_scroll(phone, srv, where):
+    url = {"fees": fees_page(srv.url), "communities": srv.url + "/communities/",
+           "changes": srv.url + "/residents/changes/"}[where]
+    phone.goto(url)
+    settle(phone)
+    phone.wait_for_timeout(100)
+    wraps = phone.locator(".md-typeset__scrollwrap")
+    for i in range(wraps.count()):
+        wrap = wraps.nth(i)
+        wide = wrap.evaluate("w => w.scrollWidth > w.clientWidth + 2")
+        cue = wrap.locator("xpath=preceding-sibling::*[1]")
+        if wide:
+            expect(cue).to_have_class("kb-scroll-cue")
+            expect(cue).to_be_visible()
+        elif cue.count() and "kb-scroll-cue" in (cue.get_attribute("class") or ""):
+            expect(cue).to_be_hidden()
+    assert overflow(phone) <= 0
+
+
+def test_fee_calculator_starts_empty_and_reads_89_comma_5_as_89_point_5(phone, srv):
+    phone.goto(fees_page(srv.url))
+    form = phone.locator("#kb-fee-calculator")
+    area = form.locator("input[name=area]")
+    expect(area).to_have_value("")
+    expect(form.locator("output")).to_contain_text("请填写计费面积")
+    area.fill("89.5")
+    expect(form.locator("output")).to_contain_text("合计")
+    dot = form.locator("output").inner_text()
+    area.fill("89,5")
+    expect(form.locator("output")).to_have_text(dot)
+    area.fill("８９．５平方米")
+    expect(form.locator("output")).to_have_text(dot)
+    area.fill("1,234")
+    expect(form.locator("output")).to_contain_text("逗号")
+
+
+def test_resident_pages_speak_plain_chinese(phone, srv):
+    listing = httpx.get(srv.url + "/api/communities", timeout=10).json()
+    ids = [c["id"] for c in listing["communities"]]
+    words = ["kb lint", "Markdown", "YAML", "snippets/", "CSI", "community："]
+    pages = RESIDENT_PAGES + [c["url"] + p for c in listing["communities"] for p in ("", "fees/", "feedback/")]
+    for path in pages:
+        phone.goto(srv.url + path)
+        text = phone.locator("body").inner_text()
+        found = [w for w in words + ids if re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text)]
+        assert not found, (path, found)
+
+
+def test_resident_pages_leave_out_staff_scripts_and_staff_pages_still_work(phone, srv):
+    loaded: list[str] = []
+    phone.on("request", lambda r: loaded.append(r.url.rsplit("/", 1)[-1]) if r.url.endswith(".js") else None)
+    for path in ("/", "/residents/feedback/", "/notices/"):
+        phone.goto(srv.url + path)
+        settle(phone)
+    assert not {"fill.js", "lookup.js", "callrecord.js"} & set(loaded), loaded
+    # instant navigation from a resident page to 话术速查 loads its scripts, which work
+    phone.goto(srv.url + "/staff/")
+    settle(phone)
+    phone.locator("article a[href$='lookup/']").first.click()
+    phone.locator("#kb-lookup-q").wait_for(timeout=15000)
+    phone.locator("#kb-lookup-q").fill("停水")
+    phone.locator("#kb-lookup-q").press("End")
+    expect(phone.locator("#kb-lookup-results [role=option]").first).to_be_visible(timeout=15000)
+    assert {"lookup.js", "callrecord.js"} <= set(loaded) and "fill.js" not in loaded
+
+
+def test_canonical_description_and_favicon(phone, srv):
+    listing = httpx.get(srv.url + "/api/communities", timeout=10).json()
+    for c in listing["communities"]:
+        phone.goto(srv.url + c["url"] + "fees/")
+        canonical = phone.locator("link[rel=canonical]").get_attribute("href")
+        assert canonical.endswith(c["url"] + "fees/") and "_shell" not in canonical
+        assert c["name"] in phone.locator("meta[name=description]").get_attribute("content")
+    for path in ("/notices/", srv.notice_url, "/residents/fees/"):
+        phone.goto(srv.url + path)
+        assert phone.locator("meta[name=description]").get_attribute("content"), path
+    icon = httpx.get(srv.url + "/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"

@@ -47,10 +47,20 @@ def test_handbook_links_to_scripts_resolve(built_project):
 
 def test_standards_page_is_rendered_from_data(built_project):
     corpus, _ = load_corpus(built_project / "snippets")
+    from kb_service.site.pages import for_residents
+
     html = (built_project / "site" / "residents" / "standards" / "index.html").read_text(encoding="utf-8")
+    staff = (built_project / "site" / "staff" / "index.html").read_text(encoding="utf-8")
     for s in corpus.standards.values():
-        assert s.name in html and s.text in html, s.id
-    assert "kb:standards" not in html
+        assert s.name in staff and s.text in staff, s.id       # the full table, on the staff page
+        if for_residents(s):
+            assert s.name in html and s.text in html, s.id
+        else:                                                  # record-keeping periods: staff only
+            assert s.name not in html, s.id
+    assert any(not for_residents(s) for s in corpus.standards.values())
+    assert "kb:standards" not in html and "kb:standards" not in staff
+    # residents read the three-level repair table first, then the other commitments
+    assert html.index("报修和紧急情况分三级") < html.index(next(iter(corpus.standards.values())).name + "</td>")
 
 
 def _text(html: str) -> str:

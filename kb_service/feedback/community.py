@@ -19,6 +19,10 @@ def valid_ids(corpus: Corpus) -> str:
     return "、".join(f"{c.id}（{c.name}）" for c in corpus.communities.values())
 
 
+def valid_names(corpus: Corpus) -> str:
+    return "、".join(c.name for c in corpus.communities.values())
+
+
 def pick(raw: Any, corpus: Corpus, *, required: bool) -> tuple[str | None, list[dict[str, str]]]:
     """(community id or None, field errors) for a submitted `community` value."""
     if raw in (None, ""):
@@ -26,7 +30,10 @@ def pick(raw: Any, corpus: Corpus, *, required: bool) -> tuple[str | None, list[
             only = corpus.default_community
             return (only.id if only else None), []
         if required:
-            return None, [{"field": "community", "message": f"请选择小区：{valid_ids(corpus)}"}]
+            # residents read this (the form's error list): names only; API callers get the ids
+            # in `choices` and in the unknown-id message below
+            return None, [{"field": "community", "message": f"请选择您住的小区：{valid_names(corpus)}",
+                           "choices": list(corpus.communities)}]
         return None, []
     if not isinstance(raw, str) or raw.strip() not in corpus.communities:
         shown = str(raw)[:40]

@@ -91,6 +91,9 @@ DRAFT = Body((
     Text("reason", "更正原因", "更正时写明原因", limit=200, multiline=True),
 ), extra=("csrf", "op"))
 FIELDS = {i.name for i in DRAFT.inputs}
+# Withdrawing: the reason residents see on the notice and in the archive (optional through the
+# API, so a caller sending no body keeps working; the staff page requires it).
+WITHDRAWAL = Body((Text("reason", "撤回原因", "业主在公告上看到的撤回原因，例如：停水取消", limit=200, multiline=True),))
 
 
 def parse_draft(data: dict[str, Any], corpus: Corpus, *, now: dt.datetime | None = None,
@@ -172,15 +175,26 @@ def correct(engine: Engine, notice_id: int, draft: Draft, *, actor: str, now: dt
             valid_from=draft.valid_from, valid_until=draft.valid_until, reason=draft.reason))
 
 
-def withdraw(engine: Engine, notice_id: int, *, actor: str, now: dt.datetime | None = None) -> None:
+def withdraw(engine: Engine, notice_id: int, *, actor: str, reason: str | None = None,
+             now: dt.datetime | None = None) -> None:
+    """Withdraw a notice. The reason (shown to residents: "已撤回：停水取消") is kept as a version
+    row with the notice's text unchanged, stamped with the withdrawal's time, so the history
+    stays append-only and no column is added."""
     now = now or utcnow()
+    reason = WITHDRAWAL.read({"reason": reason})["reason"]
+    reason = (reason or "").strip() or None
     with engine.begin() as conn:
-        row = conn.execute(sa.select(notices.c.withdrawn_at).where(notices.c.id == notice_id)
-                           .with_for_update()).first()
+        row = conn.execute(sa.select(notices).where(notices.c.id == notice_id).with_for_update()).mappings().first()
         if row is None:
             raise NotFound(f"没有编号为 {notice_id} 的公告", id=notice_id)
-        if row[0] is None:
+        if row["withdrawn_at"] is None:
             conn.execute(notices.update().where(notices.c.id == notice_id).values(withdrawn_at=now, withdrawn_by=actor))
+            conn.execute(notice_versions.insert().values(
+                notice_id=notice_id, at=now, by=actor, title=row["title"], body=row["body"],
+                valid_from=row["valid_from"], valid_until=row["valid_until"], reason=reason or WITHDRAWN_UNSTATED))
+
+
+WITHDRAWN_UNSTATED = "发布方撤回，未说明原因"
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -210,27 +224,37 @@ def to_json(row, now: dt.datetime, *, versions: list | None = None, staff: bool 
         out["created_by"] = row["created_by"]
         out["template"] = row["template"]
     if versions is not None:
+        # the withdrawal's own row (same time as withdrawn_at) carries its reason, not a correction
+        withdrawal = [v for v in versions[1:] if row["withdrawn_at"] is not None and v["at"] == row["withdrawn_at"]]
+        out["withdraw_reason"] = withdrawal[-1]["reason"] if withdrawal else None
         out["corrections"] = [{"at": iso(v["at"]), "reason": v["reason"],
                                **({"title": v["title"], "body": v["body"], "by": v["by"]} if staff else {})}
-                              for v in versions[1:]]
+                              for v in versions[1:] if not any(v is w for w in withdrawal)]
     return out
 
 
 def board(engine: Engine, *, community: str | None = None, now: dt.datetime | None = None,
           staff: bool = False, limit: int = 200) -> dict[str, list[dict]]:
-    """{'current': [...], 'archive': [...]} newest first; current includes upcoming ones.
+    """{'current': [...], 'archive': [...]} newest first; current includes upcoming ones, the
+    archive the expired and the withdrawn ones (residents still find what was announced and
+    see that it no longer holds; a withdrawn notice's text stays hidden).
     A community's board shows its own notices and the company-wide ones."""
     now = now or utcnow()
     query = sa.select(notices)
     if community is not None:
         query = query.where(sa.or_(notices.c.community == community, notices.c.community.is_(None)))
-    if not staff:
-        query = query.where(notices.c.withdrawn_at.is_(None))
     with reading(engine) as conn:
         rows = conn.execute(query.order_by(notices.c.valid_from.desc(), notices.c.id.desc()).limit(limit)).mappings().all()
+        withdrawn = {r["id"]: r["withdrawn_at"] for r in rows if r["withdrawn_at"] is not None}
+        reasons = {v["notice_id"]: v["reason"] for v in conn.execute(
+            sa.select(notice_versions.c.notice_id, notice_versions.c.at, notice_versions.c.reason)
+            .where(notice_versions.c.notice_id.in_(list(withdrawn)))).mappings()
+            if v["at"] == withdrawn[v["notice_id"]]} if withdrawn else {}
     out: dict[str, list[dict]] = {"current": [], "archive": []}
     for row in rows:
         item = to_json(row, now, staff=staff)
+        if row["id"] in withdrawn:
+            item["withdraw_reason"] = reasons.get(row["id"])
         out["current" if item["state"] in ("current", "upcoming") else "archive"].append(item)
     return out
 

@@ -99,7 +99,8 @@ def index_page(corpus: Corpus) -> str:
     if corpus.single_community:
         c = corpus.default_community
         if c is not None:
-            lines += [f"本公司服务的小区是 [{esc(c.label)}]({_link(INDEX, page_uri(c))})。", ""]
+            lines += [f"本公司服务的小区是 [{esc(c.label)}]({_link(INDEX, page_uri(c))})，"
+                      f"服务中心电话 {cell(c.hotline)}。", ""]
         return "\n".join(lines)
     lines += [f"本公司目前服务 {len(corpus.communities)} 个小区。服务标准全公司统一；收费、公共收益和服务中心"
               "每个小区不同，请在下表找到您住的小区。也可以用页面顶部的搜索框搜小区名称或地址。", "",
@@ -235,7 +236,7 @@ def fee_calculator(c: Community) -> str:
                       for p in c.fees["parking"])
     return f"""<form class="kb-calc" id="kb-fee-calculator" data-community="{esc(c.id)}" markdown="0">
 <p><label>房屋类型 <select name="item">{options}</select></label></p>
-<p><label>计费面积（平方米） <input name="area" type="number" min="0" max="100000" step="0.01" value="89.50" inputmode="decimal"></label></p>
+<p><label>计费面积（平方米） <input name="area" type="text" inputmode="decimal" autocomplete="off" maxlength="20" value="" placeholder="例如 89.50"></label></p>
 <p><label>月数 <input name="months" type="number" min="1" max="120" step="1" value="12" inputmode="numeric"></label></p>
 <p><label>车位 <select name="parking"><option value="0.00">没有车位</option>{parking}</select></label>
 <label>个数 <input name="spaces" type="number" min="0" max="20" step="1" value="1" inputmode="numeric"></label></p>
@@ -264,7 +265,7 @@ def community_field(corpus: Corpus, preset: Community | None) -> str:
     if preset is not None:
         return (f'<input type="hidden" name="community" value="{esc(preset.id)}">'
                 f'<p class="kb-fb-note kb-fb-community">小区：<strong>{esc(preset.label)}</strong></p>')
-    options = "".join(f'<option value="{esc(c.id)}">{esc(c.label)}</option>'
+    options = "".join(f'<option value="{esc(c.id)}" data-hotline="{esc(c.hotline)}">{esc(c.label)}</option>'
                       for c in sorted(corpus.communities.values(), key=lambda c: c.name))
     return ('<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-community">您住的小区 <span class="kb-fb-req">*</span></label>'
             f'<select class="kb-fb-input" id="kb-fb-community" name="community" required aria-describedby="kb-fb-err-community">'

@@ -53,10 +53,20 @@ def standard_anchor(standard_id: str) -> str:
 
 # -- one page per snippet ---------------------------------------------------------------------
 
+# Staff scripts and templates stay in the site search (staff use it too) but rank below the pages
+# written for residents (front matter boost 3): a resident who searches 停水 finds the outage
+# notice and the resident pages first, and the labelled staff entries after them (search_labels).
+# Material scores a title match 1000 times a text match: at 0.1 a template titled 停水通知 still
+# came before every resident page that explains an outage; 0.001 puts it after them and before
+# pages that do not mention the words at all.
+SNIPPET_SEARCH = ["---", "search:", "  boost: 0.001", "---", ""]
+
+
 def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
     uri = snippet.src_uri
     cat = corpus.site.categories[snippet.category]
     lines = [
+        *SNIPPET_SEARCH,
         f"# {snippet.title}",
         "",
         f'<p class="kb-meta"><span class="kb-id" title="在工单和记录里引用这个编号">编号 <code>{esc(snippet.id)}</code></span>'
@@ -114,10 +124,10 @@ def script_body(corpus: Corpus, script: Script) -> list[str]:
 
 
 def commitments_table(corpus: Corpus, uri: str, ids: list[str]) -> list[str]:
-    target = link(uri, STANDARDS_PAGE)
     lines = ["## 依据的服务承诺", "", "| 承诺 | 时限 | 适用 |", "| --- | --- | --- |"]
     for sid in ids:
         s = corpus.standards[sid]
+        target = link(uri, standards_page(s))
         lines.append(f"| [{cell(s.name)}]({target}#{standard_anchor(s.id)}) | {s.text} | {cell(s.applies_to)} |")
     return lines + [""]
 
@@ -237,7 +247,30 @@ def generated_pages(corpus: Corpus, *, now: dt.datetime) -> dict[str, str]:
 
 # -- blocks inside hand-written pages ---------------------------------------------------------
 
+# Record-keeping periods are the staff's business (how long a complaint's contact details are
+# kept): on the staff page's full table, not in the table residents read.
+STAFF_ONLY_CATEGORIES = {"records"}
+STAFF_STANDARDS_PAGE = "staff/index.md"
+
+
+def for_residents(s) -> bool:
+    return s.category not in STAFF_ONLY_CATEGORIES
+
+
+def standards_page(s) -> str:
+    """The page whose table has the standard's row (and its anchor)."""
+    return STANDARDS_PAGE if for_residents(s) else STAFF_STANDARDS_PAGE
+
+
 def standards_table(corpus: Corpus, sources: dict | None = None) -> str:
+    """On a residents' page: what residents are promised, in three plain columns, inside a box
+    with readable text (kb-plain-table). Elsewhere (the staff page): every standard, with how it
+    is timed and the staff's notes."""
+    if (sources or {}).get("src", "").startswith("residents/"):
+        rows = ["| 承诺 | 时限 | 哪些情况 |", "| --- | --- | --- |"]
+        rows += [f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {cell(s.applies_to)} |'
+                 for s in corpus.standards.values() if for_residents(s)]
+        return "\n".join(['<div class="kb-plain-table" markdown="1">', "", *rows, "", "</div>"])
     rows = ["| 承诺 | 时限 | 计时方式 | 适用情形 | 说明 |", "| --- | --- | --- | --- | --- |"]
     for s in corpus.standards.values():
         rows.append(f'| <span id="{standard_anchor(s.id)}"></span>{cell(s.name)} | **{s.text}** | {MEASURE_TEXT[s.measure]} '
@@ -274,7 +307,8 @@ def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
             by_time[t.response.text].append(t.label)
     preset = communities.community_of((sources or {}).get("src", ""), corpus)
     html = _templates().get_template("feedback_form.html").render(
-        hotline=preset.hotline if preset else corpus.site.hotline,
+        # the number a resident of this community calls: with one community, its service centre's
+        hotline=(preset or (corpus.default_community if corpus.single_community else None) or corpus.site).hotline,
         community_field=Markup(communities.community_field(corpus, preset)), kinds={tid: t.label for tid, t in kinds.items()},
         answer_times=list(by_time.items()),
         result_times=[(t.label, t.result.text) for t in kinds.values() if t.result],

@@ -8,6 +8,9 @@ lines, headings and front matter are left alone; a number is matched only as a w
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
 
 EMERGENCY = ("110", "119", "120", "122", "12315", "12345")
 _CODE = re.compile(r"`+[^`]*`+")
@@ -18,9 +21,15 @@ def applies(src_uri: str) -> bool:
     return src_uri == "index.md" or src_uri.startswith("residents/")
 
 
-def link_phones(markdown: str, hotline: str) -> str:
-    numbers = sorted({hotline, *EMERGENCY}, key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w.\-/#:])(" + "|".join(re.escape(n) for n in numbers if n) + r")(?![\w\-/])")
+def _pattern(hotlines: Iterable[str]) -> re.Pattern:
+    numbers = sorted({*hotlines, *EMERGENCY} - {""}, key=len, reverse=True)
+    return re.compile(r"(?<![\w.\-/#:])(" + "|".join(re.escape(n) for n in numbers) + r")(?![\w\-/])")
+
+
+def link_phones(markdown: str, hotline: str | Iterable[str]) -> str:
+    """`hotline`: the number (or numbers: a community's and the company's) to make tappable,
+    besides the emergency numbers."""
+    pattern = _pattern([hotline] if isinstance(hotline, str) else hotline)
     out, fenced, front = [], False, markdown.startswith("---\n")
     for i, line in enumerate(markdown.split("\n")):
         stripped = line.strip()
@@ -55,3 +64,11 @@ def _outside(line: str, pattern: re.Pattern) -> str:
 def _tel(m: re.Match) -> str:
     number = m.group(1)
     return f"[{number}](tel:{re.sub(r'[^0-9+]', '', number)})"
+
+
+def link_phones_html(text: str, hotlines: Iterable[str]) -> Markup:
+    """Plain text (a notice's body) as escaped HTML with the known numbers as tel: links: the
+    service's own pages, where no Markdown runs."""
+    pattern = _pattern(hotlines)
+    html = str(escape(text))
+    return Markup(pattern.sub(lambda m: f'<a href="tel:{re.sub(r"[^0-9+]", "", m.group(1))}">{m.group(1)}</a>', html))

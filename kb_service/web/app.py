@@ -27,7 +27,7 @@ from kb_service.web.compression import Compression
 from kb_service.web.headers import SecurityHeaders, SiteFiles
 from kb_service.web.requestlog import RequestLog
 from kb_service.web.timeouts import BodyTimeout
-from kb_service.web import notices, resident_pages, unavailable
+from kb_service.web import notices, resident_pages, site_search, unavailable
 from kb_service.web import staff_pages as staff
 from kb_service.web.services import Services
 
@@ -107,6 +107,8 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/notices/{id}", notices.slash),
         Route("/notices/{id}/", notices.notice_page),
         Route("/notices/{id}/print", notices.print_page),
+        # the site search's index, with the current notices in it (web/site_search.py)
+        Route("/search/search_index.json", site_search.index),
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 

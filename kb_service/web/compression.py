@@ -21,6 +21,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 UNCOMPRESSED = ("/staff/", "/api/staff/")
 
 
+def accepts_gzip(header: str) -> bool:
+    """True when the Accept-Encoding header allows gzip (`gzip`, `*`, and not `q=0`)."""
+    for part in header.lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.replace(" ", "").removeprefix("q=")
+            try:
+                return not params.strip() or float(q) > 0
+            except ValueError:
+                return True
+    return False
+
+
 def compressible(path: str) -> bool:
     return not path.startswith(UNCOMPRESSED) and path not in ("/staff", "/api/staff")
 

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mimetypes
+import os
 import re
+import stat
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.responses import RedirectResponse
-from starlette.staticfiles import StaticFiles
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kb_service.web.compression import accepts_gzip
 
 INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>(.*?)</script>", re.S)
 # Service pages load nothing but this site's own files.
@@ -118,15 +124,105 @@ def site_cache_control(path: str) -> str:
 
 
 class SiteFiles(StaticFiles):
-    """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers)."""
+    """The built site, minus dot-files (the build marker /.kb-build.json, editors' leftovers).
+    A browser that accepts gzip gets the copy the build compressed (site/precompress.py): no
+    compression per request."""
+
+    # Pages, our scripts and styles (and their .gz copies) are read once and kept while their
+    # file is unchanged (checked with one stat per request): a page a whole community opens at
+    # once costs no thread hops for file reads. Big files (the search index, mermaid) and ranges
+    # take the ordinary way.
+    MEMORY_LIMIT = 512 * 1024
+
+    def _from_memory(self, path: str, scope: Scope) -> Response | None:
+        if scope.get("method") != "GET":
+            return None
+        request_headers = Headers(scope=scope)
+        if "range" in request_headers:
+            return None
+        # StaticFiles hands over a normalised path ("residents/fees", "." for the root): a URL
+        # ending in "/" is a folder's index.html (without the "/", the ordinary way redirects)
+        if scope["path"].endswith("/"):
+            rel = "index.html" if path in ("", ".") else path.rstrip("/") + "/index.html"
+        else:
+            rel = path
+        if not rel.endswith((".html", ".js", ".css", ".svg", ".ico", ".xml")):
+            return None
+        paths = self.__dict__.setdefault("_paths", {})
+        full = paths.get(rel)
+        try:
+            if full is not None:             # resolved before (realpath costs a dozen syscalls)
+                st = os.stat(full)
+            else:
+                full, st = self.lookup_path(rel)
+                if st is not None and len(paths) < 20000:
+                    paths[rel] = full
+        except (OSError, ValueError):        # gone, too long, a null byte: the ordinary way answers
+            paths.pop(rel, None)
+            return None
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size > self.MEMORY_LIMIT:
+            return None
+        gz = _precompressed(full, st) if accepts_gzip(request_headers.get("accept-encoding", "")) else None
+        source, source_stat = gz if gz is not None else (full, st)
+        memory = self.__dict__.setdefault("_memory", {})
+        key = (source, source_stat.st_mtime_ns, source_stat.st_size)
+        body = memory.get(key)
+        if body is None:
+            try:
+                body = Path(source).read_bytes()
+            except OSError:
+                return None
+            if len(memory) > 4000:
+                memory.clear()
+            memory[key] = body
+        etag = '"' + hashlib.md5(f"{source_stat.st_mtime}-{source_stat.st_size}".encode(), usedforsecurity=False).hexdigest() + '"'
+        headers = {"ETag": etag, "Cache-Control": site_cache_control(rel),
+                   "Last-Modified": formatdate(source_stat.st_mtime, usegmt=True)}
+        if gz is not None or _precompressed(full, st) is not None:
+            headers["Vary"] = "Accept-Encoding"
+        if gz is not None:
+            headers["Content-Encoding"] = "gzip"
+        if self.is_not_modified(Headers(headers=headers), request_headers):
+            return NotModifiedResponse(Headers(headers=headers))
+        media_type = mimetypes.guess_type(rel)[0] or "text/plain"
+        return Response(body, media_type=media_type, headers=headers)
+
+    def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200) -> Response:
+        request_headers = Headers(scope=scope)
+        gz = _precompressed(full_path, stat_result) if status_code == 200 else None
+        if gz is not None and "range" not in request_headers \
+                and accepts_gzip(request_headers.get("accept-encoding", "")):
+            media_type = mimetypes.guess_type(str(full_path))[0] or "text/plain"
+            response = FileResponse(gz[0], stat_result=gz[1], media_type=media_type,
+                                    headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+            if self.is_not_modified(response.headers, request_headers):
+                return NotModifiedResponse(response.headers)
+            return response
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if gz is not None:
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
 
     async def get_response(self, path: str, scope: Scope):
         site_page(scope)
         if any(part.startswith(".") and part not in (".", "..") for part in re.split(r"[/\\]", path)):
             raise HTTPException(status_code=404)
+        response = self._from_memory(path, scope)
+        if response is not None:
+            return response
         response = await super().get_response(path, scope)
         if isinstance(response, RedirectResponse):
             response.headers["location"] = relative(response.headers["location"])
         elif response.status_code in (200, 206, 304):
             response.headers.setdefault("Cache-Control", site_cache_control(path))
         return response
+
+
+def _precompressed(full_path, stat_result: os.stat_result) -> tuple[str, os.stat_result] | None:
+    """The build's gzip copy of a file, if there is one at least as new as the file."""
+    gz = f"{full_path}.gz"
+    try:
+        gz_stat = os.stat(gz)
+    except OSError:
+        return None
+    return (gz, gz_stat) if gz_stat.st_mtime_ns >= stat_result.st_mtime_ns else None

@@ -5,6 +5,10 @@ database at request time (/notices/, /notices/{id}/, /notices/{id}/print), and t
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import time
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -13,7 +17,8 @@ from kb_service import inputs
 from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices as board
 from kb_service.times import naive_utc, utcnow
-from kb_service.web import access, api, params
+from kb_service.web import access, api, params, site_search
+from kb_service.web.compression import accepts_gzip
 from kb_service.web import templates as views
 from kb_service.web.services import services
 from kb_service.web.staff_pages import page as staff_html
@@ -21,7 +26,7 @@ from kb_service.web.staff_pages import see_other, staff_page
 
 PUBLIC = {"Cache-Control": "no-cache"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
-          "reason": "更正原因"}
+          "reason": "更正原因", "withdraw_reason": "撤回原因"}
 
 
 def notice_id(request: Request) -> int:
@@ -41,7 +46,19 @@ async def api_list(request: Request) -> JSONResponse:
     """Public: the board as JSON (the home page's current notices come from here)."""
     svc = services(request)
     data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=_community(request)))
-    return JSONResponse(data, headers={"Cache-Control": "no-cache"})
+    return JSONResponse(named(data, board.communities(svc.corpus)), headers={"Cache-Control": "no-cache"})
+
+
+def named(data: dict, names: dict[str, str]) -> dict:
+    """Each notice with the name of its community ("全部小区" for company-wide ones), so every
+    list says whose notice it is."""
+    for items in data.values():
+        for n in items:
+            n["community_name"] = names.get(n["community"], n["community"]) if n["community"] else ALL
+    return data
+
+
+ALL = "全部小区"
 
 
 async def api_get(request: Request) -> JSONResponse:
@@ -56,6 +73,7 @@ async def api_publish(request: Request) -> JSONResponse:
     draft = board.parse_draft(await params.read_json(request), svc.corpus)
     access.check_community(request, draft.community)
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=actor))
+    _changed(request)
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
 
@@ -69,6 +87,7 @@ async def api_correct(request: Request) -> JSONResponse:
     draft = board.parse_draft(body, svc.corpus, partial=current)
     access.check_community(request, draft.community)
     await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=actor))
+    _changed(request)
     out = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
     return JSONResponse({**out, "warnings": list(draft.warnings)})
 
@@ -78,7 +97,12 @@ async def api_withdraw(request: Request) -> JSONResponse:
     svc = services(request)
     nid = notice_id(request)
     access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])
-    await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor))
+    # The reason residents see: {"reason": "..."} (optional, for callers that send no body).
+    sent = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    body = await params.read_json(request) if sent else {}
+    reason = board.WITHDRAWAL.read(body if isinstance(body, dict) else {"reason": body})["reason"]
+    await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor, reason=reason))
+    _changed(request)
     return JSONResponse({"id": nid, "withdrawn": True})
 
 
@@ -96,17 +120,44 @@ def _naive(value: str | None):
 
 # -- public pages ---------------------------------------------------------------------------------------
 
+# The board is what a whole community opens when the water goes off: rendered (and gzipped) at
+# most once per FRESH seconds per worker and community, at once again after a change made through
+# this worker; other workers show a change within FRESH seconds. An ETag makes a revisit a 304.
+FRESH = 5.0
+
+
+def _changed(request: Request) -> None:
+    """A notice was published, corrected or withdrawn through this worker."""
+    site_search.forget(request)
+    request.app.state.notice_boards = {}
+
+
 async def board_page(request: Request) -> Response:
     svc = services(request)
     try:
         community = _community(request)
     except KBError:
         community = None
-    data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=community))
-    names = board.communities(svc.corpus)
-    html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
-                        community=community, now=utcnow())
-    return HTMLResponse(html, headers=PUBLIC)
+    boards = getattr(request.app.state, "notice_boards", None)
+    if boards is None:
+        boards = request.app.state.notice_boards = {}
+    now = time.monotonic()
+    cached = boards.get(community)
+    if cached is None or now - cached[0] > FRESH:
+        names = board.communities(svc.corpus)
+        data = named(await run_in_threadpool(lambda: board.board(svc.store.engine, community=community)), names)
+        html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
+                            community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
+        body = html.encode("utf-8")
+        etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
+        cached = boards[community] = (now, etag, body, gzip.compress(body, compresslevel=6, mtime=0))
+    _, etag, body, gzipped = cached
+    headers = {**PUBLIC, "ETag": etag, "Vary": "Accept-Encoding"}
+    if etag in [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
+        return Response(gzipped, media_type="text/html; charset=utf-8", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 async def notice_page(request: Request) -> Response:
@@ -125,8 +176,20 @@ async def _one(request: Request, template: str) -> Response:
     except NotFound:
         html = views.render("notice.html", site=svc.corpus.site, n=None, communities={})
         return HTMLResponse(html, status_code=404, headers=PUBLIC)
-    html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus))
+    html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus),
+                        hotline=hotline_for(svc.corpus, n.get("community")), numbers=shown_numbers(svc.corpus))
     return HTMLResponse(html, headers=PUBLIC)
+
+
+def shown_numbers(corpus) -> set[str]:
+    """The service numbers as written (board.hotlines has their digits): tel: links in notice texts."""
+    return {corpus.site.hotline, *(c.hotline for c in corpus.communities.values())}
+
+
+def hotline_for(corpus, community: str | None) -> str:
+    """The number a resident of `community` calls: its service centre's, else the company's."""
+    c = corpus.communities.get(community) if community else None
+    return c.hotline if c is not None else corpus.site.hotline
 
 
 async def slash(request: Request) -> Response:
@@ -165,6 +228,7 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
         return await run_in_threadpool(lambda: _staff_board(request, sess, values=values, errors=errors,
                                                             status_code=422))
     nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=sess["name"]))
+    _changed(request)
     return see_other(f"/staff/notices/{nid}?ok=published")
 
 
@@ -192,7 +256,17 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
     _not_another_community(request, current)
     access.check_community(request, current["community"])
     if form.get("op") == "withdraw":
-        await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"]))
+        reason = form.get("reason") if isinstance(form.get("reason"), str) else ""
+        if not reason.strip():
+            errors = [{"field": "withdraw_reason", "message": "请写撤回原因：业主会在公告上看到它（例如：停水取消，供水正常）"}]
+            return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": ""}, status_code=422)
+        try:
+            await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"], reason=reason))
+            _changed(request)
+        except ValidationFailed as exc:
+            errors = [{**e, "field": "withdraw_reason"} for e in exc.errors]
+            return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": reason},
+                                       status_code=422)
         return see_other("/staff/notices/?ok=withdrawn")
     try:
         data = {k: v for k, v in _strip_empty(form).items() if k != "op"}
@@ -201,6 +275,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
         draft = board.parse_draft(data, svc.corpus, partial=current)
         access.check_community(request, draft.community)
         await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=sess["name"]))
+        _changed(request)
     except ValidationFailed as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return await _staff_notice(request, sess, errors=exc.errors, values=values, status_code=422)

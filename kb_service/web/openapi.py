@@ -291,7 +291,8 @@ OPERATIONS.update({
                                       params=(NOTICE_ID,), body=_notice_body(False))},
     notices.api_withdraw: {"DELETE": Op("撤回公告", "公告", {
         "type": "object", "required": ["id", "withdrawn"],
-        "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, staff=True, params=(NOTICE_ID,))},
+        "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, staff=True, params=(NOTICE_ID,),
+        body=lambda corpus: board.WITHDRAWAL.schema(corpus, required=False))},
 })
 # The preview's own endpoints (kb serve --reload) are for the editor's browser, not integrators.
 HIDDEN = {api.not_found, live.build_status, live.script}

@@ -24,6 +24,7 @@ from kb_service.feedback import status as progress
 from kb_service.web import params
 from kb_service.web import templates as views
 from kb_service.web.guards import RateLimiter, check_same_origin
+from kb_service.web.headers import site_page
 from kb_service.web.services import services
 
 # Every look-up (right or wrong) per client address per minute, per process: a flood guard (each
@@ -67,6 +68,7 @@ async def feedback_status(request: Request) -> Response:
         headers = dict(PAGE_HEADERS)
         if "retry_after" in exc.extra:
             headers["Retry-After"] = str(exc.extra["retry_after"])
+        site_page(request.scope)      # the site's own status page: its theme's scripts and policy
         html = status_page(svc, error=exc.message, title=TITLES.get(exc.status_code, "请求有误"), values=values,
                            errors=exc.errors if isinstance(exc, ValidationFailed) else [],
                            tries_left=getattr(exc, "tries_left", None))
@@ -84,7 +86,7 @@ async def feedback_status(request: Request) -> Response:
 VIEW_COOKIE = "kb_status"
 VIEW_DAYS = 30
 VIEW_KEEP = 5                      # references one device remembers
-PAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+PAGE_HEADERS = {"Cache-Control": "no-store"}   # security headers come from the middleware (web/headers.py)
 NOTICES = {"reopened": "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"}
 
 
@@ -143,6 +145,7 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
 async def view(request: Request) -> Response:
     """GET /residents/status/?ref=<reference>: the progress, for a device that looked it up
     before; otherwise the form with the reference filled in. Without ?ref= the page as built."""
+    site_page(request.scope)
     svc = services(request)
     reference = (request.query_params.get("ref") or "").strip().upper()[:40]
     if not reference:
@@ -150,7 +153,7 @@ async def view(request: Request) -> Response:
             shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
         except OSError:
             shell = status_page(svc)
-        return HTMLResponse(shell, headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+        return HTMLResponse(shell, headers={"Cache-Control": "no-cache"})
     allowed = reference in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time()))
     row = await run_in_threadpool(progress.row_for, svc.store.engine, reference) if allowed else None
     if row is None:
@@ -165,6 +168,7 @@ async def view(request: Request) -> Response:
 async def view_action(request: Request) -> Response:
     """POST /residents/status/?ref=<reference>: "not satisfied" from the status page (the signed
     cookie proves the device looked the entry up with its code)."""
+    site_page(request.scope)
     svc = services(request)
     check_same_origin(request.headers, str(request.base_url))
     reference = (request.query_params.get("ref") or "").strip().upper()[:40]

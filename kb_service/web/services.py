@@ -5,6 +5,7 @@ Opened once in the app's lifespan; endpoints reach it through `services(request)
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -167,6 +168,7 @@ class CommunityWatcher:
         self.problems: list = []
         self.reloaded_at: float | None = None
         self._stamp = self._scan()
+        self.version = self._version(self._stamp)
         self._lock = threading.Lock()
 
     def _scan(self) -> tuple:
@@ -179,6 +181,12 @@ class CommunityWatcher:
                 continue
             out.append((path.name, stat.st_mtime_ns, stat.st_size))
         return tuple(out)
+
+    @staticmethod
+    def _version(stamp: tuple) -> str:
+        """The served communities' version: the same on every worker that read the same files, so
+        a page's ETag (web/community_pages.py) holds whichever worker answers."""
+        return hashlib.sha1(repr(stamp).encode()).hexdigest()[:16]
 
     def prime(self) -> None:
         """Read every community file once (in the background at start-up), so that the first
@@ -200,6 +208,7 @@ class CommunityWatcher:
                             "; ".join(str(p) for p in self.problems[:5]))
                 return False
             self.corpus.communities = found
+            self.version = self._version(stamp)
             self.reloaded_at = time.time()
             return True
 

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from kb_service.content.model import Corpus
 from kb_service.feedback import fields_spec
+from kb_service.site import phones
 from kb_service.times import local_time, naive_utc, to_local, weekday
 
 HTML_DIR = Path(__file__).parent / "html"
@@ -25,6 +26,7 @@ def env() -> Environment:
     e.filters["local"] = local_time
     e.filters["when"] = when
     e.filters["tel"] = tel
+    e.filters["phones"] = phones.link_phones_html
     return e
 
 
@@ -57,5 +59,5 @@ def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list |
         kept += [(f"ratings.{k}", str(v)) for k, v in (unsaved.get("ratings") or {}).items()]
         kept += [(f"record.{k}", str(v)) for k, v in (unsaved.get("record") or {}).items()]
     return render("feedback_result.html", reply=reply, errors=errors or [], unsaved=unsaved, kept=kept, message=message,
-                  labels=fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback),
+                  labels={**fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback), "community": "小区"},
                   site=corpus.site, kinds=corpus.feedback.types)

@@ -155,7 +155,15 @@
   };
 
   ResidentForm.prototype.orCall = function () {
-    return this.hotline ? "；也可以拨打物业服务电话 " + this.hotline + "。" : "。";
+    var number = this.hotlineNow();
+    return number ? "；也可以拨打物业服务电话 " + number + "。" : "。";
+  };
+
+  // The chosen community's service centre (its option carries data-hotline), else the page's number.
+  ResidentForm.prototype.hotlineNow = function () {
+    var select = this.form.querySelector("select[name=community]");
+    var option = select && select.selectedIndex > 0 ? select.options[select.selectedIndex] : null;
+    return (option && option.getAttribute("data-hotline")) || this.hotline;
   };
 
   ResidentForm.prototype.setSending = function (on) {
@@ -246,8 +254,10 @@
       el("a", { href: STATUS_PAGE }, "查询进度"),
       " 页，填编号和查询码" + (reply.contact_stored ? "（或手机号后四位）" : "") + "。"]));
     if (!reply.contact_stored) {
-      box.appendChild(el("p", null, "您没有留下联系方式（或没有勾选同意），我们没法主动答复您；" +
-        (this.hotline ? "可拨打 " + this.hotline + " 报编号查询。" : "可报编号到物业服务中心查询。")));
+      var number = this.hotlineNow();
+      box.appendChild(el("p", null, ["您没有留下联系方式（或没有勾选同意），我们没法主动答复您；"].concat(number
+        ? ["可拨打 ", el("a", { href: "tel:" + number.replace(/[^0-9+]/g, "") }, number), " 报编号查询。"]
+        : ["可报编号到物业服务中心查询。"])));
     }
     var again = el("button", { type: "button", className: "md-button" }, "再提交一条");
     var self = this;
@@ -263,7 +273,10 @@
     box.appendChild(el("p", null, again));
     this.form.hidden = true;
     box.hidden = false;
-    if (!restored) box.focus();
+    if (!restored) {
+      box.scrollIntoView({ block: "start" });    // 提交成功 at the top, under the header
+      box.focus({ preventScroll: true });
+    }
     // The next submission is a new one.
     this.key.value = newKey();
     try {

@@ -12,11 +12,25 @@
     var whole = s.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
     return whole + "." + s.slice(-2);
   }
+  // What people type for an area: "89.5", "89,5" (a comma for the decimal point, as on many
+  // phone keypads), full-width digits, "89.5平方米". A comma before three digits ("1,234") is
+  // ambiguous: the answer says so instead of guessing.
+  function areaText(text) {
+    var t = String(text).trim()
+      .replace(/[０-９]/g, function (d) { return String.fromCharCode(d.charCodeAt(0) - 0xFEE0); })
+      .replace(/[，]/g, ",").replace(/[．。]/g, ".")
+      .replace(/\s*(平方米|平米|㎡|平)$/, "");
+    if (/^\d+,\d{1,2}$/.test(t)) return t.replace(",", ".");
+    return t;
+  }
   function compute(form) {
-    var area = cents(form.area.value);            // area in hundredths of a square metre
+    var typed = areaText(form.area.value);
+    var area = cents(typed);                      // area in hundredths of a square metre
     var months = parseInt(form.months.value, 10);
     var spaces = parseInt(form.spaces.value || "0", 10);
-    if (isNaN(area) || area <= 0) return "请填写计费面积，例如 89.50";
+    if (typed === "") return "请填写计费面积（房产证或合同上的建筑面积），例如 89.50";
+    if (typed.indexOf(",") >= 0) return "面积里的逗号看不懂：小数点请写“.”或“,”后面跟一两位，例如 89.5 或 89,5";
+    if (isNaN(area) || area <= 0) return "计费面积请写数字，最多两位小数，例如 89.50";
     if (!(months >= 1 && months <= 120)) return "月数请填 1 到 120 之间的整数";
     if (!(spaces >= 0 && spaces <= 20)) return "车位个数请填 0 到 20 之间的整数";
     var property = Math.round(area * cents(form.item.value) / 100) * months;

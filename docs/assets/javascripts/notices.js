@@ -21,7 +21,9 @@
         if (!data || !list) return;
         KB.clear(list);
         data.current.slice(0, 5).forEach(function (n) {
-          var li = KB.el("li", null, KB.el("a", { href: KB.url(n.url) }, n.title));
+          // whose notice it is, in every list: "滨江花园 · 停水通知" ("全部小区" for company-wide ones)
+          var li = KB.el("li", null, [KB.el("span", { className: "kb-notice-community" }, (n.community_name || "全部小区") + " · "),
+            KB.el("a", { href: KB.url(n.url) }, n.title)]);
           if (n.state === "upcoming") li.appendChild(KB.el("span", { className: "kb-notice-when" }, " 即将生效"));
           list.appendChild(li);
         });
