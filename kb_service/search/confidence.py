@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from kb_service.search import textproc as tp
 
@@ -55,15 +56,48 @@ def char_weights(texts: list[str]) -> dict[str, float]:
     return {c: math.log((n + 1) / (k + 0.5)) for c, k in df.items()}
 
 
-@dataclass
 class Coverage:
-    units: int          # meaningful characters (or pinyin letters) in the query
-    head: float         # share of them found in the document's title/aliases/tags (or callers_say, see coverage)
-    any: float          # share found anywhere in the document (callers_say only as for head)
-    rank_head: float = 0.0   # head with callers_say always counted: for ranking only (Searcher.rerank)
-    unknown: int = 0    # runs of meaningful characters the document has nowhere
-    unknown_words: int = 0   # ... of them two or more characters long
-    word: bool = True   # whether what the document holds includes a piece of two or more characters
+    """How much of the query a document accounts for, as shares of the query's weight.
+
+    `rank_head` (head fields and callers_say, for Searcher.rerank) is computed for every
+    re-ranked hit; the rest, which only the match needs (on three hits), when first asked."""
+
+    def __init__(self, units: int, rank_head: float, parts: "QueryParts | None" = None,
+                 found: tuple = (), doc: int = -1, located: "Located | None" = None):
+        self.units = units          # meaningful characters (or pinyin letters) in the query
+        self.rank_head = rank_head
+        self._parts, self._found, self._doc, self._located = parts, found, doc, located
+
+    @cached_property
+    def _judged(self) -> tuple[float, float, int, int, bool]:
+        if self._parts is None:   # nothing to judge, or a pinyin phrase found in the head
+            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0)
+        return _judge(self._parts, self._doc, self._located, *self._found)
+
+    @property
+    def head(self) -> float:
+        """Share found in the title/aliases/tags (and callers_say, see _judge)."""
+        return self._judged[0]
+
+    @property
+    def any(self) -> float:
+        """Share found anywhere in the document (callers_say only as for head)."""
+        return self._judged[1]
+
+    @property
+    def unknown(self) -> int:
+        """Runs of meaningful characters the document has nowhere."""
+        return self._judged[2]
+
+    @property
+    def unknown_words(self) -> int:
+        """... of them two or more characters long."""
+        return self._judged[3]
+
+    @property
+    def word(self) -> bool:
+        """Whether what the document holds includes a piece of two or more characters."""
+        return self._judged[4]
 
 
 # Where it happens (3栋1201, 5号楼2单元, 1201室) is not what happens: an address would otherwise
@@ -166,9 +200,9 @@ def _unknown_runs(parts: QueryParts, known: set[int], least: int) -> int:
 def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool) -> Coverage:
     """How much of the query (see query_parts, locate) document `doc` accounts for."""
     if not parts.units:
-        return Coverage(0, 0.0, 0.0)
+        return Coverage(0, 0.0)
     if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
-        return Coverage(parts.units, 1.0, 1.0, 1.0)
+        return Coverage(parts.units, 1.0)
     head: set[int] = set()
     callers: set[int] = set()
     phrased: set[int] = set()   # positions in a bigram that a callers_say line holds as such
@@ -182,21 +216,36 @@ def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool)
                 phrased |= at
         elif doc in in_body:
             body |= at
+    both = head | callers
+    rank = sum(w for i, w in parts.weight.items() if i in both) / parts.total
+    return Coverage(parts.units, rank, parts, (head, callers, phrased, body), doc, located)
+
+
+def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], callers: set[int],
+           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool]:
     weight = parts.weight
-    share = lambda positions: sum(w for i, w in weight.items() if i in positions) / parts.total  # noqa: E731
-    h = share(head)
+    total = parts.total
+    hw = hb = 0.0   # weight in the head, in head or body
+    for i, w in weight.items():
+        if i in head:
+            hw += w
+            hb += w
+        elif i in body:
+            hb += w
     # callers_say lines are spoken, full of words that are not what they are about (名字, 今天,
     # 孩子, 谢谢): they confirm a script the query's other words already point to (its head, or
     # its body), or count when the query says a phrase of one of them (楼上…拖椅子: CALLERS_PHRASE
     # characters in bigrams of a line), and one word alone says nothing (你叫什么名字).
-    anchored = (h >= CALLERS_ANCHOR or share(head | body) >= CALLERS_ANCHOR
+    anchored = (hw >= CALLERS_ANCHOR * total or hb >= CALLERS_ANCHOR * total
                 or len(phrased & weight.keys()) >= CALLERS_PHRASE)
     counted = head | callers if anchored else head
     known = counted | body
-    pieces = [at for at, in_head, in_callers, in_body, _ in located.pieces if len(at) >= 2 and at <= known
-              and (doc in in_head or doc in in_body or anchored and doc in in_callers)]
-    return Coverage(parts.units, share(counted), share(known), share(head | callers),
-                    _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), bool(pieces))
+    cw = sum(w for i, w in weight.items() if i in counted)
+    kw = sum(w for i, w in weight.items() if i in known)
+    word = any(len(at & weight.keys()) >= 2 and at <= known
+               and (doc in in_head or doc in in_body or anchored and doc in in_callers)
+               for at, in_head, in_callers, in_body, _ in located.pieces)
+    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word)
 
 
 def support(cov: Coverage) -> float:
