@@ -62,8 +62,8 @@ class Coverage:
     `rank_head` (head fields and callers_say, for Searcher.rerank) is computed for every
     re-ranked hit; the rest, which only the match needs (on three hits), when first asked."""
 
-    def __init__(self, units: int, rank_head: float, parts: "QueryParts | None" = None,
-                 found: tuple = (), doc: int = -1, located: "Located | None" = None):
+    def __init__(self, units: int, rank_head: float, parts: QueryParts | None = None,
+                 found: tuple = (), doc: int = -1, located: Located | None = None):
         self.units = units          # meaningful characters (or pinyin letters) in the query
         self.rank_head = rank_head
         self._parts, self._found, self._doc, self._located = parts, found, doc, located
