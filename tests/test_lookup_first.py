@@ -153,7 +153,8 @@ def test_callers_say_is_indexed_on_its_own_field(tmp_path):
     shutil.copytree(ROOT / "snippets", project / "snippets")
     path = project / "snippets/scripts/complaint.pet.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("\nsteps:", "\ncallers_say:\n  - 楼下那条大黄天天冲着我孙子汪汪叫\nsteps:", 1),
+    assert "\ncallers_say:\n" in text   # every script has callers_say: the line joins its list
+    path.write_text(text.replace("\ncallers_say:\n", "\ncallers_say:\n  - 楼下那条大黄天天冲着我孙子汪汪叫\n", 1),
                     encoding="utf-8")
     corpus = require_corpus(project / "snippets")
     assert corpus.scripts["complaint.pet"].callers_say

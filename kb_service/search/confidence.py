@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from kb_service.search import textproc as tp
 
@@ -26,7 +27,16 @@ STRONG_ANY = 0.75       # or three quarters anywhere in it, with some of them in
 STRONG_ANY_HEAD = 0.3
 WEAK_ANY = 0.34         # a third of the query found somewhere in a result: related material
 MIN_UNITS_SCORE = 20.0
-UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)  # a one-character match is never more than weak
+CALLERS_ANCHOR = 0.3    # callers_say counts once the script's head or body covers this much
+CALLERS_PHRASE = 4      # ... or the query shares this many characters of bigrams with its lines
+# Strong with anything the script has nowhere (买 in 基金怎么买, 明天 in 明天会下雨吗) only when its
+# head covers most of the rest; two such words (2+ characters) and under UNKNOWN_ANY covered:
+# the query is about something else (附近有什么好吃的饭店), not even weak. A one-character match
+# (叫 in 你叫什么名字, against 狗叫) is never more than none.
+STRONG_WITH_UNKNOWN = 0.75
+UNKNOWN_WORDS = 2
+UNKNOWN_ANY = 0.6
+UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)
 
 
 # Question words say how the caller asks, not what about: 停电了什么时候来 is about 停电 (a unit
@@ -46,11 +56,48 @@ def char_weights(texts: list[str]) -> dict[str, float]:
     return {c: math.log((n + 1) / (k + 0.5)) for c, k in df.items()}
 
 
-@dataclass
 class Coverage:
-    units: int          # meaningful characters (or pinyin letters) in the query
-    head: float         # share of them found in the document's title/aliases/tags
-    any: float          # share found anywhere in the document
+    """How much of the query a document accounts for, as shares of the query's weight.
+
+    `rank_head` (head fields and callers_say, for Searcher.rerank) is computed for every
+    re-ranked hit; the rest, which only the match needs (on three hits), when first asked."""
+
+    def __init__(self, units: int, rank_head: float, parts: QueryParts | None = None,
+                 found: tuple = (), doc: int = -1, located: Located | None = None):
+        self.units = units          # meaningful characters (or pinyin letters) in the query
+        self.rank_head = rank_head
+        self._parts, self._found, self._doc, self._located = parts, found, doc, located
+
+    @cached_property
+    def _judged(self) -> tuple[float, float, int, int, bool]:
+        if self._parts is None:   # nothing to judge, or a pinyin phrase found in the head
+            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0)
+        return _judge(self._parts, self._doc, self._located, *self._found)
+
+    @property
+    def head(self) -> float:
+        """Share found in the title/aliases/tags (and callers_say, see _judge)."""
+        return self._judged[0]
+
+    @property
+    def any(self) -> float:
+        """Share found anywhere in the document (callers_say only as for head)."""
+        return self._judged[1]
+
+    @property
+    def unknown(self) -> int:
+        """Runs of meaningful characters the document has nowhere."""
+        return self._judged[2]
+
+    @property
+    def unknown_words(self) -> int:
+        """... of them two or more characters long."""
+        return self._judged[3]
+
+    @property
+    def word(self) -> bool:
+        """Whether what the document holds includes a piece of two or more characters."""
+        return self._judged[4]
 
 
 # Where it happens (3栋1201, 5号楼2单元, 1201室) is not what happens: an address would otherwise
@@ -108,14 +155,13 @@ def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float])
     return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs)
 
 
-HEAD_WORD_FIELDS = ("t_words", "a_words", "g_words", "c_words")   # callers_say words count as head
-
-
 @dataclass
 class Located:
-    """Each piece of the query with the documents that hold it in their head and in their body,
-    looked up once per query (not once per query and document: coverage runs on 20 hits)."""
-    pieces: list[tuple[frozenset[int], frozenset[int], frozenset[int]]]   # (positions, head docs, body docs)
+    """Each piece of the query with the documents that hold it in their head, their callers_say
+    and their body, looked up once per query (not once per query and document: coverage runs
+    on 20 hits)."""
+    pieces: list[tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int], bool]]
+    # (positions, head docs, callers_say docs, body docs, whether the piece is a bigram)
 
 
 def locate(parts: QueryParts, docs) -> Located:
@@ -123,35 +169,92 @@ def locate(parts: QueryParts, docs) -> Located:
     empty: frozenset[int] = frozenset()
     pieces = []
     for w, at in parts.words:
-        # callers_say words count as head: they are what callers say about this very situation
-        pieces.append((at, frozenset().union(*(docs(f, w) for f in HEAD_WORD_FIELDS)), docs("b_words", w)))
+        pieces.append((at, frozenset().union(*(docs(f, w) for f in HEAD_FIELDS)), docs("c_words", w),
+                       docs("b_words", w), False))
     for g, at in parts.grams:
-        pieces.append((at, docs("t_bi", g), docs("b_bi", g) | docs("c_bi", g)))
+        pieces.append((at, docs("t_bi", g), docs("c_bi", g), docs("b_bi", g), True))
     for others, at in parts.synonyms:
-        pieces.append((at, frozenset().union(*(docs(f, o) for o in others for f in HEAD_FIELDS)), empty))
+        pieces.append((at, frozenset().union(*(docs(f, o) for o in others for f in HEAD_FIELDS)), empty, empty, False))
     # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
     for pair, at in parts.pairs:
-        pieces.append((at, docs("pyb", pair), empty))
+        pieces.append((at, docs("pyb", pair), empty, empty, False))
     return Located(pieces)
+
+
+def _unknown_runs(parts: QueryParts, known: set[int], least: int) -> int:
+    """Runs of `least` or more adjacent meaningful characters of the query that are not in
+    `known`: what the query says that the document has nowhere (好吃 and 附近 in
+    附近有什么好吃的饭店, against 饭店油烟; 买 in 基金怎么买, against 维修基金)."""
+    runs = length = 0
+    last = -2
+    for i in sorted(parts.weight):
+        if i in known:
+            length = 0
+        else:
+            length = length + 1 if i == last + 1 else 1
+            runs += length == least
+        last = i
+    return runs
 
 
 def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool) -> Coverage:
     """How much of the query (see query_parts, locate) document `doc` accounts for."""
     if not parts.units:
-        return Coverage(0, 0.0, 0.0)
+        return Coverage(0, 0.0)
     if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
-        return Coverage(parts.units, 1.0, 1.0)
+        return Coverage(parts.units, 1.0)
     head: set[int] = set()
+    callers: set[int] = set()
+    phrased: set[int] = set()   # positions in a bigram that a callers_say line holds as such
     body: set[int] = set()
-    for at, in_head, in_body in located.pieces:
+    for at, in_head, in_callers, in_body, gram in located.pieces:
         if doc in in_head:
             head |= at
+        elif doc in in_callers:
+            callers |= at
+            if gram:
+                phrased |= at
         elif doc in in_body:
             body |= at
+    both = head | callers
+    rank = sum(w for i, w in parts.weight.items() if i in both) / parts.total
+    return Coverage(parts.units, rank, parts, (head, callers, phrased, body), doc, located)
+
+
+def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], callers: set[int],
+           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool]:
     weight = parts.weight
-    h = sum(w for i, w in weight.items() if i in head) / parts.total
-    a = sum(w for i, w in weight.items() if i in head or i in body) / parts.total
-    return Coverage(parts.units, h, a)
+    total = parts.total
+    hw = hb = 0.0   # weight in the head, in head or body
+    for i, w in weight.items():
+        if i in head:
+            hw += w
+            hb += w
+        elif i in body:
+            hb += w
+    # callers_say lines are spoken, full of words that are not what they are about (名字, 今天,
+    # 孩子, 谢谢): they confirm a script the query's other words already point to (its head, or
+    # its body), or count when the query says a phrase of one of them (楼上…拖椅子: CALLERS_PHRASE
+    # characters in bigrams of a line), and one word alone says nothing (你叫什么名字).
+    anchored = (hw >= CALLERS_ANCHOR * total or hb >= CALLERS_ANCHOR * total
+                or len(phrased & weight.keys()) >= CALLERS_PHRASE)
+    counted = head | callers if anchored else head
+    known = counted | body
+    cw = sum(w for i, w in weight.items() if i in counted)
+    kw = sum(w for i, w in weight.items() if i in known)
+    word = any(len(at & weight.keys()) >= 2 and at <= known
+               and (doc in in_head or doc in in_body or anchored and doc in in_callers)
+               for at, in_head, in_callers, in_body, _ in located.pieces)
+    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word)
+
+
+def support(cov: Coverage) -> float:
+    """How much of the query a result accounts for, as evidence that the query is related at all:
+    none when the result leaves two words of the query unknown and covers less than
+    UNKNOWN_ANY (孩子上小学怎么报名 is not about 孩子反锁在家 although it says 孩子)."""
+    if not cov.word:   # one character in common (叫 in 你叫什么名字, against 狗叫) relates nothing
+        return 0.0
+    return cov.any if cov.unknown_words < UNKNOWN_WORDS or cov.any >= UNKNOWN_ANY else 0.0
 
 
 def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:
@@ -159,7 +262,8 @@ def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: 
 
     `cov` is the coverage of the best script or template among the first results (None when
     there is none), `any_cov` the best coverage of any of the first results."""
-    if cov is not None and score >= MIN_UNITS_SCORE and cov.units >= 1 and (
+    if cov is not None and score >= MIN_UNITS_SCORE and cov.units >= 1 and cov.word and (
+            cov.unknown == 0 or cov.head >= STRONG_WITH_UNKNOWN) and (
             cov.head >= STRONG_HEAD or (cov.any >= STRONG_ANY and cov.head >= STRONG_ANY_HEAD)):
         return "strong"
     if any_cov >= WEAK_ANY:

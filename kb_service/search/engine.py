@@ -573,7 +573,7 @@ class Searcher:
         word (物业费: in dozens of titles, and its synonyms, bigrams and characters on top) could
         outweigh the one word that says what is asked (退 in 我要退物业费); the script whose head
         holds both then comes first. Measured in bench/README.md (recall@1 up on every query set)."""
-        head = [(score * (1 + covered(d).head), d) for score, d in ranked[:RERANK]]
+        head = [(score * (1 + covered(d).rank_head), d) for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
 
     def match(self, norm: str, ranked: list[tuple[float, int]], covered) -> str:
@@ -585,7 +585,7 @@ class Searcher:
         best_any, best = 0.0, None
         for score, d in ranked[:3]:
             cov = covered(d)
-            best_any = max(best_any, cov.any)
+            best_any = max(best_any, confidence.support(cov))
             if best is None and docs[d]["kind"] != "page" and score >= top * 0.6:
                 best = (cov, score)
         cov, score = best if best else (None, 0.0)
