@@ -111,6 +111,7 @@ class Op:
                                                           # with a page when the browser asks for HTML
     media: str = "application/json"
     description: str = ""
+    redirect: str = ""     # a browser's form post answered with 303 to a page: what that page is
 
 
 def _const(schema: Schema) -> Callable[[Corpus], Schema]:
@@ -273,7 +274,8 @@ OPERATIONS.update({
         "业主用编号加查询码（或留电话的后四位）查进度；也可以表示对处理结果不满意", "反馈", PUBLIC_STATUS,
         body=_status_query("reference", "access_code", "phone_last4", "action"),
         form_body=_status_query("reference", "access_code", "phone_last4", "action"),
-        description="编号和查询码对不上是 404；失败次数太多是 429（带 Retry-After）。")},
+        description="编号和查询码对不上是 404；失败次数太多是 429（带 Retry-After）。",
+        redirect="浏览器的表单提交查到以后，转到本站的进度页（/residents/status/?ref=编号；查询码不进地址）")},
     resident_pages.page_comment: {"POST": Op("页面投票之后补一句意见", "反馈", {
         "type": "object", "required": ["reference", "comment_saved"],
         "properties": {"reference": STRING, "comment_saved": {"type": "boolean"}}},
@@ -360,6 +362,8 @@ def operation(op: Op, corpus: Corpus, method: str, path: str) -> dict:
             "4XX": {"description": "请求有误（JSON 说明原因）", "content": {"application/json": {"schema": ERROR}, **page}},
         },
     }
+    if op.redirect:
+        out["responses"]["303"] = {"description": op.redirect, "headers": {"Location": {"schema": STRING}}}
     if op.description:
         out["description"] = op.description
     params = parameters(op.params, corpus)

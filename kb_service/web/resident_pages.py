@@ -177,9 +177,7 @@ async def view_action(request: Request) -> Response:
                             headers=PAGE_HEADERS)
     if reference not in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time())):
         return back
-    comment = data.get("comment") if isinstance(data.get("comment"), str) else None
-    if comment is not None and len(comment) > progress.QUERY_LIMITS["comment"]:
-        raise ValidationFailed([{"field": "comment", "message": f"最多 {progress.QUERY_LIMITS['comment']} 个字"}])
+    comment = progress.QUERY.read({"comment": data.get("comment")})["comment"]   # the declared input
     row = await run_in_threadpool(progress.row_for, svc.store.engine, reference)
     if row is None or data.get("action") != "not_satisfied":
         return back
