@@ -269,7 +269,7 @@ def test_the_security_headers_are_written_in_the_middleware_only(client):
         r = client.get(path)
         assert r.status_code == 200 and r.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self'"), path
         assert r.headers["content-security-policy"] != headers.SERVICE_CSP
-    web = Path(headers.__file__).parent
-    restated = [p.name for p in web.glob("*.py") if p.name != "headers.py"
+    web = Path(headers.__file__).parent.parent
+    restated = [p.name for p in web.rglob("*.py") if p.name != "headers.py"
                 and re.search(r"Content-Security-Policy|nosniff|Referrer-Policy", p.read_text(encoding="utf-8"))]
     assert restated == []
