@@ -207,7 +207,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
                                   {**ENTRY, "properties": {**ENTRY["properties"], "replayed": {"type": "boolean"}}},
                                   status=201, staff=True,
                                   body=lambda corpus: fields_spec.schema(fields_spec.INTAKE, corpus.feedback,
-                                                                  omit=frozenset({fields_spec.HONEYPOT})))},
+                                                                         omit=frozenset({fields_spec.HONEYPOT})))},
     api.content_gaps: {"GET": Op("没有检索结果或结果不可靠的查询（内容缺口）", "改进日志", {
         "type": "object", "required": ["gaps"], "properties": {"gaps": {"type": "array", "items": {
             "type": "object", "required": ["query", "count"],

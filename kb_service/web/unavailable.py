@@ -65,7 +65,7 @@ def response(request) -> Response:
     if request.url.path.startswith("/staff/"):
         svc = getattr(request.app.state, "services", None)
         html = templates.render("staff_message.html", site=svc.corpus.site if svc else None, staff_name=None, csrf="",
-                            title="数据库暂时无法使用", text=text)
+                                title="数据库暂时无法使用", text=text)
         return HTMLResponse(html, status_code=503, headers=headers())
     return JSONResponse({"error": text, "saved": False}, status_code=503, headers=headers())
 

@@ -149,7 +149,7 @@ async def board_page(request: Request) -> Response:
         names = notices.communities(svc.corpus)
         data = named(await run_in_threadpool(lambda: notices.board(svc.store.engine, community=community)), names)
         html = templates.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
-                            community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
+                                community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
         body = html.encode("utf-8")
         etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
         cached = boards[community] = (now, etag, body, gzip.compress(body, compresslevel=6, mtime=0))
@@ -179,7 +179,7 @@ async def _one(request: Request, template: str) -> Response:
         html = templates.render("notice.html", site=svc.corpus.site, n=None, communities={})
         return HTMLResponse(html, status_code=404, headers=PUBLIC)
     html = templates.render(template, site=svc.corpus.site, n=n, communities=notices.communities(svc.corpus),
-                        hotline=hotline_for(svc.corpus, n.get("community")), numbers=shown_numbers(svc.corpus))
+                            hotline=hotline_for(svc.corpus, n.get("community")), numbers=shown_numbers(svc.corpus))
     return HTMLResponse(html, headers=PUBLIC)
 
 

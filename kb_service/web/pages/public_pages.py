@@ -50,7 +50,7 @@ def fragment(data: dict) -> str:
         return templates.render("public_log_live.html", data=None)
     months = [m for m in data["months"] if sum(data["volume"][m].values())] or data["months"][-1:]
     return templates.render("public_log_live.html", data=data, months=months, kinds=KINDS,
-                        chart=Markup(csi_chart(data, data["dimensions"])))
+                            chart=Markup(csi_chart(data, data["dimensions"])))
 
 
 async def changes(request: Request) -> Response:

@@ -130,7 +130,7 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
     """The site's 查询进度 page with the result or the error in place of its form (the page as
     built, so it has the site's menu and look)."""
     part = templates.render("status_part.html", s=s, v=values or {}, hotline=svc.corpus.site.hotline,
-                        **{"error": None, "title": None, "errors": [], "tries_left": None, "notice": None, **context})
+                            **{"error": None, "title": None, "errors": [], "tries_left": None, "notice": None, **context})
     try:
         shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
     except OSError:
@@ -138,7 +138,7 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
     form = re.search(r'<form[^>]*id="kb-status-form".*?</form>', shell, re.S)
     if form is None:     # no built site: the service's own plain page
         return templates.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
-                            title=context.get("title") or "查询进度", text=Markup(part), errors=[])
+                                title=context.get("title") or "查询进度", text=Markup(part), errors=[])
     return shell[:form.start()] + part + shell[form.end():]
 
 

@@ -73,9 +73,9 @@ def page(request: Request, name: str, *, status_code: int = 200, sess: dict | No
     svc = services(request)
     user = request.scope.get("user")
     html = templates.render(name, site=svc.corpus.site, staff_name=sess["name"] if sess else None,
-                        csrf=sess["csrf"] if sess else "",
-                        # the nav offers only what this role may open (no 统计 for an agent)
-                        staff_scopes=user.scopes if sess and user is not None and user.is_authenticated else frozenset(), **context)
+                            csrf=sess["csrf"] if sess else "",
+                            # the nav offers only what this role may open (no 统计 for an agent)
+                            staff_scopes=user.scopes if sess and user is not None and user.is_authenticated else frozenset(), **context)
     return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
 
 
@@ -176,7 +176,7 @@ async def login(request: Request) -> Response:
         return page(request, "staff_login.html", status_code=401, next=target,
                     error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
     cookie, _csrf = await run_in_threadpool(lambda: sessions.start_session(svc.store.engine, who.name,
-                                                                        account_id=who.account_id, role=who.role))
+                                                                           account_id=who.account_id, role=who.role))
     response = see_other(target)
     # Path "/": the same session also signs the lookup page's record panel into /api/ (with a
     # CSRF header for writes, see web/api/calls.py).
