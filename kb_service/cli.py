@@ -304,7 +304,7 @@ def cmd_staff(settings: Settings, args) -> int:
     import getpass
 
     from kb_service import db
-    from kb_service.web import accounts
+    from kb_service.staff import accounts
 
     ensure_writable(settings.data_dir)
     engine = db.connect(settings.database_url)

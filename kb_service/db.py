@@ -105,7 +105,7 @@ search_gaps = sa.Table(
 )
 
 # What agents opened from the lookup (issue 23): the query masked and without the caller's
-# self-introduction (web/api.py), the chosen id, the match the search gave. Kept PICKS_DAYS.
+# self-introduction (web/api/api.py), the chosen id, the match the search gave. Kept PICKS_DAYS.
 lookup_picks = sa.Table(
     "lookup_picks", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -39,6 +39,10 @@ class UnsupportedMediaType(KBError):
     status_code = 415
 
 
+class TooManyRequests(KBError):
+    status_code = 429
+
+
 class Unauthorized(KBError):
     status_code = 401
 

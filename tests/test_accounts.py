@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from kb_service.db import staff_events
-from kb_service.web import accounts
+from kb_service.staff import accounts
 from kb_service.web.app import create_app
 from conftest import STAFF_TOKEN, freeze_limits, kb, settings_for
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from kb_service import db
 from kb_service.content.load import load_corpus
 from kb_service.times import utcnow
-from kb_service.web import accounts
+from kb_service.staff import accounts
 from kb_service.web.app import create_app
 
 from conftest import STAFF, STAFF_TOKEN, copy_project, settings_for

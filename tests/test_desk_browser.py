@@ -18,7 +18,7 @@ from kb_service.content.load import load_corpus
 from kb_service.feedback import community as communities
 from kb_service.feedback.store import Store
 from kb_service.times import local_today, utcnow
-from kb_service.web import accounts
+from kb_service.staff import accounts
 
 from conftest import Server
 

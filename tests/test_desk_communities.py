@@ -17,7 +17,7 @@ from kb_service.content.load import load_corpus
 from kb_service.feedback import community as communities
 from kb_service.feedback import deadlines, insights, reports
 from kb_service.times import BEIJING, utcnow
-from kb_service.web import accounts
+from kb_service.staff import accounts
 from kb_service.web.app import create_app
 
 from conftest import STAFF, STAFF_TOKEN, settings_for

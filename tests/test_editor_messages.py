@@ -132,7 +132,7 @@ def test_misspelled_key(corpus_dir):
 def test_every_placeholder_field_is_expanded(corpus_dir):
     from kb_service.content.model import placeholder_texts
     from kb_service.site.pages import snippet_page
-    from kb_service.web.serializers import structured
+    from kb_service.web.api.serializers import structured
     from kb_service.search.engine import snippet_doc
     import datetime as dt
 

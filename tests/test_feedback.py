@@ -163,7 +163,7 @@ def test_rate_limit_per_address(built_project, tmp_path):
     from conftest import settings_for
     from kb_service.web.app import create_app
 
-    from kb_service.web.guards import RateLimiter
+    from kb_service.web.middleware.guards import RateLimiter
 
     s = settings_for(built_project, built_project / "var", KB_FEEDBACK_RATE_LIMIT="3",
                      KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")

@@ -17,7 +17,7 @@ from kb_service.feedback import fields_spec as spec
 from kb_service.feedback.forms import parse_submission
 from kb_service.feedback.store import parse_patch
 from kb_service.site.pages import feedback_form
-from kb_service.web.staff_pages import patch_from_form
+from kb_service.web.pages.staff_pages import patch_from_form
 
 ROOT = Path(__file__).resolve().parent.parent
 

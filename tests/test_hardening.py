@@ -25,8 +25,8 @@ from conftest import STAFF, STAFF_TOKEN, settings_for
 from kb_service.db import search_gaps
 from kb_service.feedback import store as store_module
 from kb_service.web.app import create_app
-from kb_service.web.compression import compressible
-from kb_service.web.timeouts import BodyTimeout
+from kb_service.web.middleware.compression import compressible
+from kb_service.web.middleware.timeouts import BodyTimeout
 
 PROBE_LINK = "https://git.example/pr/3)![x](x){:onerror=alert(document.domain)}"
 UNICODE_DIGITS = ["²", "①", "٣", "５", "১", "𝟘", "Ⅻ", "½"]
@@ -260,7 +260,7 @@ def test_the_security_headers_are_written_in_the_middleware_only(client):
     included) the theme's; no handler restates a header the middleware sets."""
     from pathlib import Path
 
-    from kb_service.web import headers
+    from kb_service.web.middleware import headers
 
     for path in ("/staff/login", "/api/docs", "/notices/", "/api/health"):
         assert client.get(path).headers["content-security-policy"] == headers.SERVICE_CSP, path
@@ -269,7 +269,7 @@ def test_the_security_headers_are_written_in_the_middleware_only(client):
         r = client.get(path)
         assert r.status_code == 200 and r.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self'"), path
         assert r.headers["content-security-policy"] != headers.SERVICE_CSP
-    web = Path(headers.__file__).parent
-    restated = [p.name for p in web.glob("*.py") if p.name != "headers.py"
+    web = Path(headers.__file__).parent.parent
+    restated = [p.name for p in web.rglob("*.py") if p.name != "headers.py"
                 and re.search(r"Content-Security-Policy|nosniff|Referrer-Policy", p.read_text(encoding="utf-8"))]
     assert restated == []

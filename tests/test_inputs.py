@@ -20,7 +20,7 @@ from kb_service.feedback import fields_spec as spec
 from kb_service.feedback import contact
 from kb_service.feedback import notices as board
 from kb_service.feedback import status as progress
-from kb_service.web import queries
+from kb_service.web.api import queries
 from kb_service.web.openapi import ENTRY_ID, NOTICE_ID
 
 DECLARED = [queries.SEARCH, queries.LOG_FILTERS, queries.PAGING, queries.CALLER, queries.GAPS, queries.LIST_PAGE,

@@ -134,7 +134,7 @@ def test_public_page_is_rendered_live_and_escaped(db_client):
     detail = db_client.get(f"/api/improvement-log/{entry['id']}", headers=STAFF).json()
     action_id = detail["actions"][0]["id"]
     db_client.patch(f"/api/improvement-log/{entry['id']}", json={"action_done": {"id": action_id}}, headers=STAFF)
-    from kb_service.web import public_pages
+    from kb_service.web.pages import public_pages
 
     public_pages._cache.clear()
     page = db_client.get("/residents/changes/")

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from conftest import IN_CI, STAFF, STAFF_TOKEN, free_port, kb, settings_for
 from kb_service.web.app import create_app
-from kb_service.web.timeouts import BodyTimeout, RequestTimeout
+from kb_service.web.middleware.timeouts import BodyTimeout, RequestTimeout
 
 FORM = {"type": "complaint", "content": "楼下垃圾三天没清运了，味道很大", "category": "cleaning",
         "location": "5栋", "idempotency_key": "outage-form-1"}

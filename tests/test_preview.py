@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from kb_service.content.load import load_corpus
-from kb_service.web import preview
+from kb_service.web.pages import preview
 from kb_service.web.app import create_app
 
 from conftest import Server, copy_built, copy_project, set_duration, settings_for

@@ -26,7 +26,7 @@ the phone's:
 
 No counter covers a network across all references: a carrier NAT shares one address among many
 households, and one household's typos must not stop the others (the per-minute request limit in
-web/resident_pages.py only slows floods; it is not a lock-out).
+web/pages/resident_pages.py only slows floods; it is not a lock-out).
 
 Odds for someone who knows a reference and guesses for a year at the highest rate allowed
 (100 an hour, doubled for the window boundary: at most 1.75 million tries a year):

@@ -376,7 +376,7 @@ class Store:
     # -- lookup picks --------------------------------------------------------------------------
 
     def record_pick(self, query: str, chosen: str, match: str, *, now: dt.datetime | None = None) -> None:
-        """One pick; the caller masks the query first (web/api.py)."""
+        """One pick; the caller masks the query first (web/api/api.py)."""
         with self.engine.begin() as conn:
             conn.execute(lookup_picks.insert().values(query=query[:200], chosen=chosen[:100],
                                                       match=match[:10], at=now or utcnow()))

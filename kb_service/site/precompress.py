@@ -1,6 +1,6 @@
 """gzip copies of the built site's text files, made once at build time (`page.html.gz` beside
 `page.html`), so the service sends them to browsers that accept gzip instead of compressing the
-same bytes again on every request (web/headers.SiteFiles).
+same bytes again on every request (web/middleware/headers.SiteFiles).
 
 A copy is made only where it saves something (files of 1 KB or more) and only when it is missing
 or older than its file, so the preview's partial rebuilds recompress just the pages they changed.

@@ -12,7 +12,7 @@ from kb_service.content.model import Corpus
 from kb_service.site.svg import line_chart
 from kb_service.times import local_time
 
-# The service replaces what lies between these with the log as it is now (web/public_pages.py).
+# The service replaces what lies between these with the log as it is now (web/pages/public_pages.py).
 LIVE_START, LIVE_END = "<!--kb-live:public-log-->", "<!--/kb-live:public-log-->"
 
 

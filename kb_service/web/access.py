@@ -17,10 +17,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from kb_service.errors import KBError, NotFound, Unauthorized, ValidationFailed
-from kb_service.web import accounts, unavailable
-from kb_service.web import auth as sessions
-from kb_service.web.auth import COOKIE, Forbidden
-from kb_service.web.guards import check_same_origin
+from kb_service.staff import accounts, sessions
+from kb_service.web import unavailable
+from kb_service.staff.sessions import COOKIE, Forbidden
+from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.params import client_address
 from kb_service.web.services import Services
 
@@ -49,7 +49,7 @@ class StaffUser(BaseUser):
 
     @property
     def session(self) -> dict:
-        """The shape web/auth.session() returns, for code written against it."""
+        """The shape staff/sessions.session() returns, for code written against it."""
         return {"name": self.name, "csrf": self.csrf, "role": self.role, "account_id": self.account_id}
 
 

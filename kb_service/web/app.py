@@ -18,17 +18,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import api, openapi
-from kb_service.web import preview as live
-from kb_service.web import calls
-from kb_service.web import community_pages
-from kb_service.web import access, public_pages
-from kb_service.web.compression import Compression
-from kb_service.web.headers import SecurityHeaders, SiteFiles
-from kb_service.web.requestlog import RequestLog
-from kb_service.web.timeouts import BodyTimeout
-from kb_service.web import notices, resident_pages, site_search, unavailable
-from kb_service.web import staff_pages as staff
+from kb_service.web import access, openapi, unavailable
+from kb_service.web.api import api, calls
+from kb_service.web.middleware.compression import Compression
+from kb_service.web.middleware.headers import SecurityHeaders, SiteFiles
+from kb_service.web.middleware.requestlog import RequestLog
+from kb_service.web.middleware.timeouts import BodyTimeout
+from kb_service.web.pages import community_pages, notices, public_pages, resident_pages, site_search, staff_pages
+from kb_service.web.pages import preview as live     # `preview` is the flag create_app takes
 from kb_service.web.services import Services
 
 log = logging.getLogger("kb_service")
@@ -75,18 +72,18 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         # 你说我改: the built page with its log part rendered from the shared database per request.
         Route("/residents/changes/", public_pages.changes),
         Route("/residents/changes/index.html", public_pages.changes),
-        Route("/staff/login", staff.login_form),
-        Route("/staff/login", staff.login, methods=["POST"]),
-        Route("/staff/logout", staff.logout, methods=["POST"]),
-        Route("/staff/entries", staff.list_redirect),
-        Route(staff.LIST, staff.entry_list),
-        Route("/staff/entries/{id}", staff.entry_detail),
-        Route("/staff/entries/{id}", staff.entry_update, methods=["POST"]),
-        Route("/staff/intake", staff.intake_form),
-        Route("/staff/intake", staff.intake, methods=["POST"]),
-        Route("/staff/export.csv", staff.export),
-        Route("/staff/dashboard", staff.dashboard),
-        Route("/staff/gaps", staff.gaps),
+        Route("/staff/login", staff_pages.login_form),
+        Route("/staff/login", staff_pages.login, methods=["POST"]),
+        Route("/staff/logout", staff_pages.logout, methods=["POST"]),
+        Route("/staff/entries", staff_pages.list_redirect),
+        Route(staff_pages.LIST, staff_pages.entry_list),
+        Route("/staff/entries/{id}", staff_pages.entry_detail),
+        Route("/staff/entries/{id}", staff_pages.entry_update, methods=["POST"]),
+        Route("/staff/intake", staff_pages.intake_form),
+        Route("/staff/intake", staff_pages.intake, methods=["POST"]),
+        Route("/staff/export.csv", staff_pages.export),
+        Route("/staff/dashboard", staff_pages.dashboard),
+        Route("/staff/gaps", staff_pages.gaps),
         # Community pages are rendered per request into the shells the site build made.
         Route("/communities/", community_pages.index),
         Route("/communities/{id}", community_pages.add_slash),
@@ -107,7 +104,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/notices/{id}", notices.slash),
         Route("/notices/{id}/", notices.notice_page),
         Route("/notices/{id}/print", notices.print_page),
-        # the site search's index, with the current notices in it (web/site_search.py)
+        # the site search's index, with the current notices in it (web/pages/site_search.py)
         Route("/search/search_index.json", site_search.index),
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
@@ -148,7 +145,7 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
 
 
 def middleware(settings: Settings, *, preview: bool = False) -> list[Middleware]:
-    """Outermost first: the request log, compression (web/compression.py), security headers on every
+    """Outermost first: the request log, compression (web/middleware/compression.py), security headers on every
     response, the real client address (trusted proxies only), then who is staff; in preview mode the
     page-reload script."""
     stack = [Middleware(RequestLog, target=settings.request_log), Middleware(Compression),

@@ -20,13 +20,14 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from kb_service.content.model import CHANNEL_TEXT, Corpus
-from kb_service.feedback import fields_spec as spec
+from kb_service.feedback import fields_spec
 from kb_service.feedback import notices as board
-from kb_service.feedback import status as progress
+from kb_service.feedback import status as progress     # `status` is a response code here
 from kb_service import inputs
-from kb_service.web import api, calls, notices, queries, resident_pages
-from kb_service.web import preview as live
-from kb_service.web import templates as views
+from kb_service.web.api import api, calls, queries
+from kb_service.web.pages import notices, resident_pages
+from kb_service.web.pages import preview
+from kb_service.web import templates
 from kb_service.web.services import services
 
 Schema = dict[str, Any]
@@ -51,7 +52,7 @@ ENTRY: Schema = {
     "required": ["id", "reference", "type", "status", "created_at", "overdue"],
     "properties": {
         "id": {"type": "integer"}, "reference": STRING, "type": STRING, "type_label": STRING,
-        "source": STRING, "status": {"type": "string", "enum": list(spec.STATUSES)}, "status_label": STRING,
+        "source": STRING, "status": {"type": "string", "enum": list(fields_spec.STATUSES)}, "status_label": STRING,
         "category": nullable("string"), "category_label": nullable("string"),
         "location": nullable("string"), "content": STRING, "page": nullable("string"),
         "helpful": nullable("boolean"), "consent": {"type": "boolean"},
@@ -85,7 +86,7 @@ ENTRY_FULL: Schema = {
         **ENTRY["properties"],
         "events": {"type": "array", "items": EVENT},
         "actions": {"type": "array", "items": ACTION},
-        "transitions": {"type": "array", "items": {"type": "string", "enum": list(spec.STATUSES)}},
+        "transitions": {"type": "array", "items": {"type": "string", "enum": list(fields_spec.STATUSES)}},
     },
 }
 
@@ -138,14 +139,14 @@ def _render_body(corpus: Corpus) -> Schema:
     channels = sorted({c for t in corpus.templates.values() for c in t.channel_names})
     return {"type": "object", "properties": {
         "channel": {"type": "string", "enum": channels, "default": "sms",
-                    "description": "渠道：" + spec.choices({c: CHANNEL_TEXT.get(c, c) for c in channels})},
+                    "description": "渠道：" + fields_spec.choices({c: CHANNEL_TEXT.get(c, c) for c in channels})},
         "fields": {"type": "object", "additionalProperties": {"type": "string"},
                    "description": "字段名 → 填写的值（字段见 GET /api/templates/{id}）"}}}
 
 
 def _submission_form(corpus: Corpus) -> Schema:
     """The same submission as an HTML form: flat names, ratings as `ratings.<维度>`."""
-    body = spec.schema(spec.SUBMISSION, corpus.feedback, omit=frozenset({spec.HONEYPOT}))
+    body = fields_spec.schema(fields_spec.SUBMISSION, corpus.feedback, omit=frozenset({fields_spec.HONEYPOT}))
     props = dict(body["properties"])
     ratings = props.pop("ratings")
     props.update({f"ratings.{k}": {"type": "string", "enum": ["", "1", "2", "3", "4", "5"], **v}
@@ -194,7 +195,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
         params=(Param("id", "模板 id", _ids("templates"), "path"),), body=_render_body)},
     api.submit_feedback: {"POST": Op(
         "业主提交反馈（投诉、建议、表扬、咨询，或页面是否有帮助）", "反馈", FEEDBACK_REPLY, status=201,
-        body=lambda corpus: spec.schema(spec.SUBMISSION, corpus.feedback, omit=frozenset({spec.HONEYPOT})),
+        body=lambda corpus: fields_spec.schema(fields_spec.SUBMISSION, corpus.feedback, omit=frozenset({fields_spec.HONEYPOT})),
         form_body=_submission_form,
         description="重复提交相同的 idempotency_key 返回第一次登记的条目（replayed: true）。"
                     "只有 consent 为 true 时才保存称呼和电话。同一网络（客户端 IP）每分钟的提交次数有限（429）。")},
@@ -206,8 +207,8 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
     api.staff_intake: {"POST": Op("员工登记反馈（电话、前台），可附投诉记录", "改进日志",
                                   {**ENTRY, "properties": {**ENTRY["properties"], "replayed": {"type": "boolean"}}},
                                   status=201, staff=True,
-                                  body=lambda corpus: spec.schema(spec.INTAKE, corpus.feedback,
-                                                                  omit=frozenset({spec.HONEYPOT})))},
+                                  body=lambda corpus: fields_spec.schema(fields_spec.INTAKE, corpus.feedback,
+                                                                         omit=frozenset({fields_spec.HONEYPOT})))},
     api.content_gaps: {"GET": Op("没有检索结果或结果不可靠的查询（内容缺口）", "改进日志", {
         "type": "object", "required": ["gaps"], "properties": {"gaps": {"type": "array", "items": {
             "type": "object", "required": ["query", "count"],
@@ -222,7 +223,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
                                       params=(ENTRY_ID,))},
     api.update_entry: {"PATCH": Op(
         "修改一个条目：状态流转、负责人、分类、备注、改进措施、公开摘要", "改进日志", ENTRY_FULL, staff=True,
-        params=(ENTRY_ID,), body=lambda corpus: spec.schema(spec.PATCH, corpus.feedback),
+        params=(ENTRY_ID,), body=lambda corpus: fields_spec.schema(fields_spec.PATCH, corpus.feedback),
         description="状态只能按 received → triaged → in_progress → resolved → followed_up → closed 流转，"
                     "回访不满意时 followed_up → in_progress；其他跳转是 409。")},
 }
@@ -297,7 +298,7 @@ OPERATIONS.update({
         body=lambda corpus: board.WITHDRAWAL.schema(corpus, required=False))},
 })
 # The preview's own endpoints (kb serve --reload) are for the editor's browser, not integrators.
-HIDDEN = {api.not_found, live.build_status, live.script}
+HIDDEN = {api.not_found, preview.build_status, preview.script}
 
 
 def api_routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, Route]]:
@@ -401,7 +402,7 @@ async def openapi_json(request: Request) -> JSONResponse:
 async def api_docs(request: Request) -> HTMLResponse:
     corpus = services(request).corpus
     doc = document(request.app.routes, corpus)
-    html = views.render("api_docs.html", site=corpus.site, doc=doc, methods=_method_rows(doc))
+    html = templates.render("api_docs.html", site=corpus.site, doc=doc, methods=_method_rows(doc))
     return HTMLResponse(html)
 
 

@@ -1,4 +1,4 @@
-"""Request bodies in one place: size limits, JSON objects, forms (query strings and ids: web/queries.py
+"""Request bodies in one place: size limits, JSON objects, forms (query strings and ids: web/api/queries.py
 and kb_service/inputs.py).
 
 Everything a client can send wrong becomes a KBError with a message a person can act on, never

@@ -22,11 +22,11 @@ from kb_service.content.model import Corpus
 from kb_service.feedback.forms import mask_text
 from kb_service.feedback.store import Store
 from kb_service.search import picks as picks_mod
-from kb_service.search import textproc as tp
+from kb_service.search import textproc
 from kb_service.search.engine import Searcher
 from kb_service.settings import Settings
 from kb_service.times import utcnow
-from kb_service.web.limits import SharedLimiter
+from kb_service.staff.limits import SharedLimiter
 
 
 @dataclass
@@ -99,7 +99,7 @@ def pick_query(query: str) -> str:
     """A lookup query as it may be kept: greetings, self-introductions, names (我姓王, 我是王女士)
     and phone numbers left out (textproc.core), addresses (3栋1201) too, then any other phone or
     ID number masked (feedback/forms.mask_text), and long numbers still being typed."""
-    kept = mask_text(tp.core(tp.normalize(query).strip()))
+    kept = mask_text(textproc.core(textproc.normalize(query).strip()))
     kept = re.sub(r"\s+", " ", _ADDRESS.sub(" ", kept)).strip() or kept   # 3栋1201: where, not what
     # a number still being typed (1390000111) is not a whole phone number yet: mask it all the same
     return _LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), kept)[:200]
@@ -185,7 +185,7 @@ class CommunityWatcher:
     @staticmethod
     def _version(stamp: tuple) -> str:
         """The served communities' version: the same on every worker that read the same files, so
-        a page's ETag (web/community_pages.py) holds whichever worker answers."""
+        a page's ETag (web/pages/community_pages.py) holds whichever worker answers."""
         return hashlib.sha1(repr(stamp).encode()).hexdigest()[:16]
 
     def prime(self) -> None:

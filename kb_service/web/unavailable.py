@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from kb_service.web import templates as views
+from kb_service.web import templates
 
 log = logging.getLogger("kb_service")
 
@@ -64,8 +64,8 @@ def response(request) -> Response:
     text = message(request.method if hasattr(request, "method") else request.scope["method"])
     if request.url.path.startswith("/staff/"):
         svc = getattr(request.app.state, "services", None)
-        html = views.render("staff_message.html", site=svc.corpus.site if svc else None, staff_name=None, csrf="",
-                            title="数据库暂时无法使用", text=text)
+        html = templates.render("staff_message.html", site=svc.corpus.site if svc else None, staff_name=None, csrf="",
+                                title="数据库暂时无法使用", text=text)
         return HTMLResponse(html, status_code=503, headers=headers())
     return JSONResponse({"error": text, "saved": False}, status_code=503, headers=headers())
 

@@ -11,13 +11,14 @@ from kb_service.content.model import Corpus
 from kb_service.errors import NotFound, ValidationFailed
 from kb_service.feedback import community as communities
 from kb_service.feedback import reports
-from kb_service.feedback import status as progress
+from kb_service.feedback import status
 from kb_service.search import picks
 from kb_service.times import local_now, local_time, utcnow
 from kb_service import inputs
-from kb_service.web import access, calls, params, queries, readiness, serializers, unavailable
+from kb_service.web import access, params, unavailable
+from kb_service.web.api import calls, queries, readiness, serializers
 from kb_service.web import templates as views
-from kb_service.web.guards import check_same_origin
+from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.services import services
 
 
@@ -126,11 +127,11 @@ async def store_feedback(request: Request, svc, data: dict, wants_html: bool) ->
         raise
     # The same idempotency key always gives the same code, so every replay (even concurrent
     # ones) shows a code that works.
-    code = await run_in_threadpool(progress.code_for_key, svc.store.engine, sub.idempotency_key)
-    access_hash = await run_in_threadpool(progress.hash_code, code)
+    code = await run_in_threadpool(status.code_for_key, svc.store.engine, sub.idempotency_key)
+    access_hash = await run_in_threadpool(status.hash_code, code)
     entry, created = await run_in_threadpool(lambda: svc.store.submit(sub, access_hash=access_hash))
     if not created:
-        await run_in_threadpool(progress.adopt_code, svc.store.engine, entry["id"], code)
+        await run_in_threadpool(status.adopt_code, svc.store.engine, entry["id"], code)
     reply = {"id": entry["id"], "reference": entry["reference"], "access_code": code, "status": entry["status"],
              "type": entry["type"], "respond_by": entry["respond_by"], "resolve_by": entry["resolve_by"],
              "message": feedback_message(svc.corpus, entry), "replayed": not created,

@@ -20,11 +20,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from kb_service.db import service_secret
 from kb_service.errors import KBError, ValidationFailed
-from kb_service.feedback import status as progress
+from kb_service.feedback import status
 from kb_service.web import params
-from kb_service.web import templates as views
-from kb_service.web.guards import RateLimiter, check_same_origin
-from kb_service.web.headers import site_page
+from kb_service.web import templates
+from kb_service.web.middleware.guards import RateLimiter, check_same_origin
+from kb_service.web.middleware.headers import site_page
 from kb_service.web.services import services
 
 # Every look-up (right or wrong) per client address per minute, per process: a flood guard (each
@@ -55,13 +55,13 @@ async def feedback_status(request: Request) -> Response:
         values = {k: data.get(k) for k in ("reference", "access_code", "phone_last4") if isinstance(data.get(k), str)}
         address = params.client_address(request)
         _limiter(request).hit(address)
-        query = progress.parse_query(data)
+        query = status.parse_query(data)
         if query.action == "not_satisfied":
             result = await run_in_threadpool(
-                lambda: progress.not_satisfied(svc.store, query, address, clock=svc.limits.clock))
+                lambda: status.not_satisfied(svc.store, query, address, clock=svc.limits.clock))
         else:
             result = await run_in_threadpool(
-                lambda: progress.look_up(svc.store, query, address, clock=svc.limits.clock))
+                lambda: status.look_up(svc.store, query, address, clock=svc.limits.clock))
     except KBError as exc:
         if not wants_html:
             raise
@@ -86,7 +86,7 @@ async def feedback_status(request: Request) -> Response:
 VIEW_COOKIE = "kb_status"
 VIEW_DAYS = 30
 VIEW_KEEP = 5                      # references one device remembers
-PAGE_HEADERS = {"Cache-Control": "no-store"}   # security headers come from the middleware (web/headers.py)
+PAGE_HEADERS = {"Cache-Control": "no-store"}   # security headers come from the middleware (web/middleware/headers.py)
 NOTICES = {"reopened": "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"}
 
 
@@ -102,7 +102,7 @@ def _views(svc, cookie: str | None, now: int) -> dict[str, int]:
     for part in (cookie or "").split("|")[:VIEW_KEEP]:
         ref, _, rest = part.partition(".")
         expiry, _, sig = rest.partition(".")
-        if progress.REFERENCE.match(ref) and expiry.isdecimal() and int(expiry) > now \
+        if status.REFERENCE.match(ref) and expiry.isdecimal() and int(expiry) > now \
                 and hmac.compare_digest(sig, _sign(svc, ref, int(expiry))):
             out[ref] = int(expiry)
     return out
@@ -129,16 +129,16 @@ def _to_view(request: Request, svc, reference: str, ok: str = "") -> Response:
 def status_page(svc, *, s: dict | None = None, values: dict | None = None, **context) -> str:
     """The site's 查询进度 page with the result or the error in place of its form (the page as
     built, so it has the site's menu and look)."""
-    part = views.render("status_part.html", s=s, v=values or {}, hotline=svc.corpus.site.hotline,
-                        **{"error": None, "title": None, "errors": [], "tries_left": None, "notice": None, **context})
+    part = templates.render("status_part.html", s=s, v=values or {}, hotline=svc.corpus.site.hotline,
+                            **{"error": None, "title": None, "errors": [], "tries_left": None, "notice": None, **context})
     try:
         shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
     except OSError:
         shell = ""
     form = re.search(r'<form[^>]*id="kb-status-form".*?</form>', shell, re.S)
     if form is None:     # no built site: the service's own plain page
-        return views.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
-                            title=context.get("title") or "查询进度", text=Markup(part), errors=[])
+        return templates.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
+                                title=context.get("title") or "查询进度", text=Markup(part), errors=[])
     return shell[:form.start()] + part + shell[form.end():]
 
 
@@ -155,12 +155,12 @@ async def view(request: Request) -> Response:
             shell = status_page(svc)
         return HTMLResponse(shell, headers={"Cache-Control": "no-cache"})
     allowed = reference in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time()))
-    row = await run_in_threadpool(progress.row_for, svc.store.engine, reference) if allowed else None
+    row = await run_in_threadpool(status.row_for, svc.store.engine, reference) if allowed else None
     if row is None:
-        html = status_page(svc, values={"reference": reference if progress.REFERENCE.match(reference) else ""},
+        html = status_page(svc, values={"reference": reference if status.REFERENCE.match(reference) else ""},
                            notice="请填写查询码（或手机号后四位）查看这条反馈的进度。")
         return HTMLResponse(html, headers=PAGE_HEADERS)
-    result = await run_in_threadpool(progress.public_status, svc.store, row)
+    result = await run_in_threadpool(status.public_status, svc.store, row)
     notice = NOTICES.get(request.query_params.get("ok", ""))
     return HTMLResponse(status_page(svc, s=result, notice=notice), headers=PAGE_HEADERS)
 
@@ -177,14 +177,14 @@ async def view_action(request: Request) -> Response:
                             headers=PAGE_HEADERS)
     if reference not in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time())):
         return back
-    comment = progress.QUERY.read({"comment": data.get("comment")})["comment"]   # the declared input
-    row = await run_in_threadpool(progress.row_for, svc.store.engine, reference)
+    comment = status.QUERY.read({"comment": data.get("comment")})["comment"]   # the declared input
+    row = await run_in_threadpool(status.row_for, svc.store.engine, reference)
     if row is None or data.get("action") != "not_satisfied":
         return back
     try:
-        await run_in_threadpool(lambda: progress.reopen(svc.store, row, (comment or "").strip() or None))
+        await run_in_threadpool(lambda: status.reopen(svc.store, row, (comment or "").strip() or None))
     except KBError as exc:
-        result = await run_in_threadpool(progress.public_status, svc.store, row)
+        result = await run_in_threadpool(status.public_status, svc.store, row)
         return HTMLResponse(status_page(svc, s=result, error=exc.message, title=TITLES.get(exc.status_code, "请求有误")),
                             status_code=exc.status_code, headers=PAGE_HEADERS)
     return RedirectResponse(view_url(reference) + "&ok=reopened", status_code=303, headers=PAGE_HEADERS)
@@ -196,6 +196,6 @@ async def page_comment(request: Request) -> JSONResponse:
     check_same_origin(request.headers, str(request.base_url))
     address = params.client_address(request)
     _limiter(request).hit(address)
-    query = progress.parse_query(await params.read_json(request))
-    return JSONResponse(await run_in_threadpool(lambda: progress.add_page_comment(svc.store, query, address,
+    query = status.parse_query(await params.read_json(request))
+    return JSONResponse(await run_in_threadpool(lambda: status.add_page_comment(svc.store, query, address,
                                                                                 clock=svc.limits.clock)))

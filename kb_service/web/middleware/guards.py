@@ -6,11 +6,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from kb_service.errors import KBError
-
-
-class TooManyRequests(KBError):
-    status_code = 429
+from kb_service.errors import KBError, TooManyRequests
 
 
 class CrossOrigin(KBError):

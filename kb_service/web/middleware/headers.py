@@ -27,7 +27,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kb_service.web.compression import accepts_gzip
+from kb_service.web.middleware.compression import accepts_gzip
 
 INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>(.*?)</script>", re.S)
 # Service pages load nothing but this site's own files.

@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from kb_service.db import give_back, rate_counters, reading, take
+from kb_service.errors import TooManyRequests
 from kb_service.times import utcnow
-from kb_service.web.guards import TooManyRequests
 
 
 class SharedLimiter:

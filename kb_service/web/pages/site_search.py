@@ -23,9 +23,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kb_service.feedback import notices as board
-from kb_service.web.compression import accepts_gzip
-from kb_service.web.headers import SiteFiles
+from kb_service.feedback import notices
+from kb_service.web.middleware.compression import accepts_gzip
+from kb_service.web.middleware.headers import SiteFiles
 from kb_service.web.services import services
 
 FRESH = 10.0          # seconds a worker reuses the notices it read (the contract: on the site within 30 s)
@@ -80,7 +80,7 @@ async def index(request: Request) -> Response:
     _state = _state_of(request)
     now = time.monotonic()
     if now - _state["checked"] > FRESH:
-        current = (await run_in_threadpool(lambda: board.board(svc.store.engine)))["current"]
+        current = (await run_in_threadpool(lambda: notices.board(svc.store.engine)))["current"]
         _state["notices"], _state["checked"] = current, now
     current = _state["notices"]
     if not current:              # nothing to add: the built file as it is (pre-compressed, ranges)
@@ -89,7 +89,7 @@ async def index(request: Request) -> Response:
                        .encode()).hexdigest()[:24]
     answer = _state["answer"]
     if answer is None or answer[0] != key:
-        answer = await run_in_threadpool(lambda: _build(_state, path, key, current, board.communities(svc.corpus)))
+        answer = await run_in_threadpool(lambda: _build(_state, path, key, current, notices.communities(svc.corpus)))
     etag = f'"{key}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if etag in [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]:

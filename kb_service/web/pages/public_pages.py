@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 
 from kb_service.feedback import public_log
 from kb_service.site.public_log import LIVE_END, LIVE_START, csi_chart
-from kb_service.web import templates as views
+from kb_service.web import templates
 from kb_service.web.services import services
 
 PAGE = "residents/changes/index.html"
@@ -47,10 +47,10 @@ def snapshot(svc) -> dict:
 def fragment(data: dict) -> str:
     has_any = data["changes"] or data["summaries"] or any(sum(v.values()) for v in data["volume"].values())
     if not has_any:
-        return views.render("public_log_live.html", data=None)
+        return templates.render("public_log_live.html", data=None)
     months = [m for m in data["months"] if sum(data["volume"][m].values())] or data["months"][-1:]
-    return views.render("public_log_live.html", data=data, months=months, kinds=KINDS,
-                        chart=Markup(csi_chart(data, data["dimensions"])))
+    return templates.render("public_log_live.html", data=data, months=months, kinds=KINDS,
+                            chart=Markup(csi_chart(data, data["dimensions"])))
 
 
 async def changes(request: Request) -> Response:

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kb_service.site import communities, community_view
-from kb_service.web.compression import accepts_gzip
-from kb_service.web.headers import build_stamp, site_page
+from kb_service.web.middleware.compression import accepts_gzip
+from kb_service.web.middleware.headers import build_stamp, site_page
 from kb_service.web.services import services
 
 HEADERS = {"Cache-Control": "no-cache"}

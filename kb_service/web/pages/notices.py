@@ -15,14 +15,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from kb_service import inputs
 from kb_service.errors import KBError, NotFound, ValidationFailed
-from kb_service.feedback import notices as board
+from kb_service.feedback import notices
 from kb_service.times import naive_utc, utcnow
-from kb_service.web import access, api, params, site_search
-from kb_service.web.compression import accepts_gzip
-from kb_service.web import templates as views
+from kb_service.web import access, params
+from kb_service.web.api import api
+from kb_service.web.pages import site_search
+from kb_service.web.middleware.compression import accepts_gzip
+from kb_service.web import templates
 from kb_service.web.services import services
-from kb_service.web.staff_pages import page as staff_html
-from kb_service.web.staff_pages import see_other, staff_page
+from kb_service.web.pages.staff_pages import page as staff_html
+from kb_service.web.pages.staff_pages import see_other, staff_page
 
 PUBLIC = {"Cache-Control": "no-cache"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
@@ -33,7 +35,7 @@ def notice_id(request: Request) -> int:
     return inputs.path_id(request)
 
 
-COMMUNITY = inputs.Query((inputs.Choice("community", "小区", "只看这个小区和全公司的公告", options=board.communities),))
+COMMUNITY = inputs.Query((inputs.Choice("community", "小区", "只看这个小区和全公司的公告", options=notices.communities),))
 
 
 def _community(request: Request) -> str | None:
@@ -45,8 +47,8 @@ def _community(request: Request) -> str | None:
 async def api_list(request: Request) -> JSONResponse:
     """Public: the board as JSON (the home page's current notices come from here)."""
     svc = services(request)
-    data = await run_in_threadpool(lambda: board.board(svc.store.engine, community=_community(request)))
-    return JSONResponse(named(data, board.communities(svc.corpus)), headers={"Cache-Control": "no-cache"})
+    data = await run_in_threadpool(lambda: notices.board(svc.store.engine, community=_community(request)))
+    return JSONResponse(named(data, notices.communities(svc.corpus)), headers={"Cache-Control": "no-cache"})
 
 
 def named(data: dict, names: dict[str, str]) -> dict:
@@ -64,15 +66,15 @@ ALL = "全部小区"
 async def api_get(request: Request) -> JSONResponse:
     svc = services(request)
     nid = notice_id(request)
-    return JSONResponse(await run_in_threadpool(lambda: board.get(svc.store.engine, nid)))
+    return JSONResponse(await run_in_threadpool(lambda: notices.get(svc.store.engine, nid)))
 
 
 async def api_publish(request: Request) -> JSONResponse:
     actor = api.require_staff(request)
     svc = services(request)
-    draft = board.parse_draft(await params.read_json(request), svc.corpus)
+    draft = notices.parse_draft(await params.read_json(request), svc.corpus)
     access.check_community(request, draft.community)
-    nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=actor))
+    nid = await run_in_threadpool(lambda: notices.publish(svc.store.engine, draft, actor=actor))
     _changed(request)
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
@@ -84,11 +86,11 @@ async def api_correct(request: Request) -> JSONResponse:
     body = await params.read_json(request)
     current = await run_in_threadpool(lambda: _current(svc, nid))
     access.check_community(request, current["community"])
-    draft = board.parse_draft(body, svc.corpus, partial=current)
+    draft = notices.parse_draft(body, svc.corpus, partial=current)
     access.check_community(request, draft.community)
-    await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=actor))
+    await run_in_threadpool(lambda: notices.correct(svc.store.engine, nid, draft, actor=actor))
     _changed(request)
-    out = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
+    out = await run_in_threadpool(lambda: notices.get(svc.store.engine, nid, staff=True))
     return JSONResponse({**out, "warnings": list(draft.warnings)})
 
 
@@ -100,21 +102,21 @@ async def api_withdraw(request: Request) -> JSONResponse:
     # The reason residents see: {"reason": "..."} (optional, for callers that send no body).
     sent = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
     body = await params.read_json(request) if sent else {}
-    reason = board.WITHDRAWAL.read(body if isinstance(body, dict) else {"reason": body})["reason"]
-    await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=actor, reason=reason))
+    reason = notices.WITHDRAWAL.read(body if isinstance(body, dict) else {"reason": body})["reason"]
+    await run_in_threadpool(lambda: notices.withdraw(svc.store.engine, nid, actor=actor, reason=reason))
     _changed(request)
     return JSONResponse({"id": nid, "withdrawn": True})
 
 
 def _current(svc, nid: int) -> dict:
     """The notice's stored values, as parse_draft's `partial` for a correction."""
-    got = board.get(svc.store.engine, nid, staff=True)
+    got = notices.get(svc.store.engine, nid, staff=True)
     return {"title": got["title"], "body": got["body"], "community": got["community"], "template": got["template"],
             "valid_from": _naive(got["valid_from"]), "valid_until": _naive(got["valid_until"])}
 
 
 def _naive(value: str | None):
-    """An ISO UTC time from board.get back to naive UTC."""
+    """An ISO UTC time from notices.get back to naive UTC."""
     return naive_utc(value) if value else None
 
 
@@ -144,10 +146,10 @@ async def board_page(request: Request) -> Response:
     now = time.monotonic()
     cached = boards.get(community)
     if cached is None or now - cached[0] > FRESH:
-        names = board.communities(svc.corpus)
-        data = named(await run_in_threadpool(lambda: board.board(svc.store.engine, community=community)), names)
-        html = views.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
-                            community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
+        names = notices.communities(svc.corpus)
+        data = named(await run_in_threadpool(lambda: notices.board(svc.store.engine, community=community)), names)
+        html = templates.render("notice_board.html", site=svc.corpus.site, b=data, communities=names,
+                                community=community, now=utcnow(), hotline=hotline_for(svc.corpus, community))
         body = html.encode("utf-8")
         etag = '"' + hashlib.sha1(body).hexdigest()[:24] + '"'
         cached = boards[community] = (now, etag, body, gzip.compress(body, compresslevel=6, mtime=0))
@@ -172,17 +174,17 @@ async def _one(request: Request, template: str) -> Response:
     svc = services(request)
     try:
         nid = notice_id(request)
-        n = await run_in_threadpool(lambda: board.get(svc.store.engine, nid))
+        n = await run_in_threadpool(lambda: notices.get(svc.store.engine, nid))
     except NotFound:
-        html = views.render("notice.html", site=svc.corpus.site, n=None, communities={})
+        html = templates.render("notice.html", site=svc.corpus.site, n=None, communities={})
         return HTMLResponse(html, status_code=404, headers=PUBLIC)
-    html = views.render(template, site=svc.corpus.site, n=n, communities=board.communities(svc.corpus),
-                        hotline=hotline_for(svc.corpus, n.get("community")), numbers=shown_numbers(svc.corpus))
+    html = templates.render(template, site=svc.corpus.site, n=n, communities=notices.communities(svc.corpus),
+                            hotline=hotline_for(svc.corpus, n.get("community")), numbers=shown_numbers(svc.corpus))
     return HTMLResponse(html, headers=PUBLIC)
 
 
 def shown_numbers(corpus) -> set[str]:
-    """The service numbers as written (board.hotlines has their digits): tel: links in notice texts."""
+    """The service numbers as written (notices.hotlines has their digits): tel: links in notice texts."""
     return {corpus.site.hotline, *(c.hotline for c in corpus.communities.values())}
 
 
@@ -204,10 +206,10 @@ def _staff_board(request: Request, sess: dict, *, values: dict | None = None, er
     own = access.own_community(request)
     # A community's account sees the board its residents see (its own and company-wide notices)
     # and publishes only for its own community.
-    data = board.board(svc.store.engine, community=own, staff=True)
+    data = notices.board(svc.store.engine, community=own, staff=True)
     return staff_html(request, "staff_notices.html", status_code=status_code, sess=sess, b=data, v=values or {},
                       errors=errors or [], labels=LABELS, ok=ok, own=own,
-                      communities=access.offered_communities(request, board.communities(svc.corpus)))
+                      communities=access.offered_communities(request, notices.communities(svc.corpus)))
 
 
 @staff_page()
@@ -221,13 +223,13 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
     svc = services(request)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        draft = board.parse_draft(_strip_empty(form), svc.corpus)
+        draft = notices.parse_draft(_strip_empty(form), svc.corpus)
         access.check_community(request, draft.community)
     except ValidationFailed as exc:
         errors = exc.errors
         return await run_in_threadpool(lambda: _staff_board(request, sess, values=values, errors=errors,
                                                             status_code=422))
-    nid = await run_in_threadpool(lambda: board.publish(svc.store.engine, draft, actor=sess["name"]))
+    nid = await run_in_threadpool(lambda: notices.publish(svc.store.engine, draft, actor=sess["name"]))
     _changed(request)
     return see_other(f"/staff/notices/{nid}?ok=published")
 
@@ -241,7 +243,7 @@ async def staff_notice(request: Request, sess: dict) -> Response:
 async def _staff_notice(request: Request, sess: dict, *, ok=None, errors=None, values=None, status_code=200):
     svc = services(request)
     nid = notice_id(request)
-    n = await run_in_threadpool(lambda: board.get(svc.store.engine, nid, staff=True))
+    n = await run_in_threadpool(lambda: notices.get(svc.store.engine, nid, staff=True))
     _not_another_community(request, n)
     return staff_html(request, "staff_notice.html", status_code=status_code, sess=sess, n=n, ok=ok,
                       errors=errors or [], labels=LABELS, v=values or {},
@@ -261,7 +263,7 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
             errors = [{"field": "withdraw_reason", "message": "请写撤回原因：业主会在公告上看到它（例如：停水取消，供水正常）"}]
             return await _staff_notice(request, sess, errors=errors, values={"withdraw_reason": ""}, status_code=422)
         try:
-            await run_in_threadpool(lambda: board.withdraw(svc.store.engine, nid, actor=sess["name"], reason=reason))
+            await run_in_threadpool(lambda: notices.withdraw(svc.store.engine, nid, actor=sess["name"], reason=reason))
             _changed(request)
         except ValidationFailed as exc:
             errors = [{**e, "field": "withdraw_reason"} for e in exc.errors]
@@ -272,9 +274,9 @@ async def staff_change(request: Request, sess: dict, form: dict) -> Response:
         data = {k: v for k, v in _strip_empty(form).items() if k != "op"}
         if "valid_until" not in data:
             data["valid_until"] = None
-        draft = board.parse_draft(data, svc.corpus, partial=current)
+        draft = notices.parse_draft(data, svc.corpus, partial=current)
         access.check_community(request, draft.community)
-        await run_in_threadpool(lambda: board.correct(svc.store.engine, nid, draft, actor=sess["name"]))
+        await run_in_threadpool(lambda: notices.correct(svc.store.engine, nid, draft, actor=sess["name"]))
         _changed(request)
     except ValidationFailed as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}

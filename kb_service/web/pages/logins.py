@@ -8,7 +8,7 @@ cannot lock a staff member out, and nobody is locked out for good.
 
 from __future__ import annotations
 
-from kb_service.web import accounts
+from kb_service.staff import accounts
 from kb_service.web.access import StaffUser, env_owner
 from kb_service.web.services import Services
 

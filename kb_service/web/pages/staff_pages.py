@@ -1,7 +1,7 @@
 """Staff web pages under /staff/: token login, the log list (/staff/entries/), entry detail and changes, intake,
 CSV export, dashboard and content gaps. Server-rendered HTML, no JavaScript.
 
-Sessions: a token typed into the login form starts a session (staff.start_session); its cookie
+Sessions: a token typed into the login form starts a session (sessions.start_session); its cookie
 is HttpOnly, SameSite=Strict and scoped to /staff. Every POST checks the Origin (guards) and the
 session's CSRF token from a hidden `csrf` field. A GET without a session goes to the login page;
 a POST without one is refused (403). With KB_STAFF_TOKENS empty the staff area is closed.
@@ -39,11 +39,13 @@ from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
 from kb_service import inputs
-from kb_service.web import access, accounts, api, dashboard_charts, logins, params, queries
-from kb_service.web import auth as staff
-from kb_service.web import templates as views
-from kb_service.web.auth import COOKIE, SESSION_TTL
-from kb_service.web.guards import check_same_origin
+from kb_service.staff import accounts, sessions
+from kb_service.web import access, params
+from kb_service.web.api import api, queries
+from kb_service.web.pages import dashboard_charts, logins
+from kb_service.web import templates
+from kb_service.staff.sessions import COOKIE, SESSION_TTL
+from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.services import services
 
 PAGE_SIZE = 50
@@ -70,10 +72,10 @@ PATCH_STATUS = Form("status", (PATCH["note"],))
 def page(request: Request, name: str, *, status_code: int = 200, sess: dict | None = None, **context) -> HTMLResponse:
     svc = services(request)
     user = request.scope.get("user")
-    html = views.render(name, site=svc.corpus.site, staff_name=sess["name"] if sess else None,
-                        csrf=sess["csrf"] if sess else "",
-                        # the nav offers only what this role may open (no 统计 for an agent)
-                        staff_scopes=user.scopes if sess and user is not None and user.is_authenticated else frozenset(), **context)
+    html = templates.render(name, site=svc.corpus.site, staff_name=sess["name"] if sess else None,
+                            csrf=sess["csrf"] if sess else "",
+                            # the nav offers only what this role may open (no 统计 for an agent)
+                            staff_scopes=user.scopes if sess and user is not None and user.is_authenticated else frozenset(), **context)
     return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
 
 
@@ -119,7 +121,7 @@ def staff_page(*, post: bool = False, scope: str = "log:read"):
                 if post:
                     form = await read_form(request)
                     if user.via == "session":
-                        staff.check_csrf(sess, form.pop("csrf", None))
+                        sessions.check_csrf(sess, form.pop("csrf", None))
                     else:
                         form.pop("csrf", None)
                 return await endpoint(request, sess, form) if post else await endpoint(request, sess)
@@ -173,11 +175,11 @@ async def login(request: Request) -> Response:
     if who is None:
         return page(request, "staff_login.html", status_code=401, next=target,
                     error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
-    cookie, _csrf = await run_in_threadpool(lambda: staff.start_session(svc.store.engine, who.name,
-                                                                        account_id=who.account_id, role=who.role))
+    cookie, _csrf = await run_in_threadpool(lambda: sessions.start_session(svc.store.engine, who.name,
+                                                                           account_id=who.account_id, role=who.role))
     response = see_other(target)
     # Path "/": the same session also signs the lookup page's record panel into /api/ (with a
-    # CSRF header for writes, see web/calls.py).
+    # CSRF header for writes, see web/api/calls.py).
     response.set_cookie(COOKIE, cookie, max_age=int(SESSION_TTL.total_seconds()), path="/",
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
@@ -189,10 +191,10 @@ async def logout(request: Request) -> Response:
         check_same_origin(request.headers, str(request.base_url))
         form = await read_form(request)
         cookie = request.cookies.get(COOKIE)
-        sess = await run_in_threadpool(staff.session, svc.store.engine, cookie)
+        sess = await run_in_threadpool(sessions.session, svc.store.engine, cookie)
         if sess is not None:
-            staff.check_csrf(sess, form.get("csrf"))
-            await run_in_threadpool(staff.end_session, svc.store.engine, cookie)
+            sessions.check_csrf(sess, form.get("csrf"))
+            await run_in_threadpool(sessions.end_session, svc.store.engine, cookie)
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
     response = see_other("/staff/login")

@@ -44,7 +44,7 @@ WATCHED = ("mkdocs.yml", "docs", "snippets", "overrides")
 POLL_SECONDS = 0.2
 WAIT_SECONDS = 20.0          # how long /api/build-status holds a request when nothing changes
 INDEX_NICENESS = 10          # the index worker yields the CPU to the service and the site build
-SCRIPT_PATH = Path(__file__).parent / "html" / "preview.js"
+SCRIPT_PATH = Path(__file__).parent.parent / "html" / "preview.js"
 SCRIPT_TAG = b'<script src="/api/preview.js" defer></script>'
 
 

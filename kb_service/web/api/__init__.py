@@ -1,0 +1,1 @@
+"""The JSON API: handlers, their query declarations, serializers and the readiness check."""
