@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from kb_service.feedback.forms import mask_text
@@ -76,8 +78,13 @@ def test_contacting_the_resident_meets_the_response_deadline(db_client):
 def test_contact_time_is_read_as_beijing_time(db_client):
     e = new_complaint(db_client)
     url = f"/api/improvement-log/{e['id']}"
-    done = db_client.patch(url, headers=STAFF, json={"contacted": {"how": "phone", "at": "2020-01-02T09:30"}}).json()
-    assert done["responded_at"] == "2020-01-02T01:30:00Z"
+    # not before the entry existed (privacy branch's rule), so the entry's own minute, typed in Beijing time
+    created = dt.datetime.fromisoformat(e["created_at"].removesuffix("Z")).replace(second=0)
+    typed = (created + dt.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M")
+    done = db_client.patch(url, headers=STAFF, json={"contacted": {"how": "phone", "at": typed}}).json()
+    assert done["responded_at"] == created.isoformat(timespec="seconds") + "Z"
+    early = db_client.patch(url, headers=STAFF, json={"contacted": {"how": "phone", "at": "2020-01-02T09:30"}})
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "contacted.at"
 
 
 def test_entry_page_assigns_from_the_staff_list_and_records_the_contact(db_client):

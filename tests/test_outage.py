@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -180,8 +181,10 @@ def test_the_whole_body_is_timed_not_each_chunk():
             pass
 
     guard = BodyTimeout(app, 15.0, clock=lambda: now[0])
-    with pytest.raises(RequestTimeout):
-        asyncio.run(guard({"type": "http"}, receive, None))
+    # A fresh loop in its own thread: an earlier test in this worker (Playwright's sync API) can
+    # leave an event loop running in the main thread, where asyncio.run() refuses to start.
+    with pytest.raises(RequestTimeout), ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, guard({"type": "http"}, receive, None)).result()
     assert len(sent) == 2 and now[0] == 20
 
 

@@ -92,21 +92,21 @@ class StaffBackend(AuthenticationBackend):
                 raise
             # The accounts are in the database: without it nobody can be checked (503, not 500).
             raise AuthFailed(unavailable.message(conn.scope["method"]), 503, unavailable.RETRY_AFTER) from None
-            if path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:
-                # A cookie rides along with any cross-site request: API writes with it must come
-                # from this origin and carry the session's CSRF token in a header that only our
-                # own pages can read and send. Without the header the request is simply anonymous,
-                # so public writes (filling a template, the feedback form) work for a signed-in
-                # member of staff too, and staff-only ones answer 401.
-                presented = conn.headers.get(CSRF_HEADER)
-                if presented is None:
-                    return None
-                try:
-                    check_same_origin(conn.headers, str(conn.base_url))
-                except KBError as exc:
-                    raise AuthFailed(exc.message, 403) from None
-                if not hmac.compare_digest(user.csrf.encode(), presented.encode("utf-8", "surrogatepass")):
-                    raise AuthFailed("X-CSRF-Token 请求头不对：请刷新页面（重新登录）后再试", 403)
+        if user.via == "session" and path.startswith("/api/") and conn.scope["method"] not in SAFE_METHODS:
+            # A cookie rides along with any cross-site request: API writes with it must come
+            # from this origin and carry the session's CSRF token in a header that only our
+            # own pages can read and send. Without the header the request is simply anonymous,
+            # so public writes (filling a template, the feedback form) work for a signed-in
+            # member of staff too, and staff-only ones answer 401.
+            presented = conn.headers.get(CSRF_HEADER)
+            if presented is None:
+                return None
+            try:
+                check_same_origin(conn.headers, str(conn.base_url))
+            except KBError as exc:
+                raise AuthFailed(exc.message, 403) from None
+            if not hmac.compare_digest(user.csrf.encode(), presented.encode("utf-8", "surrogatepass")):
+                raise AuthFailed("X-CSRF-Token 请求头不对：请刷新页面（重新登录）后再试", 403)
         return AuthCredentials(sorted(user.scopes)), user
 
 
