@@ -20,8 +20,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from kb_service.db import service_secret
 from kb_service.errors import KBError, ValidationFailed
-from kb_service.inputs import Body
 from kb_service.feedback import status as progress
+from kb_service.inputs import Body
 from kb_service.web import params
 from kb_service.web import templates as views
 from kb_service.web.guards import RateLimiter, check_same_origin
