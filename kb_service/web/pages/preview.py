@@ -17,6 +17,7 @@ page reloads and while the next edit is built.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import multiprocessing
 import os
@@ -271,7 +272,10 @@ async def script(request: Request) -> Response:
 
 
 class InjectReloadScript:
-    """ASGI middleware (preview only): HTML responses get the reload script before </body>."""
+    """ASGI middleware (preview only): HTML responses get the reload script before </body>.
+    Pages that come gzipped already (the build's .gz copies of site files, community pages and
+    notices compressed once per version) are unpacked first; the Compression middleware outside
+    this one packs the page again."""
 
     def __init__(self, app):
         self.app = app
@@ -287,7 +291,8 @@ class InjectReloadScript:
             nonlocal start
             if message["type"] == "http.response.start":
                 headers = dict(message.get("headers") or [])
-                if message["status"] == 200 and headers.get(b"content-type", b"").startswith(b"text/html"):
+                if message["status"] == 200 and headers.get(b"content-type", b"").startswith(b"text/html") \
+                        and headers.get(b"content-encoding", b"").lower() in (b"", b"gzip"):
                     start = message
                     return
             elif message["type"] == "http.response.body" and start is not None:
@@ -295,11 +300,15 @@ class InjectReloadScript:
                 if message.get("more_body"):
                     return
                 body = b"".join(chunks)
+                packed = dict(start["headers"]).get(b"content-encoding", b"").lower() == b"gzip"
+                if packed:
+                    body = gzip.decompress(body)
                 if SCRIPT_TAG not in body:
                     at = body.rfind(b"</body>")
                     body = body[:at] + SCRIPT_TAG + body[at:] if at >= 0 else body + SCRIPT_TAG
                 headers = [(k, v) for k, v in start["headers"]
-                           if k.lower() not in (b"content-length", b"etag", b"last-modified", b"cache-control")]
+                           if k.lower() not in (b"content-length", b"etag", b"last-modified", b"cache-control",
+                                                b"content-encoding")]
                 headers.append((b"content-length", str(len(body)).encode()))
                 headers.append((b"cache-control", b"no-store"))
                 await send({**start, "headers": headers})

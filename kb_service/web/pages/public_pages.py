@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from kb_service.feedback import public_log
 from kb_service.site.public_log import LIVE_END, LIVE_START, csi_chart
 from kb_service.web import templates
+from kb_service.web.middleware.headers import site_page
 from kb_service.web.services import services
 
 PAGE = "residents/changes/index.html"
@@ -54,6 +55,7 @@ def fragment(data: dict) -> str:
 
 
 async def changes(request: Request) -> Response:
+    site_page(request.scope)      # the built page with its theme's inline scripts: the site's policy
     svc = services(request)
     try:
         built = (svc.settings.site_dir / PAGE).read_text(encoding="utf-8")

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from kb_service.db import service_secret
 from kb_service.errors import KBError, ValidationFailed
 from kb_service.feedback import status
+from kb_service.inputs import Body
 from kb_service.web import params
 from kb_service.web import templates
 from kb_service.web.middleware.guards import RateLimiter, check_same_origin
@@ -87,6 +88,7 @@ VIEW_COOKIE = "kb_status"
 VIEW_DAYS = 30
 VIEW_KEEP = 5                      # references one device remembers
 PAGE_HEADERS = {"Cache-Control": "no-store"}   # security headers come from the middleware (web/middleware/headers.py)
+COMMENT = Body(tuple(i for i in status.QUERY.inputs if i.name == "comment"))
 NOTICES = {"reopened": "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"}
 
 
@@ -177,12 +179,13 @@ async def view_action(request: Request) -> Response:
                             headers=PAGE_HEADERS)
     if reference not in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time())):
         return back
-    comment = status.QUERY.read({"comment": data.get("comment")})["comment"]   # the declared input
+    # the comment is the progress query's declared input (its limit, no control characters): 422
+    comment = COMMENT.read({"comment": data.get("comment")})["comment"]
     row = await run_in_threadpool(status.row_for, svc.store.engine, reference)
     if row is None or data.get("action") != "not_satisfied":
         return back
     try:
-        await run_in_threadpool(lambda: status.reopen(svc.store, row, (comment or "").strip() or None))
+        await run_in_threadpool(lambda: status.reopen(svc.store, row, comment))
     except KBError as exc:
         result = await run_in_threadpool(status.public_status, svc.store, row)
         return HTMLResponse(status_page(svc, s=result, error=exc.message, title=TITLES.get(exc.status_code, "请求有误")),

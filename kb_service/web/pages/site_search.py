@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from kb_service.feedback import notices
 from kb_service.web.middleware.compression import accepts_gzip
-from kb_service.web.middleware.headers import SiteFiles
+from kb_service.web.middleware.headers import SiteFiles, site_page
 from kb_service.web.services import services
 
 FRESH = 10.0          # seconds a worker reuses the notices it read (the contract: on the site within 30 s)
@@ -71,6 +71,7 @@ def merged(index: dict, docs: list[dict]) -> dict:
 
 
 async def index(request: Request) -> Response:
+    site_page(request.scope)      # a file of the built site (with the notices added): the site's policy
     svc = services(request)
     path = svc.settings.site_dir / INDEX
     try:
