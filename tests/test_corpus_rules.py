@@ -226,7 +226,8 @@ def test_one_figure_per_fact_for_the_satisfaction_survey(corpus):
     assert section.count("- **") == len(ratings)
     chapter7 = (ROOT / "docs" / "handbook" / "07-satisfaction.md").read_text(encoding="utf-8")
     script = " ".join(step.get("say", "") for step in corpus.scripts["satisfaction.survey-call"].steps)
-    minutes = re.compile(r"大概(\d+)分钟")
+    # written in words (五分钟): a typed 5分钟 would read as the guard's 5-minute commitment
+    minutes = re.compile(r"大概([0-9]+|[一二三四五六七八九十]+)分钟")
     assert minutes.search(script) and set(minutes.findall(chapter7)) == {minutes.search(script).group(1)}
 
 
