@@ -122,6 +122,17 @@ def law_ids(docs: dict[str, Any]) -> set[str]:
 
 # -- schema -----------------------------------------------------------------------------------
 
+def load_settings_file(snippets_dir: Path, name: str, schema: str) -> tuple[YamlDoc | None, list[Problem]]:
+    """A settings file of snippets/ (lookup.yaml, danger.yaml) read with positions and checked
+    against its JSON Schema in snippets/schema/: the document, or None with the problems that stop it."""
+    doc = yamldoc.load(snippets_dir / name, snippets_dir.parent)
+    if doc.problems:
+        return None, doc.problems
+    validator = Draft202012Validator(json.loads((snippets_dir / "schema" / schema).read_text(encoding="utf-8")))
+    problems = list(schema_problems(doc, validator))
+    return (None, problems) if problems else (doc, [])
+
+
 def schema_problems(doc: YamlDoc, validator: Draft202012Validator) -> Iterator[Problem]:
     plain = to_plain(doc.data)
     if plain is None:

@@ -12,15 +12,13 @@ Rules are tried in file order; every rule that matches contributes its script, f
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
 
 from kb_service.content import yamldoc
-from kb_service.content.checks import schema_problems
+from kb_service.content.checks import load_settings_file
 from kb_service.content.yamldoc import Problem
 
 FILE = "danger.yaml"
@@ -80,12 +78,8 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
     path = snippets_dir / FILE
     if not path.exists():
         return EMPTY, []
-    doc = yamldoc.load(path, snippets_dir.parent)
-    if doc.problems:
-        return None, doc.problems
-    validator = Draft202012Validator(json.loads((snippets_dir / "schema" / SCHEMA).read_text(encoding="utf-8")))
-    problems = list(schema_problems(doc, validator))
-    if problems:
+    doc, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
+    if doc is None:
         return None, problems
     data = yamldoc.to_plain(doc.data)
     rules = []

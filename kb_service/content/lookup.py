@@ -5,14 +5,12 @@ Checked by `kb lint` (schema, and every id must be a script) and loaded by the s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
 
 from kb_service.content import yamldoc
-from kb_service.content.checks import schema_problems
+from kb_service.content.checks import load_settings_file
 from kb_service.content.yamldoc import Problem
 
 FILE = "lookup.yaml"
@@ -43,12 +41,8 @@ def check(snippets_dir: Path, script_ids: set[str] | None,
     path = snippets_dir / FILE
     if not path.exists():
         return DEFAULT, []
-    doc = yamldoc.load(path, snippets_dir.parent)
-    if doc.problems:
-        return None, doc.problems
-    validator = Draft202012Validator(json.loads((snippets_dir / "schema" / SCHEMA).read_text(encoding="utf-8")))
-    problems = list(schema_problems(doc, validator))
-    if problems:
+    doc, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
+    if doc is None:
         return None, problems
     data = yamldoc.to_plain(doc.data)
     if script_ids is not None:
