@@ -203,15 +203,32 @@ def settings(built_project, tmp_path) -> Settings:
     return settings_for(built_project, tmp_path / "var")
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """An empty SQLite database with every migration applied, made once per worker: a test's
+    database starts as a copy (migrating a new file for each of some 300 tests cost more than many
+    of the tests; tests marked fresh_schema, those of the migrations, get a new file instead)."""
+    from kb_service import db
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "kb.sqlite3"
+    db.connect(f"sqlite:///{path}").dispose()
+    return path
+
+
+def empty_sqlite(template: Path, folder: Path) -> str:
+    """The URL of a new, empty, migrated database in `folder` (a copy of sqlite_template)."""
+    shutil.copyfile(template, folder / "kb.sqlite3")
+    return f"sqlite:///{folder / 'kb.sqlite3'}"
+
+
 @pytest.fixture
-def client(built_project, tmp_path):
+def client(built_project, tmp_path, sqlite_template):
     from starlette.testclient import TestClient
 
     from kb_service.web.app import create_app
 
     # The index lives in the built project's data dir; the database in a fresh tmp_path.
-    s = settings_for(built_project, built_project / "var",
-                     KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=empty_sqlite(sqlite_template, tmp_path))
     with TestClient(create_app(s)) as c:
         check_responses(c)
         yield c
@@ -472,25 +489,19 @@ def reused_schema():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path, reused_schema):
+def database_url(request, tmp_path, reused_schema, sqlite_template):
     """Each test gets an empty database: a SQLite file in tmp_path, or on PostgreSQL the worker's
-    schema emptied (a test marked fresh_schema gets a new, unmigrated schema of its own)."""
+    schema emptied (a test marked fresh_schema gets a new, unmigrated file or schema of its own)."""
+    fresh = request.node.get_closest_marker("fresh_schema") is not None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}" if fresh else empty_sqlite(sqlite_template, tmp_path)
         return
     need_postgres()
-    if request.node.get_closest_marker("fresh_schema") is None:
+    if not fresh:
         yield _schema_url(reused_schema())
         return
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(POSTGRES_URL)
-    schema = _create_schema(admin)
-    try:
-        yield _schema_url(schema)
-    finally:
-        _drop_schema(admin, schema)
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
