@@ -29,12 +29,15 @@ WEAK_ANY = 0.34         # a third of the query found somewhere in a result: rela
 MIN_UNITS_SCORE = 20.0
 CALLERS_ANCHOR = 0.3    # callers_say counts once the script's head or body covers this much
 CALLERS_PHRASE = 4      # ... or the query shares this many characters of bigrams with its lines
+CALLERS_UNITS = 5       # ... or its head and callers_say together hold this many of the query's
+                        # meaningful characters (a long spoken query told in the callers' words)
 # Strong with anything the script has nowhere (买 in 基金怎么买, 明天 in 明天会下雨吗) only when its
 # head covers most of the rest; two such words (2+ characters) and under UNKNOWN_ANY covered:
 # the query is about something else (附近有什么好吃的饭店), not even weak. A one-character match
 # (叫 in 你叫什么名字, against 狗叫) is never more than none.
 STRONG_WITH_UNKNOWN = 0.75
 UNKNOWN_WORDS = 2
+UNITS_PER_UNKNOWN = 4   # a long query may leave one such word per this many meaningful characters
 UNKNOWN_ANY = 0.6
 UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)
 
@@ -237,12 +240,16 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], caller
     # its body), or count when the query says a phrase of one of them (楼上…拖椅子: CALLERS_PHRASE
     # characters in bigrams of a line), and one word alone says nothing (你叫什么名字).
     anchored = (hw >= CALLERS_ANCHOR * total or hb >= CALLERS_ANCHOR * total
-                or len(phrased & weight.keys()) >= CALLERS_PHRASE)
+                or len(phrased & weight.keys()) >= CALLERS_PHRASE
+                or len((head | callers) & weight.keys()) >= CALLERS_UNITS)
     counted = head | callers if anchored else head
     known = counted | body
     cw = sum(w for i, w in weight.items() if i in counted)
     kw = sum(w for i, w in weight.items() if i in known)
-    word = any(len(at & weight.keys()) >= 2 and at <= known
+    # a piece of two or more meaningful characters (or the one there is: 过户 is 户 once 过 is a
+    # stop word)
+    least = min(2, len(weight))
+    word = any(len(at & weight.keys()) >= least and at <= known
                and (doc in in_head or doc in in_body or anchored and doc in in_callers)
                for at, in_head, in_callers, in_body, _ in located.pieces)
     return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word)
@@ -254,7 +261,11 @@ def support(cov: Coverage) -> float:
     UNKNOWN_ANY (孩子上小学怎么报名 is not about 孩子反锁在家 although it says 孩子)."""
     if not cov.word:   # one character in common (叫 in 你叫什么名字, against 狗叫) relates nothing
         return 0.0
-    return cov.any if cov.unknown_words < UNKNOWN_WORDS or cov.any >= UNKNOWN_ANY else 0.0
+    # A caller's long sentence carries words no script has (一肚子火, 消停): what counts there is
+    # how many for its length, not that there are two.
+    unknown_ok = (cov.unknown_words < UNKNOWN_WORDS
+                  or cov.unknown_words * UNITS_PER_UNKNOWN <= cov.units)
+    return cov.any if unknown_ok or cov.any >= UNKNOWN_ANY else 0.0
 
 
 def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:
