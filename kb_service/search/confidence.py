@@ -37,6 +37,8 @@ CALLERS_UNITS = 5       # ... or its head and callers_say together hold this man
 # (叫 in 你叫什么名字, against 狗叫) is never more than none.
 STRONG_WITH_UNKNOWN = 0.75
 UNKNOWN_WORDS = 2
+RARE_CHAR = 3.0         # a character rarer than most (its weight; the median is about 3)
+SHORT_QUERY = 9         # a short query with a word no document has (cov.foreign) is about that
 UNITS_PER_UNKNOWN = 4   # a long query may leave one such word per this many meaningful characters
 UNKNOWN_ANY = 0.6
 UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)
@@ -72,9 +74,9 @@ class Coverage:
         self._parts, self._found, self._doc, self._located = parts, found, doc, located
 
     @cached_property
-    def _judged(self) -> tuple[float, float, int, int, bool]:
+    def _judged(self) -> tuple[float, float, int, int, bool, bool]:
         if self._parts is None:   # nothing to judge, or a pinyin phrase found in the head
-            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0)
+            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0, False)
         return _judge(self._parts, self._doc, self._located, *self._found)
 
     @property
@@ -102,6 +104,12 @@ class Coverage:
         """Whether what the document holds includes a piece of two or more characters."""
         return self._judged[4]
 
+    @property
+    def foreign(self) -> bool:
+        """Whether the document leaves out a word of the query that no document has at all
+        (社保 in 社保卡丢了去哪里补办, 话费 in 手机话费怎么充值): the query names another subject."""
+        return self._judged[5]
+
 
 # Where it happens (3栋1201, 5号楼2单元, 1201室) is not what happens: an address would otherwise
 # be most of a short query (3栋1201楼上漏水 is about 漏水). Bare numbers (12345, 110) still count.
@@ -127,6 +135,10 @@ class QueryParts:
     grams: list[tuple[str, frozenset[int]]]
     synonyms: list[tuple[list[str], frozenset[int]]]   # other words of a group -> positions
     pairs: list[tuple[str, frozenset[int]]]      # syllable pair -> its two positions
+    weights: dict[str, float] | None = None      # char_weights of the documents
+
+    def char_weight(self, c: str) -> float:
+        return (self.weights or {}).get(c, UNSEEN)
 
 
 def _positions(norm: str, term: str) -> frozenset[int]:
@@ -155,7 +167,7 @@ def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float])
         if len(sylls) == len(m.group()):
             pairs += [(p, frozenset((m.start() + i, m.start() + i + 1)))
                       for i, p in enumerate(tp.syllable_pairs(sylls))]
-    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs)
+    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights)
 
 
 @dataclass
@@ -165,6 +177,10 @@ class Located:
     on 20 hits)."""
     pieces: list[tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int], bool]]
     # (positions, head docs, callers_say docs, body docs, whether the piece is a bigram)
+    # each word (2+ characters) no document has, neither as a word nor as any of its bigrams:
+    # its positions, and the documents whose head holds one of its rarer characters (扰 of a
+    # typed 扰明 in the noise script's 扰民; 脏 of 好脏 in the cleaning script's 脏)
+    unseen: list[tuple[frozenset[int], frozenset[int]]] = ()
 
 
 def locate(parts: QueryParts, docs) -> Located:
@@ -181,7 +197,12 @@ def locate(parts: QueryParts, docs) -> Located:
     # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
     for pair, at in parts.pairs:
         pieces.append((at, docs("pyb", pair), empty, empty, False))
-    return Located(pieces)
+    seen_grams = {g for (g, _), (_, h, c, b, _) in zip(parts.grams, pieces[len(parts.words):]) if h or c or b}
+    unseen = [(at, frozenset().union(*(docs("t_uni", c) for c in w if parts.char_weight(c) >= RARE_CHAR)))
+              for (w, at), (_, h, c, b, _) in zip(parts.words, pieces)
+              if len(w) >= 2 and tp.CJK.match(w) and not (h or c or b)
+              and not any(g in seen_grams for g in tp.bigrams(w))]
+    return Located(pieces, unseen)
 
 
 def _unknown_runs(parts: QueryParts, known: set[int], least: int) -> int:
@@ -225,7 +246,7 @@ def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool)
 
 
 def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], callers: set[int],
-           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool]:
+           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool, bool]:
     weight = parts.weight
     total = parts.total
     hw = hb = 0.0   # weight in the head, in head or body
@@ -252,14 +273,18 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], caller
     word = any(len(at & weight.keys()) >= least and at <= known
                and (doc in in_head or doc in in_body or anchored and doc in in_callers)
                for at, in_head, in_callers, in_body, _ in located.pieces)
-    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word)
+    foreign = any(len(at & weight.keys()) >= 2 and not at & known and doc not in explained
+                  for at, explained in located.unseen)
+    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
 
 
 def support(cov: Coverage) -> float:
     """How much of the query a result accounts for, as evidence that the query is related at all:
     none when the result leaves two words of the query unknown and covers less than
     UNKNOWN_ANY (孩子上小学怎么报名 is not about 孩子反锁在家 although it says 孩子)."""
-    if not cov.word:   # one character in common (叫 in 你叫什么名字, against 狗叫) relates nothing
+    if not cov.word:   # one character in common (叫 in 你叫什么名字, against docs' 狗叫) relates nothing
+        return 0.0
+    if cov.foreign and cov.units <= SHORT_QUERY:
         return 0.0
     # A caller's long sentence carries words no script has (一肚子火, 消停): what counts there is
     # how many for its length, not that there are two.
