@@ -29,12 +29,17 @@ WEAK_ANY = 0.34         # a third of the query found somewhere in a result: rela
 MIN_UNITS_SCORE = 20.0
 CALLERS_ANCHOR = 0.3    # callers_say counts once the script's head or body covers this much
 CALLERS_PHRASE = 4      # ... or the query shares this many characters of bigrams with its lines
+CALLERS_UNITS = 5       # ... or its head and callers_say together hold this many of the query's
+                        # meaningful characters (a long spoken query told in the callers' words)
 # Strong with anything the script has nowhere (买 in 基金怎么买, 明天 in 明天会下雨吗) only when its
 # head covers most of the rest; two such words (2+ characters) and under UNKNOWN_ANY covered:
 # the query is about something else (附近有什么好吃的饭店), not even weak. A one-character match
 # (叫 in 你叫什么名字, against 狗叫) is never more than none.
 STRONG_WITH_UNKNOWN = 0.75
 UNKNOWN_WORDS = 2
+RARE_CHAR = 3.0         # a character rarer than most (its weight; the median is about 3)
+SHORT_QUERY = 9         # a short query with a word no document has (cov.foreign) is about that
+UNITS_PER_UNKNOWN = 4   # a long query may leave one such word per this many meaningful characters
 UNKNOWN_ANY = 0.6
 UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)
 
@@ -69,9 +74,9 @@ class Coverage:
         self._parts, self._found, self._doc, self._located = parts, found, doc, located
 
     @cached_property
-    def _judged(self) -> tuple[float, float, int, int, bool]:
+    def _judged(self) -> tuple[float, float, int, int, bool, bool]:
         if self._parts is None:   # nothing to judge, or a pinyin phrase found in the head
-            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0)
+            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0, False)
         return _judge(self._parts, self._doc, self._located, *self._found)
 
     @property
@@ -99,6 +104,12 @@ class Coverage:
         """Whether what the document holds includes a piece of two or more characters."""
         return self._judged[4]
 
+    @property
+    def foreign(self) -> bool:
+        """Whether the document leaves out a word of the query that no document has at all
+        (社保 in 社保卡丢了去哪里补办, 话费 in 手机话费怎么充值): the query names another subject."""
+        return self._judged[5]
+
 
 # Where it happens (3栋1201, 5号楼2单元, 1201室) is not what happens: an address would otherwise
 # be most of a short query (3栋1201楼上漏水 is about 漏水). Bare numbers (12345, 110) still count.
@@ -124,6 +135,10 @@ class QueryParts:
     grams: list[tuple[str, frozenset[int]]]
     synonyms: list[tuple[list[str], frozenset[int]]]   # other words of a group -> positions
     pairs: list[tuple[str, frozenset[int]]]      # syllable pair -> its two positions
+    weights: dict[str, float] | None = None      # char_weights of the documents
+
+    def char_weight(self, c: str) -> float:
+        return (self.weights or {}).get(c, UNSEEN)
 
 
 def _positions(norm: str, term: str) -> frozenset[int]:
@@ -152,7 +167,7 @@ def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float])
         if len(sylls) == len(m.group()):
             pairs += [(p, frozenset((m.start() + i, m.start() + i + 1)))
                       for i, p in enumerate(tp.syllable_pairs(sylls))]
-    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs)
+    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights)
 
 
 @dataclass
@@ -162,6 +177,10 @@ class Located:
     on 20 hits)."""
     pieces: list[tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int], bool]]
     # (positions, head docs, callers_say docs, body docs, whether the piece is a bigram)
+    # each word (2+ characters) no document has, neither as a word nor as any of its bigrams:
+    # its positions, and the documents whose head holds one of its rarer characters (扰 of a
+    # typed 扰明 in the noise script's 扰民; 脏 of 好脏 in the cleaning script's 脏)
+    unseen: list[tuple[frozenset[int], frozenset[int]]] = ()
 
 
 def locate(parts: QueryParts, docs) -> Located:
@@ -178,7 +197,12 @@ def locate(parts: QueryParts, docs) -> Located:
     # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
     for pair, at in parts.pairs:
         pieces.append((at, docs("pyb", pair), empty, empty, False))
-    return Located(pieces)
+    seen_grams = {g for (g, _), (_, h, c, b, _) in zip(parts.grams, pieces[len(parts.words):]) if h or c or b}
+    unseen = [(at, frozenset().union(*(docs("t_uni", c) for c in w if parts.char_weight(c) >= RARE_CHAR)))
+              for (w, at), (_, h, c, b, _) in zip(parts.words, pieces)
+              if len(w) >= 2 and tp.CJK.match(w) and not (h or c or b)
+              and not any(g in seen_grams for g in tp.bigrams(w))]
+    return Located(pieces, unseen)
 
 
 def _unknown_runs(parts: QueryParts, known: set[int], least: int) -> int:
@@ -222,7 +246,7 @@ def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool)
 
 
 def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], callers: set[int],
-           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool]:
+           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool, bool]:
     weight = parts.weight
     total = parts.total
     hw = hb = 0.0   # weight in the head, in head or body
@@ -237,24 +261,36 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], caller
     # its body), or count when the query says a phrase of one of them (楼上…拖椅子: CALLERS_PHRASE
     # characters in bigrams of a line), and one word alone says nothing (你叫什么名字).
     anchored = (hw >= CALLERS_ANCHOR * total or hb >= CALLERS_ANCHOR * total
-                or len(phrased & weight.keys()) >= CALLERS_PHRASE)
+                or len(phrased & weight.keys()) >= CALLERS_PHRASE
+                or len((head | callers) & weight.keys()) >= CALLERS_UNITS)
     counted = head | callers if anchored else head
     known = counted | body
     cw = sum(w for i, w in weight.items() if i in counted)
     kw = sum(w for i, w in weight.items() if i in known)
-    word = any(len(at & weight.keys()) >= 2 and at <= known
+    # a piece of two or more meaningful characters (or the one there is: 过户 is 户 once 过 is a
+    # stop word)
+    least = min(2, len(weight))
+    word = any(len(at & weight.keys()) >= least and at <= known
                and (doc in in_head or doc in in_body or anchored and doc in in_callers)
                for at, in_head, in_callers, in_body, _ in located.pieces)
-    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word)
+    foreign = any(len(at & weight.keys()) >= 2 and not at & known and doc not in explained
+                  for at, explained in located.unseen)
+    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
 
 
 def support(cov: Coverage) -> float:
     """How much of the query a result accounts for, as evidence that the query is related at all:
     none when the result leaves two words of the query unknown and covers less than
     UNKNOWN_ANY (孩子上小学怎么报名 is not about 孩子反锁在家 although it says 孩子)."""
-    if not cov.word:   # one character in common (叫 in 你叫什么名字, against 狗叫) relates nothing
+    if not cov.word:   # one character in common (叫 in 你叫什么名字, against docs' 狗叫) relates nothing
         return 0.0
-    return cov.any if cov.unknown_words < UNKNOWN_WORDS or cov.any >= UNKNOWN_ANY else 0.0
+    if cov.foreign and cov.units <= SHORT_QUERY:
+        return 0.0
+    # A caller's long sentence carries words no script has (一肚子火, 消停): what counts there is
+    # how many for its length, not that there are two.
+    unknown_ok = (cov.unknown_words < UNKNOWN_WORDS
+                  or cov.unknown_words * UNITS_PER_UNKNOWN <= cov.units)
+    return cov.any if unknown_ok or cov.any >= UNKNOWN_ANY else 0.0
 
 
 def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:
