@@ -9,13 +9,12 @@ import logging
 import re
 import sqlite3
 import threading
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, kb, need_postgres, settings_for
+from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, _create_schema, _schema_url, kb, need_postgres, settings_for
 from kb_service.web.app import create_app
 
 
@@ -49,13 +48,9 @@ def test_request_log_lines_and_request_id(db_client, log_lines):
 
 def test_ready_is_200_with_a_usable_database_and_503_without(built_project):
     need_postgres()
-    schema = f"kbready_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    s = settings_for(built_project, built_project / "var",
-                     KB_DATABASE_URL=f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+    schema = _create_schema(admin, "kbready")
+    s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=_schema_url(schema))
     app = create_app(s)
     assert TestClient(app).get("/api/ready").status_code == 503        # before start-up
     try:
