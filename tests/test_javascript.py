@@ -33,7 +33,7 @@ PRIVATE_COPIES = {
 
 def extra_javascript() -> list[str]:
     config = round_trip().load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
-    return [str(entry) for entry in config["extra_javascript"]]
+    return [str(entry["path"] if isinstance(entry, dict) else entry) for entry in config["extra_javascript"]]
 
 
 def loaded_by_staff_loader() -> list[str]:

@@ -288,6 +288,55 @@ def test_lookup_page_talks_to_the_service(page, servers, engine):
     expect(page.locator("#kb-lookup-detail h2")).to_have_text(first["title"], timeout=10000)
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+# what Zensical's search dialog (an open shadow root under <body>) shows: its status line, its
+# field's words, and (path, title) of each result
+ZENSICAL_RESULTS = """() => {
+  const host = [...document.querySelectorAll('body > div')].find(e => e.shadowRoot && e.shadowRoot.querySelector('dialog'));
+  const root = host.shadowRoot, input = root.querySelector('input');
+  return {status: root.querySelector('[role=status]').textContent, placeholder: input.placeholder,
+          labels: [...root.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label')),
+          results: [...root.querySelectorAll('a[role=option]')].map(a => [new URL(a.href).pathname, a.querySelector('h2').textContent])};
+}"""
+
+
+@pytest.mark.browser
+def test_zensical_search_speaks_chinese_and_answers_residents_first(browser, servers):
+    """On a phone, Zensical's search dialog says its words in Chinese (search-zh.js), finds a
+    current notice first (the service adds the notices to /search.json) and, for residents, puts
+    no staff script or template before a resident page; signed-in staff still find them."""
+    srv = servers["zensical"]
+    made = httpx.post(srv.url + "/api/notices", headers=STAFF, timeout=10, json={
+        "title": "6栋停水通知", "body": "12月9日 9:00-15:00 6栋停水检修，请提前储水。", "valid_until": "2099-12-31"})
+    assert made.status_code == 201, made.text
+    for pg in local_only_page(browser, bypass_csp=True, **PHONE):    # wait_for_function evaluates a string
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        for query in ("停水", "物业费怎么算", "电梯坏了", "如何报修"):
+            pg.goto(srv.url + "/residents/")
+            pg.locator("label[for=__search]").first.click()
+            pg.keyboard.type(query)
+            pg.wait_for_function("() => { try { return /^找到 [0-9]+ 个结果$/.test((" + ZENSICAL_RESULTS + ")().status) }"
+                                 " catch (e) { return false } }", timeout=15000)
+            seen = pg.evaluate(ZENSICAL_RESULTS)
+            assert seen["placeholder"] == "搜索" and "关闭搜索" in seen["labels"], seen
+            assert not [w for w in seen["labels"] if re.search("[A-Za-z]{3}", w)], seen["labels"]
+            paths = [p for p, _ in seen["results"]]
+            assert paths and not paths[0].startswith(("/scripts/", "/templates/", "/staff/")), (query, seen["results"][:5])
+            assert not [p for p in paths if p.startswith(("/scripts/", "/templates/"))], (query, paths)
+            if query == "停水":
+                assert seen["results"][0] == [made.json()["url"], "小区公告 · 全部小区 · 6栋停水通知"], seen["results"][:3]
+        assert errors == []
+    public = httpx.get(srv.url + "/search.json", timeout=10)
+    staff = httpx.get(srv.url + "/search.json", headers=STAFF, timeout=10)
+    assert "Cookie" in public.headers["vary"] and public.headers["etag"] != staff.headers["etag"]
+    staff_titles = [i["title"] for i in staff.json()["items"]
+                    if i["location"].startswith(("scripts/", "templates/")) and "#" not in i["location"]
+                    and i["location"] not in ("scripts/", "templates/")]
+    assert staff_titles and all(t.startswith(("员工话术 · ", "模板 · ")) for t in staff_titles), staff_titles[:5]
+    assert staff.json()["items"][0]["location"] == made.json()["url"].lstrip("/")
+
+
 def test_zensical_strict_warning_fails_the_build_and_names_the_page(tmp_path):
     pytest.importorskip("zensical")
     from kb_service.build import build_site

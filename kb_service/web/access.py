@@ -4,7 +4,9 @@ request; endpoints say which scope they need with `require(request, scope)` (API
 
 No credentials on the API -> 401; the wrong role -> 403 naming the roles that may; a bad Bearer
 secret -> 401, and after BEARER_FAILURES wrong secrets from one address in a minute -> 429.
-Bearer and cookie are looked at only under /api/ and /staff/: the static site ignores them.
+Bearer and cookie are looked at only under /api/ and /staff/, and on Zensical's search index
+(/search.json: staff get the scripts and templates in it, web/pages/site_search.py); the static
+site ignores them.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def env_owner(svc: Services, presented: str) -> str | None:
 class StaffBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection):
         path = conn.url.path
-        if not (path.startswith("/api/") or path.startswith("/staff/")):
+        if not (path.startswith("/api/") or path.startswith("/staff/") or path == "/search.json"):
             return None
         svc: Services | None = getattr(conn.app.state, "services", None)
         if svc is None:        # still starting: nobody is signed in yet

@@ -106,6 +106,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/notices/{id}/print", notices.print_page),
         # the site search's index, with the current notices in it (web/pages/site_search.py)
         Route("/search/search_index.json", site_search.index),
+        Route("/search.json", site_search.zensical_index),       # Zensical's
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
