@@ -181,10 +181,11 @@ def test_wrong_answer_is_the_same_for_an_unknown_reference_on_the_page_too(db_cl
     body = submit(db_client)
     html = {"accept": "text/html"}
     wrong = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-2222-2222"},
-                           headers=html, follow_redirects=False)
+                           headers=html)
     unknown = db_client.post("/api/feedback/status", data={"reference": "FB20200101-AAAAA", "access_code": "2222-2222-2222"},
-                             headers=html, follow_redirects=False)
-    assert wrong.status_code == unknown.status_code
+                             headers=html)
+    assert wrong.status_code == unknown.status_code == 200
+    assert wrong.text.replace(body["reference"], "FB20200101-AAAAA") == unknown.text
     left = f"还可以再试 {progress.LIMITS.per_network - 1} 次"
     assert left in wrong.text and left in unknown.text
 
@@ -292,11 +293,21 @@ def test_status_page_is_a_site_page_that_survives_reload_back_and_bookmark(db_cl
 def test_a_wrong_try_keeps_what_was_typed_and_says_tries_left(db_client):
     body = submit(db_client)
     r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-3333-4444"},
+                       headers={"accept": "text/html"}, follow_redirects=False)
+    # POST, then a page: a reload shows the same answer and sends no code again
+    assert r.status_code == 303 and "2222" not in r.headers["location"]
+    assert r.headers["location"] == f"/residents/status/?ref={body['reference']}&wrong=code"
+    for _ in range(2):
+        page = db_client.get(r.headers["location"])
+        assert page.status_code == 200 and "md-header" in page.text
+        assert f'value="{body["reference"]}"' in page.text and "对不上" in page.text
+        assert f"还可以再试 {progress.LIMITS.per_network - 1} 次" in page.text
+        assert "每个地址" not in page.text
+    for _ in range(progress.LIMITS.per_network - 1):
+        db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "2222-3333-4444"},
                        headers={"accept": "text/html"})
-    assert r.status_code == 404 and "md-header" in r.text
-    assert f'value="{body["reference"]}"' in r.text and 'value="2222-3333-4444"' in r.text
-    assert f"还可以再试 {progress.LIMITS.per_network - 1} 次" in r.text
-    assert "每个地址" not in r.text
+    page = db_client.get(r.headers["location"])
+    assert "错误次数太多" in page.text and "还可以再试" not in page.text
 
 
 def test_reply_for_the_resident_shows_on_their_page_only(db_client):
@@ -323,7 +334,7 @@ def test_html_form_lookup_and_reopen(db_client):
     entry = db_client.get(f"/api/improvement-log/{body['id']}", headers=STAFF).json()
     assert entry["status"] == "in_progress" and any("<b>没修好</b>" in (e["note"] or "") for e in entry["events"])
     r = db_client.post("/api/feedback/status", data={"reference": body["reference"], "access_code": "bad"}, headers=html)
-    assert r.status_code == 404 and "没有查到" in r.text
+    assert r.status_code == 200 and "没有查到" in r.text and "已解决" not in r.text   # this device saw it, yet a wrong code is wrong
 
 
 def test_result_page_shows_code_copy_and_how_to_check(db_client):
