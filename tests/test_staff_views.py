@@ -461,7 +461,7 @@ def test_dashboard_page_draws_the_submitted_data(db_client):
 def test_svg_escapes_every_label():
     out = svg.bar_chart(["<w1>", "w2"], [("<script>x</script>", [1, 2]), ("a&b", [0, 3])], title='"t"<')
     assert "<script>" not in out and "&lt;script&gt;x&lt;/script&gt;" in out
-    assert "&lt;w1&gt;" in out and "a&amp;b" in out and "&quot;t&quot;&lt;" in out
+    assert "&lt;w1&gt;" in out and "a&amp;b" in out and "&#34;t&#34;&lt;" in out
     assert out.count("<rect") == 2 + 3              # two legend squares, three non-zero bars
     line = svg.line_chart(["m1", "m2", "m3"], [("<x>", [50.0, None, 75.0])], title="csi", top=100)
     assert "&lt;x&gt;" in line and "<polyline" not in line and line.count("<circle") == 2

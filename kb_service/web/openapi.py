@@ -27,7 +27,7 @@ from kb_service import inputs
 from kb_service.web.api import api, calls, queries
 from kb_service.web.pages import notices, resident_pages
 from kb_service.web.pages import preview
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.services import services
 
 Schema = dict[str, Any]
@@ -179,7 +179,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
                        "steps": {"type": "array", "items": {"type": "object"}},
                        "avoid": {"type": "array"}, "commitments": {"type": "array"}}},
         params=(Param("id", "话术 id（scenarios.tsv）", _ids("scripts"), "path"),))},
-    api.templates: {"GET": Op("模板列表", "模板", {"type": "object", "required": ["templates"],
+    api.template_list: {"GET": Op("模板列表", "模板", {"type": "object", "required": ["templates"],
                                                "properties": {"templates": {"type": "array", "items": TEMPLATE_SUMMARY}}})},
     api.template: {"GET": Op("一个模板的字段和渠道", "模板", {
         **TEMPLATE_SUMMARY, "required": ["id", "title", "channels", "fields"],

@@ -21,7 +21,7 @@ from kb_service.web import access, params
 from kb_service.web.api import api
 from kb_service.web.pages import site_search
 from kb_service.web.middleware.compression import accepts_gzip
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.services import services
 from kb_service.web.pages.staff_pages import page as staff_html
 from kb_service.web.pages.staff_pages import see_other, staff_page

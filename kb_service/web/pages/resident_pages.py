@@ -23,7 +23,7 @@ from kb_service.errors import KBError, ValidationFailed
 from kb_service.feedback import status
 from kb_service.inputs import Body
 from kb_service.web import params
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.middleware.guards import RateLimiter, check_same_origin
 from kb_service.web.middleware.headers import site_page
 from kb_service.web.services import services

@@ -43,7 +43,7 @@ from kb_service.staff import accounts, sessions
 from kb_service.web import access, params
 from kb_service.web.api import api, queries
 from kb_service.web.pages import dashboard_charts, logins
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.staff.sessions import COOKIE, SESSION_TTL
 from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.services import services
