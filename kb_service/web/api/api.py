@@ -168,13 +168,8 @@ def feedback_message(corpus: Corpus, entry: dict) -> str:
 
 # -- improvement log (staff) --------------------------------------------------------------------
 
-def require_staff(request: Request, *scopes: str) -> str:
-    """The staff name behind this request; 401 without credentials, 403 for a role without `scopes`."""
-    return access.require(request, *(scopes or ("log:read",))).name
-
-
+@access.requires("log:read")
 async def improvement_log(request: Request) -> JSONResponse:
-    require_staff(request, "log:read")
     svc = services(request)
     filters = queries.log_filters(request, svc.corpus)
     page = queries.PAGING.read(request.query_params)
@@ -186,9 +181,10 @@ async def improvement_log(request: Request) -> JSONResponse:
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
 
+@access.requires("log:write")
 async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
-    actor = require_staff(request, "log:write")
+    actor = request.user.name
     svc = services(request)
     sub = communities.parse(access.with_own_community(request, await params.read_json(request)), svc.corpus,
                             source="staff")
@@ -199,17 +195,17 @@ async def staff_intake(request: Request) -> JSONResponse:
     return JSONResponse({**entry, "replayed": not created}, status_code=201)
 
 
+@access.requires("log:read")
 async def improvement_entry(request: Request) -> JSONResponse:
-    require_staff(request, "log:read")
     entry_id = inputs.path_id(request)
     return JSONResponse(access.check_entry(request, await run_in_threadpool(services(request).store.get, entry_id)))
 
 
+@access.requires("log:read")
 async def update_entry(request: Request) -> JSONResponse:
-    require_staff(request)
     entry_id = inputs.path_id(request)
     body = await params.read_json(request)
-    actor = require_staff(request, *access.patch_scopes(body))
+    actor = access.check_scopes(request, *access.patch_scopes(body)).name
     store = services(request).store
     entry = await run_in_threadpool(store.get, entry_id)
     access.check_entry(request, entry)
@@ -217,16 +213,16 @@ async def update_entry(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 
+@access.requires("gaps")
 async def content_gaps(request: Request) -> JSONResponse:
-    require_staff(request, "gaps")
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
     limit = queries.GAPS.read(request.query_params)["limit"]
     return JSONResponse({"gaps": await run_in_threadpool(lambda: svc.store.gaps(limit=limit))})
 
 
+@access.requires("dashboard")
 async def export_csv(request: Request) -> Response:
-    require_staff(request, "dashboard")
     svc = services(request)
     filters = queries.log_filters(request, svc.corpus)
     return csv_response(await run_in_threadpool(
@@ -245,8 +241,8 @@ def csv_response(text: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
+@access.requires("dashboard")
 async def stats(request: Request) -> JSONResponse:
-    require_staff(request, "dashboard")
     svc = services(request)
     community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, svc.corpus)["community"])
     return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),
