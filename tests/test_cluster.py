@@ -9,23 +9,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conftest import POSTGRES_URL, Server, kb, need_postgres, with_index
+from conftest import Server, kb, postgres_schema, with_index
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def pg_url():
-    need_postgres()
-    schema = f"kbcluster_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    engine.dispose()
+    with postgres_schema() as schema:
+        yield schema.url
 
 
 @pytest.fixture(scope="module")

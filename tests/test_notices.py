@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, Server, need_postgres, with_index
+from conftest import STAFF, STAFF_TOKEN, Server, postgres_schema, with_index
 
 XSS = "<script>alert(1)</script>"
 
@@ -191,39 +191,26 @@ def test_staff_pages_publish_correct_withdraw(db_client):
 
 @pytest.mark.postgres
 def test_two_nodes_on_one_postgresql_see_the_same_board(built_project, tmp_path):
-    need_postgres()
-    import uuid
-
-    import sqlalchemy as sa
-
-    schema = f"kbtest_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
     nodes = []
-    try:
-        for name in ("a", "b"):
-            data = with_index(built_project, tmp_path / name)
-            nodes.append(Server(built_project, data, env={"KB_DATABASE_URL": url,
-                                                          "KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}"}))
-        a, b = (n.wait() for n in nodes)
-        r = httpx.post(a.url + "/api/notices", json=notice(title="台风预警"), headers=STAFF, timeout=10)
-        assert r.status_code == 201, r.text
-        started = time.monotonic()
-        while "台风预警" not in httpx.get(b.url + "/notices/", timeout=10).text:
-            assert time.monotonic() - started < 5, "node b does not show the notice within 5 s"
-            time.sleep(0.05)
-        seen_after = time.monotonic() - started
-        assert httpx.get(b.url + r.json()["url"], timeout=10).status_code == 200
-        assert httpx.delete(b.url + f"/api/notices/{r.json()['id']}", headers=STAFF, timeout=10).status_code == 200
-        current = httpx.get(a.url + "/api/notices", timeout=10).json()["current"]
-        assert all(n["title"] != "台风预警" for n in current)      # withdrawn: in the archive only
-        print(f"visible on the second node after {seen_after * 1000:.0f} ms")
-    finally:
-        for n in nodes:
-            n.stop()
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        engine.dispose()
+    with postgres_schema() as schema:
+        try:
+            for name in ("a", "b"):
+                data = with_index(built_project, tmp_path / name)
+                nodes.append(Server(built_project, data, env={"KB_DATABASE_URL": schema.url,
+                                                              "KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}"}))
+            a, b = (n.wait() for n in nodes)
+            r = httpx.post(a.url + "/api/notices", json=notice(title="台风预警"), headers=STAFF, timeout=10)
+            assert r.status_code == 201, r.text
+            started = time.monotonic()
+            while "台风预警" not in httpx.get(b.url + "/notices/", timeout=10).text:
+                assert time.monotonic() - started < 5, "node b does not show the notice within 5 s"
+                time.sleep(0.05)
+            seen_after = time.monotonic() - started
+            assert httpx.get(b.url + r.json()["url"], timeout=10).status_code == 200
+            assert httpx.delete(b.url + f"/api/notices/{r.json()['id']}", headers=STAFF, timeout=10).status_code == 200
+            current = httpx.get(a.url + "/api/notices", timeout=10).json()["current"]
+            assert all(n["title"] != "台风预警" for n in current)      # withdrawn: in the archive only
+            print(f"visible on the second node after {seen_after * 1000:.0f} ms")
+        finally:
+            for n in nodes:
+                n.stop()
