@@ -207,9 +207,11 @@ def test_picks_need_staff_and_a_known_id(db_client):
     body = {"query": "停水", "id": "emergency.water-outage", "match": "strong"}
     assert db_client.post("/api/lookup/picks", json=body).status_code == 401
     bad = db_client.post("/api/lookup/picks", json={**body, "id": "no.such"}, headers=STAFF)
-    assert bad.status_code == 400 and "id" in bad.json()["error"]
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["id"]
     bad = db_client.post("/api/lookup/picks", json={**body, "match": "great"}, headers=STAFF)
-    assert bad.status_code == 400
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["match"]
+    bad = db_client.post("/api/lookup/picks", json={**body, "query": "停\x00水"}, headers=STAFF)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["query"]
 
 
 def test_picks_are_kept_90_days_and_purged(db_client):

@@ -243,7 +243,7 @@ def support(cov: Coverage) -> float:
     return j.any if j.unknown_words < UNKNOWN_WORDS or j.any >= UNKNOWN_ANY else 0.0
 
 
-def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:
+def classify(cov: Coverage | None, score: float, any_cov: float) -> str:
     """`strong`, `weak` or `none` from the best script/template's coverage and the best result's.
 
     `cov` is the coverage of the best script or template among the first results (None when

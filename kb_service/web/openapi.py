@@ -260,9 +260,7 @@ OPERATIONS.update({
     calls.record_pick: {"POST": Op("记下接线员从话术速查打开了哪条结果（同事常选、内容缺口页用）", "检索", {
         "type": "object", "required": ["recorded", "query"],
         "properties": {"recorded": {"type": "boolean"}, "query": STRING}}, status=201,
-        body=_const({"type": "object", "required": ["query", "id", "match"], "properties": {
-            "query": {"type": "string", "minLength": 1, "maxLength": 200}, "id": STRING,
-            "match": {"type": "string", "enum": ["strong", "weak", "none"]}}}),
+        body=queries.PICK.schema,
         description="查询先打码（电话、证件号）并去掉自我介绍再保存，保存 90 天。")},
     calls.staff_session: {"GET": Op("当前登录的员工和写操作要带的 CSRF 令牌", "员工", {
         "type": "object", "required": ["name", "role", "csrf"],

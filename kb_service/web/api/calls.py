@@ -13,6 +13,7 @@ from kb_service.content import lookup
 from kb_service.content.model import Corpus
 from kb_service.errors import KBError, Unauthorized
 from kb_service.feedback import history
+from kb_service.web.api import queries
 from kb_service.web import access, params
 from kb_service.web.services import services
 
@@ -93,7 +94,6 @@ async def staff_session(request: Request) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-MATCHES = ("strong", "weak", "none")
 
 
 @access.requires("staff")
@@ -102,14 +102,6 @@ async def record_pick(request: Request) -> JSONResponse:
 
     Kept masked and without the caller's self-introduction (services.pick_query), PICKS_DAYS
     days; /staff/gaps shows them and the lookup may put a frequent choice first (同事常选)."""
-    body = await params.read_json(request)
-    query, sid, match = body.get("query"), body.get("id"), body.get("match")
-    if not isinstance(query, str) or not query.strip() or len(query) > 200:
-        raise KBError("query 必须是 1 到 200 个字符的查询文字", field="query")
-    corpus = services(request).corpus
-    if not isinstance(sid, str) or sid not in corpus.snippets:
-        raise KBError("id 必须是话术或模板的 id，例如 emergency.elevator-entrapment", field="id")
-    if match not in MATCHES:
-        raise KBError("match 只能是 strong、weak 或 none", field="match")
-    kept = await run_in_threadpool(services(request).picks.record, query, sid, match)
+    pick = queries.PICK.read(await params.read_json(request), services(request).corpus)
+    kept = await run_in_threadpool(services(request).picks.record, pick["query"], pick["id"], pick["match"])
     return JSONResponse({"recorded": bool(kept), "query": kept}, status_code=201)
