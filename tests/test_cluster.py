@@ -16,8 +16,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def pg_url():
-    with postgres_schema() as schema:
-        yield schema.url
+    with postgres_schema("kbcluster") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

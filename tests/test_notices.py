@@ -192,11 +192,11 @@ def test_staff_pages_publish_correct_withdraw(db_client):
 @pytest.mark.postgres
 def test_two_nodes_on_one_postgresql_see_the_same_board(built_project, tmp_path):
     nodes = []
-    with postgres_schema() as schema:
+    with postgres_schema() as url:
         try:
             for name in ("a", "b"):
                 data = with_index(built_project, tmp_path / name)
-                nodes.append(Server(built_project, data, env={"KB_DATABASE_URL": schema.url,
+                nodes.append(Server(built_project, data, env={"KB_DATABASE_URL": url,
                                                               "KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}"}))
             a, b = (n.wait() for n in nodes)
             r = httpx.post(a.url + "/api/notices", json=notice(title="台风预警"), headers=STAFF, timeout=10)

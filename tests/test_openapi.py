@@ -3,6 +3,7 @@ no input may produce a 5xx, and every answer must match the document (status, ty
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import STAFF, STAFF_TOKEN, Server, with_index
+from conftest import STAFF, STAFF_TOKEN, Server, postgres_schema, with_index
 from kb_service.feedback import fields_spec as spec
 from kb_service.web.app import routes
 from kb_service.web.openapi import HIDDEN, OPERATIONS, api_routes
@@ -94,24 +95,12 @@ def test_docs_page_is_the_same_document_without_scripts(document, live):
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def live_on(request, built_project, tmp_path_factory):
     """A `kb serve` on an empty database of each kind (PostgreSQL: a schema of its own)."""
-    import sqlalchemy as sa
-
-    from conftest import POSTGRES_URL, _create_schema, _drop_schema, _schema_url, need_postgres
-
     data = with_index(built_project, tmp_path_factory.mktemp("schemathesis") / "var")
-    url, admin, schema = "", None, None
-    if request.param == "postgresql":
-        need_postgres()
-        admin = sa.create_engine(POSTGRES_URL)
-        schema = _create_schema(admin)
-        url = _schema_url(schema)
-    server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
-                                              "KB_DATABASE_URL": url}).wait()
-    yield server
-    server.stop()
-    if admin is not None:
-        _drop_schema(admin, schema)
-        admin.dispose()
+    with postgres_schema() if request.param == "postgresql" else contextlib.nullcontext("") as url:
+        server = Server(built_project, data, env={"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
+                                                  "KB_DATABASE_URL": url}).wait()
+        yield server
+        server.stop()
 
 
 # Every check that can hold for this API. Left out: positive_data_acceptance (some rules span fields

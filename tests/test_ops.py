@@ -11,9 +11,10 @@ import sqlite3
 import threading
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, kb, postgres_schema, settings_for
+from conftest import POSTGRES_URL, STAFF, STAFF_TOKEN, _create_schema, _schema_url, kb, need_postgres, settings_for
 from kb_service.web.app import create_app
 
 
@@ -46,16 +47,24 @@ def test_request_log_lines_and_request_id(db_client, log_lines):
 
 
 def test_ready_is_200_with_a_usable_database_and_503_without(built_project):
-    with postgres_schema() as schema:
-        app = create_app(settings_for(built_project, built_project / "var", KB_DATABASE_URL=schema.url))
-        assert TestClient(app).get("/api/ready").status_code == 503        # before start-up
+    need_postgres()
+    admin = sa.create_engine(POSTGRES_URL)
+    schema = _create_schema(admin, "kbready")
+    s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=_schema_url(schema))
+    app = create_app(s)
+    assert TestClient(app).get("/api/ready").status_code == 503        # before start-up
+    try:
         with TestClient(app) as c:
             assert c.get("/api/ready").json() == {"status": "ready"}
-            with schema.admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema.name} CASCADE")
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
             r = c.get("/api/ready")
             assert r.status_code == 503 and "数据库" in r.json()["error"]
             assert c.get("/api/health").status_code == 200
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
 
 
 def test_backup_under_write_load_and_restore(built_project, tmp_path):
