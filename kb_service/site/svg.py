@@ -86,7 +86,7 @@ def _legend(series_names: Sequence[str], width: int) -> tuple[list[dict], int]:
 
 
 def _svg(width: int, height: int, title: str, body: list[dict]) -> Markup:
-    return templates.render("chart.svg", width=width, height=height, title=title, shapes=body)
+    return Markup(templates.render("chart.svg", width=width, height=height, title=title, shapes=body))
 
 
 def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | float]]], *, title: str,

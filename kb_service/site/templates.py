@@ -12,8 +12,6 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-
 from kb_service.site import phones
 from kb_service.times import local_time, naive_utc, to_local, weekday
 
@@ -36,9 +34,11 @@ def env() -> Environment:
     return e
 
 
-def render(name: str, **context) -> Markup:
-    """A template rendered, as markup safe to put into another template or page."""
-    return Markup(env().get_template(name).render(**context))
+def render(name: str, **context) -> str:
+    """A template rendered. Plain text, not Markup: a page is often put together with `+` and
+    replace(), where Markup would escape the other side; wrap it in Markup to pass it to another
+    template."""
+    return env().get_template(name).render(**context)
 
 
 def when(value) -> str:

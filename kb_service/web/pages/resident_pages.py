@@ -13,6 +13,7 @@ import hmac
 import re
 import time
 
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -139,7 +140,7 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
     form = re.search(r'<form[^>]*id="kb-status-form".*?</form>', shell, re.S)
     if form is None:     # no built site: the service's own plain page
         return templates.render("status_result.html", site=svc.corpus.site, title=context.get("title") or "查询进度",
-                                part=part)
+                                part=Markup(part))
     return shell[:form.start()] + part + shell[form.end():]
 
 
