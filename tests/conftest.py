@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -293,6 +294,28 @@ def server(built_project):
     srv.stop()
 
 
+def staff_server(project: Path, data: Path, tokens: str) -> Server:
+    """A running `kb serve` on a built project, with KB_STAFF_TOKENS `tokens` (`name:secret`) and
+    its own SQLite database in `data` (a module's own staff, entries and picks)."""
+    return Server(project, project / "var", {"KB_STAFF_TOKENS": tokens,
+                                             "KB_DATABASE_URL": f"sqlite:///{data / 'kb.sqlite3'}"}).wait()
+
+
+@pytest.fixture(scope="module")
+def searcher(built_project):
+    """The real index of the built project, opened once per module."""
+    from kb_service.content.load import require_corpus
+    from kb_service.search.engine import Searcher
+
+    s = Searcher.open(built_project / "var" / "index", require_corpus(built_project / "snippets"))
+    yield s
+    s.close()
+
+
+def top(searcher, q: str, n: int = 3) -> list[str]:
+    return [r["id"] for r in searcher.search(q, limit=n)["results"]]
+
+
 def need_chromium() -> None:
     if not CHROMIUM.exists():
         message = "需要 Debian 的 chromium：apt-get install -y chromium fonts-noto-cjk"
@@ -400,6 +423,42 @@ def strict_page(browser, request):
 
 # -- databases ----------------------------------------------------------------------------------
 
+# -- the staff lookup page and signing in, in Chromium ---------------------------------------------
+
+LOOKUP_OPTIONS = "#kb-lookup-results [role=option]"
+
+
+def lookup_ready(page, url: str | None = None) -> None:
+    """Open the staff lookup page (when `url` is given) and wait until its search box has the focus."""
+    if url is not None:
+        page.goto(url + "/staff/lookup/")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+
+
+def lookup_type(page, query: str) -> None:
+    """Type into the lookup and wait until the results shown are the ones for `query`."""
+    page.keyboard.type(query)
+    page.wait_for_function(f"document.getElementById('kb-lookup-results').dataset.query === {query!r}", timeout=10000)
+
+
+def open_script(page, url: str, query: str, script_id: str) -> None:
+    """On the lookup page: type `query`, wait until `script_id` is the first option, open it."""
+    lookup_ready(page, url)
+    page.keyboard.type(query)
+    page.wait_for_function(f"document.querySelector('{LOOKUP_OPTIONS}') && "
+                           f"document.querySelector('{LOOKUP_OPTIONS}').dataset.id === '{script_id}'", timeout=10000)
+    page.keyboard.press("Enter")
+    page.locator("#kb-lookup-detail .kb-lookup-say").first.wait_for(timeout=10000)
+
+
+def sign_in(page, url: str, token: str, then: str = "/staff/entries/") -> None:
+    """Through the sign-in form, asked for with next=`then`; back on `then` afterwards."""
+    page.goto(url + "/staff/login?next=" + then)
+    page.fill("#token", token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(re.escape(url + then) + r"(\?.*)?$"), timeout=10000)
+
+
 STAFF_TOKEN = "test-staff-token-0001"
 STAFF = {"authorization": f"Bearer {STAFF_TOKEN}"}
 POSTGRES_URL = os.environ.get("KB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -502,6 +561,19 @@ def database_url(request, tmp_path, reused_schema, sqlite_template):
         return
     with postgres_schema() as url:
         yield url
+
+
+@pytest.fixture
+def multi_app(multi_project, database_url):
+    """A TestClient on the project with every shipped community, on each database."""
+    from starlette.testclient import TestClient
+
+    from kb_service.web.app import create_app
+
+    s = settings_for(multi_project, multi_project / "var", KB_DATABASE_URL=database_url,
+                     KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
+    with TestClient(create_app(s)) as c:
+        yield c
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Layers, bottom to top (a module may import its own layer or lower ones, never higher):
 core (errors, settings, times, db, inputs) < content < search, feedback, staff < site < build
-< web.middleware < web (services, access, params, templates, unavailable) < web.api < web.pages
+< web.middleware < web (services, access, params, unavailable) < web.api < web.pages
 < web.app (the route table and the OpenAPI document made from it) < cli.
 """
 

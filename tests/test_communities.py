@@ -18,7 +18,7 @@ from kb_service.site import communities as pages_for
 from kb_service.site import community_view
 from kb_service.site import pages
 
-from conftest import ROOT, copy_project, settings_for
+from conftest import ROOT, copy_project, keep_one_community, settings_for
 
 
 @pytest.fixture
@@ -36,16 +36,6 @@ def edit(path: Path, old: str, new: str) -> int:
     line = text[: text.index(old)].count("\n") + 1
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     return line
-
-
-def one_community(project: Path) -> str:
-    """Keep only the default community; returns its id."""
-    corpus, _ = load_corpus(project / "snippets")
-    keep = corpus.default_community.id
-    for path in (project / "snippets" / "communities").glob("*.yaml"):
-        if path.stem != keep:
-            path.unlink()
-    return keep
 
 
 CORPUS, _ = load_corpus(ROOT / "snippets")
@@ -187,7 +177,7 @@ def test_feedback_form_is_preset_on_a_community_page_and_asks_elsewhere():
 
 
 def test_one_community_means_no_selector_anywhere(project):
-    keep = one_community(project)
+    keep = keep_one_community(project)
     corpus, _ = load_corpus(project / "snippets")
     assert corpus.single_community and list(corpus.communities) == [keep]
     for src in ("residents/feedback.md", pages_for.page_uri(keep, "feedback")):

@@ -29,11 +29,8 @@ def corpus(multi_project):
 
 
 @pytest.fixture
-def app(multi_project, database_url):
-    s = settings_for(multi_project, multi_project / "var", KB_DATABASE_URL=database_url,
-                     KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
-    with TestClient(create_app(s)) as c:
-        yield c
+def app(multi_app):
+    return multi_app
 
 
 def ids(corpus):

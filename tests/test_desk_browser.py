@@ -20,21 +20,18 @@ from kb_service.feedback.store import Store
 from kb_service.times import local_today, utcnow
 from kb_service.staff import accounts
 
-from conftest import Server
+from conftest import open_script, sign_in, staff_server
 
 pytestmark = pytest.mark.browser
 
 TOKEN = "desk-company-wide-0001"
-OPTIONS = "#kb-lookup-results [role=option]"
 BINJIANG, YANGGUANG = "binjiang", "yangguang"
 
 
 @pytest.fixture(scope="module")
 def desk(multi_project, tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('desk') / 'kb.sqlite3'}"
-    srv = Server(multi_project, multi_project / "var", {
-        "KB_STAFF_TOKENS": f"前台小王:{TOKEN}", "KB_DATABASE_URL": url}).wait()
-    engine = db.connect(url)
+    srv = staff_server(multi_project, tmp_path_factory.mktemp("desk"), f"前台小王:{TOKEN}")
+    engine = db.connect(srv.env["KB_DATABASE_URL"])
     srv.secrets = {"liu": accounts.add(engine, "小刘", "agent", community=BINJIANG),
                    "zhou": accounts.add(engine, "老周", "supervisor", community=BINJIANG)}
     srv.store = Store(engine, load_corpus(multi_project / "snippets")[0].feedback)
@@ -46,23 +43,6 @@ def desk(multi_project, tmp_path_factory):
 
 def bearer(secret: str) -> dict:
     return {"authorization": f"Bearer {secret}"}
-
-
-def login(page, srv, secret: str, then: str = "/staff/entries/") -> None:
-    page.goto(srv.url + "/staff/login?next=" + then)
-    page.fill("#token", secret)
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(re.escape(srv.url + then) + r"(\?.*)?$"), timeout=10000)
-
-
-def open_script(page, url: str, query: str, script_id: str) -> None:
-    page.goto(url + "/staff/lookup/")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
-    page.keyboard.type(query)
-    page.wait_for_function(f"document.querySelector('{OPTIONS}') && "
-                           f"document.querySelector('{OPTIONS}').dataset.id === '{script_id}'", timeout=10000)
-    page.keyboard.press("Enter")
-    page.locator("#kb-lookup-detail .kb-lookup-say").first.wait_for(timeout=10000)
 
 
 def entry_by_reference(srv, reference: str) -> dict:
@@ -120,7 +100,7 @@ def test_company_wide_agent_records_a_call_through_the_login_round_trip(page, de
 
 
 def test_bound_agent_records_an_urgent_repair_for_binjiang(page, desk):
-    login(page, desk, desk.secrets["liu"])
+    sign_in(page, desk.url, desk.secrets["liu"])
     page.goto(desk.url + "/scripts/repair.urgent/")
     page.locator("#kb-call-open").wait_for(timeout=10000)
     page.keyboard.press("F2")
@@ -149,7 +129,7 @@ def test_bound_agent_records_an_urgent_repair_for_binjiang(page, desk):
 
 
 def test_fill_and_publish_carries_community_and_end_of_outage(page, desk):
-    login(page, desk, desk.secrets["zhou"], "/staff/notices/")
+    sign_in(page, desk.url, desk.secrets["zhou"], "/staff/notices/")
     page.goto(desk.url + "/staff/fill/?id=notice.water-outage")
     select = page.locator("#kb-fill-community")
     expect(select).to_be_visible(timeout=15000)
@@ -182,7 +162,7 @@ def test_dashboard_counts_each_entry_against_its_own_tier(page, desk):
     sub = communities.parse({"type": "repair", "tier": "urgent", "content": "楼道水管爆裂", "community": BINJIANG},
                             corpus, source="staff")
     urgent, _ = store.submit(sub, now=forty)
-    login(page, desk, desk.secrets["zhou"], "/staff/dashboard")
+    sign_in(page, desk.url, desk.secrets["zhou"], "/staff/dashboard")
     zhou = bearer(desk.secrets["zhou"])
     response = httpx.get(desk.url + "/api/improvement-log?overdue=response&limit=1000", headers=zhou, timeout=10).json()
     result = httpx.get(desk.url + "/api/improvement-log?overdue=result&limit=1000", headers=zhou, timeout=10).json()

@@ -18,9 +18,8 @@ from kb_service.feedback import community as communities
 from kb_service.feedback import deadlines, insights, reports
 from kb_service.times import BEIJING, utcnow
 from kb_service.staff import accounts
-from kb_service.web.app import create_app
 
-from conftest import STAFF, STAFF_TOKEN, settings_for
+from conftest import STAFF, STAFF_TOKEN
 
 NOW = utcnow().replace(microsecond=0)
 MINUTE = dt.timedelta(minutes=1)
@@ -35,11 +34,8 @@ def corpus(multi_project):
 
 
 @pytest.fixture
-def app(multi_project, database_url):
-    s = settings_for(multi_project, multi_project / "var", KB_DATABASE_URL=database_url,
-                     KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
-    with TestClient(create_app(s)) as c:
-        yield c
+def app(multi_app):
+    return multi_app
 
 
 def bearer(secret: str) -> dict:

@@ -12,6 +12,8 @@ import pytest
 
 from kb_service.content.yamldoc import round_trip
 
+from conftest import lookup_ready
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "docs" / "assets" / "javascripts"
 TEMPLATES = ROOT / "kb_service" / "web" / "html"
@@ -142,7 +144,7 @@ def test_lookup_and_call_record_work_under_a_sub_path(page, server):
     assert page.evaluate("KB.root") == server.url + PREFIX + "/"
     assert page.evaluate("KB.api('search')") == server.url + PREFIX + "/api/search"
 
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page)
     page.keyboard.type("停水")
     option = page.locator("#kb-lookup-results [role=option]").first
     option.wait_for(timeout=10000)

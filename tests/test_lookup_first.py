@@ -23,10 +23,8 @@ from kb_service.search.engine import Searcher
 from kb_service.times import utcnow
 from kb_service.web.services import pick_query
 
-from conftest import ROOT, STAFF, settings_for
+from conftest import LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, settings_for, sign_in, staff_server
 
-LOOKUP = "/staff/lookup/"
-OPTIONS = "#kb-lookup-results [role=option]"
 
 # The phrasings of issue 23 (callers' own words) and the emergency each must put first.
 EMERGENCIES = {
@@ -48,14 +46,6 @@ EMERGENCIES = {
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
 CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了"]
-
-
-@pytest.fixture(scope="module")
-def searcher(built_project):
-    corpus = require_corpus(built_project / "snippets")
-    s = Searcher.open(built_project / "var" / "index", corpus)
-    yield s
-    s.close()
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
@@ -218,9 +208,11 @@ def test_picks_need_staff_and_a_known_id(db_client):
     body = {"query": "停水", "id": "emergency.water-outage", "match": "strong"}
     assert db_client.post("/api/lookup/picks", json=body).status_code == 401
     bad = db_client.post("/api/lookup/picks", json={**body, "id": "no.such"}, headers=STAFF)
-    assert bad.status_code == 400 and "id" in bad.json()["error"]
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["id"]
     bad = db_client.post("/api/lookup/picks", json={**body, "match": "great"}, headers=STAFF)
-    assert bad.status_code == 400
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["match"]
+    bad = db_client.post("/api/lookup/picks", json={**body, "query": "停\x00水"}, headers=STAFF)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["query"]
 
 
 def test_picks_are_kept_90_days_and_purged(db_client):
@@ -238,7 +230,7 @@ def test_picks_are_kept_90_days_and_purged(db_client):
 # -- the page in Chromium -------------------------------------------------------------------------
 
 def _first_option(page) -> dict:
-    return page.locator(OPTIONS).first.evaluate(
+    return page.locator(LOOKUP_OPTIONS).first.evaluate(
         "e => ({id: e.dataset.id, urgent: e.dataset.emergency === '1', text: e.innerText})")
 
 
@@ -246,12 +238,11 @@ def _first_option(page) -> dict:
 @pytest.mark.parametrize("query", ["电梯突然停了里面有人", "电梯卡在两层中间了 里面有小孩", "暴雨 地库在灌水",
                                    "外墙瓷砖掉下来了", "门口有两个人打起来了", "水管爆了全楼停水"])
 def test_typed_emergency_is_the_first_option_with_badge_and_first_action(page, server, query):
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type(query, delay=15)
     want = EMERGENCIES.get(query) or {"暴雨 地库在灌水": "emergency.basement-flooding"}[query]
     page.wait_for_function(
-        f"(document.querySelector('{OPTIONS}') || {{dataset: {{}}}}).dataset.id === '{want}' && "
+        f"(document.querySelector('{LOOKUP_OPTIONS}') || {{dataset: {{}}}}).dataset.id === '{want}' && "
         f"document.getElementById('kb-lookup-q').value === {query!r} && "
         f"document.getElementById('kb-lookup-results').dataset.query === {query.strip()!r}", timeout=10000)
     first = _first_option(page)
@@ -278,15 +269,14 @@ def test_an_emergency_matched_while_typing_stays_first(page, server):
                          "url": "/scripts/fee.invoice-refund/", "snippet": "发票", "score": 9.0}]}))
 
     page.route("**/api/search?*", milder)
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type("电梯困住了")
-    page.wait_for_function(f"(document.querySelector('{OPTIONS}') || {{dataset: {{}}}}).dataset.id === "
+    page.wait_for_function(f"(document.querySelector('{LOOKUP_OPTIONS}') || {{dataset: {{}}}}).dataset.id === "
                            "'emergency.elevator-entrapment'", timeout=10000)
     page.keyboard.type(" 发票")
     page.wait_for_function("document.getElementById('kb-lookup-results').dataset.query === '电梯困住了 发票'",
                            timeout=10000)
-    ids = page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
+    ids = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
     assert ids[:2] == ["emergency.elevator-entrapment", "fee.invoice-refund"], ids
     assert _first_option(page)["urgent"]
     # a new query (cleared first) starts afresh
@@ -302,19 +292,17 @@ def test_a_weak_answer_is_first_marked_and_the_general_scripts_follow(page, serv
 
     query = "今天怎么没有水"
     answer = httpx.get(server.url + "/api/search", params={"q": query, "limit": 8}, timeout=10).json()
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
-    page.keyboard.type(query)
-    page.wait_for_function(f"document.getElementById('kb-lookup-results').dataset.query === {query!r}", timeout=10000)
-    ids = page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
+    lookup_ready(page, server.url)
+    lookup_type(page, query)
+    ids = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
     assert len(ids) == len(set(ids))
     if answer["match"] == "none":
         assert "没有专门的话术。" in page.locator("#kb-lookup-nomatch").inner_text()
         return
     assert ids[0] == answer["results"][0]["id"]
     if answer["match"] == "weak":
-        assert "可能相关，请核对" in page.locator(OPTIONS).first.inner_text()
-        general = page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
+        assert "可能相关，请核对" in page.locator(LOOKUP_OPTIONS).first.inner_text()
+        general = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
         assert True in general and general.index(True) > 0
         assert all(general[general.index(True):])        # every general script after the results
 
@@ -324,11 +312,7 @@ PICK_TOKEN = "pick-agent-token-0001"
 
 @pytest.fixture(scope="module")
 def pick_server(built_project, tmp_path_factory):
-    from conftest import Server
-
-    db = tmp_path_factory.mktemp("picks") / "kb.sqlite3"
-    srv = Server(built_project, built_project / "var",
-                 env={"KB_STAFF_TOKENS": f"前台小李:{PICK_TOKEN}", "KB_DATABASE_URL": f"sqlite:///{db}"}).wait()
+    srv = staff_server(built_project, tmp_path_factory.mktemp("picks"), f"前台小李:{PICK_TOKEN}")
     yield srv
     srv.stop()
 
@@ -338,15 +322,11 @@ def test_a_signed_in_agent_opening_a_result_records_the_pick(page, pick_server):
     import httpx
 
     url = pick_server.url
-    page.goto(url + "/staff/login?next=/staff/lookup/")
-    page.fill("#token", PICK_TOKEN)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/staff/lookup/", timeout=10000)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    sign_in(page, url, PICK_TOKEN, "/staff/lookup/")
+    lookup_ready(page)
     query = "我姓张 13900001111 楼上漏水到我家"
-    page.keyboard.type(query)
-    page.wait_for_function(f"document.getElementById('kb-lookup-results').dataset.query === {query!r}", timeout=10000)
-    chosen = page.locator(OPTIONS).first.get_attribute("data-id")
+    lookup_type(page, query)
+    chosen = page.locator(LOOKUP_OPTIONS).first.get_attribute("data-id")
     with page.expect_response(lambda r: r.url.endswith("/api/lookup/picks") and r.request.method == "POST") as done:
         page.keyboard.press("Enter")
     assert done.value.status == 201, done.value.text()

@@ -5,18 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from conftest import LOOKUP_OPTIONS, lookup_ready
+
 pytestmark = pytest.mark.browser
 
-LOOKUP = "/staff/lookup/"
-OPTIONS = "#kb-lookup-results [role=option]"
 
 
 def option_ids(page) -> list[str]:
-    return page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
+    return page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
 
 
 def wait_for_results(page, timeout: float = 10000) -> list[str]:
-    page.locator(OPTIONS).first.wait_for(timeout=timeout)
+    page.locator(LOOKUP_OPTIONS).first.wait_for(timeout=timeout)
     return option_ids(page)
 
 
@@ -26,19 +26,18 @@ def test_colloquial_query_open_script_and_copy_with_keyboard(clipboard_page, ser
     script = httpx.get(f"{server.url}/api/scripts/{script_id}", timeout=10).json()
     says = [step["say"] for step in script["steps"] if step.get("say")]
 
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
 
     page.keyboard.type("楼上漏水到我家")
     page.wait_for_function(
-        f"Array.from(document.querySelectorAll('{OPTIONS}')).slice(0, 2).some(e => e.dataset.id === '{script_id}')",
+        f"Array.from(document.querySelectorAll('{LOOKUP_OPTIONS}')).slice(0, 2).some(e => e.dataset.id === '{script_id}')",
         timeout=10000)
     ids = option_ids(page)
     assert script_id in ids[:2], ids
     # the first result is highlighted; move down to ours, then open it
     for _ in range(ids.index(script_id)):
         page.keyboard.press("ArrowDown")
-    selected = page.locator(f"{OPTIONS}[aria-selected=true]")
+    selected = page.locator(f"{LOOKUP_OPTIONS}[aria-selected=true]")
     assert selected.get_attribute("data-id") == script_id
     assert page.evaluate("document.activeElement.id") == "kb-lookup-q"  # never left the box
     page.keyboard.press("Enter")
@@ -71,20 +70,18 @@ def test_colloquial_query_open_script_and_copy_with_keyboard(clipboard_page, ser
 
 
 def test_pinyin_query(page, server):
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type("diantikunren")
     page.wait_for_function(
-        f"(document.querySelector('{OPTIONS}') || {{dataset: {{}}}}).dataset.id === 'emergency.elevator-entrapment'",
+        f"(document.querySelector('{LOOKUP_OPTIONS}') || {{dataset: {{}}}}).dataset.id === 'emergency.elevator-entrapment'",
         timeout=10000)
-    first = page.locator(OPTIONS).first
+    first = page.locator(LOOKUP_OPTIONS).first
     assert "电梯困人" in first.inner_text()
     assert first.locator(".kb-lookup-kind").inner_text() == "话术"
 
 
 def test_slash_focuses_lookup_not_material_search(page, server):
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.evaluate("document.activeElement.blur()")
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "kb-lookup-q"
@@ -93,19 +90,18 @@ def test_slash_focuses_lookup_not_material_search(page, server):
 
 
 def test_zero_results_and_empty_input(page, server):
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type("qqqqxxxxzzzz")
     status = page.locator("#kb-lookup-status")
     page.wait_for_function("document.getElementById('kb-lookup-status').textContent.includes('没有找到')",
                            timeout=10000)
     assert "换个说法试试" in status.inner_text()
     # nothing specific: only the general fallbacks of snippets/lookup.yaml are offered
-    assert page.locator(f"{OPTIONS}:not([data-general])").count() == 0
+    assert page.locator(f"{LOOKUP_OPTIONS}:not([data-general])").count() == 0
     page.fill("#kb-lookup-q", "停水")
     wait_for_results(page)
     page.fill("#kb-lookup-q", "")
-    page.wait_for_function(f"document.querySelectorAll('{OPTIONS}').length === 0", timeout=5000)
+    page.wait_for_function(f"document.querySelectorAll('{LOOKUP_OPTIONS}').length === 0", timeout=5000)
 
 
 @pytest.mark.parametrize("failure", ["abort", "http503"])
@@ -115,8 +111,7 @@ def test_service_unreachable_shows_message(page, server, failure):
     else:
         page.route("**/api/search**", lambda route: route.fulfill(
             status=503, content_type="application/json", body='{"error": "down"}'))
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type("停水")
     page.wait_for_function("document.getElementById('kb-lookup-status').textContent.includes('检索服务暂时连不上')",
                            timeout=10000)

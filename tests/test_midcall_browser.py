@@ -8,36 +8,23 @@ import httpx
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import ROOT, Server
+from conftest import ROOT, open_script, staff_server
 
 pytestmark = pytest.mark.browser
 
 TOKEN = "front-desk-token-0001"
-OPTIONS = "#kb-lookup-results [role=option]"
 LOOKUP = YAML(typ="safe", pure=True).load((ROOT / "snippets/lookup.yaml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def staff_server(built_project, tmp_path_factory):
-    db = tmp_path_factory.mktemp("call") / "kb.sqlite3"
-    srv = Server(built_project, built_project / "var",
-                 env={"KB_STAFF_TOKENS": f"前台小王:{TOKEN}", "KB_DATABASE_URL": f"sqlite:///{db}"}).wait()
+def desk_server(built_project, tmp_path_factory):
+    srv = staff_server(built_project, tmp_path_factory.mktemp("call"), f"前台小王:{TOKEN}")
     yield srv
     srv.stop()
 
 
-def open_script(page, url: str, query: str, script_id: str) -> None:
-    page.goto(url + "/staff/lookup/")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
-    page.keyboard.type(query)
-    page.wait_for_function(f"document.querySelector('{OPTIONS}') && "
-                           f"document.querySelector('{OPTIONS}').dataset.id === '{script_id}'", timeout=10000)
-    page.keyboard.press("Enter")
-    page.locator("#kb-lookup-detail .kb-lookup-say").first.wait_for(timeout=10000)
-
-
-def test_type_read_record_reference_call_again_history(page, staff_server):
-    url = staff_server.url
+def test_type_read_record_reference_call_again_history(page, desk_server):
+    url = desk_server.url
     settings = httpx.get(url + "/api/lookup", timeout=10).json()
     complaint = next(t for t in settings["record"]["types"] if t["id"] == "complaint")
     script_id = "complaint.noise"

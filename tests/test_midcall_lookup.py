@@ -10,8 +10,8 @@ from ruamel.yaml import YAML
 
 from tests.conftest import ROOT, STAFF
 
-LOOKUP = "/staff/lookup/"
-OPTIONS = "#kb-lookup-results [role=option]"
+from conftest import LOOKUP_OPTIONS, lookup_ready
+
 
 
 def fallbacks() -> list[str]:
@@ -19,7 +19,7 @@ def fallbacks() -> list[str]:
 
 
 def option_ids(page) -> list[str]:
-    return page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
+    return page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
 
 
 def test_lookup_settings_api(client):
@@ -40,8 +40,7 @@ def test_gaps_page_counts_weak_queries_and_links_to_the_lookup(db_client):
 
 @pytest.mark.browser
 def test_no_answer_says_no_script_and_offers_the_fallbacks_first(page, server):
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type("附近有什么好吃的饭店")
     page.wait_for_function("document.getElementById('kb-lookup-results').dataset.query === '附近有什么好吃的饭店'",
                            timeout=10000)
@@ -57,15 +56,15 @@ def test_no_answer_says_no_script_and_offers_the_fallbacks_first(page, server):
     answer = httpx.get(server.url + "/api/search", params={"q": "孩子在小区摔倒了", "limit": 8}, timeout=10).json()
     assert answer["match"] == "weak"
     ids = option_ids(page)
-    assert ids[0] == answer["results"][0]["id"] and "可能相关，请核对" in page.locator(OPTIONS).first.inner_text()
+    assert ids[0] == answer["results"][0]["id"] and "可能相关，请核对" in page.locator(LOOKUP_OPTIONS).first.inner_text()
     assert len(ids) == len(set(ids))
-    general = page.locator(OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
+    general = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
     assert all(general[general.index(True):]) and general.index(True) > 0
     # a query with a specific answer: no such notice, the answer first
     page.keyboard.press("Escape")
     page.keyboard.type("电梯困人")
-    page.wait_for_function(f"document.querySelector('{OPTIONS}') && "
-                           f"document.querySelector('{OPTIONS}').dataset.id === 'emergency.elevator-entrapment'",
+    page.wait_for_function(f"document.querySelector('{LOOKUP_OPTIONS}') && "
+                           f"document.querySelector('{LOOKUP_OPTIONS}').dataset.id === 'emergency.elevator-entrapment'",
                            timeout=10000)
     assert page.locator("#kb-lookup-nomatch").count() == 0
 
@@ -81,8 +80,7 @@ def test_a_slow_answer_to_an_older_query_never_replaces_a_newer_one(page, server
             route.continue_()
 
     page.route("**/api/search?*", hold)
-    page.goto(server.url + LOOKUP)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, server.url)
     page.keyboard.type("停水")
     page.wait_for_function("true", timeout=1000)
     for _ in range(50):
@@ -92,8 +90,8 @@ def test_a_slow_answer_to_an_older_query_never_replaces_a_newer_one(page, server
     assert held, "the 停水 request never went out"
     page.keyboard.press("Escape")
     page.keyboard.type("电梯困人")
-    page.wait_for_function(f"document.querySelector('{OPTIONS}') && "
-                           f"document.querySelector('{OPTIONS}').dataset.id === 'emergency.elevator-entrapment'",
+    page.wait_for_function(f"document.querySelector('{LOOKUP_OPTIONS}') && "
+                           f"document.querySelector('{LOOKUP_OPTIONS}').dataset.id === 'emergency.elevator-entrapment'",
                            timeout=10000)
     stale = {"query": "停水", "total": 1, "took_ms": 0, "match": "strong",
              "results": [{"id": "notice.water-outage", "kind": "template", "title": "停水通知",

@@ -75,13 +75,18 @@ def landlines(draw):
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@FAST
-@given(mobiles(), AROUND, AROUND)
-def test_a_mobile_number_is_masked_however_it_is_typed(number, before, after):
+def assert_phone_masked(number: tuple[str, str], before: str, after: str) -> None:
+    """A phone number (its digits, and as typed) inside other text: masked, and found as personal."""
     digits, typed = number
     masked = mask_text(before + typed + after)
     assert digits not in digits_of(masked) and "****" in masked
     assert personal_numbers(before + typed + after, set())[0], typed
+
+
+@FAST
+@given(mobiles(), AROUND, AROUND)
+def test_a_mobile_number_is_masked_however_it_is_typed(number, before, after):
+    assert_phone_masked(number, before, after)
 
 
 @FAST
@@ -96,10 +101,7 @@ def test_an_id_number_is_masked_however_it_is_grouped(number, before, after):
 @FAST
 @given(landlines(), AROUND, AROUND)
 def test_a_landline_with_its_area_code_is_masked(number, before, after):
-    digits, typed = number
-    masked = mask_text(before + typed + after)
-    assert digits not in digits_of(masked) and "****" in masked
-    assert personal_numbers(before + typed + after, set())[0], typed
+    assert_phone_masked(number, before, after)
 
 
 @FAST

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page, settle, wants_site_search, with_index
+from conftest import STAFF, STAFF_TOKEN, Server, fees_page, local_only_page, settle, sign_in, wants_site_search, with_index
 
 pytestmark = pytest.mark.browser
 
@@ -61,10 +61,7 @@ def overflow(page) -> int:
 
 
 def login(page, srv, next_path="/staff/entries/"):
-    page.goto(srv.url + "/staff/login?next=" + next_path)
-    page.fill("#token", STAFF_TOKEN)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path)))
+    sign_in(page, srv.url, STAFF_TOKEN, next_path)
 
 
 # -- layout ---------------------------------------------------------------------------------------------

@@ -8,20 +8,9 @@ from kb_service.content.load import require_corpus
 from kb_service.search.evaluation import evaluate, metrics, read_cases
 from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight, weighting
 
-from conftest import CONTENT_ROOT, ROOT
+from conftest import CONTENT_ROOT, ROOT, top
 
 DEV = ROOT / "tests" / "contract" / "dev-queries.tsv"
-
-
-@pytest.fixture(scope="module")
-def searcher(built_project):
-    s = Searcher.open(built_project / "var" / "index", require_corpus(built_project / "snippets"))
-    yield s
-    s.close()
-
-
-def top(searcher, q, n=3):
-    return [r["id"] for r in searcher.search(q, limit=n)["results"]]
 
 
 def test_development_set_recall_at_3_per_style(searcher):

@@ -4,24 +4,11 @@ found the way callers put them, without taking the emergencies' place."""
 
 import pytest
 
-from kb_service.content.load import require_corpus
-from kb_service.search.engine import Searcher
 from kb_service.search.evaluation import evaluate, read_cases
 
-from conftest import ROOT
+from conftest import ROOT, top
 
 CASES = ROOT / "tests" / "data" / "queries-call-types.tsv"
-
-
-@pytest.fixture(scope="module")
-def searcher(built_project):
-    s = Searcher.open(built_project / "var" / "index", require_corpus(built_project / "snippets"))
-    yield s
-    s.close()
-
-
-def top(searcher, q, n=3):
-    return [r["id"] for r in searcher.search(q, limit=n)["results"]]
 
 
 def test_every_new_call_type_is_in_the_top_3_for_both_of_its_queries(searcher):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, copy_project, kb, local_only_page, settings_for
+from conftest import STAFF, STAFF_TOKEN, Server, copy_project, kb, local_only_page, lookup_ready, settings_for
 from kb_service.content.load import load_corpus
 from kb_service.errors import ContentError, UsageError
 from kb_service.settings import Settings
@@ -276,8 +276,7 @@ def test_feedback_form_and_page_widget(page, servers, engine, errors):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_lookup_page_talks_to_the_service(page, servers, engine):
     srv = servers[engine]
-    page.goto(srv.url + "/staff/lookup/")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+    lookup_ready(page, srv.url)
     page.keyboard.type("电梯困人")
     options = page.locator("#kb-lookup-results [role=option]")
     options.first.wait_for(timeout=10000)

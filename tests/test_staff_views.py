@@ -8,11 +8,13 @@ import datetime as dt
 import io
 import re
 
+from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from conftest import STAFF, STAFF_TOKEN
 from kb_service.feedback import reports
 from kb_service.site import svg
+from kb_service.web import access
 from kb_service.web.app import create_app
 from kb_service.times import utcnow
 from kb_service.feedback.forms import parse_submission
@@ -99,6 +101,31 @@ def test_login_returns_to_the_page_asked_for_but_never_elsewhere(db_client):
     assert r.headers["location"] == "/staff/dashboard"
     r = db_client.post("/staff/login", data={"token": STAFF_TOKEN, "next": "https://evil.example/"}, follow_redirects=False)
     assert r.headers["location"] == "/staff/entries/"
+
+
+def test_sign_in_returns_only_to_our_own_pages():
+    assert access.on_site("/staff/dashboard?community=a") == "/staff/dashboard?community=a"
+    assert access.on_site("/scripts/x/") == "/scripts/x/"
+    for elsewhere in ("https://evil.example/", "//evil.example/staff/", "/staff/\\evil.example", "/api/x",
+                      "/staff/" + "a" * 600, "", None):
+        assert access.on_site(elsewhere) == access.HOME
+
+
+def test_every_staff_page_is_guarded_and_every_guarded_api_answers_401(db_client):
+    """Every /staff/ page but signing in and out carries access.requires; every API endpoint that
+    carries it asks an anonymous client for a token (401 + WWW-Authenticate), whatever the method."""
+    routes = [r for r in db_client.app.routes if isinstance(r, Route)]
+    api = [(("/api" + r.path), r) for m in db_client.app.routes if isinstance(m, Mount) and m.path == "/api"
+           for r in m.routes if isinstance(r, Route)]
+    open_pages = {"/staff/login", "/staff/logout", "/staff/entries", "/staff/notices"}
+    assert [r.path for r in routes if r.path.startswith("/staff/") and r.path not in open_pages
+            and not hasattr(r.endpoint, "required_scope")] == []
+    guarded = [(path, r) for path, r in api if hasattr(r.endpoint, "required_scope")]
+    assert len(guarded) >= 10
+    for path, r in guarded:
+        for method in r.methods - {"HEAD"}:
+            answer = db_client.request(method, path.replace("{id}", "1"), json={})
+            assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer"), (method, path)
 
 
 def test_pages_require_login(db_client):
@@ -461,7 +488,7 @@ def test_dashboard_page_draws_the_submitted_data(db_client):
 def test_svg_escapes_every_label():
     out = svg.bar_chart(["<w1>", "w2"], [("<script>x</script>", [1, 2]), ("a&b", [0, 3])], title='"t"<')
     assert "<script>" not in out and "&lt;script&gt;x&lt;/script&gt;" in out
-    assert "&lt;w1&gt;" in out and "a&amp;b" in out and "&quot;t&quot;&lt;" in out
+    assert "&lt;w1&gt;" in out and "a&amp;b" in out and "&#34;t&#34;&lt;" in out
     assert out.count("<rect") == 2 + 3              # two legend squares, three non-zero bars
     line = svg.line_chart(["m1", "m2", "m3"], [("<x>", [50.0, None, 75.0])], title="csi", top=100)
     assert "&lt;x&gt;" in line and "<polyline" not in line and line.count("<circle") == 2

@@ -387,10 +387,6 @@ class Postings:
                 self._sets[key] = found
         return found
 
-    def has(self, field: str, term: str, doc: int) -> bool:
-        """Whether the document's indexed field holds the term."""
-        return doc in self.docs_with(field, term)
-
     def scores(self, query: Q.Query | None, phrase_hits: set[int] | None = None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query.
         `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched."""
@@ -593,4 +589,4 @@ class Searcher:
         cov, score = best if best else (None, 0.0)
         if norm.isdigit():   # a bare number (a room, a phone, 123456) names no situation
             return "weak" if best_any >= confidence.WEAK_ANY else "none"
-        return confidence.classify(None, cov, score, best_any)
+        return confidence.classify(cov, score, best_any)

@@ -45,7 +45,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
             Route("/lookup/picks", calls.record_pick, methods=["POST"]),
             Route("/staff/session", calls.staff_session),
             Route("/scripts/{id}", api.script),
-            Route("/templates", api.templates),
+            Route("/templates", api.template_list),
             Route("/templates/{id}", api.template),
             Route("/templates/{id}/render", api.render_template, methods=["POST"]),
             Route("/feedback", api.submit_feedback, methods=["POST"]),

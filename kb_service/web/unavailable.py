@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from kb_service.web import templates
+from kb_service.site import templates
 
 log = logging.getLogger("kb_service")
 

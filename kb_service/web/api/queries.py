@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from kb_service.content.model import Corpus
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
-from kb_service.inputs import Choice, IdList, Integer, Overdue, Query, Text
+from kb_service.inputs import Body, Choice, IdList, Integer, Overdue, Query, Text
 from kb_service.web import access
 
 KINDS = {"script": "话术", "template": "模板", "page": "页面"}
@@ -50,6 +50,14 @@ GAPS = Query((Integer("limit", "最多几条", "1–1000，默认 100", lo=1, hi
 LIST_PAGE = Query((
     Integer("page", "页码", lo=1, hi=10**6, default=1),
     Text("q", "搜索", "编号、内容、位置或负责人", limit=200, default=""),
+))
+
+MATCHES = {"strong": "有可靠答案", "weak": "可能相关", "none": "没有专门的话术"}
+PICK = Body((
+    Text("query", "查询文字", "1–200 字", limit=200, required=True),
+    Choice("id", "打开的话术或模板", "例如 emergency.elevator-entrapment", required=True,
+           options=lambda corpus: {sid: s.title for sid, s in corpus.snippets.items()}),
+    Choice("match", "速查当时的把握", required=True, options=MATCHES),
 ))
 
 

@@ -18,10 +18,9 @@ from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices
 from kb_service.times import naive_utc, utcnow
 from kb_service.web import access, params
-from kb_service.web.api import api
 from kb_service.web.pages import site_search
 from kb_service.web.middleware.compression import accepts_gzip
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.services import services
 from kb_service.web.pages.staff_pages import page as staff_html
 from kb_service.web.pages.staff_pages import see_other, staff_page
@@ -69,8 +68,9 @@ async def api_get(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(lambda: notices.get(svc.store.engine, nid)))
 
 
+@access.requires("log:read")
 async def api_publish(request: Request) -> JSONResponse:
-    actor = api.require_staff(request)
+    actor = request.user.name
     svc = services(request)
     draft = notices.parse_draft(await params.read_json(request), svc.corpus)
     access.check_community(request, draft.community)
@@ -79,8 +79,9 @@ async def api_publish(request: Request) -> JSONResponse:
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
 
+@access.requires("log:read")
 async def api_correct(request: Request) -> JSONResponse:
-    actor = api.require_staff(request)
+    actor = request.user.name
     svc = services(request)
     nid = notice_id(request)
     body = await params.read_json(request)
@@ -94,8 +95,9 @@ async def api_correct(request: Request) -> JSONResponse:
     return JSONResponse({**out, "warnings": list(draft.warnings)})
 
 
+@access.requires("log:read")
 async def api_withdraw(request: Request) -> JSONResponse:
-    actor = api.require_staff(request)
+    actor = request.user.name
     svc = services(request)
     nid = notice_id(request)
     access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])

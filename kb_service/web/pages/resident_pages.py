@@ -24,7 +24,7 @@ from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import status
 from kb_service.inputs import Body
 from kb_service.web import params
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.middleware.guards import RateLimiter, check_same_origin
 from kb_service.web.middleware.headers import site_page
 from kb_service.web.services import services
@@ -148,8 +148,8 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
         shell = ""
     form = re.search(r'<form[^>]*id="kb-status-form".*?</form>', shell, re.S)
     if form is None:     # no built site: the service's own plain page
-        return templates.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
-                                title=context.get("title") or "查询进度", text=Markup(part), errors=[])
+        return templates.render("status_result.html", site=svc.corpus.site, title=context.get("title") or "查询进度",
+                                part=Markup(part))
     return shell[:form.start()] + part + shell[form.end():]
 
 
