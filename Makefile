@@ -37,7 +37,7 @@ fmt: $(STAMP)
 # Two workers (the site is built once and shared between them: tests/conftest.py built_once);
 # one file's tests stay on one worker, so a module's shared server and build are made once;
 # files go out longest first (tests/conftest.py LONG_MODULES), not by their number of tests.
-# For one file or a quick run: make test PYTEST_ARGS="-n 0 tests/test_search.py".
+# For one file or a quick run: make test PYTEST_ARGS="-n 0 tests/search/test_search.py".
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # The tests' temporary folders (copied sites, SQLite files, indexes) in memory where the machine has
 # /dev/shm: the service commits with fsync (synchronous=FULL), and on this machine's disk those

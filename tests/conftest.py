@@ -23,7 +23,7 @@ from kb_service.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ("mkdocs.yml", "docs", "snippets", "overrides")
 # The content the tests run against: the repository's own, or (KB_TEST_CONTENT_ROOT) a copy with
-# edited values, to show that an editor's change never fails a test (tests/test_content_changes.py).
+# edited values, to show that an editor's change never fails a test (tests/content/test_content_changes.py).
 CONTENT_ROOT = Path(os.environ.get("KB_TEST_CONTENT_ROOT") or ROOT).resolve()
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -194,7 +194,7 @@ def multi_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def zensical_project(tmp_path_factory) -> Path:
-    """The real content built with Zensical (tests/test_site_engines.py)."""
+    """The real content built with Zensical (tests/site/test_site_engines.py)."""
     pytest.importorskip("zensical", reason="pip install -e '.[zensical]'（make install 已包含）")
     return built_once(tmp_path_factory, "zensical")
 
@@ -400,12 +400,12 @@ def wants_site_search(request) -> bool:
 
 
 # bypass_csp: Playwright's wait_for_function evaluates a string, which the site's CSP (no eval)
-# refuses; tests/test_roles_browser.py checks the pages under the real policy.
+# refuses; tests/staff/test_roles_browser.py checks the pages under the real policy.
 @pytest.fixture
 def page(browser, request):
     # Functional tests poll with wait_for_function, which Playwright evaluates as a string: the
     # site's CSP (no 'unsafe-eval') would refuse it. The CSP itself is tested on its own pages
-    # without this bypass (tests/test_hardening.py, tests/test_residents_browser.py).
+    # without this bypass (tests/web/test_hardening.py, tests/web/test_residents_browser.py).
     yield from local_only_page(browser, bypass_csp=True, site_search=wants_site_search(request))
 
 

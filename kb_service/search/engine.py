@@ -10,7 +10,7 @@ tree costs far more than the arithmetic: `kb build` therefore also exports, from
 Whoosh index, every posting's BM25F score as Whoosh computes it (plus term positions for the
 phrase fields) to search-postings.json. The service loads that file at open and evaluates the
 same query objects in memory, by summing the exported scores: the ranking is Whoosh's BM25F,
-checked against Whoosh itself by tests/test_search.py.
+checked against Whoosh itself by tests/search/test_search.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from kb_service.feedback.store import parse_patch
 from kb_service.site.pages import feedback_form
 from kb_service.web.pages.staff_pages import patch_from_form
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

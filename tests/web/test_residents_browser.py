@@ -43,7 +43,7 @@ def srv(built_project, tmp_path_factory):
 @pytest.fixture
 def phone(browser, request):
     # Playwright's wait_for_function evaluates strings, which the site's CSP refuses; the CSP
-    # itself is asserted in tests/test_hardening.py and tests/test_roles_browser.py.
+    # itself is asserted in tests/web/test_hardening.py and tests/staff/test_roles_browser.py.
     yield from local_only_page(browser, bypass_csp=True, site_search=wants_site_search(request), **PHONE)
 
 

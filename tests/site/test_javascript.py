@@ -14,7 +14,7 @@ from kb_service.content.yamldoc import round_trip
 
 from conftest import lookup_ready
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "docs" / "assets" / "javascripts"
 TEMPLATES = ROOT / "kb_service" / "web" / "html"
 CORE = "assets/javascripts/kbcore.js"

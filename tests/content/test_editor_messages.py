@@ -15,7 +15,7 @@ from kb_service.content.load import load_corpus
 
 from conftest import CONTENT_ROOT
 
-FIXTURES = Path(__file__).parent / "fixtures" / "editors"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "editors"
 SCRIPT = "snippets/scripts/complaint.intake.yaml"
 TEMPLATE = "snippets/templates/notice.demo.yaml"
 

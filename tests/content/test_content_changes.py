@@ -17,7 +17,7 @@ from kb_service.content.load import load_corpus
 from conftest import ROOT, copy_project, set_duration
 
 # The modules that read commitments, deadlines, titles or pages from the content.
-MODULES = ("tests/test_app.py", "tests/test_filling.py", "tests/test_site.py", "tests/test_feedback.py")
+MODULES = ("tests/web/test_app.py", "tests/content/test_filling.py", "tests/site/test_site.py", "tests/feedback/test_feedback.py")
 
 
 def test_suite_passes_after_a_standard_changes(tmp_path):

@@ -102,7 +102,7 @@ def test_every_input_refuses_in_chinese_or_returns_a_value_in_bounds(field, raw)
         raise AssertionError(f"no property for {field!r}")
 
 
-FEEDBACK = load_corpus(Path(__file__).resolve().parent.parent / "snippets")[0].feedback
+FEEDBACK = load_corpus(Path(__file__).resolve().parents[2] / "snippets")[0].feedback
 FORM_FIELDS = [(form, f) for form in (*spec.FORMS, spec.PATCH) for f in form.fields]
 
 

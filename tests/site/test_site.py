@@ -33,7 +33,7 @@ def test_mermaid_is_served_locally_and_only_loaded_for_a_diagram(built_project):
     html = (site / "handbook" / "03-complaints" / "index.html").read_text(encoding="utf-8")
     assert 'class="mermaid"' in html
     # Pages carry the stand-in that loads the vendored copy when a diagram is drawn
-    # (tests/test_site_engines.py draws one), not the 3.5 MB library itself.
+    # (tests/site/test_site_engines.py draws one), not the 3.5 MB library itself.
     assert "assets/javascripts/mermaid-lazy.js" in html and "mermaid.min.js" not in html
     assert "assets/vendor/mermaid/mermaid.min.js" in (site / "assets" / "javascripts" / "mermaid-lazy.js").read_text()
     assert (site / "assets" / "vendor" / "mermaid" / "mermaid.min.js").stat().st_size > 1_000_000
