@@ -11,14 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.requests import ClientDisconnect
 from starlette.routing import Mount, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import access, openapi, unavailable
+from kb_service.web import access, error_pages, openapi, unavailable
 from kb_service.web.api import api, calls
 from kb_service.web.middleware.compression import Compression
 from kb_service.web.middleware.headers import SecurityHeaders, SiteFiles
@@ -135,7 +134,8 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
     app = Starlette(
         routes=routes(settings, preview=preview),
         middleware=middleware(settings, preview=preview),
-        exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error,
+        exception_handlers={KBError: error_pages.kb_error, HTTPException: error_pages.http_error,
+                            Exception: error_pages.server_error,
                             ClientDisconnect: unavailable.client_abort,
                             **{cls: unavailable.database_down for cls in unavailable.DOWN}},
         lifespan=lifespan,
@@ -183,20 +183,3 @@ async def watch_communities(services: Services, every: float = 1.0) -> None:
             log.exception("could not reload the communities")
 
 
-async def kb_error(request: Request, exc: KBError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
-    if exc.status_code == 401:
-        headers = {"WWW-Authenticate": 'Bearer realm="kb-staff"'}
-    return JSONResponse(exc.to_json(), status_code=exc.status_code, headers=headers)
-
-
-async def http_error(request: Request, exc: HTTPException):
-    if request.url.path.startswith("/api/") or request.url.path == "/api":
-        return JSONResponse({"error": exc.detail or "请求无效"}, status_code=exc.status_code,
-                            headers=exc.headers)
-    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
-
-
-async def server_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "服务器内部错误，请稍后重试；如持续出现请联系管理员"}, status_code=500)

@@ -24,6 +24,7 @@ from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import status
 from kb_service.inputs import Body
 from kb_service.web import params
+from kb_service.web.api import queries
 from kb_service.site import templates
 from kb_service.web.middleware.guards import RateLimiter, check_same_origin
 from kb_service.web.middleware.headers import site_page
@@ -99,6 +100,7 @@ COMMENT = Body(tuple(i for i in status.QUERY.inputs if i.name == "comment"))
 USED_UP = ("这个编号的查询错误次数太多，为防止他人猜测查询码，暂时不能再查（最长约 1 小时，用电话后四位查询时更久）。"
            "请核对编号和查询码后稍后再试；着急的话请拨打物业服务电话查询。")
 NOTICES = {"reopened": "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"}
+STATUS_DONE = queries.done(NOTICES)
 
 
 def _sign(svc, reference: str, expiry: int) -> str:
@@ -158,15 +160,16 @@ async def view(request: Request) -> Response:
     before; otherwise the form with the reference filled in. Without ?ref= the page as built."""
     site_page(request.scope)
     svc = services(request)
-    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    asked = (queries.STATUS_VIEW + STATUS_DONE).read(request.query_params)
+    reference = asked["ref"].replace(" ", "").upper()
     if not reference:
         try:
             shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
         except OSError:
             shell = status_page(svc)
         return HTMLResponse(shell, headers={"Cache-Control": "no-cache"})
-    wrong = request.query_params.get("wrong")
-    if wrong in ("code", "phone"):      # after a wrong try (feedback_status above)
+    wrong = asked["wrong"]
+    if wrong is not None:      # after a wrong try (feedback_status above)
         query = status.Query(reference, "" if wrong == "code" else None, "" if wrong == "phone" else None)
         left = await run_in_threadpool(lambda: status.tries_left(svc.store.engine, query, params.client_address(request),
                                                                  now=svc.limits.clock()))
@@ -180,7 +183,7 @@ async def view(request: Request) -> Response:
                            notice="请填写查询码（或手机号后四位）查看这条反馈的进度。")
         return HTMLResponse(html, headers=PAGE_HEADERS)
     result = await run_in_threadpool(status.public_status, svc.store, row)
-    notice = NOTICES.get(request.query_params.get("ok", ""))
+    notice = NOTICES.get(asked["ok"])
     return HTMLResponse(status_page(svc, s=result, notice=notice), headers=PAGE_HEADERS)
 
 
@@ -190,7 +193,7 @@ async def view_action(request: Request) -> Response:
     site_page(request.scope)
     svc = services(request)
     check_same_origin(request.headers, str(request.base_url))
-    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    reference = queries.STATUS_VIEW.read(request.query_params)["ref"].replace(" ", "").upper()
     data, _ = await params.read_submission(request)
     back = RedirectResponse(view_url(reference) if reference else "/residents/status/", status_code=303,
                             headers=PAGE_HEADERS)

@@ -62,6 +62,7 @@ SOURCES = reports.SOURCES
 DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存", "reply": "给业主的答复已保存",
         "created": "已登记，下面是这条记录"}
+ENTRY_DONE = queries.done(DONE)
 FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施", "community": "小区"}
 # The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
 PATCH_STATUS = Form("status", (PATCH["note"],))
@@ -142,7 +143,8 @@ def closed(request: Request) -> HTMLResponse:
 async def login_form(request: Request) -> Response:
     if not await run_in_threadpool(access.staff_open, services(request)):
         return closed(request)
-    return page(request, "staff_login.html", next=access.on_site(request.query_params.get("next")), error=None)
+    asked = queries.LOGIN.read(request.query_params)["next"]
+    return page(request, "staff_login.html", next=access.on_site(asked), error=None)
 
 
 async def login(request: Request) -> Response:
@@ -254,7 +256,7 @@ async def export(request: Request, sess: dict) -> Response:
 
 @staff_page()
 async def entry_detail(request: Request, sess: dict) -> Response:
-    ok = DONE.get(request.query_params.get("ok", ""))
+    ok = DONE.get(ENTRY_DONE.read(request.query_params)["ok"])
     return await _detail(request, sess, ok=ok)
 
 
@@ -329,7 +331,7 @@ async def _intake_page(request: Request, sess: dict, *, values: dict | None = No
     now_local = local_now()
     corpus = services(request).corpus
     repair = corpus.feedback.types.get(REPAIR)
-    asked = request.query_params.get("community") or ""
+    asked = queries.COMMUNITY.read(request.query_params, corpus)["community"]
     return page(request, "staff_intake.html", status_code=status_code, sess=sess,
                 tiers=[{"id": k, "name": s.name, "text": s.text} for k, s in (repair.tiers if repair else {}).items()],
                 default_tier=f"{repair.response.name}，{repair.response.text}内" if repair and repair.response else "",
@@ -400,8 +402,9 @@ def charts(data: dict, minimum: int = 1) -> dict[str, str]:
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
     corpus = svc.corpus
-    community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, corpus)["community"])
-    days = insights.period_days(request.query_params.get("days"))
+    asked = queries.DASHBOARD.read(request.query_params, corpus)
+    community = access.community_filter(request, asked["community"])
+    days = insights.period_days(asked["days"])
     now = utcnow()
     window = insights.window(days, now)
 
