@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb_service.content import fields as F
+from kb_service.content.fields import FieldError, parse_datetime, parse_phone
 from kb_service.content.model import FeedbackConfig
 from kb_service.errors import ValidationFailed
 from kb_service.feedback.contact import CONTACTED
-from kb_service.inputs import MAX_ID, Body, Day
-from kb_service.inputs import Invalid as InputInvalid
+from kb_service.inputs import MAX_ID, Body, Day, Invalid
 from kb_service.times import local_today
 
 STATUSES = {"received": "已受理", "triaged": "已分派", "in_progress": "处理中",
@@ -242,13 +241,13 @@ def check(f: Field, raw: Any, config: FeedbackConfig, errors: Errors, *, prefix:
             return MISSING
         if f.kind == PHONE:
             try:
-                return F.parse_phone(value)
-            except F.FieldError as exc:
+                return parse_phone(value)
+            except FieldError as exc:
                 return bad(str(exc))
         if f.kind == DATETIME:
             try:
-                return F.parse_datetime(value, local_today()).isoformat(timespec="minutes")
-            except F.FieldError as exc:
+                return parse_datetime(value, local_today()).isoformat(timespec="minutes")
+            except FieldError as exc:
                 return bad(str(exc))
         return value
     if f.kind == CHOICE:
@@ -267,7 +266,7 @@ def check(f: Field, raw: Any, config: FeedbackConfig, errors: Errors, *, prefix:
     if f.kind == DATE:
         try:
             return Day(f.name).parse(raw)
-        except InputInvalid as exc:
+        except Invalid as exc:
             return bad(exc.message)
     if f.kind == URL:
         if not isinstance(raw, str) or len(raw) > f.limit or not PR_URL.match(raw):

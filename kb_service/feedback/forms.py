@@ -40,7 +40,7 @@ class Submission:
     record: dict[str, str] | None = None
     script_id: str | None = None
     tier: str | None = None
-    community: str | None = None            # set by feedback.community.parse (checked against the content)
+    community: str | None = None            # set by feedback.communities.parse (checked against the content)
 
 
 def from_form(form: Any) -> dict[str, Any]:

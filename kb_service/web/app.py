@@ -24,7 +24,7 @@ from kb_service.web.middleware.headers import SecurityHeaders, SiteFiles
 from kb_service.web.middleware.requestlog import RequestLog
 from kb_service.web.middleware.timeouts import BodyTimeout
 from kb_service.web.pages import community_pages, notices, public_pages, resident_pages, site_search, staff_pages
-from kb_service.web.pages import preview as live     # `preview` is the flag create_app takes
+from kb_service.web.pages.preview import InjectReloadScript, Preview, build_status, reload_script
 from kb_service.web.services import Services
 
 log = logging.getLogger("kb_service")
@@ -32,7 +32,7 @@ log = logging.getLogger("kb_service")
 
 def routes(settings: Settings, *, preview: bool = False) -> list:
     """Every route of the service in one table: the JSON API, the staff pages, then the site."""
-    preview_routes = [Route("/build-status", live.build_status), Route("/preview.js", live.script)] if preview else []
+    preview_routes = [Route("/build-status", build_status), Route("/preview.js", reload_script)] if preview else []
     return [
         Mount("/api", routes=[
             *preview_routes,
@@ -113,7 +113,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
 def create_app(settings: Settings | None = None, *, preview: bool = False) -> Starlette:
     """`preview`: follow edits (kb serve --reload): rebuild, reload the content, refresh pages."""
     settings = settings or Settings.from_env()
-    watcher = live.Preview(settings) if preview else None
+    watcher = Preview(settings) if preview else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -152,7 +152,7 @@ def middleware(settings: Settings, *, preview: bool = False) -> list[Middleware]
     stack = [Middleware(RequestLog, target=settings.request_log), Middleware(Compression),
              Middleware(SecurityHeaders, site_dir=settings.site_dir), Middleware(BodyTimeout)]
     if preview:
-        stack.append(Middleware(live.InjectReloadScript))
+        stack.append(Middleware(InjectReloadScript))
     if settings.trusted_proxies:
         stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)))
     stack.append(Middleware(AuthenticationMiddleware, backend=access.StaffBackend(), on_error=access.on_auth_error))

@@ -21,8 +21,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from kb_service.content.model import CHANNEL_TEXT, Corpus
 from kb_service.feedback import fields_spec
-from kb_service.feedback import notices as board
-from kb_service.feedback import status as progress     # `status` is a response code here
+from kb_service.feedback.notices import DRAFT, WITHDRAWAL
+from kb_service.feedback import status
 from kb_service import inputs
 from kb_service.web.api import api, calls, queries
 from kb_service.web.pages import notices, resident_pages
@@ -227,11 +227,11 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
 
 
 def _status_query(*names: str) -> Callable[[Corpus], Schema]:
-    return _const(progress.QUERY.schema(required=("reference",), only=names))
+    return _const(status.QUERY.schema(required=("reference",), only=names))
 
 
 def _notice_body(required: bool) -> Callable[[Corpus], Schema]:
-    return lambda corpus: board.DRAFT.schema(corpus, required=required)
+    return lambda corpus: DRAFT.schema(corpus, required=required)
 
 
 NOTICE = {"type": "object", "required": ["id", "url", "state", "title"],
@@ -290,10 +290,10 @@ OPERATIONS.update({
     notices.api_withdraw: {"DELETE": Op("撤回公告", "公告", {
         "type": "object", "required": ["id", "withdrawn"],
         "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, params=(NOTICE_ID,),
-        body=lambda corpus: board.WITHDRAWAL.schema(corpus, required=False))},
+        body=lambda corpus: WITHDRAWAL.schema(corpus, required=False))},
 })
 # The preview's own endpoints (kb serve --reload) are for the editor's browser, not integrators.
-HIDDEN = {api.not_found, preview.build_status, preview.script}
+HIDDEN = {api.not_found, preview.build_status, preview.reload_script}
 
 
 def api_routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, Route]]:
@@ -339,9 +339,9 @@ def link_created(paths: dict[str, dict]) -> None:
         post, item = ops.get("post"), paths.get(path + "/{id}")
         if post is None or item is None:
             continue
-        for status, answer in post["responses"].items():
+        for code, answer in post["responses"].items():
             schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
-            if status.startswith("2") and "id" in schema.get("required", []):
+            if code.startswith("2") and "id" in schema.get("required", []):
                 answer["links"] = {
                     op["operationId"]: {"operationId": op["operationId"],
                                                        "parameters": {"id": "$response.body#/id"}}

@@ -21,7 +21,7 @@ from kb_service.content.load import community_files, load_communities
 from kb_service.content.model import Corpus
 from kb_service.feedback.forms import mask_text
 from kb_service.feedback.store import Store
-from kb_service.search import picks as picks_mod
+from kb_service.search.picks import PickBook
 from kb_service.search import textproc
 from kb_service.search.engine import Searcher
 from kb_service.settings import Settings
@@ -124,12 +124,12 @@ class PickHints:
 
     def __init__(self, store: Store):
         self.store = store
-        self.book = picks_mod.PickBook()
+        self.book = PickBook()
         self.loaded_at = 0.0
         self._lock = threading.Lock()
 
     def reload(self) -> None:
-        book = picks_mod.PickBook()
+        book = PickBook()
         for query, chosen, n in self.store.pick_counts():
             book.add(query, chosen, n)
         with self._lock:

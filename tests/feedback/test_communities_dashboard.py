@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from kb_service import db
 from kb_service.content.load import load_corpus
-from kb_service.feedback import community as communities
+from kb_service.feedback import communities
 from kb_service.feedback import insights
 from kb_service.feedback.store import Store
 from kb_service.times import BEIJING, utcnow

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from kb_service.content.load import load_corpus
-from kb_service.feedback import community as communities
+from kb_service.feedback import communities
 from kb_service.feedback import deadlines, insights, reports
 from kb_service.times import BEIJING, utcnow
 from kb_service.staff import accounts

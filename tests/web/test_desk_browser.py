@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from kb_service import db
 from kb_service.content.load import load_corpus
-from kb_service.feedback import community as communities
+from kb_service.feedback import communities
 from kb_service.feedback.store import Store
 from kb_service.times import local_today, utcnow
 from kb_service.staff import accounts

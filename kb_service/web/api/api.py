@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from kb_service.content import filling
 from kb_service.content.model import Corpus
 from kb_service.errors import NotFound, ValidationFailed
-from kb_service.feedback import community as communities
+from kb_service.feedback import communities
 from kb_service.feedback import fields_spec
 from kb_service.feedback import reports
 from kb_service.feedback import status

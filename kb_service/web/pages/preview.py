@@ -266,7 +266,7 @@ async def build_status(request: Request) -> JSONResponse:
     return JSONResponse(preview.status.to_json(), headers={"Cache-Control": "no-store"})
 
 
-async def script(request: Request) -> Response:
+async def reload_script(request: Request) -> Response:
     preview_of(request)
     return Response(SCRIPT_PATH.read_bytes(), media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-store"})

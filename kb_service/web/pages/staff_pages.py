@@ -34,7 +34,7 @@ from kb_service.feedback.fields_spec import (
     from_html,
     labels,
 )
-from kb_service.feedback import community as communities
+from kb_service.feedback import communities
 from kb_service.feedback import insights
 from kb_service.site import svg
 from kb_service.times import local_now, utcnow
