@@ -51,6 +51,17 @@ def test_pinyin_initials_traditional_homophone(searcher):
     assert exact[0]["score"] > typo[0]["score"]
 
 
+def test_pinyin_typed_word_by_word(searcher):
+    """Pinyin with spaces between words is no phrase of any title as a whole; each word is, and
+    question words (zenme) say nothing. Before, such queries found nothing at all."""
+    answer = searcher.search("tingche wei zenme zu", limit=3)
+    assert answer["results"] and answer["results"][0]["id"] == "inquiry.parking"
+    assert answer["match"] != "none"
+    assert top(searcher, "dianti kazhu le", 1) == ["emergency.elevator-entrapment"]
+    # letters that are no pinyin at all still find nothing
+    assert searcher.search("qqqq xxzz", limit=3)["match"] == "none"
+
+
 def test_synonym_file_expands_queries(searcher):
     assert set(top(searcher, "不来水")) & {"notice.water-outage", "emergency.water-outage"}
 
@@ -96,7 +107,7 @@ def test_page_sections_show_commitments_as_on_the_site():
 # phrases and initials, Traditional characters, homophone typos, synonyms, ASCII noise.
 SHAPES = ["停水通知", "业主打电话来说楼上邻居家天天晚上装修特别吵而且还漏水到他家天花板了怎么处理",
           "tingshuitongzhi", "diantikunren", "dtkr", "qfcj", "投訴處理結果", "店梯困人", "不来水",
-          "物业费为什么涨了", "wifi 密码", "qqqqxxzz", "的了吗"]
+          "物业费为什么涨了", "wifi 密码", "qqqqxxzz", "的了吗", "wuyefei zenme jiao", "tingche wei"]
 
 
 def test_in_memory_scores_are_whoosh_bm25f(searcher):

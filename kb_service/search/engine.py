@@ -273,6 +273,12 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
             clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
         if len(letters) <= 8:
             clauses.append(_phrase("pyi", list(letters), WEIGHTS["initials"]))
+        # Pinyin typed word by word (wuyefei zenme jiao, louxia hen chao): the whole is no phrase
+        # of any title, but each word may be; question words and particles say nothing.
+        for chunk in pinyin_chunks(norm) if chunk_count(norm) > 1 else ():
+            sylls = tp.split_pinyin(chunk, vocabulary)
+            if sylls and len(sylls) >= 2:
+                clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
     words = tp.words(norm)
     for w in dict.fromkeys(words):
         clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
@@ -304,6 +310,28 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
         clauses.append(Q.Term("pyb", pair, boost=WEIGHTS["homophone"]))
     marks += grams
     return (Q.Or(clauses) if clauses else None), marks
+
+
+# Pinyin of question words and particles: how a pinyin query asks, not what about.
+PINYIN_FILLERS = frozenset("""zenme zenmeban shenme weishenme nage zhege ma ne le de a ba ya ne wo ni
+qingwen wen yixia keyi neng buneng shi bushi you meiyou""".split())
+
+
+def pinyin_chunks(norm: str) -> list[str]:
+    """The space-separated words of an all-letters query, without PINYIN_FILLERS."""
+    return [c for c in re.split(r"[\s']+", norm) if c and c not in PINYIN_FILLERS]
+
+
+def chunk_count(norm: str) -> int:
+    return len([c for c in re.split(r"[\s']+", norm) if c])
+
+
+def pinyin_letters(norm: str) -> int:
+    """How many letters of an all-letters query say what it is about (0 for any other query)."""
+    letters = re.sub(r"[\s']+", "", norm)
+    if not re.fullmatch(r"[a-z]{2,40}", letters):
+        return 0
+    return sum(map(len, pinyin_chunks(norm))) or len(letters)
 
 
 def _phrase(field: str, tokens: list[str], boost: float) -> Q.Query:
@@ -391,9 +419,10 @@ class Postings:
         """Whether the document's indexed field holds the term."""
         return doc in self.docs_with(field, term)
 
-    def scores(self, query: Q.Query | None, phrase_hits: set[int] | None = None) -> dict[int, float]:
+    def scores(self, query: Q.Query | None, phrase_hits: dict[int, int] | None = None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query.
-        `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched."""
+        `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched, with
+        the letters of the matched phrases."""
         if query is None:
             return {}
         # A score slot per document (a few hundred): list indexing beats dict lookups here.
@@ -418,7 +447,7 @@ class Postings:
                 raise TypeError(f"unsupported query in search: {sub!r}")
         return {d: total[d] for d in range(len(total)) if hit[d]}
 
-    def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: set[int] | None = None) -> None:
+    def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: dict[int, int] | None = None) -> None:
         table = self.positions.get(q.fieldname, {})
         entries = [table.get(w) for w in q.words]
         if not entries or any(e is None for e in entries):
@@ -429,7 +458,7 @@ class Postings:
             if any(all(p + i in ps for i, ps in enumerate(rest, 1)) for p in first):
                 acc[d] = acc.get(d, 0.0) + sum(e[d][0] for e in entries) * q.boost
                 if hits is not None:
-                    hits.add(d)
+                    hits[d] = hits.get(d, 0) + sum(map(len, q.words))
 
 
 # Postings are read-only once built (Postings._sets is a memo of the same data), so a process
@@ -505,8 +534,9 @@ class Searcher:
         norm = tp.core(full)
         query, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
-        pinyin_docs: set[int] = set()
+        pinyin_docs: dict[int, int] = {}   # document -> letters of the query found as pinyin phrases
         scores = self.postings.scores(query, pinyin_docs)
+        letters = pinyin_letters(norm)
         if kind:
             allowed = self.postings.by_kind.get(kind, frozenset())
             scores = {d: sc for d, sc in scores.items() if d in allowed}
@@ -521,7 +551,8 @@ class Searcher:
 
         @cache
         def covered(d: int) -> confidence.Coverage:
-            return confidence.coverage(parts, d, located, pinyin_hit=d in pinyin_docs)
+            return confidence.coverage(parts, d, located,
+                                       pinyin_share=min(1.0, pinyin_docs.get(d, 0) / letters) if letters else 0.0)
 
         ranked = self.rerank(ranked, covered)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.
