@@ -62,6 +62,14 @@ def test_pinyin_typed_word_by_word(searcher):
     assert searcher.search("qqqq xxzz", limit=3)["match"] == "none"
 
 
+def test_an_alias_said_whole_outweighs_words_found_one_by_one(searcher):
+    """租户门禁 is an alias of the access-card script; the tenant script has 租户 and 门禁 in its
+    head too, one by one. 电瓶被偷 (the stolen-vehicle script) against the e-bike charging
+    script, whose head holds 电动车 and 电瓶 many times over."""
+    assert top(searcher, "租户怎么办门禁", 1) == ["inquiry.access-card"]
+    assert top(searcher, "我停在楼下的电动车电瓶被人偷了", 1) == ["complaint.vehicle-damage"]
+
+
 def test_synonym_file_expands_queries(searcher):
     assert set(top(searcher, "不来水")) & {"notice.water-outage", "emergency.water-outage"}
 

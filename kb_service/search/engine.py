@@ -494,6 +494,24 @@ def _shared_postings(index_dir: Path, meta: dict, ix) -> Postings:
     return postings
 
 
+WHOLE_HEAD = 1.5
+
+
+def _in_order(seq: str, text: str) -> bool:
+    """Whether the characters of seq occur in text in this order, each at most 4 after the last."""
+    pos = text.find(seq[0])
+    while pos >= 0:
+        at = pos
+        for c in seq[1:]:
+            at = text.find(c, at + 1, at + 5)
+            if at < 0:
+                break
+        else:
+            return True
+        pos = text.find(seq[0], pos + 1)
+    return False
+
+
 RERANK = 20      # hits re-ordered by how much of the query their head fields cover (Searcher.rerank)
 
 
@@ -554,7 +572,7 @@ class Searcher:
             return confidence.coverage(parts, d, located,
                                        pinyin_share=min(1.0, pinyin_docs.get(d, 0) / letters) if letters else 0.0)
 
-        ranked = self.rerank(ranked, covered)[:max(limit, 3)]
+        ranked = self.rerank(ranked, covered, norm, parts.total)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.
         exact = self.postings.by_id.get(norm)
         if exact is not None and kind and docs[exact]["kind"] != kind:
@@ -600,13 +618,54 @@ class Searcher:
             found = self._first_action[sid] = self.corpus.expand(step.get("say") or step.get("do") or "")
         return found
 
-    def rerank(self, ranked: list[tuple[float, int]], covered) -> list[tuple[float, int]]:
+    @cached_property
+    def heads(self) -> tuple[dict[str, int], dict[str, list[tuple[int, int, str, float]]]]:
+        """The titles, aliases and tags of scripts and templates for whole_heads: the bit of every
+        character in them, and each of them (document number, bits of its meaningful characters,
+        those characters in order, their weight) filed under its rarest character, so a query
+        looks only at those that can be whole in it (bits make "the query has every character"
+        one integer operation)."""
+        bits: dict[str, int] = {}
+        by_char: dict[str, list[tuple[int, int, str, float]]] = {}
+        for d, doc in enumerate(self.postings.docs):
+            snip = self.corpus.snippets.get(doc["id"]) if doc["kind"] != "page" else None
+            for h in ([snip.title, *snip.aliases, *snip.tags] if snip else []):
+                chars = "".join(c for _, c in confidence.units_of(tp.normalize(h)) if tp.CJK.match(c))
+                if len(chars) < 2:
+                    continue
+                mask = 0
+                for c in chars:
+                    mask |= bits.setdefault(c, 1 << len(bits))
+                weight = sum(self.weights.get(c, confidence.UNSEEN) for c in chars)
+                rarest = max(chars, key=lambda c: self.weights.get(c, confidence.UNSEEN))
+                by_char.setdefault(rarest, []).append((d, mask, chars, weight))
+        return bits, by_char
+
+    def whole_heads(self, norm: str, total: float) -> dict[int, float]:
+        """Per document, the weight (as a share of the query's) of its heaviest title, alias or
+        tag whose meaningful characters the query says in the same order and close together
+        (租户门禁 in 租户怎么办门禁, 电瓶被偷 in 电瓶被人偷了)."""
+        bits, by_char = self.heads
+        present = set(norm)
+        mask = 0
+        for c in present:
+            mask |= bits.get(c, 0)
+        out: dict[int, float] = {}
+        for c in present:
+            for d, need, seq, weight in by_char.get(c, ()):
+                if need & mask == need and weight > out.get(d, 0.0) and _in_order(seq, norm):
+                    out[d] = weight
+        return {d: min(1.0, w / total) for d, w in out.items()}
+
+    def rerank(self, ranked: list[tuple[float, int]], covered, norm: str = "", total: float = 1.0) -> list[tuple[float, int]]:
         """The first RERANK hits again, each score times (1 + the share of the query its title,
         aliases and tags account for). BM25F adds up every field a word is found in, so a generic
         word (物业费: in dozens of titles, and its synonyms, bigrams and characters on top) could
         outweigh the one word that says what is asked (退 in 我要退物业费); the script whose head
         holds both then comes first. Measured in bench/README.md (recall@1 up on every query set)."""
-        head = [(score * (1 + covered(d).rank_head), d) for score, d in ranked[:RERANK]]
+        whole = self.whole_heads(norm, total) if norm else {}
+        head = [(score * (1 + covered(d).rank_head + WHOLE_HEAD * whole.get(d, 0.0)), d)
+                for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
 
     def match(self, norm: str, ranked: list[tuple[float, int]], covered) -> str:
