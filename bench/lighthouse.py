@@ -19,11 +19,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from measure import free_port
+from measure import kb_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,21 +47,9 @@ def main() -> None:
     args = ap.parse_args()
     corpus = require_corpus(ROOT / "snippets")
     cid = corpus.default_community.id
-    port = free_port()
-    env = {**os.environ, "KB_REQUEST_LOG": "off", "NO_MKDOCS_2_WARNING": "1"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/kb"), "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
     pages = {"home": "/", "community fee page": f"/communities/{cid}/fees/", "feedback": "/residents/feedback/",
              "notices": "/notices/"}
-    try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(base + "/api/ready") as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+    with kb_serve(ROOT) as (base, _):
         rows = []
         with tempfile.TemporaryDirectory() as tmp:
             for name, path in pages.items():
@@ -86,9 +72,6 @@ def main() -> None:
                   f"| {s['seo']:.0f} | {m['first-contentful-paint'] / 1000:.1f} s | "
                   f"{m['largest-contentful-paint'] / 1000:.1f} s | {m['total-blocking-time']:.0f} ms | "
                   f"{m['cumulative-layout-shift']:.3f} |")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

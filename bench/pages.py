@@ -18,13 +18,12 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from measure import free_port
+from measure import kb_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,19 +77,8 @@ def main() -> None:
     args = ap.parse_args()
     corpus = require_corpus(ROOT / "snippets")
     cid = corpus.default_community.id
-    port = free_port()
-    env = {**os.environ, "KB_FEEDBACK_RATE_LIMIT": "0", "KB_REQUEST_LOG": "off", "NO_MKDOCS_2_WARNING": "1"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/kb"), "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(base + "/api/ready") as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+    with kb_serve(ROOT, {"KB_FEEDBACK_RATE_LIMIT": "0"}) as (base, server):
+        port = int(base.rsplit(":", 1)[1])
         community = f"/communities/{cid}/fees/"
         targets = {"/api/health": "", community: "", "/residents/fees/": "", "/notices/": ""}
         modes = [True, False] if args.plain else [True]
@@ -120,9 +108,6 @@ def main() -> None:
                 med = statistics.median(values)
                 print(f"| `{name}` | {med:,.0f} | {min(values):,.0f}-{max(values):,.0f} | {med / health:.0%} | {size[key]:,} |")
         print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _cpu(pid: int) -> float:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,7 +23,7 @@ from kb_service.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ("mkdocs.yml", "docs", "snippets", "overrides")
 # The content the tests run against: the repository's own, or (KB_TEST_CONTENT_ROOT) a copy with
-# edited values, to show that an editor's change never fails a test (tests/test_content_changes.py).
+# edited values, to show that an editor's change never fails a test (tests/content/test_content_changes.py).
 CONTENT_ROOT = Path(os.environ.get("KB_TEST_CONTENT_ROOT") or ROOT).resolve()
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -192,7 +194,7 @@ def multi_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def zensical_project(tmp_path_factory) -> Path:
-    """The real content built with Zensical (tests/test_site_engines.py)."""
+    """The real content built with Zensical (tests/site/test_site_engines.py)."""
     pytest.importorskip("zensical", reason="pip install -e '.[zensical]'（make install 已包含）")
     return built_once(tmp_path_factory, "zensical")
 
@@ -202,15 +204,32 @@ def settings(built_project, tmp_path) -> Settings:
     return settings_for(built_project, tmp_path / "var")
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """An empty SQLite database with every migration applied, made once per worker: a test's
+    database starts as a copy (migrating a new file for each of some 300 tests cost more than many
+    of the tests; tests marked fresh_schema, those of the migrations, get a new file instead)."""
+    from kb_service import db
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "kb.sqlite3"
+    db.connect(f"sqlite:///{path}").dispose()
+    return path
+
+
+def empty_sqlite(template: Path, folder: Path) -> str:
+    """The URL of a new, empty, migrated database in `folder` (a copy of sqlite_template)."""
+    shutil.copyfile(template, folder / "kb.sqlite3")
+    return f"sqlite:///{folder / 'kb.sqlite3'}"
+
+
 @pytest.fixture
-def client(built_project, tmp_path):
+def client(built_project, tmp_path, sqlite_template):
     from starlette.testclient import TestClient
 
     from kb_service.web.app import create_app
 
     # The index lives in the built project's data dir; the database in a fresh tmp_path.
-    s = settings_for(built_project, built_project / "var",
-                     KB_DATABASE_URL=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=empty_sqlite(sqlite_template, tmp_path))
     with TestClient(create_app(s)) as c:
         check_responses(c)
         yield c
@@ -273,6 +292,28 @@ def server(built_project):
     srv = Server(built_project, built_project / "var").wait()
     yield srv
     srv.stop()
+
+
+def staff_server(project: Path, data: Path, tokens: str) -> Server:
+    """A running `kb serve` on a built project, with KB_STAFF_TOKENS `tokens` (`name:secret`) and
+    its own SQLite database in `data` (a module's own staff, entries and picks)."""
+    return Server(project, project / "var", {"KB_STAFF_TOKENS": tokens,
+                                             "KB_DATABASE_URL": f"sqlite:///{data / 'kb.sqlite3'}"}).wait()
+
+
+@pytest.fixture(scope="module")
+def searcher(built_project):
+    """The real index of the built project, opened once per module."""
+    from kb_service.content.load import require_corpus
+    from kb_service.search.engine import Searcher
+
+    s = Searcher.open(built_project / "var" / "index", require_corpus(built_project / "snippets"))
+    yield s
+    s.close()
+
+
+def top(searcher, q: str, n: int = 3) -> list[str]:
+    return [r["id"] for r in searcher.search(q, limit=n)["results"]]
 
 
 def need_chromium() -> None:
@@ -359,12 +400,12 @@ def wants_site_search(request) -> bool:
 
 
 # bypass_csp: Playwright's wait_for_function evaluates a string, which the site's CSP (no eval)
-# refuses; tests/test_roles_browser.py checks the pages under the real policy.
+# refuses; tests/staff/test_roles_browser.py checks the pages under the real policy.
 @pytest.fixture
 def page(browser, request):
     # Functional tests poll with wait_for_function, which Playwright evaluates as a string: the
     # site's CSP (no 'unsafe-eval') would refuse it. The CSP itself is tested on its own pages
-    # without this bypass (tests/test_hardening.py, tests/test_residents_browser.py).
+    # without this bypass (tests/web/test_hardening.py, tests/web/test_residents_browser.py).
     yield from local_only_page(browser, bypass_csp=True, site_search=wants_site_search(request))
 
 
@@ -381,6 +422,42 @@ def strict_page(browser, request):
 
 
 # -- databases ----------------------------------------------------------------------------------
+
+# -- the staff lookup page and signing in, in Chromium ---------------------------------------------
+
+LOOKUP_OPTIONS = "#kb-lookup-results [role=option]"
+
+
+def lookup_ready(page, url: str | None = None) -> None:
+    """Open the staff lookup page (when `url` is given) and wait until its search box has the focus."""
+    if url is not None:
+        page.goto(url + "/staff/lookup/")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'kb-lookup-q'", timeout=10000)
+
+
+def lookup_type(page, query: str) -> None:
+    """Type into the lookup and wait until the results shown are the ones for `query`."""
+    page.keyboard.type(query)
+    page.wait_for_function(f"document.getElementById('kb-lookup-results').dataset.query === {query!r}", timeout=10000)
+
+
+def open_script(page, url: str, query: str, script_id: str) -> None:
+    """On the lookup page: type `query`, wait until `script_id` is the first option, open it."""
+    lookup_ready(page, url)
+    page.keyboard.type(query)
+    page.wait_for_function(f"document.querySelector('{LOOKUP_OPTIONS}') && "
+                           f"document.querySelector('{LOOKUP_OPTIONS}').dataset.id === '{script_id}'", timeout=10000)
+    page.keyboard.press("Enter")
+    page.locator("#kb-lookup-detail .kb-lookup-say").first.wait_for(timeout=10000)
+
+
+def sign_in(page, url: str, token: str, then: str = "/staff/entries/") -> None:
+    """Through the sign-in form, asked for with next=`then`; back on `then` afterwards."""
+    page.goto(url + "/staff/login?next=" + then)
+    page.fill("#token", token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(re.escape(url + then) + r"(\?.*)?$"), timeout=10000)
+
 
 STAFF_TOKEN = "test-staff-token-0001"
 STAFF = {"authorization": f"Bearer {STAFF_TOKEN}"}
@@ -403,14 +480,17 @@ def need_postgres() -> None:
 
 
 def _schema_url(schema: str) -> str:
+    """The test database URL working in `schema`. Commits do not wait for PostgreSQL's WAL flush
+    (synchronous_commit=off, this session only): a killed service process still loses nothing it
+    acknowledged, and the run does not sit in fsync waits on this machine's disk."""
     sep = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
 
 
-def _create_schema(admin) -> str:
+def _create_schema(admin, prefix: str = "kbtest") -> str:
     import uuid
 
-    schema = f"kbtest_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     return schema
@@ -418,7 +498,22 @@ def _create_schema(admin) -> str:
 
 def _drop_schema(admin, schema: str) -> None:
     with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@contextlib.contextmanager
+def postgres_schema(prefix: str = "kbtest"):
+    """A new, empty schema of its own (dropped after) and the database URL that works in it."""
+    import sqlalchemy as sa
+
+    need_postgres()
+    admin = sa.create_engine(POSTGRES_URL)
+    schema = _create_schema(admin, prefix)
+    try:
+        yield _schema_url(schema)
+    finally:
+        _drop_schema(admin, schema)
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -453,25 +548,32 @@ def reused_schema():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path, reused_schema):
+def database_url(request, tmp_path, reused_schema, sqlite_template):
     """Each test gets an empty database: a SQLite file in tmp_path, or on PostgreSQL the worker's
-    schema emptied (a test marked fresh_schema gets a new, unmigrated schema of its own)."""
+    schema emptied (a test marked fresh_schema gets a new, unmigrated file or schema of its own)."""
+    fresh = request.node.get_closest_marker("fresh_schema") is not None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}" if fresh else empty_sqlite(sqlite_template, tmp_path)
         return
     need_postgres()
-    if request.node.get_closest_marker("fresh_schema") is None:
+    if not fresh:
         yield _schema_url(reused_schema())
         return
-    import sqlalchemy as sa
+    with postgres_schema() as url:
+        yield url
 
-    admin = sa.create_engine(POSTGRES_URL)
-    schema = _create_schema(admin)
-    try:
-        yield _schema_url(schema)
-    finally:
-        _drop_schema(admin, schema)
-        admin.dispose()
+
+@pytest.fixture
+def multi_app(multi_project, database_url):
+    """A TestClient on the project with every shipped community, on each database."""
+    from starlette.testclient import TestClient
+
+    from kb_service.web.app import create_app
+
+    s = settings_for(multi_project, multi_project / "var", KB_DATABASE_URL=database_url,
+                     KB_STAFF_TOKENS=f"tester:{STAFF_TOKEN}")
+    with TestClient(create_app(s)) as c:
+        yield c
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Layers, bottom to top (a module may import its own layer or lower ones, never higher):
 core (errors, settings, times, db, inputs) < content < search, feedback, staff < site < build
-< web.middleware < web (services, access, params, templates, unavailable) < web.api < web.pages
+< web.middleware < web (services, access, params, unavailable) < web.api < web.pages
 < web.app (the route table and the OpenAPI document made from it) < cli.
 """
 
@@ -143,3 +143,13 @@ def test_no_module_uses_another_modules_private_names():
                     and node.value.id in aliases and node.attr.startswith("_") and not node.attr.startswith("__")):
                 found.append((name, f"{node.value.id}.{node.attr}"))
     assert found == []
+
+
+def test_tests_mirror_the_packages():
+    """A package's tests sit in the folder of the same name (tests/web/ for kb_service/web/...);
+    only tests of the whole (this file, the CLI) stay at the top."""
+    tests = Path(__file__).parent
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    folders = {p.parent.name for p in tests.glob("*/test_*.py")}
+    assert folders <= packages, folders - packages
+    assert sorted(p.name for p in tests.glob("test_*.py")) == ["test_architecture.py", "test_cli.py"]

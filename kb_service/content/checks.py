@@ -122,15 +122,16 @@ def law_ids(docs: dict[str, Any]) -> set[str]:
 
 # -- schema -----------------------------------------------------------------------------------
 
-def load_settings_file(snippets_dir: Path, name: str, schema: str) -> tuple[YamlDoc | None, list[Problem]]:
+def load_settings_file(snippets_dir: Path, name: str, schema: str) -> tuple[YamlDoc | None, Any, list[Problem]]:
     """A settings file of snippets/ (lookup.yaml, danger.yaml) read with positions and checked
-    against its JSON Schema in snippets/schema/: the document, or None with the problems that stop it."""
+    against its JSON Schema in snippets/schema/: the document (for positions in messages) and its
+    plain data, or (None, None) with the problems that stop it."""
     doc = yamldoc.load(snippets_dir / name, snippets_dir.parent)
     if doc.problems:
-        return None, doc.problems
+        return None, None, doc.problems
     validator = Draft202012Validator(json.loads((snippets_dir / "schema" / schema).read_text(encoding="utf-8")))
     problems = list(schema_problems(doc, validator))
-    return (None, problems) if problems else (doc, [])
+    return (None, None, problems) if problems else (doc, to_plain(doc.data), [])
 
 
 def schema_problems(doc: YamlDoc, validator: Draft202012Validator) -> Iterator[Problem]:
@@ -224,20 +225,12 @@ def _name(path: list) -> str:
     return f"{keys[-1]} " if keys else ""
 
 
+# bool before int: True is an int to Python, a boolean to JSON.
+JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+
+
 def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return next((name for kind, name in JSON_TYPES if isinstance(value, kind)), "null")
 
 
 def duplicates(doc: YamlDoc, path: list, what: str) -> list[Problem]:

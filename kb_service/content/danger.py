@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from kb_service.content import yamldoc
 from kb_service.content.checks import load_settings_file
 from kb_service.content.yamldoc import Problem
 
@@ -75,13 +74,11 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
     """The lexicon and its problems; (EMPTY, []) when the file does not exist.
 
     `scripts` maps script ids to scripts (their category is checked), None when unknown."""
-    path = snippets_dir / FILE
-    if not path.exists():
+    if not (snippets_dir / FILE).exists():
         return EMPTY, []
-    doc, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
+    doc, data, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
     if doc is None:
         return None, problems
-    data = yamldoc.to_plain(doc.data)
     rules = []
     for n, raw in enumerate(data["rules"]):
         sid = raw["script"]

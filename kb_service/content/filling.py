@@ -46,10 +46,6 @@ def sms_segments(text: str) -> int:
     return 1 if n <= SMS_SINGLE else math.ceil(n / SMS_PART)
 
 
-def placeholders(text: str) -> list[str]:
-    return PLACEHOLDER.findall(text or "")
-
-
 def find(corpus: Corpus, template_id: str) -> Template:
     template = corpus.templates.get(template_id)
     if template is None:

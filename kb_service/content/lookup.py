@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from kb_service.content import yamldoc
 from kb_service.content.checks import load_settings_file
 from kb_service.content.yamldoc import Problem
 
@@ -38,13 +37,11 @@ DEFAULT = LookupConfig(("complaint.intake", "complaint.out-of-scope"), 30, "comp
 def check(snippets_dir: Path, script_ids: set[str] | None,
           feedback: dict | None = None) -> tuple[LookupConfig | None, list[Problem]]:
     """The configuration and its problems; (DEFAULT, []) when the file does not exist."""
-    path = snippets_dir / FILE
-    if not path.exists():
+    if not (snippets_dir / FILE).exists():
         return DEFAULT, []
-    doc, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
+    doc, data, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
     if doc is None:
         return None, problems
-    data = yamldoc.to_plain(doc.data)
     if script_ids is not None:
         for i, sid in enumerate(data["fallbacks"]):
             if sid not in script_ids:

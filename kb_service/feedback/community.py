@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kb_service.content.model import Corpus
-from kb_service.errors import KBError, ValidationFailed
+from kb_service.errors import ValidationFailed
 from kb_service.feedback.forms import Submission, parse_submission
 
 
@@ -56,10 +56,3 @@ def parse(data: dict[str, Any], corpus: Corpus, *, source: str = "resident") -> 
     return sub
 
 
-def filter_value(raw: str | None, corpus: Corpus) -> str | None:
-    """The `community=` filter of the staff list, CSV and stats: empty for all, else a known id."""
-    if raw in (None, ""):
-        return None
-    if raw not in corpus.communities:
-        raise KBError(f"community 只能是：{valid_ids(corpus)}", field="community")
-    return raw

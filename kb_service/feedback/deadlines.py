@@ -23,10 +23,6 @@ OPEN = ("received", "triaged", "in_progress")
 # measure -> (deadline column, done column, what is promised)
 MEASURES = {"response": ("respond_by", "responded_at", "首次联系"), "result": ("resolve_by", "resolved_at", "给出结果")}
 LATE_LABELS = {"response": "超答复时限", "result": "超处理时限"}
-# the list's overdue= filter: true (either), false (neither), or one measure
-OVERDUE_FILTERS = ("true", "false", *MEASURES)
-
-
 def standard(config: FeedbackConfig, row, measure: str) -> Standard | None:
     """The commitment behind one deadline of an entry: its own repair tier for the first response
     when it has one, else its type's default."""

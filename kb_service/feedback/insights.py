@@ -58,8 +58,8 @@ class Window:
 
 
 def period_days(raw: str | None) -> int | str:
-    """The period picker's value; anything else falls back to the default period."""
-    # compared as text: int() of 5,000 typed digits raises (Python's digit limit), "٣" would pass
+    """The period for the picker's value (a key of PERIODS as text, checked by the dashboard's
+    declared input, web/api/queries.py); none given: the default period."""
     return next((p for p in PERIODS if str(p) == raw), DEFAULT_PERIOD)
 
 

@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from kb_service.search import textproc as tp
 
@@ -61,6 +62,18 @@ def char_weights(texts: list[str]) -> dict[str, float]:
     return {c: math.log((n + 1) / (k + 0.5)) for c, k in df.items()}
 
 
+class Judged(NamedTuple):
+    """What a document accounts for of the query (Coverage.judged)."""
+    head: float          # share found in the title/aliases/tags (and callers_say, see _judge)
+    any: float           # share found anywhere in the document (callers_say only as for head)
+    unknown: int         # runs of meaningful characters the document has nowhere
+    unknown_words: int   # ... of them two or more characters long
+    word: bool           # what the document holds includes a piece of two or more characters
+    # the document leaves out a word of the query that no document has at all (社保 in
+    # 社保卡丢了去哪里补办, 话费 in 手机话费怎么充值): the query names another subject
+    foreign: bool
+
+
 class Coverage:
     """How much of the query a document accounts for, as shares of the query's weight.
 
@@ -74,41 +87,10 @@ class Coverage:
         self._parts, self._found, self._doc, self._located = parts, found, doc, located
 
     @cached_property
-    def _judged(self) -> tuple[float, float, int, int, bool, bool]:
+    def judged(self) -> Judged:
         if self._parts is None:   # nothing to judge, or a pinyin phrase found in the head
-            return (self.rank_head, self.rank_head, 0, 0, self.rank_head > 0, False)
+            return Judged(self.rank_head, self.rank_head, 0, 0, self.rank_head > 0, False)
         return _judge(self._parts, self._doc, self._located, *self._found)
-
-    @property
-    def head(self) -> float:
-        """Share found in the title/aliases/tags (and callers_say, see _judge)."""
-        return self._judged[0]
-
-    @property
-    def any(self) -> float:
-        """Share found anywhere in the document (callers_say only as for head)."""
-        return self._judged[1]
-
-    @property
-    def unknown(self) -> int:
-        """Runs of meaningful characters the document has nowhere."""
-        return self._judged[2]
-
-    @property
-    def unknown_words(self) -> int:
-        """... of them two or more characters long."""
-        return self._judged[3]
-
-    @property
-    def word(self) -> bool:
-        """Whether what the document holds includes a piece of two or more characters."""
-        return self._judged[4]
-
-    @property
-    def foreign(self) -> bool:
-        """Whether the document leaves out a word of the query that no document has at all
-        (社保 in 社保卡丢了去哪里补办, 话费 in 手机话费怎么充值): the query names another subject."""
-        return self._judged[5]
 
 
 # Where it happens (3栋1201, 5号楼2单元, 1201室) is not what happens: an address would otherwise
@@ -248,7 +230,7 @@ def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_share: flo
 
 
 def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], callers: set[int],
-           phrased: set[int], body: set[int]) -> tuple[float, float, int, int, bool, bool]:
+           phrased: set[int], body: set[int]) -> Judged:
     weight = parts.weight
     total = parts.total
     hw = hb = 0.0   # weight in the head, in head or body
@@ -277,33 +259,35 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], caller
                for at, in_head, in_callers, in_body, _ in located.pieces)
     foreign = any(len(at & weight.keys()) >= 2 and not at & known and doc not in explained
                   for at, explained in located.unseen)
-    return (cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
+    return Judged(cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
 
 
 def support(cov: Coverage) -> float:
     """How much of the query a result accounts for, as evidence that the query is related at all:
     none when the result leaves two words of the query unknown and covers less than
     UNKNOWN_ANY (孩子上小学怎么报名 is not about 孩子反锁在家 although it says 孩子)."""
-    if not cov.word:   # one character in common (叫 in 你叫什么名字, against docs' 狗叫) relates nothing
+    j = cov.judged
+    if not j.word:   # one character in common (叫 in 你叫什么名字, against docs' 狗叫) relates nothing
         return 0.0
-    if cov.foreign and cov.units <= SHORT_QUERY:
+    if j.foreign and cov.units <= SHORT_QUERY:
         return 0.0
     # A caller's long sentence carries words no script has (一肚子火, 消停): what counts there is
     # how many for its length, not that there are two.
-    unknown_ok = (cov.unknown_words < UNKNOWN_WORDS
-                  or cov.unknown_words * UNITS_PER_UNKNOWN <= cov.units)
-    return cov.any if unknown_ok or cov.any >= UNKNOWN_ANY else 0.0
+    unknown_ok = (j.unknown_words < UNKNOWN_WORDS
+                  or j.unknown_words * UNITS_PER_UNKNOWN <= cov.units)
+    return j.any if unknown_ok or j.any >= UNKNOWN_ANY else 0.0
 
 
-def classify(top_kind: str | None, cov: Coverage | None, score: float, any_cov: float) -> str:
+def classify(cov: Coverage | None, score: float, any_cov: float) -> str:
     """`strong`, `weak` or `none` from the best script/template's coverage and the best result's.
 
     `cov` is the coverage of the best script or template among the first results (None when
     there is none), `any_cov` the best coverage of any of the first results."""
-    if cov is not None and score >= MIN_UNITS_SCORE and cov.units >= 1 and cov.word and (
-            cov.unknown == 0 or cov.head >= STRONG_WITH_UNKNOWN) and (
-            cov.head >= STRONG_HEAD or (cov.any >= STRONG_ANY and cov.head >= STRONG_ANY_HEAD)):
-        return "strong"
+    if cov is not None and score >= MIN_UNITS_SCORE and cov.units >= 1:
+        j = cov.judged
+        if j.word and (j.unknown == 0 or j.head >= STRONG_WITH_UNKNOWN) and (
+                j.head >= STRONG_HEAD or (j.any >= STRONG_ANY and j.head >= STRONG_ANY_HEAD)):
+            return "strong"
     if any_cov >= WEAK_ANY:
         return "weak"
     return "none"

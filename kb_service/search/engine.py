@@ -10,7 +10,7 @@ tree costs far more than the arithmetic: `kb build` therefore also exports, from
 Whoosh index, every posting's BM25F score as Whoosh computes it (plus term positions for the
 phrase fields) to search-postings.json. The service loads that file at open and evaluates the
 same query objects in memory, by summing the exported scores: the ranking is Whoosh's BM25F,
-checked against Whoosh itself by tests/test_search.py.
+checked against Whoosh itself by tests/search/test_search.py.
 """
 
 from __future__ import annotations
@@ -415,10 +415,6 @@ class Postings:
                 self._sets[key] = found
         return found
 
-    def has(self, field: str, term: str, doc: int) -> bool:
-        """Whether the document's indexed field holds the term."""
-        return doc in self.docs_with(field, term)
-
     def scores(self, query: Q.Query | None, phrase_hits: dict[int, int] | None = None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query.
         `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched, with
@@ -683,4 +679,4 @@ class Searcher:
         cov, score = best if best else (None, 0.0)
         if norm.isdigit():   # a bare number (a room, a phone, 123456) names no situation
             return "weak" if best_any >= confidence.WEAK_ANY else "none"
-        return confidence.classify(None, cov, score, best_any)
+        return confidence.classify(cov, score, best_any)

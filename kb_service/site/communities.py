@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from kb_service.content.markup import cell, esc
 from kb_service.content.model import Community, Corpus
+from kb_service.site import templates
 
 INDEX = "communities/index.md"
 PAGES = {"index": "小区首页", "fees": "收费公示", "revenue": "公共收益", "feedback": "反馈与投诉"}
@@ -119,11 +120,7 @@ def landing_page(corpus: Corpus, c: Community) -> str:
         f"# {esc(c.label)}", "",
         _nav(corpus, c, "index"), "",
         *_example_note(c),
-        # Current notices first (notices.js fills this from /api/notices?community=...).
-        f'<div class="kb-home-notices" data-kb-notices data-community="{esc(c.id)}" markdown="0">',
-        "<h2>小区公告</h2>", '<ul class="kb-notice-list"></ul>',
-        f'<p class="kb-notice-empty">本小区的停水、停电、电梯维保等通知都在<a href="/notices/?community={esc(c.id)}">小区公告</a>里。</p>',
-        "</div>", "",
+        templates.render("community_notices.html", c=c).rstrip("\n"), "",
         f'<div class="kb-community" data-community="{esc(c.id)}" markdown="1">', "",
         "| | |", "| --- | --- |",
         f"| 地址 | {cell(c.address)} |",
@@ -228,21 +225,8 @@ def public_revenue(c: Community) -> str:
 
 
 def fee_calculator(c: Community) -> str:
-    """A form whose prices come from the community's fees; fees.js does the arithmetic in cents."""
-    area_items = [i for i in c.fees["items"] if i["unit"] == AREA_UNIT]
-    options = "".join(f'<option value="{esc(i["unit_price"])}">{esc(i["name"])}（{esc(i["unit_price"])} {AREA_UNIT}）</option>'
-                      for i in area_items)
-    parking = "".join(f'<option value="{esc(p["monthly"])}">{esc(p["name"])}（{esc(p["monthly"])} 元/个·月）</option>'
-                      for p in c.fees["parking"])
-    return f"""<form class="kb-calc" id="kb-fee-calculator" data-community="{esc(c.id)}" markdown="0">
-<p><label>房屋类型 <select name="item">{options}</select></label></p>
-<p><label>计费面积（平方米） <input name="area" type="text" inputmode="decimal" autocomplete="off" maxlength="20" value="" placeholder="例如 89.50"></label></p>
-<p><label>月数 <input name="months" type="number" min="1" max="120" step="1" value="12" inputmode="numeric"></label></p>
-<p><label>车位 <select name="parking"><option value="0.00">没有车位</option>{parking}</select></label>
-<label>个数 <input name="spaces" type="number" min="0" max="20" step="1" value="1" inputmode="numeric"></label></p>
-<output name="result" for="item area months parking spaces" aria-live="polite"></output>
-<noscript><p>计算器需要浏览器启用 JavaScript；也可以按上面的公式自行计算：面积 × 单价 × 月数 + 车位费 × 车位数 × 月数。</p></noscript>
-</form>"""
+    return templates.render("fee_calculator.html", c=c, unit=AREA_UNIT,
+                            area_items=[i for i in c.fees["items"] if i["unit"] == AREA_UNIT]).rstrip("\n")
 
 
 def community_list(corpus: Corpus, sources: dict | None = None) -> str:
@@ -255,19 +239,3 @@ def community_list(corpus: Corpus, sources: dict | None = None) -> str:
     if not corpus.single_community:
         rows.append(f"- [全部小区]({_link(src, INDEX)})")
     return "\n".join(rows)
-
-
-def community_field(corpus: Corpus, preset: Community | None) -> str:
-    """The feedback form's community: nothing with one community (it is implied), a hidden field
-    on a community's own page, a required choice on the company-wide page."""
-    if corpus.single_community:
-        return ""
-    if preset is not None:
-        return (f'<input type="hidden" name="community" value="{esc(preset.id)}">'
-                f'<p class="kb-fb-note kb-fb-community">小区：<strong>{esc(preset.label)}</strong></p>')
-    options = "".join(f'<option value="{esc(c.id)}" data-hotline="{esc(c.hotline)}">{esc(c.label)}</option>'
-                      for c in sorted(corpus.communities.values(), key=lambda c: c.name))
-    return ('<div class="kb-fb-field"><label class="kb-fb-label" for="kb-fb-community">您住的小区 <span class="kb-fb-req">*</span></label>'
-            f'<select class="kb-fb-input" id="kb-fb-community" name="community" required aria-describedby="kb-fb-err-community">'
-            f'<option value="">请选择小区</option>{options}</select>'
-            '<p class="kb-fb-error" id="kb-fb-err-community" hidden></p></div>')

@@ -43,7 +43,7 @@ def to_html(corpus: Corpus, uri: str, text: str) -> str:
     return markdown.markdown(text, extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
 
 
-def render(corpus: Corpus, uri: str, shell: str, site_name: str = "") -> str | None:
+def render(corpus: Corpus, uri: str, shell: str) -> str | None:
     """The full HTML page for `uri`, or None when no community page has that address."""
     found = communities.page_markdown(corpus, uri)
     if found is None:

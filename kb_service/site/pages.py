@@ -9,18 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import posixpath
 from collections import defaultdict
-from functools import cache
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
 
 from kb_service.content.filling import SMS_SINGLE, examples, render
 from kb_service.content.markup import BLOCK_NAMES, cell, esc
 from kb_service.content.model import CHANNEL_TEXT, KIND_DIRS, KIND_TEXT, MEASURE_TEXT, SOURCE_TEXT, TYPE_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import ValidationFailed
 from kb_service.feedback.fields_spec import HONEYPOT, SUBMISSION, limits
-from kb_service.site import communities, laws, public_log
+from kb_service.site import communities, laws, public_log, templates
 
 STANDARDS_PAGE = "residents/standards.md"
 
@@ -69,9 +65,7 @@ def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
         *SNIPPET_SEARCH,
         f"# {snippet.title}",
         "",
-        f'<p class="kb-meta"><span class="kb-id" title="在工单和记录里引用这个编号">编号 <code>{esc(snippet.id)}</code></span>'
-        f' · {KIND_TEXT[snippet.kind]} · 分类 <a href="{esc(html_link(uri, category_uri(snippet.category)))}">{esc(cat)}</a>'
-        f" · 负责：{esc(snippet.owner)} · 审核：{esc(snippet.reviewed)}</p>",
+        _parts().meta(snippet, KIND_TEXT[snippet.kind], cat, html_link(uri, category_uri(snippet.category))),
         "",
         f"!!! abstract \"适用场景\"\n    {cell(corpus.expand(snippet.applies_when))}",
         "",
@@ -89,30 +83,20 @@ def snippet_page(corpus: Corpus, snippet: Snippet, *, now: dt.datetime) -> str:
             lines.append(f"- [{esc(other.title)}]({link(uri, other.src_uri)}) · {KIND_TEXT[other.kind]} `{other.id}`")
         lines.append("")
     if snippet.tags:
-        tags = " ".join(f'<a class="kb-tag" href="{esc(html_link(uri, "tags/index.md"))}#{esc(tag_anchor(t))}">{esc(t)}</a>'
-                        for t in snippet.tags)
-        lines += [f'<p class="kb-tags">标签：{tags}</p>', ""]
+        lines += [_parts().tags(snippet.tags, html_link(uri, "tags/index.md"), tag_anchor), ""]
     if snippet.aliases:
-        lines += [f'<p class="kb-aliases">也叫：{esc("、".join(snippet.aliases))}</p>', ""]
+        lines += [_parts().aliases(snippet.aliases), ""]
     return "\n".join(lines)
 
 
+def _parts():
+    """The macros of html/snippet_parts.html (each returns escaped markup)."""
+    return templates.env().get_template("snippet_parts.html").module
+
+
 def script_body(corpus: Corpus, script: Script) -> list[str]:
-    lines = ["## 通话步骤", "", '<ol class="kb-steps">']
-    for step in script.steps:
-        lines.append("<li>")
-        if "say" in step:
-            say = corpus.expand(step["say"])
-            lines.append(f'<div class="kb-say"><span class="kb-say-label">说</span>'
-                         f'<span class="kb-say-text">{esc(say)}</span>'
-                         f'<button class="kb-copy md-button" type="button" data-copy="{esc(say)}" '
-                         f'title="复制这句话">复制</button></div>')
-        if "do" in step:
-            lines.append(f'<p class="kb-do"><span class="kb-label">做</span>{esc(corpus.expand(step["do"]))}</p>')
-        if "note" in step:
-            lines.append(f'<p class="kb-note"><span class="kb-label">提示</span>{esc(corpus.expand(step["note"]))}</p>')
-        lines.append("</li>")
-    lines += ["</ol>", ""]
+    steps = [{k: corpus.expand(step[k]) for k in ("say", "do", "note") if k in step} for step in script.steps]
+    lines = ["## 通话步骤", "", _parts().steps(steps), ""]
     if script.avoid:
         lines += ["## 不要这样说", "", "| 不要说 | 可以这样说 | 原因 |", "| --- | --- | --- |"]
         lines += [f"| {cell(a['phrase'])} | {cell(corpus.expand(a['instead']))} | {cell(corpus.expand(a.get('why', '')))} |"
@@ -225,7 +209,7 @@ def tags_page(corpus: Corpus) -> str:
             by_tag[t].append(s)
     lines = [*NOT_IN_SEARCH, "# 标签索引", "", "话术与模板按标签列出。", ""]
     for tag in sorted(by_tag, key=lambda t: (-len(by_tag[t]), t)):
-        lines += [f'<h2 id="{esc(tag_anchor(tag))}">{esc(tag)}</h2>', ""]
+        lines += [_parts().tag_heading(tag, tag_anchor(tag)), ""]
         lines += snippet_list(corpus, uri, sorted(by_tag[tag], key=lambda s: s.id))
         lines.append("")
     return "\n".join(lines)
@@ -306,22 +290,18 @@ def feedback_form(corpus: Corpus, sources: dict | None = None) -> str:
         if t.response is not None:
             by_time[t.response.text].append(t.label)
     preset = communities.community_of((sources or {}).get("src", ""), corpus)
-    html = _templates().get_template("feedback_form.html").render(
+    html = templates.render("feedback_form.html",
         # the number a resident of this community calls: with one community, its service centre's
         hotline=(preset or (corpus.default_community if corpus.single_community else None) or corpus.site).hotline,
-        community_field=Markup(communities.community_field(corpus, preset)), kinds={tid: t.label for tid, t in kinds.items()},
+        preset=None if corpus.single_community else preset,
+        choices=[] if corpus.single_community else sorted(corpus.communities.values(), key=lambda c: c.name),
+        kinds={tid: t.label for tid, t in kinds.items()},
         answer_times=list(by_time.items()),
         result_times=[(t.label, t.result.text) for t in kinds.values() if t.result],
         categories=fb.categories, ratings=fb.ratings, keep=fb.retention.text,
         limits=limits(SUBMISSION), honeypot=HONEYPOT)
     # One raw HTML block inside a Markdown page: an empty line would end it.
     return "\n".join(line for line in html.splitlines() if line.strip())
-
-
-@cache
-def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(Path(__file__).parent / "html"), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 BLOCKS["feedback-form"] = feedback_form

@@ -1,23 +1,33 @@
-"""Tiny SVG chart builders for the staff dashboard: inline markup, no JavaScript, no outside hosts.
+"""Tiny SVG charts for the staff dashboard and the public log: inline markup, no JavaScript, no
+outside hosts.
 
-Every piece of text (labels, series names, titles) goes through html.escape; numbers are
-formatted here. Colours are presentation attributes, not style attributes, so the pages' CSP
-(style-src 'self') does not block them. Each bar and point carries a <title> with its exact
-value, which browsers show on hover and screen readers read.
+Python works out the geometry (where each bar, point and label goes); site/html/chart.svg writes
+the markup, escaping every piece of text (labels, series names, titles) like every other template.
+Colours are presentation attributes, not style attributes, so the pages' CSP (style-src 'self')
+does not block them. Each bar and point carries a <title> with its exact value, which browsers
+show on hover and screen readers read.
 """
 
 from __future__ import annotations
 
-from html import escape
 from typing import Sequence
+
+from markupsafe import Markup
+
+from kb_service.site import templates
 
 PALETTE = ("#3949ab", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#c0ca33",
            "#1e88e5", "#d81b60", "#5e35b1", "#00acc1", "#7cb342", "#f4511e", "#546e7a", "#fdd835")
-FONT = 'font-family="system-ui, sans-serif"'
+FONT = {"font-family": "system-ui, sans-serif"}
 
 
-def _num(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+def _shape(tag: str, *, text: str | None = None, title: str | None = None, **attrs) -> dict:
+    """One SVG element for the template: attribute names with `_` for `-` (text_anchor)."""
+    return {"tag": tag, "attrs": {k.replace("_", "-"): v for k, v in attrs.items()}, "text": text, "title": title}
+
+
+def _f(value: float) -> str:
+    return f"{value:.1f}"
 
 
 def _nice_max(value: float) -> float:
@@ -45,44 +55,42 @@ class _Frame:
     def y(self, value: float) -> float:
         return self.upper + self.plot_h * (1 - value / self.top)
 
-    def axes(self, labels: Sequence[str], ticks: int = 4) -> list[str]:
+    def axes(self, labels: Sequence[str], ticks: int = 4) -> list[dict]:
         out = []
         for k in range(ticks + 1):
             value = self.top * k / ticks
             y = self.y(value)
-            out.append(f'<line x1="{self.left}" y1="{y:.1f}" x2="{self.width - self.right}" y2="{y:.1f}" '
-                       f'stroke="#d0d7de" stroke-width="1"/>')
-            out.append(f'<text x="{self.left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" {FONT} '
-                       f'fill="#59636e">{escape(_num(round(value, 1)))}</text>')
+            out.append(_shape("line", x1=self.left, y1=_f(y), x2=self.width - self.right, y2=_f(y),
+                              stroke="#d0d7de", stroke_width=1))
+            out.append(_shape("text", x=self.left - 4, y=_f(y + 4), text_anchor="end", font_size=11, **FONT,
+                              fill="#59636e", text=templates.num(round(value, 1))))
         every = max(1, -(-len(labels) // 8))        # at most ~8 x labels so they stay readable
         for i, label in enumerate(labels):
             if (len(labels) - 1 - i) % every == 0:      # counted from the newest, which is always shown
-                out.append(f'<text x="{self.x(i):.1f}" y="{self.height - self.lower + 16}" text-anchor="middle" '
-                           f'font-size="11" {FONT} fill="#59636e">{escape(label)}</text>')
+                out.append(_shape("text", x=_f(self.x(i)), y=self.height - self.lower + 16, text_anchor="middle",
+                                  font_size=11, **FONT, fill="#59636e", text=label))
         return out
 
 
-def _legend(series_names: Sequence[str], width: int) -> tuple[list[str], int]:
+def _legend(series_names: Sequence[str], width: int) -> tuple[list[dict], int]:
     out, x, row = [], 40.0, 0
     for k, name in enumerate(series_names):
         w = 22 + 13 * len(name)
         if x + w > width and x > 40:
             x, row = 40.0, row + 1
         y = 6 + 18 * row
-        out.append(f'<rect x="{x:.0f}" y="{y}" width="12" height="12" fill="{PALETTE[k % len(PALETTE)]}"/>')
-        out.append(f'<text x="{x + 16:.0f}" y="{y + 11}" font-size="12" {FONT} fill="#1f2328">{escape(name)}</text>')
+        out.append(_shape("rect", x=f"{x:.0f}", y=y, width=12, height=12, fill=PALETTE[k % len(PALETTE)]))
+        out.append(_shape("text", x=f"{x + 16:.0f}", y=y + 11, font_size=12, **FONT, fill="#1f2328", text=name))
         x += w
     return out, row + 1 if series_names else 0
 
 
-def _svg(width: int, height: int, title: str, body: list[str]) -> str:
-    t = escape(title)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="kb-chart" viewBox="0 0 {width} {height}" '
-            f'role="img" aria-label="{t}"><title>{t}</title>' + "".join(body) + "</svg>")
+def _svg(width: int, height: int, title: str, body: list[dict]) -> Markup:
+    return Markup(templates.render("chart.svg", width=width, height=height, title=title, shapes=body))
 
 
 def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | float]]], *, title: str,
-              stacked: bool = True, width: int = 720, height: int = 280) -> str:
+              stacked: bool = True, width: int = 720, height: int = 280) -> Markup:
     """Bars per x label; one colour per series, stacked (default) or side by side."""
     legend, rows = _legend([name for name, _ in series], width)
     if stacked:
@@ -105,14 +113,13 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | 
             else:
                 x0 = f.x(i) - slot * 0.4 + k * bar_w
                 y_top, y_bottom = f.y(value), f.y(0)
-            body.append(f'<rect x="{x0:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}" height="{y_bottom - y_top:.1f}" '
-                        f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(f"{label} {name}：{_num(value)}")}'
-                        f'</title></rect>')
+            body.append(_shape("rect", x=_f(x0), y=_f(y_top), width=_f(bar_w), height=_f(y_bottom - y_top),
+                               fill=PALETTE[k % len(PALETTE)], title=f"{label} {name}：{templates.num(value)}"))
     return _svg(width, height, title, body)
 
 
 def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *, title: str,
-               top: float | None = None, width: int = 720, height: int = 280) -> str:
+               top: float | None = None, width: int = 720, height: int = 280) -> Markup:
     """One line per series; None values leave a gap (no data that month)."""
     legend, rows = _legend([name for name, _ in series], width)
     peak = max((v for _, vals in series for v in vals if v is not None), default=0)
@@ -120,23 +127,23 @@ def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float
     body = legend + f.axes(labels)
     for k, (name, vals) in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
-        run: list[str] = []
+        run: list[dict] = []
         for i, value in enumerate(list(vals) + [None]):
             if value is None:
                 if len(run) > 1:
-                    body.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" stroke-width="2"/>')
+                    body.append(_shape("polyline", points=" ".join(run), fill="none", stroke=colour, stroke_width=2))
                 run = []
                 continue
             run.append(f"{f.x(i):.1f},{f.y(value):.1f}")
         for i, value in enumerate(vals):
             if value is not None:
-                body.append(f'<circle cx="{f.x(i):.1f}" cy="{f.y(value):.1f}" r="3.5" fill="{colour}">'
-                            f'<title>{escape(f"{labels[i]} {name}：{_num(value)}")}</title></circle>')
+                body.append(_shape("circle", cx=_f(f.x(i)), cy=_f(f.y(value)), r=3.5, fill=colour,
+                                   title=f"{labels[i]} {name}：{templates.num(value)}"))
     return _svg(width, height, title, body)
 
 
 def hbar_chart(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "", width: int = 720,
-               row_height: int = 22) -> str:
+               row_height: int = 22) -> Markup:
     """One horizontal bar per labelled row (readable with many rows: communities, categories).
     Negative values (a fall) are drawn to the left of the zero line in another colour."""
     label_w, value_w = 170, 70
@@ -146,17 +153,16 @@ def hbar_chart(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "",
     span = (high - low) or 1
     zero = label_w + plot_w * (-low / span)
     height = 10 + row_height * max(len(rows), 1)
-    body = [f'<line x1="{zero:.1f}" y1="4" x2="{zero:.1f}" y2="{height - 4}" stroke="#d0d7de" stroke-width="1"/>']
+    body = [_shape("line", x1=_f(zero), y1=4, x2=_f(zero), y2=height - 4, stroke="#d0d7de", stroke_width=1)]
     for i, (label, value) in enumerate(rows):
         y = 6 + i * row_height
         w = plot_w * abs(value) / span
         x = zero if value >= 0 else zero - w
         colour = PALETTE[0] if value >= 0 else PALETTE[2]
-        text = f"{_num(value)}{unit}"
-        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12" {FONT} '
-                    f'fill="#1f2328">{escape(label[:14])}</text>')
-        body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(w, 0.5):.1f}" height="{row_height - 8}" '
-                    f'fill="{colour}"><title>{escape(f"{label}：{text}")}</title></rect>')
-        body.append(f'<text x="{width - value_w + 4}" y="{y + 14}" font-size="12" {FONT} '
-                    f'fill="#59636e">{escape(text)}</text>')
+        text = f"{templates.num(value)}{unit}"
+        body.append(_shape("text", x=label_w - 6, y=y + 14, text_anchor="end", font_size=12, **FONT, fill="#1f2328",
+                           text=label[:14]))
+        body.append(_shape("rect", x=_f(x), y=y + 3, width=_f(max(w, 0.5)), height=row_height - 8, fill=colour,
+                           title=f"{label}：{text}"))
+        body.append(_shape("text", x=width - value_w + 4, y=y + 14, font_size=12, **FONT, fill="#59636e", text=text))
     return _svg(width, height, title, body)

@@ -1,20 +1,27 @@
 """One mechanism guards the API and the staff pages: AuthenticationMiddleware with StaffBackend
 (a Bearer secret or the staff session cookie) puts a StaffUser and its role's scopes on every
-request; endpoints say which scope they need with `require(request, scope)` (API) or `staff_page(scope=...)`.
+request; every staff endpoint, API or page, says which scope it needs with `@requires(scope)`
+(a page adds `redirect=LOGIN`). What one request needs beyond that (each part of a PATCH) is
+checked with `check_scopes` inside the endpoint.
 
-No credentials on the API -> 401; the wrong role -> 403 naming the roles that may; a bad Bearer
-secret -> 401, and after BEARER_FAILURES wrong secrets from one address in a minute -> 429.
-Bearer and cookie are looked at only under /api/ and /staff/: the static site ignores them.
+No credentials on the API -> 401 with WWW-Authenticate; on a page, a GET goes to the sign-in page
+and back (next= stays on this site), a POST is refused (403). The wrong role -> 403 naming the
+roles that may. A bad Bearer secret -> 401, and after BEARER_FAILURES wrong secrets from one
+address in a minute -> 429. Bearer and cookie are looked at only under /api/ and /staff/, and on
+Zensical's search index (/search.json: staff get the scripts and templates in it,
+web/pages/site_search.py); the static site ignores them.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
+from urllib.parse import urlencode
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 
 from kb_service.errors import KBError, NotFound, Unauthorized, ValidationFailed
 from kb_service.staff import accounts, sessions
@@ -22,11 +29,17 @@ from kb_service.web import unavailable
 from kb_service.staff.sessions import COOKIE, Forbidden
 from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.params import client_address
-from kb_service.web.services import Services
+from kb_service.web.services import Services, services
 
 BEARER_FAILURES = 20          # wrong Bearer secrets per address per minute before 429
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_HEADER = "x-csrf-token"
+LOGIN = "/staff/login"
+HOME = "/staff/entries/"        # where a sign-in without a (valid) next= goes
+# Where a sign-in may return to: this site's staff pages and the scripts the lookup opens.
+NEXT_PREFIXES = ("/staff/", "/scripts/")
+CLOSED = ("员工区未开启：服务端既没有配置员工令牌（KB_STAFF_TOKENS），也没有员工账号，无法登录。"
+          "请管理员用 kb staff add 建立账号。")
 
 
 class StaffUser(BaseUser):
@@ -71,7 +84,7 @@ def env_owner(svc: Services, presented: str) -> str | None:
 class StaffBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection):
         path = conn.url.path
-        if not (path.startswith("/api/") or path.startswith("/staff/")):
+        if not (path.startswith("/api/") or path.startswith("/staff/") or path == "/search.json"):
             return None
         svc: Services | None = getattr(conn.app.state, "services", None)
         if svc is None:        # still starting: nobody is signed in yet
@@ -170,7 +183,7 @@ def refuse(user: BaseUser, scope: str) -> Forbidden:
                      need=scope)
 
 
-def require(request: Request, *scopes: str) -> StaffUser:
+def check_scopes(request: Request, *scopes: str) -> StaffUser:
     """The staff user of this request, holding every scope; 401 without credentials, 403 otherwise."""
     user = request.user
     if not user.is_authenticated:
@@ -183,6 +196,39 @@ def require(request: Request, *scopes: str) -> StaffUser:
         if scope not in user.scopes:
             raise refuse(user, scope)
     return user
+
+
+def requires(scope: str = "log:read", *, redirect: str | None = None):
+    """Guard an endpoint, API or page, with the scope it needs. Without credentials an API
+    endpoint (no `redirect`) answers 401 with WWW-Authenticate; a page sends a GET to `redirect`
+    with next= the page asked for, and refuses anything else (403: a form posted after the
+    session ended). The wrong role is a 403 either way. The scope is kept on the endpoint
+    (`required_scope`), where the OpenAPI document reads which operations need a token."""
+    def wrap(endpoint):
+        @functools.wraps(endpoint)
+        async def guarded(request: Request, *args):
+            if redirect is not None and not request.user.is_authenticated:
+                if not await run_in_threadpool(staff_open, services(request)):
+                    raise Forbidden(CLOSED)
+                if request.method not in SAFE_METHODS:
+                    raise Forbidden("登录已过期或尚未登录，请重新登录后再提交。")
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(redirect + "?" + urlencode({"next": on_site(target)}), status_code=303,
+                                        headers={"Cache-Control": "no-store"})
+            check_scopes(request, scope)
+            return await endpoint(request, *args)
+        guarded.required_scope = scope
+        return guarded
+    return wrap
+
+
+def on_site(target: str | None) -> str:
+    """Where to go after signing in: `target` if it is one of our own pages, else HOME (no open
+    redirect: not another host, not `//host`, not a backslash browsers read as a slash)."""
+    if target and target.startswith(NEXT_PREFIXES) and not target.startswith("//") and "\\" not in target \
+            and len(target) < 500:
+        return target
+    return HOME
 
 
 # -- accounts tied to one community (kb staff add NAME --community ID) ----------------------------

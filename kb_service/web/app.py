@@ -11,14 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.requests import ClientDisconnect
 from starlette.routing import Mount, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kb_service.errors import KBError
 from kb_service.settings import Settings
-from kb_service.web import access, openapi, unavailable
+from kb_service.web import access, error_pages, openapi, unavailable
 from kb_service.web.api import api, calls
 from kb_service.web.middleware.compression import Compression
 from kb_service.web.middleware.headers import SecurityHeaders, SiteFiles
@@ -45,7 +44,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
             Route("/lookup/picks", calls.record_pick, methods=["POST"]),
             Route("/staff/session", calls.staff_session),
             Route("/scripts/{id}", api.script),
-            Route("/templates", api.templates),
+            Route("/templates", api.template_list),
             Route("/templates/{id}", api.template),
             Route("/templates/{id}/render", api.render_template, methods=["POST"]),
             Route("/feedback", api.submit_feedback, methods=["POST"]),
@@ -106,6 +105,7 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/notices/{id}/print", notices.print_page),
         # the site search's index, with the current notices in it (web/pages/site_search.py)
         Route("/search/search_index.json", site_search.index),
+        Route("/search.json", site_search.zensical_index),       # Zensical's
         Mount("/", app=SiteFiles(directory=settings.site_dir, html=True, check_dir=False), name="site"),
     ]
 
@@ -134,7 +134,8 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
     app = Starlette(
         routes=routes(settings, preview=preview),
         middleware=middleware(settings, preview=preview),
-        exception_handlers={KBError: kb_error, HTTPException: http_error, Exception: server_error,
+        exception_handlers={KBError: error_pages.kb_error, HTTPException: error_pages.http_error,
+                            Exception: error_pages.server_error,
                             ClientDisconnect: unavailable.client_abort,
                             **{cls: unavailable.database_down for cls in unavailable.DOWN}},
         lifespan=lifespan,
@@ -182,20 +183,3 @@ async def watch_communities(services: Services, every: float = 1.0) -> None:
             log.exception("could not reload the communities")
 
 
-async def kb_error(request: Request, exc: KBError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
-    if exc.status_code == 401:
-        headers = {"WWW-Authenticate": 'Bearer realm="kb-staff"'}
-    return JSONResponse(exc.to_json(), status_code=exc.status_code, headers=headers)
-
-
-async def http_error(request: Request, exc: HTTPException):
-    if request.url.path.startswith("/api/") or request.url.path == "/api":
-        return JSONResponse({"error": exc.detail or "请求无效"}, status_code=exc.status_code,
-                            headers=exc.headers)
-    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
-
-
-async def server_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "服务器内部错误，请稍后重试；如持续出现请联系管理员"}, status_code=500)

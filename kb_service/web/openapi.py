@@ -2,9 +2,9 @@
 
 Paths and methods come from the routes under /api in web/app.py; request bodies from
 feedback/fields_spec (the same declarations the service checks with); choices (types, categories,
-template and script ids, channels) from the loaded content. What a route cannot say about itself
-(a summary, its query parameters, the shape of its answer, whether it needs a staff token) is in
-OPERATIONS below, keyed by endpoint: a route without an entry there fails the document (and the
+template and script ids, channels) from the loaded content; whether it needs a staff token from the
+endpoint's own guard (access.requires). What a route cannot say about itself (a summary, its query
+parameters, the shape of its answer) is in OPERATIONS below, keyed by endpoint: a route without an entry there fails the document (and the
 test), so the two cannot drift apart silently.
 
 Served at /api/openapi.json; /api/docs renders the same document as a page for integrators.
@@ -27,7 +27,7 @@ from kb_service import inputs
 from kb_service.web.api import api, calls, queries
 from kb_service.web.pages import notices, resident_pages
 from kb_service.web.pages import preview
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.services import services
 
 Schema = dict[str, Any]
@@ -105,7 +105,6 @@ class Op:
     tag: str
     response: Callable[[Corpus], Schema] | Schema = lambda corpus: STRING
     status: int = 200
-    staff: bool = False
     params: inputs.Query | tuple[Param | inputs.Query, ...] = ()
     body: Callable[[Corpus], Schema] | None = None
     form_body: Callable[[Corpus], Schema] | None = None   # also accepted as an HTML form post, answered
@@ -179,7 +178,7 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
                        "steps": {"type": "array", "items": {"type": "object"}},
                        "avoid": {"type": "array"}, "commitments": {"type": "array"}}},
         params=(Param("id", "话术 id（scenarios.tsv）", _ids("scripts"), "path"),))},
-    api.templates: {"GET": Op("模板列表", "模板", {"type": "object", "required": ["templates"],
+    api.template_list: {"GET": Op("模板列表", "模板", {"type": "object", "required": ["templates"],
                                                "properties": {"templates": {"type": "array", "items": TEMPLATE_SUMMARY}}})},
     api.template: {"GET": Op("一个模板的字段和渠道", "模板", {
         **TEMPLATE_SUMMARY, "required": ["id", "title", "channels", "fields"],
@@ -202,27 +201,25 @@ OPERATIONS: dict[Callable, dict[str, Op]] = {
     api.improvement_log: {"GET": Op("改进日志：条目列表（新的在前，电话打码）", "改进日志", {
         "type": "object", "required": ["total", "limit", "offset", "entries"],
         "properties": {"total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
-                       "entries": {"type": "array", "items": ENTRY}}}, staff=True,
+                       "entries": {"type": "array", "items": ENTRY}}},
         params=queries.LOG_FILTERS + queries.PAGING + queries.CALLER)},
     api.staff_intake: {"POST": Op("员工登记反馈（电话、前台），可附投诉记录", "改进日志",
                                   {**ENTRY, "properties": {**ENTRY["properties"], "replayed": {"type": "boolean"}}},
-                                  status=201, staff=True,
+                                  status=201,
                                   body=lambda corpus: fields_spec.schema(fields_spec.INTAKE, corpus.feedback,
                                                                          omit=frozenset({fields_spec.HONEYPOT})))},
     api.content_gaps: {"GET": Op("没有检索结果或结果不可靠的查询（内容缺口）", "改进日志", {
         "type": "object", "required": ["gaps"], "properties": {"gaps": {"type": "array", "items": {
             "type": "object", "required": ["query", "count"],
             "properties": {"query": STRING, "count": {"type": "integer"}, "last_at": nullable("string"),
-                           "zero_results": {"type": "boolean"}}}}}},
-        staff=True, params=queries.GAPS)},
-    api.export_csv: {"GET": Op("改进日志导出为 CSV（UTF-8 带 BOM，Excel 可直接打开）", "改进日志", STRING,
-                               staff=True, params=queries.LOG_FILTERS, media="text/csv")},
-    api.stats: {"GET": Op("看板数据：每周反馈量、状态分布、满意度指数", "改进日志", {"type": "object"}, staff=True,
+                           "zero_results": {"type": "boolean"}}}}}}, params=queries.GAPS)},
+    api.export_csv: {"GET": Op("改进日志导出为 CSV（UTF-8 带 BOM，Excel 可直接打开）", "改进日志", STRING, params=queries.LOG_FILTERS, media="text/csv")},
+    api.stats: {"GET": Op("看板数据：每周反馈量、状态分布、满意度指数", "改进日志", {"type": "object"},
                           params=queries.COMMUNITY)},
-    api.improvement_entry: {"GET": Op("一个条目及其完整历史和改进措施", "改进日志", ENTRY_FULL, staff=True,
+    api.improvement_entry: {"GET": Op("一个条目及其完整历史和改进措施", "改进日志", ENTRY_FULL,
                                       params=(ENTRY_ID,))},
     api.update_entry: {"PATCH": Op(
-        "修改一个条目：状态流转、负责人、分类、备注、改进措施、公开摘要", "改进日志", ENTRY_FULL, staff=True,
+        "修改一个条目：状态流转、负责人、分类、备注、改进措施、公开摘要", "改进日志", ENTRY_FULL,
         params=(ENTRY_ID,), body=lambda corpus: fields_spec.schema(fields_spec.PATCH, corpus.feedback),
         description="状态只能按 received → triaged → in_progress → resolved → followed_up → closed 流转，"
                     "回访不满意时 followed_up → in_progress；其他跳转是 409。")},
@@ -262,10 +259,8 @@ OPERATIONS.update({
                                       {"type": "object", "required": ["fallbacks", "repeat", "record"]})},
     calls.record_pick: {"POST": Op("记下接线员从话术速查打开了哪条结果（同事常选、内容缺口页用）", "检索", {
         "type": "object", "required": ["recorded", "query"],
-        "properties": {"recorded": {"type": "boolean"}, "query": STRING}}, status=201, staff=True,
-        body=_const({"type": "object", "required": ["query", "id", "match"], "properties": {
-            "query": {"type": "string", "minLength": 1, "maxLength": 200}, "id": STRING,
-            "match": {"type": "string", "enum": ["strong", "weak", "none"]}}}),
+        "properties": {"recorded": {"type": "boolean"}, "query": STRING}}, status=201,
+        body=queries.PICK.schema,
         description="查询先打码（电话、证件号）并去掉自我介绍再保存，保存 90 天。")},
     calls.staff_session: {"GET": Op("当前登录的员工和写操作要带的 CSRF 令牌", "员工", {
         "type": "object", "required": ["name", "role", "csrf"],
@@ -289,12 +284,12 @@ OPERATIONS.update({
     notices.api_publish: {"POST": Op("发布公告", "公告", {
         "type": "object", "required": ["id", "url", "warnings"],
         "properties": {"id": {"type": "integer"}, "url": STRING, "warnings": {"type": "array", "items": STRING}}},
-        status=201, staff=True, body=_notice_body(True))},
-    notices.api_correct: {"PATCH": Op("更正公告（写明原因，旧版本保留）", "公告", NOTICE, staff=True,
+        status=201, body=_notice_body(True))},
+    notices.api_correct: {"PATCH": Op("更正公告（写明原因，旧版本保留）", "公告", NOTICE,
                                       params=(NOTICE_ID,), body=_notice_body(False))},
     notices.api_withdraw: {"DELETE": Op("撤回公告", "公告", {
         "type": "object", "required": ["id", "withdrawn"],
-        "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, staff=True, params=(NOTICE_ID,),
+        "properties": {"id": {"type": "integer"}, "withdrawn": {"type": "boolean"}}}, params=(NOTICE_ID,),
         body=lambda corpus: board.WITHDRAWAL.schema(corpus, required=False))},
 })
 # The preview's own endpoints (kb serve --reload) are for the editor's browser, not integrators.
@@ -319,7 +314,8 @@ def document(routes: list[BaseRoute], corpus: Corpus) -> dict:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             if ops is None or method not in ops:
                 raise LookupError(f"{method} {path}: 没有在 web/openapi.py 的 OPERATIONS 里描述")
-            paths.setdefault(path, {})[method.lower()] = operation(ops[method], corpus, method, path)
+            paths.setdefault(path, {})[method.lower()] = operation(ops[method], corpus, method, path,
+                                                                     staff=hasattr(route.endpoint, "required_scope"))
     link_created(paths)
     return {
         "openapi": "3.1.0",
@@ -352,7 +348,8 @@ def link_created(paths: dict[str, dict]) -> None:
                     for op in item.values()}
 
 
-def operation(op: Op, corpus: Corpus, method: str, path: str) -> dict:
+def operation(op: Op, corpus: Corpus, method: str, path: str, *, staff: bool = False) -> dict:
+    """`staff`: the endpoint is guarded by access.requires (it needs a token or a signed-in session)."""
     response = op.response(corpus) if callable(op.response) else op.response
     page = {"text/html": {"schema": STRING}} if op.form_body is not None else {}
     out: dict[str, Any] = {
@@ -375,7 +372,7 @@ def operation(op: Op, corpus: Corpus, method: str, path: str) -> dict:
         if op.form_body is not None:
             content["application/x-www-form-urlencoded"] = {"schema": op.form_body(corpus)}
         out["requestBody"] = {"required": True, "content": content}
-    if op.staff:
+    if staff:
         out["security"] = [{"staffToken": []}]
     return out
 

@@ -10,9 +10,9 @@ import logging
 
 import sqlalchemy as sa
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
-from kb_service.web import templates
+from kb_service.web import error_pages
 
 log = logging.getLogger("kb_service")
 
@@ -51,8 +51,7 @@ def headers() -> dict[str, str]:
 
 async def database_down(request: Request, exc: Exception) -> Response:
     if not is_down(exc):
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"error": "服务器内部错误，请稍后重试；如持续出现请联系管理员"}, status_code=500)
+        return await error_pages.server_error(request, exc)
     # The statement's parameters are never in the message (engines use hide_parameters).
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                 type(getattr(exc, "orig", exc)).__name__)
@@ -60,13 +59,10 @@ async def database_down(request: Request, exc: Exception) -> Response:
 
 
 def response(request) -> Response:
-    """The 503 itself: an HTML page on staff pages, JSON elsewhere."""
+    """The 503 itself: an HTML page on staff pages and for browsers, JSON elsewhere."""
     text = message(request.method if hasattr(request, "method") else request.scope["method"])
-    if request.url.path.startswith("/staff/"):
-        svc = getattr(request.app.state, "services", None)
-        html = templates.render("staff_message.html", site=svc.corpus.site if svc else None, staff_name=None, csrf="",
-                                title="数据库暂时无法使用", text=text)
-        return HTMLResponse(html, status_code=503, headers=headers())
+    if request.url.path.startswith("/staff/") or error_pages.wants_page(request):
+        return error_pages.page(request, 503, text, headers())
     return JSONResponse({"error": text, "saved": False}, status_code=503, headers=headers())
 
 

@@ -1,7 +1,7 @@
 // The few things every page script needs, once: where the site (and its API) lives, a DOM
 // builder that keeps text escaped, fetch + JSON, copying, and "run on every page view".
 // Loaded first in mkdocs.yml's extra_javascript; the page scripts use window.KB and keep no
-// private copies (tests/test_javascript.py checks that). Plain ES2017, no libraries.
+// private copies (tests/site/test_javascript.py checks that). Plain ES2017, no libraries.
 (function () {
   "use strict";
 

@@ -10,14 +10,15 @@ from kb_service.content import filling
 from kb_service.content.model import Corpus
 from kb_service.errors import NotFound, ValidationFailed
 from kb_service.feedback import community as communities
+from kb_service.feedback import fields_spec
 from kb_service.feedback import reports
 from kb_service.feedback import status
 from kb_service.search import picks
+from kb_service.site import templates
 from kb_service.times import local_now, local_time, utcnow
 from kb_service import inputs
 from kb_service.web import access, params, unavailable
 from kb_service.web.api import calls, queries, readiness, serializers
-from kb_service.web import templates as views
 from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.services import services
 
@@ -66,7 +67,7 @@ async def not_found(request: Request) -> JSONResponse:
 
 # -- templates --------------------------------------------------------------------------------
 
-async def templates(request: Request) -> JSONResponse:
+async def template_list(request: Request) -> JSONResponse:
     corpus = services(request).corpus
     return JSONResponse({"templates": [serializers.summary(corpus, t) for t in corpus.templates.values()]})
 
@@ -113,7 +114,7 @@ async def submit_feedback(request: Request) -> Response:
         if not wants_html or not unavailable.is_down(exc):
             raise
         # The plain form (no JavaScript): the page says nothing was saved and keeps what was typed.
-        return HTMLResponse(views.feedback_result(svc.corpus, unsaved=data, message=unavailable.message("POST")),
+        return HTMLResponse(feedback_result(svc.corpus, unsaved=data, message=unavailable.message("POST")),
                             status_code=503, headers=unavailable.headers())
 
 
@@ -123,7 +124,7 @@ async def store_feedback(request: Request, svc, data: dict, wants_html: bool) ->
         sub = communities.parse(data, svc.corpus)
     except ValidationFailed as exc:
         if wants_html:
-            return HTMLResponse(views.feedback_result(svc.corpus, errors=exc.errors), status_code=422)
+            return HTMLResponse(feedback_result(svc.corpus, errors=exc.errors), status_code=422)
         raise
     # The same idempotency key always gives the same code, so every replay (even concurrent
     # ones) shows a code that works.
@@ -137,9 +138,23 @@ async def store_feedback(request: Request, svc, data: dict, wants_html: bool) ->
              "message": feedback_message(svc.corpus, entry), "replayed": not created,
              "contact_stored": entry["contact_phone"] is not None or entry["contact_name"] is not None}
     if wants_html:
-        return HTMLResponse(views.feedback_result(svc.corpus, reply=reply), status_code=201,
+        return HTMLResponse(feedback_result(svc.corpus, reply=reply), status_code=201,
                             headers={"Cache-Control": "no-store"})
     return JSONResponse(reply, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+def feedback_result(corpus: Corpus, *, reply: dict | None = None, errors: list | None = None,
+                    unsaved: dict | None = None, message: str | None = None) -> str:
+    """The answer page of the plain feedback form: the reference and code, the fields to fix, or
+    (database down) what the resident typed, in a form that sends it again."""
+    kept = None
+    if unsaved is not None:
+        kept = [(k, v) for k, v in unsaved.items() if isinstance(v, str) and k not in ("content", "website")]
+        kept += [(f"ratings.{k}", str(v)) for k, v in (unsaved.get("ratings") or {}).items()]
+        kept += [(f"record.{k}", str(v)) for k, v in (unsaved.get("record") or {}).items()]
+    return templates.render("feedback_result.html", reply=reply, errors=errors or [], unsaved=unsaved, kept=kept,
+                            message=message, site=corpus.site, kinds=corpus.feedback.types,
+                            labels={**fields_spec.labels(fields_spec.SUBMISSION, corpus.feedback), "community": "小区"})
 
 
 def feedback_message(corpus: Corpus, entry: dict) -> str:
@@ -153,13 +168,8 @@ def feedback_message(corpus: Corpus, entry: dict) -> str:
 
 # -- improvement log (staff) --------------------------------------------------------------------
 
-def require_staff(request: Request, *scopes: str) -> str:
-    """The staff name behind this request; 401 without credentials, 403 for a role without `scopes`."""
-    return access.require(request, *(scopes or ("log:read",))).name
-
-
+@access.requires("log:read")
 async def improvement_log(request: Request) -> JSONResponse:
-    require_staff(request, "log:read")
     svc = services(request)
     filters = queries.log_filters(request, svc.corpus)
     page = queries.PAGING.read(request.query_params)
@@ -171,9 +181,10 @@ async def improvement_log(request: Request) -> JSONResponse:
     return JSONResponse({"total": total, "limit": limit, "offset": offset, "entries": rows})
 
 
+@access.requires("log:write")
 async def staff_intake(request: Request) -> JSONResponse:
     """A complaint or other feedback taken by staff (phone, front desk) with the complaint record."""
-    actor = require_staff(request, "log:write")
+    actor = request.user.name
     svc = services(request)
     sub = communities.parse(access.with_own_community(request, await params.read_json(request)), svc.corpus,
                             source="staff")
@@ -184,17 +195,17 @@ async def staff_intake(request: Request) -> JSONResponse:
     return JSONResponse({**entry, "replayed": not created}, status_code=201)
 
 
+@access.requires("log:read")
 async def improvement_entry(request: Request) -> JSONResponse:
-    require_staff(request, "log:read")
     entry_id = inputs.path_id(request)
     return JSONResponse(access.check_entry(request, await run_in_threadpool(services(request).store.get, entry_id)))
 
 
+@access.requires("log:read")
 async def update_entry(request: Request) -> JSONResponse:
-    require_staff(request)
     entry_id = inputs.path_id(request)
     body = await params.read_json(request)
-    actor = require_staff(request, *access.patch_scopes(body))
+    actor = access.check_scopes(request, *access.patch_scopes(body)).name
     store = services(request).store
     entry = await run_in_threadpool(store.get, entry_id)
     access.check_entry(request, entry)
@@ -202,16 +213,16 @@ async def update_entry(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(lambda: store.update(entry_id, body, actor=actor)))
 
 
+@access.requires("gaps")
 async def content_gaps(request: Request) -> JSONResponse:
-    require_staff(request, "gaps")
     svc = services(request)
     await run_in_threadpool(svc.gaps.flush)
     limit = queries.GAPS.read(request.query_params)["limit"]
     return JSONResponse({"gaps": await run_in_threadpool(lambda: svc.store.gaps(limit=limit))})
 
 
+@access.requires("dashboard")
 async def export_csv(request: Request) -> Response:
-    require_staff(request, "dashboard")
     svc = services(request)
     filters = queries.log_filters(request, svc.corpus)
     return csv_response(await run_in_threadpool(
@@ -230,8 +241,8 @@ def csv_response(text: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
+@access.requires("dashboard")
 async def stats(request: Request) -> JSONResponse:
-    require_staff(request, "dashboard")
     svc = services(request)
     community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, svc.corpus)["community"])
     return JSONResponse(await run_in_threadpool(lambda: reports.dashboard(svc.store, now=utcnow(), community=community)),

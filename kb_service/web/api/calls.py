@@ -13,6 +13,7 @@ from kb_service.content import lookup
 from kb_service.content.model import Corpus
 from kb_service.errors import KBError, Unauthorized
 from kb_service.feedback import history
+from kb_service.web.api import queries
 from kb_service.web import access, params
 from kb_service.web.services import services
 
@@ -64,7 +65,7 @@ async def lookup_settings(request: Request) -> JSONResponse:
 async def caller_history(request: Request, phone: str, limit: int, offset: int) -> dict:
     """GET /api/improvement-log?phone=: one caller's entries (phones masked) and the categories
     they called about within the repeat window. Logged without the number."""
-    actor = await staff_name(request)
+    actor = request.user.name          # the caller (api.improvement_log) checked the scope
     if len(phone) > 40 or len(history.normalize_phone(phone)) < 7:
         raise KBError("phone 应为电话号码（至少 7 位数字），例如 13812345678", field="phone")
     svc = services(request)
@@ -82,40 +83,25 @@ async def caller_history(request: Request, phone: str, limit: int, offset: int) 
 
 # -- staff session for the API ------------------------------------------------------------------
 
-async def staff_name(request: Request, *scopes: str) -> str:
-    """Who is asking (web/access.py: a bearer token, or the staff session cookie with its CSRF
-    header for writes); 401 without credentials, 403 for a role without `scopes`."""
-    return access.require(request, *(scopes or ("log:read",))).name
-
-
 async def staff_session(request: Request) -> JSONResponse:
     """GET /api/staff/session: the signed-in staff member and the CSRF token for API writes;
     401 without a live session (the page then sends the person to /staff/login and back)."""
     user = request.user
     if not user.is_authenticated or getattr(user, "via", "") != "session":
         raise Unauthorized("需要登录：请先在 /staff/login 登录")
-    return JSONResponse({"name": user.name, "role": user.role, "csrf": user.csrf, "login": "/staff/login",
+    return JSONResponse({"name": user.name, "role": user.role, "csrf": user.csrf, "login": access.LOGIN,
                          "community": getattr(user, "community", None)},
                         headers={"Cache-Control": "no-store"})
 
 
-MATCHES = ("strong", "weak", "none")
 
 
+@access.requires("staff")
 async def record_pick(request: Request) -> JSONResponse:
     """POST /api/lookup/picks {query, id, match}: an agent opened this result from the lookup.
 
     Kept masked and without the caller's self-introduction (services.pick_query), PICKS_DAYS
     days; /staff/gaps shows them and the lookup may put a frequent choice first (同事常选)."""
-    access.require(request, "staff")
-    body = await params.read_json(request)
-    query, sid, match = body.get("query"), body.get("id"), body.get("match")
-    if not isinstance(query, str) or not query.strip() or len(query) > 200:
-        raise KBError("query 必须是 1 到 200 个字符的查询文字", field="query")
-    corpus = services(request).corpus
-    if not isinstance(sid, str) or sid not in corpus.snippets:
-        raise KBError("id 必须是话术或模板的 id，例如 emergency.elevator-entrapment", field="id")
-    if match not in MATCHES:
-        raise KBError("match 只能是 strong、weak 或 none", field="match")
-    kept = await run_in_threadpool(services(request).picks.record, query, sid, match)
+    pick = queries.PICK.read(await params.read_json(request), services(request).corpus)
+    kept = await run_in_threadpool(services(request).picks.record, pick["query"], pick["id"], pick["match"])
     return JSONResponse({"recorded": bool(kept), "query": kept}, status_code=201)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from kb_service.content.model import Corpus
+from kb_service.feedback.insights import PERIODS
 from kb_service.feedback.store import MAX_LIMIT, STATUSES
-from kb_service.inputs import Choice, IdList, Integer, Overdue, Query, Text
+from kb_service.inputs import Body, Choice, IdList, Integer, Overdue, Query, Text
 from kb_service.web import access
 
 KINDS = {"script": "话术", "template": "模板", "page": "页面"}
@@ -52,9 +53,33 @@ LIST_PAGE = Query((
     Text("q", "搜索", "编号、内容、位置或负责人", limit=200, default=""),
 ))
 
+MATCHES = {"strong": "有可靠答案", "weak": "可能相关", "none": "没有专门的话术"}
+PICK = Body((
+    Text("query", "查询文字", "1–200 字", limit=200, required=True),
+    Choice("id", "打开的话术或模板", "例如 emergency.elevator-entrapment", required=True,
+           options=lambda corpus: {sid: s.title for sid, s in corpus.snippets.items()}),
+    Choice("match", "速查当时的把握", required=True, options=MATCHES),
+))
+
 
 def log_filters(request: Request, corpus: Corpus) -> dict:
     """The list's filters from the query string; an account tied to a community sees only its own."""
     filters = LOG_FILTERS.read(request.query_params, corpus)
     filters["community"] = access.community_filter(request, filters["community"])
     return filters
+
+
+# -- the pages' own parameters -------------------------------------------------------------------
+
+def done(messages: dict[str, str]) -> Query:
+    """`?ok=<what was just done>` after a form's redirect; the page shows messages[ok]."""
+    return Query((Choice("ok", "刚完成的操作", options=messages),))
+
+
+DASHBOARD = COMMUNITY + Query((Choice("days", "统计周期", options={str(k): v for k, v in PERIODS.items()}),))
+PREVIEW = Query((Integer("epoch", "预览的构建序号", "等到构建序号不再是它时才回答", lo=0, hi=10**12 - 1),))
+LOGIN = Query((Text("next", "登录后回到", "本站内的地址", limit=500, default=""),))
+STATUS_VIEW = Query((
+    Text("ref", "编号", "例如 FB20261201-ABCDE", limit=40, default=""),
+    Choice("wrong", "上一次查询没有对上的", options={"code": "查询码", "phone": "手机号后四位"}),
+))

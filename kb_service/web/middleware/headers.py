@@ -12,6 +12,7 @@ serves a page of the built site marks the request with `site_page` instead.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import mimetypes
 import os
@@ -55,6 +56,13 @@ def site_csp(site_dir: Path) -> str:
     return SITE_CSP.format(hashes="".join(" " + h for h in hashes))
 
 
+@functools.lru_cache(maxsize=16)
+def _built_site_csp(site_dir: Path, stamp: float) -> str:
+    """site_csp of one build: an app made again for the same build (workers, restarts within one
+    process, the tests' many apps) reads its pages once, not once per app."""
+    return site_csp(site_dir)
+
+
 class SecurityHeaders:
     """Pure ASGI middleware (streams pass through untouched)."""
 
@@ -70,7 +78,8 @@ class SecurityHeaders:
             return
         stamp = build_stamp(self.site_dir)
         if self.csp is None or stamp != self._stamp:     # the site was rebuilt: its pages may differ
-            self.csp, self._stamp = site_csp(self.site_dir), stamp
+            csp = site_csp(self.site_dir) if stamp is None else _built_site_csp(self.site_dir, stamp)
+            self.csp, self._stamp = csp, stamp
         path = scope["path"]
         private = path.startswith("/api/") or path.startswith("/staff/") or path in ("/api", "/staff")
 

@@ -18,10 +18,10 @@ from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import notices
 from kb_service.times import naive_utc, utcnow
 from kb_service.web import access, params
-from kb_service.web.api import api
+from kb_service.web.api import queries
 from kb_service.web.pages import site_search
 from kb_service.web.middleware.compression import accepts_gzip
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.services import services
 from kb_service.web.pages.staff_pages import page as staff_html
 from kb_service.web.pages.staff_pages import see_other, staff_page
@@ -29,6 +29,9 @@ from kb_service.web.pages.staff_pages import see_other, staff_page
 PUBLIC = {"Cache-Control": "no-cache"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
           "reason": "更正原因", "withdraw_reason": "撤回原因"}
+BOARD_MESSAGES = {"published": "已发布", "withdrawn": "已撤回", "corrected": "已更正"}
+NOTICE_MESSAGES = {"published": "已发布：把下面的链接发到业主群即可", "corrected": "已更正"}
+BOARD_DONE, NOTICE_DONE = queries.done(BOARD_MESSAGES), queries.done(NOTICE_MESSAGES)
 
 
 def notice_id(request: Request) -> int:
@@ -69,8 +72,9 @@ async def api_get(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(lambda: notices.get(svc.store.engine, nid)))
 
 
+@access.requires("log:read")
 async def api_publish(request: Request) -> JSONResponse:
-    actor = api.require_staff(request)
+    actor = request.user.name
     svc = services(request)
     draft = notices.parse_draft(await params.read_json(request), svc.corpus)
     access.check_community(request, draft.community)
@@ -79,8 +83,9 @@ async def api_publish(request: Request) -> JSONResponse:
     return JSONResponse({"id": nid, "url": f"/notices/{nid}/", "warnings": list(draft.warnings)}, status_code=201)
 
 
+@access.requires("log:read")
 async def api_correct(request: Request) -> JSONResponse:
-    actor = api.require_staff(request)
+    actor = request.user.name
     svc = services(request)
     nid = notice_id(request)
     body = await params.read_json(request)
@@ -94,8 +99,9 @@ async def api_correct(request: Request) -> JSONResponse:
     return JSONResponse({**out, "warnings": list(draft.warnings)})
 
 
+@access.requires("log:read")
 async def api_withdraw(request: Request) -> JSONResponse:
-    actor = api.require_staff(request)
+    actor = request.user.name
     svc = services(request)
     nid = notice_id(request)
     access.check_community(request, (await run_in_threadpool(lambda: _current(svc, nid)))["community"])
@@ -214,7 +220,7 @@ def _staff_board(request: Request, sess: dict, *, values: dict | None = None, er
 
 @staff_page()
 async def staff_board(request: Request, sess: dict) -> Response:
-    ok = {"published": "已发布", "withdrawn": "已撤回", "corrected": "已更正"}.get(request.query_params.get("ok", ""))
+    ok = BOARD_MESSAGES.get(BOARD_DONE.read(request.query_params)["ok"])
     return await run_in_threadpool(lambda: _staff_board(request, sess, ok=ok))
 
 
@@ -236,7 +242,7 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
 
 @staff_page()
 async def staff_notice(request: Request, sess: dict) -> Response:
-    ok = {"published": "已发布：把下面的链接发到业主群即可", "corrected": "已更正"}.get(request.query_params.get("ok", ""))
+    ok = NOTICE_MESSAGES.get(NOTICE_DONE.read(request.query_params)["ok"])
     return await _staff_notice(request, sess, ok=ok)
 
 

@@ -38,6 +38,7 @@ from kb_service.errors import ContentError, NotFound
 from kb_service.search.engine import Searcher, build_index
 from kb_service.settings import Settings
 from kb_service.site import incremental
+from kb_service.web.api import queries
 
 log = logging.getLogger("kb_service.preview")
 
@@ -255,10 +256,10 @@ def preview_of(request: Request) -> Preview:
 async def build_status(request: Request) -> JSONResponse:
     """The build status; `?epoch=N` waits (up to 20 s) until it differs from N."""
     preview = preview_of(request)
-    raw = request.query_params.get("epoch", "")
-    if raw.isdecimal() and raw.isascii():
+    epoch = queries.PREVIEW.read(request.query_params)["epoch"]
+    if epoch is not None:
         deadline = time.monotonic() + WAIT_SECONDS
-        while preview.status.epoch == int(raw) and time.monotonic() < deadline:
+        while preview.status.epoch == epoch and time.monotonic() < deadline:
             if await request.is_disconnected():
                 break   # the page is gone: a server stopping would otherwise wait for this answer
             await asyncio.sleep(0.05)

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 
 from kb_service.feedback import public_log
 from kb_service.site.public_log import LIVE_END, LIVE_START, csi_chart
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.web.middleware.headers import site_page
 from kb_service.web.services import services
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import time
+from urllib.parse import quote
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -19,11 +20,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from kb_service.db import service_secret
-from kb_service.errors import KBError, ValidationFailed
+from kb_service.errors import KBError, NotFound, ValidationFailed
 from kb_service.feedback import status
 from kb_service.inputs import Body
 from kb_service.web import params
-from kb_service.web import templates
+from kb_service.web.api import queries
+from kb_service.site import templates
 from kb_service.web.middleware.guards import RateLimiter, check_same_origin
 from kb_service.web.middleware.headers import site_page
 from kb_service.web.services import services
@@ -49,6 +51,7 @@ async def feedback_status(request: Request) -> Response:
     svc = services(request)
     wants_html = False
     values: dict = {}
+    query = None
     try:
         check_same_origin(request.headers, str(request.base_url))
         data, from_form = await params.read_submission(request)
@@ -66,6 +69,11 @@ async def feedback_status(request: Request) -> Response:
     except KBError as exc:
         if not wants_html:
             raise
+        if query is not None and isinstance(exc, (NotFound, status.TooManyAttempts)):
+            # POST, then a page again: reload, back and a bookmark show this answer (tries left
+            # counted afresh) and never send the code a second time.
+            return RedirectResponse(view_url(query.reference) + f"&wrong={query.method}", status_code=303,
+                                    headers=PAGE_HEADERS)
         headers = dict(PAGE_HEADERS)
         if "retry_after" in exc.extra:
             headers["Retry-After"] = str(exc.extra["retry_after"])
@@ -89,7 +97,10 @@ VIEW_DAYS = 30
 VIEW_KEEP = 5                      # references one device remembers
 PAGE_HEADERS = {"Cache-Control": "no-store"}   # security headers come from the middleware (web/middleware/headers.py)
 COMMENT = Body(tuple(i for i in status.QUERY.inputs if i.name == "comment"))
+USED_UP = ("这个编号的查询错误次数太多，为防止他人猜测查询码，暂时不能再查（最长约 1 小时，用电话后四位查询时更久）。"
+           "请核对编号和查询码后稍后再试；着急的话请拨打物业服务电话查询。")
 NOTICES = {"reopened": "已收到：这条反馈已重新回到“处理中”，负责团队会继续处理。"}
+STATUS_DONE = queries.done(NOTICES)
 
 
 def _sign(svc, reference: str, expiry: int) -> str:
@@ -113,7 +124,7 @@ def _views(svc, cookie: str | None, now: int) -> dict[str, int]:
 def view_url(reference: str) -> str:
     """The page of one look-up: the site's 查询进度 page itself (same depth, so the built page's
     relative links hold), with the reference, never the code, in the address."""
-    return f"/residents/status/?ref={reference}"
+    return f"/residents/status/?ref={quote(reference, safe='')}"
 
 
 def _to_view(request: Request, svc, reference: str, ok: str = "") -> Response:
@@ -139,8 +150,8 @@ def status_page(svc, *, s: dict | None = None, values: dict | None = None, **con
         shell = ""
     form = re.search(r'<form[^>]*id="kb-status-form".*?</form>', shell, re.S)
     if form is None:     # no built site: the service's own plain page
-        return templates.render("status_result.html", site=svc.corpus.site, s=None, q=None, notice=None,
-                                title=context.get("title") or "查询进度", text=Markup(part), errors=[])
+        return templates.render("status_result.html", site=svc.corpus.site, title=context.get("title") or "查询进度",
+                                part=Markup(part))
     return shell[:form.start()] + part + shell[form.end():]
 
 
@@ -149,13 +160,22 @@ async def view(request: Request) -> Response:
     before; otherwise the form with the reference filled in. Without ?ref= the page as built."""
     site_page(request.scope)
     svc = services(request)
-    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    asked = (queries.STATUS_VIEW + STATUS_DONE).read(request.query_params)
+    reference = asked["ref"].replace(" ", "").upper()
     if not reference:
         try:
             shell = (svc.settings.site_dir / "residents" / "status" / "index.html").read_text(encoding="utf-8")
         except OSError:
             shell = status_page(svc)
         return HTMLResponse(shell, headers={"Cache-Control": "no-cache"})
+    wrong = asked["wrong"]
+    if wrong is not None:      # after a wrong try (feedback_status above)
+        query = status.Query(reference, "" if wrong == "code" else None, "" if wrong == "phone" else None)
+        left = await run_in_threadpool(lambda: status.tries_left(svc.store.engine, query, params.client_address(request),
+                                                                 now=svc.limits.clock()))
+        error, title = (status.NOT_FOUND, TITLES[404]) if left else (USED_UP, TITLES[429])
+        html = status_page(svc, values={"reference": reference}, error=error, title=title, tries_left=left or None)
+        return HTMLResponse(html, headers=PAGE_HEADERS)
     allowed = reference in _views(svc, request.cookies.get(VIEW_COOKIE), int(time.time()))
     row = await run_in_threadpool(status.row_for, svc.store.engine, reference) if allowed else None
     if row is None:
@@ -163,7 +183,7 @@ async def view(request: Request) -> Response:
                            notice="请填写查询码（或手机号后四位）查看这条反馈的进度。")
         return HTMLResponse(html, headers=PAGE_HEADERS)
     result = await run_in_threadpool(status.public_status, svc.store, row)
-    notice = NOTICES.get(request.query_params.get("ok", ""))
+    notice = NOTICES.get(asked["ok"])
     return HTMLResponse(status_page(svc, s=result, notice=notice), headers=PAGE_HEADERS)
 
 
@@ -173,7 +193,7 @@ async def view_action(request: Request) -> Response:
     site_page(request.scope)
     svc = services(request)
     check_same_origin(request.headers, str(request.base_url))
-    reference = (request.query_params.get("ref") or "").strip().upper()[:40]
+    reference = queries.STATUS_VIEW.read(request.query_params)["ref"].replace(" ", "").upper()
     data, _ = await params.read_submission(request)
     back = RedirectResponse(view_url(reference) if reference else "/residents/status/", status_code=303,
                             headers=PAGE_HEADERS)

@@ -43,7 +43,7 @@ from kb_service.staff import accounts, sessions
 from kb_service.web import access, params
 from kb_service.web.api import api, queries
 from kb_service.web.pages import dashboard_charts, logins
-from kb_service.web import templates
+from kb_service.site import templates
 from kb_service.staff.sessions import COOKIE, SESSION_TTL
 from kb_service.web.middleware.guards import check_same_origin
 from kb_service.web.services import services
@@ -52,7 +52,7 @@ PAGE_SIZE = 50
 REPAIR = "repair"     # the feedback type whose tiers (snippets/feedback.yaml) the intake form offers
 # The built site already has /staff/ (员工专区), /staff/lookup/ and /staff/fill/: these pages take
 # only their own paths under /staff/ and leave everything else to the site. The list lives here.
-LIST = "/staff/entries/"
+LIST = access.HOME
 NO_STORE = {"Cache-Control": "no-store"}
 EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责人", "category": "分类", "note": "备注",
                "publish": "公开摘要", "action": "改进措施", "action_done": "措施完成", "purge": "删除个人信息",
@@ -62,6 +62,7 @@ SOURCES = reports.SOURCES
 DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
         "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存", "reply": "给业主的答复已保存",
         "created": "已登记，下面是这条记录"}
+ENTRY_DONE = queries.done(DONE)
 FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施", "community": "小区"}
 # The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
 PATCH_STATUS = Form("status", (PATCH["note"],))
@@ -87,46 +88,35 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=NO_STORE)
 
 
-def _safe_next(raw: str | None) -> str:
-    """Only our own staff pages are valid targets after login (no open redirect)."""
-    if raw and raw.startswith(("/staff/", "/scripts/")) and not raw.startswith("//") and "\\" not in raw and len(raw) < 500:
-        return raw
-    return LIST
-
-
 def staff_page(*, post: bool = False, scope: str = "log:read"):
-    """Wrap an endpoint: signed in (AuthenticationMiddleware, web/access.py) with a role holding
-    `scope`; for POST also same origin + CSRF. KBErrors become HTML pages with their status
-    instead of the API's JSON; the wrong role is a 403 page that says which roles may."""
+    """Wrap an endpoint: `access.requires(scope)` (signed in with a role holding `scope`, else the
+    sign-in page or a 403), and for POST also same origin + CSRF. KBErrors become HTML pages with
+    their status instead of the API's JSON; the wrong role is a 403 page that says which roles may."""
     def wrap(endpoint):
+        @access.requires(scope, redirect=access.LOGIN)
+        async def signed_in(request: Request) -> Response:
+            user = request.user
+            sess = user.session if user.via == "session" else {"name": user.name, "csrf": "", "role": user.role}
+            request.state.staff_session = sess          # for the error page's header
+            if not post:
+                return await endpoint(request, sess)
+            form = await read_form(request)
+            if user.via == "session":
+                sessions.check_csrf(sess, form.pop("csrf", None))
+            else:
+                form.pop("csrf", None)
+            return await endpoint(request, sess, form)
+
         @functools.wraps(endpoint)
         async def handler(request: Request) -> Response:
-            svc = services(request)
-            sess = None
             try:
                 if post:
                     check_same_origin(request.headers, str(request.base_url))
-                user = request.user
-                if not user.is_authenticated:
-                    if not await run_in_threadpool(access.staff_open, svc):
-                        return closed(request)
-                    if post:
-                        return message_page(request, "需要登录", "登录已过期或尚未登录，请重新登录后再提交。", 403)
-                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    return see_other("/staff/login?" + urlencode({"next": target}))
-                sess = user.session if user.via == "session" else {"name": user.name, "csrf": "", "role": user.role}
-                if scope not in user.scopes:
-                    raise access.refuse(user, scope)
-                form = None
-                if post:
-                    form = await read_form(request)
-                    if user.via == "session":
-                        sessions.check_csrf(sess, form.pop("csrf", None))
-                    else:
-                        form.pop("csrf", None)
-                return await endpoint(request, sess, form) if post else await endpoint(request, sess)
+                return await signed_in(request)
             except KBError as exc:
-                return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code, sess)
+                return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code,
+                                    getattr(request.state, "staff_session", None))
+        handler.required_scope = scope
         return handler
     return wrap
 
@@ -145,9 +135,7 @@ async def read_form(request: Request) -> dict[str, Any]:
 
 
 def closed(request: Request) -> HTMLResponse:
-    return message_page(request, "员工区未开启",
-                        "服务端既没有配置员工令牌（KB_STAFF_TOKENS），也没有员工账号，员工区已关闭，无法登录。"
-                        "请管理员用 kb staff add 建立账号。", 403)
+    return message_page(request, "员工区未开启", access.CLOSED, 403)
 
 
 # -- login ------------------------------------------------------------------------------------------
@@ -155,7 +143,8 @@ def closed(request: Request) -> HTMLResponse:
 async def login_form(request: Request) -> Response:
     if not await run_in_threadpool(access.staff_open, services(request)):
         return closed(request)
-    return page(request, "staff_login.html", next=_safe_next(request.query_params.get("next")), error=None)
+    asked = queries.LOGIN.read(request.query_params)["next"]
+    return page(request, "staff_login.html", next=access.on_site(asked), error=None)
 
 
 async def login(request: Request) -> Response:
@@ -171,7 +160,7 @@ async def login(request: Request) -> Response:
         who = await run_in_threadpool(logins.attempt, svc, token, address)
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
-    target = _safe_next(form.get("next"))
+    target = access.on_site(form.get("next"))
     if who is None:
         return page(request, "staff_login.html", status_code=401, next=target,
                     error="令牌不正确，请检查后重新输入（令牌区分大小写）。")
@@ -197,7 +186,7 @@ async def logout(request: Request) -> Response:
             await run_in_threadpool(sessions.end_session, svc.store.engine, cookie)
     except KBError as exc:
         return message_page(request, _status_title(exc.status_code), exc.message, exc.status_code)
-    response = see_other("/staff/login")
+    response = see_other(access.LOGIN)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
     return response
@@ -267,7 +256,7 @@ async def export(request: Request, sess: dict) -> Response:
 
 @staff_page()
 async def entry_detail(request: Request, sess: dict) -> Response:
-    ok = DONE.get(request.query_params.get("ok", ""))
+    ok = DONE.get(ENTRY_DONE.read(request.query_params)["ok"])
     return await _detail(request, sess, ok=ok)
 
 
@@ -319,9 +308,7 @@ async def entry_update(request: Request, sess: dict, form: dict) -> Response:
     entry_id = inputs.path_id(request)
     try:
         op, patch = patch_from_form(form)
-        for needed in access.patch_scopes(patch):
-            if needed not in request.user.scopes:
-                raise access.refuse(request.user, needed)
+        access.check_scopes(request, *access.patch_scopes(patch))
         entry = access.check_entry(request, await run_in_threadpool(svc.store.get, entry_id))
         await run_in_threadpool(access.check_patch, request, svc.store, entry, patch)
         names = (await _choices(request, entry))["staff_names"]
@@ -344,7 +331,7 @@ async def _intake_page(request: Request, sess: dict, *, values: dict | None = No
     now_local = local_now()
     corpus = services(request).corpus
     repair = corpus.feedback.types.get(REPAIR)
-    asked = request.query_params.get("community") or ""
+    asked = queries.COMMUNITY.read(request.query_params, corpus)["community"]
     return page(request, "staff_intake.html", status_code=status_code, sess=sess,
                 tiers=[{"id": k, "name": s.name, "text": s.text} for k, s in (repair.tiers if repair else {}).items()],
                 default_tier=f"{repair.response.name}，{repair.response.text}内" if repair and repair.response else "",
@@ -415,8 +402,9 @@ def charts(data: dict, minimum: int = 1) -> dict[str, str]:
 async def dashboard(request: Request, sess: dict) -> Response:
     svc = services(request)
     corpus = svc.corpus
-    community = access.community_filter(request, queries.COMMUNITY.read(request.query_params, corpus)["community"])
-    days = insights.period_days(request.query_params.get("days"))
+    asked = queries.DASHBOARD.read(request.query_params, corpus)
+    community = access.community_filter(request, asked["community"])
+    days = insights.period_days(asked["days"])
     now = utcnow()
     window = insights.window(days, now)
 

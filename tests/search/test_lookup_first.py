@@ -1,0 +1,368 @@
+"""Issue 23: the first option of the lookup is the right thing to say, emergencies above all.
+
+The danger lexicon (snippets/danger.yaml) and its lint, the search's ordering (emergency first,
+no id twice, fillers ignored), agents' picks (masked, 同事常选, /staff/gaps, purge) on SQLite and
+PostgreSQL, and the page in Chromium typing emergencies the way callers say them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+import sqlalchemy as sa
+
+from kb_service.content import danger
+from kb_service.content.load import require_corpus
+from kb_service.content.lint import lint
+from kb_service.db import lookup_picks
+from kb_service.search import picks
+from kb_service.search import textproc as tp
+from kb_service.search.engine import Searcher
+from kb_service.times import utcnow
+from kb_service.web.services import pick_query
+
+from conftest import LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, settings_for, sign_in, staff_server
+
+
+# The phrasings of issue 23 (callers' own words) and the emergency each must put first.
+EMERGENCIES = {
+    "电梯突然停了里面有人": "emergency.elevator-entrapment",
+    "电梯卡在两层中间了 里面有小孩": "emergency.elevator-entrapment",
+    "喂你好 我是3栋1201的 电梯不动了 我们三个人在里面": "emergency.elevator-entrapment",
+    "楼道里好大一股煤气味": "emergency.gas-leak",
+    "家里闻到臭鸡蛋味": "emergency.gas-leak",
+    "楼下车库冒烟了": "emergency.fire",
+    "电动车在楼道里烧起来了": "emergency.fire",
+    "暴雨 地库在灌水": "emergency.basement-flooding",
+    "水管爆了全楼停水": "emergency.water-outage",
+    "门口有两个人打起来了": "emergency.public-order",
+    "楼下有人拿着刀要动刀了": "emergency.public-order",
+    "外墙瓷砖掉下来了": "emergency.falling-object",
+    "有个老太太在电梯口晕倒了": "emergency.welfare-check",
+    "对门那个独居老人好几天没出门了": "emergency.welfare-check",
+}
+# Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
+# accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
+CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了"]
+
+
+# -- the lexicon and its lint -------------------------------------------------------------------
+
+def test_danger_lexicon_maps_callers_words_to_emergency_scripts():
+    corpus = require_corpus(ROOT / "snippets")
+    lexicon, problems = danger.check(ROOT / "snippets", corpus.scripts)
+    assert problems == [] and lexicon.rules
+    for query, sid in EMERGENCIES.items():
+        assert lexicon.match(tp.normalize(query))[:1] == [sid], query
+    for query in CALM:
+        assert lexicon.match(tp.normalize(query)) == [], query
+    assert all(corpus.scripts[r.script].category == "emergency" for r in lexicon.rules)
+
+
+def _project_with_danger(tmp_path, text: str):
+    project = tmp_path / "p"
+    shutil.copytree(ROOT / "snippets", project / "snippets")
+    shutil.copytree(ROOT / "docs", project / "docs")
+    (project / "mkdocs.yml").write_text((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (project / "snippets" / "danger.yaml").write_text(text, encoding="utf-8")
+    return project
+
+
+def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(tmp_path):
+    project = _project_with_danger(tmp_path, (
+        "rules:\n"
+        "  - script: emergency.no-such-thing\n"
+        "    words: [困]\n"
+        "  - script: emergency.fire\n"
+        "    words: [冒烟, '着火(']\n"
+        "  - script: emergency.after-action\n"
+        "    words: ['.*']\n"))
+    problems = [str(p) for p in lint(settings_for(project, tmp_path / "var"))]
+    mine = [p for p in problems if p.startswith("snippets/danger.yaml:")]
+    assert any(p.startswith("snippets/danger.yaml:2:13:") and "emergency.no-such-thing 不是话术 id" in p for p in mine), mine
+    assert any(p.startswith("snippets/danger.yaml:5:") and "不是有效的正则表达式" in p for p in mine), mine
+    assert any(p.startswith("snippets/danger.yaml:7:") and "能匹配空文本" in p for p in mine), mine
+    # emergency.after-action exists and is an emergency script: its pattern is the only problem
+    assert not any("emergency.after-action" in p for p in mine), mine
+    # a script outside the emergency category is refused by the schema (ids must be emergency.*)
+    project = _project_with_danger(tmp_path / "b", "rules:\n  - script: complaint.noise\n    words: [吵]\n")
+    mine = [str(p) for p in lint(settings_for(project, tmp_path / "var"))
+            if p.path == "snippets/danger.yaml"]
+    assert mine and mine[0].startswith("snippets/danger.yaml:2:"), mine
+
+
+def test_a_broken_lexicon_is_not_half_loaded(tmp_path):
+    project = _project_with_danger(tmp_path, "rules:\n  - script: emergency.fire\n    words: ['(']\n")
+    corpus = require_corpus(ROOT / "snippets")
+    assert danger.load(project / "snippets", corpus.scripts) is danger.EMPTY
+
+
+# -- the search's order -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query,sid", EMERGENCIES.items())
+def test_an_emergency_in_callers_words_comes_first_strong_with_its_first_action(searcher, query, sid):
+    r = searcher.search(query, limit=8)
+    first = r["results"][0]
+    assert first["id"] == sid and r["match"] == "strong", (query, [x["id"] for x in r["results"]])
+    assert first["emergency"] is True and first["first_action"]
+    assert first["first_action"] == searcher.corpus.expand(
+        searcher.corpus.scripts[sid].steps[0].get("say") or searcher.corpus.scripts[sid].steps[0]["do"])
+    ids = [x["id"] for x in r["results"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_only_a_lexicon_hit_or_an_emergency_script_first_gets_the_badge(searcher):
+    r = searcher.search("物业费怎么又涨了", limit=8)
+    assert not any(x.get("emergency") for x in r["results"])
+    r = searcher.search("电梯困人", limit=8)
+    assert r["results"][0]["id"] == "emergency.elevator-entrapment" and r["results"][0]["emergency"]
+
+
+def test_an_emergency_is_not_forced_into_a_search_for_templates(searcher):
+    r = searcher.search("电梯突然停了里面有人", limit=5, kind="template")
+    assert all(x["kind"] == "template" for x in r["results"])
+
+
+def test_greetings_and_self_introductions_do_not_count(searcher):
+    assert tp.core(tp.normalize("喂你好 我是3栋1201的 我姓王 13812345678 今天怎么没有水")) == "今天怎么没有水"
+    assert tp.core(tp.normalize("我是租房的 能办门禁卡吗")) == "我是租房的 能办门禁卡吗"   # says something
+    assert tp.core(tp.normalize("喂")) == "喂"
+    plain = searcher.search("楼上漏水", limit=5)
+    padded = searcher.search("喂 你好 那个 我是5号楼2单元1202的 我姓李 楼上漏水", limit=5)
+    assert [x["id"] for x in padded["results"]] == [x["id"] for x in plain["results"]]
+    assert padded["match"] == plain["match"]
+
+
+def test_callers_say_is_indexed_on_its_own_field(tmp_path):
+    """A script found by words only its callers_say holds, the match judged on them too."""
+    from kb_service.search.engine import build_index
+
+    project = tmp_path / "p"
+    shutil.copytree(ROOT / "snippets", project / "snippets")
+    path = project / "snippets/scripts/complaint.pet.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "\ncallers_say:\n" in text   # every script has callers_say: the line joins its list
+    path.write_text(text.replace("\ncallers_say:\n", "\ncallers_say:\n  - 楼下那条大黄天天冲着我孙子汪汪叫\n", 1),
+                    encoding="utf-8")
+    corpus = require_corpus(project / "snippets")
+    assert corpus.scripts["complaint.pet"].callers_say
+    (tmp_path / "docs").mkdir()     # scripts only: the handbook's pages play no part here
+    build_index(corpus, tmp_path / "docs", tmp_path / "ix")
+    s = Searcher.open(tmp_path / "ix", corpus)
+    r = s.search("大黄天天冲着我孙子汪汪叫", limit=5)
+    assert r["results"][0]["id"] == "complaint.pet"
+
+
+# -- picks ------------------------------------------------------------------------------------
+
+def test_pick_book_needs_agreement_and_never_outranks_an_emergency():
+    book = picks.PickBook()
+    book.add("喂 今天怎么没水", "emergency.water-outage", 2)
+    assert book.lookup("今天怎么没水") is None            # two picks are not enough
+    book.add("我是3栋1201的 今天怎么没水", "emergency.water-outage")
+    assert book.lookup("今天 怎么没水") == "emergency.water-outage"
+    book.add("今天怎么没水", "complaint.water-quality", 3)
+    assert book.lookup("今天怎么没水") is None            # agents disagree: no hint
+    answer = {"match": "weak", "results": [{"id": "a"}, {"id": "b"}]}
+    moved = picks.apply(answer, "b")
+    assert [r["id"] for r in moved["results"]] == ["b", "a"] and moved["results"][0]["colleagues"]
+    urgent = {"match": "strong", "results": [{"id": "emergency.fire", "emergency": True}, {"id": "b"}]}
+    assert picks.apply(urgent, "b") is urgent
+
+
+def test_pick_query_masks_phones_ids_and_names():
+    kept = pick_query("喂 我姓王 我是3栋1201的 电话13812345678 身份证110101199003071234 楼上漏水")
+    assert "13812345678" not in kept and "110101199003071234" not in kept
+    assert "王" not in kept and "1201" not in kept and "楼上漏水" in kept
+
+
+def test_picks_are_recorded_masked_shown_on_gaps_and_rank_first(db_client):
+    q = "我家水龙头出来的是黄水 13812345678"
+    for _ in range(picks.MIN_PICKS):
+        r = db_client.post("/api/lookup/picks", json={"query": q, "id": "complaint.water-quality", "match": "weak"},
+                           headers=STAFF)
+        assert r.status_code == 201, r.text
+        assert "13812345678" not in r.json()["query"]
+    store = db_client.app.state.services.store
+    with store.read() as conn:
+        kept = list(conn.scalars(sa.select(lookup_picks.c.query)))
+    assert kept and all("1381234" not in k for k in kept)
+    answer = db_client.get("/api/search", params={"q": "我家水龙头出来的是黄水"}).json()
+    assert answer["results"][0]["id"] == "complaint.water-quality" and answer["results"][0]["colleagues"]
+    assert len({x["id"] for x in answer["results"]}) == len(answer["results"])
+    page = db_client.get("/staff/gaps", headers=STAFF)
+    assert page.status_code == 200
+    assert "complaint.water-quality" in page.text and "复制 YAML" in page.text and "callers_say:" in page.text
+    assert "13812345678" not in page.text
+    # an emergency stays first whatever colleagues chose
+    for _ in range(picks.MIN_PICKS):
+        db_client.post("/api/lookup/picks", json={"query": "电梯突然停了里面有人", "id": "complaint.intake",
+                                                  "match": "strong"}, headers=STAFF)
+    answer = db_client.get("/api/search", params={"q": "电梯突然停了里面有人"}).json()
+    assert answer["results"][0]["id"] == "emergency.elevator-entrapment"
+
+
+def test_picks_need_staff_and_a_known_id(db_client):
+    body = {"query": "停水", "id": "emergency.water-outage", "match": "strong"}
+    assert db_client.post("/api/lookup/picks", json=body).status_code == 401
+    bad = db_client.post("/api/lookup/picks", json={**body, "id": "no.such"}, headers=STAFF)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["id"]
+    bad = db_client.post("/api/lookup/picks", json={**body, "match": "great"}, headers=STAFF)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["match"]
+    bad = db_client.post("/api/lookup/picks", json={**body, "query": "停\x00水"}, headers=STAFF)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["query"]
+
+
+def test_picks_are_kept_90_days_and_purged(db_client):
+    store = db_client.app.state.services.store
+    now = utcnow()
+    store.record_pick("停水", "emergency.water-outage", "strong", now=now - dt.timedelta(days=91))
+    store.record_pick("停水", "emergency.water-outage", "strong", now=now - dt.timedelta(days=10))
+    assert store.purge_picks(now=now, dry_run=True) == 1
+    assert [c for q, c, n in store.pick_counts(now=now)] == ["emergency.water-outage"]
+    assert store.purge_picks(now=now) == 1
+    with store.read() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(lookup_picks)) == 1
+
+
+# -- the page in Chromium -------------------------------------------------------------------------
+
+def _first_option(page) -> dict:
+    return page.locator(LOOKUP_OPTIONS).first.evaluate(
+        "e => ({id: e.dataset.id, urgent: e.dataset.emergency === '1', text: e.innerText})")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("query", ["电梯突然停了里面有人", "电梯卡在两层中间了 里面有小孩", "暴雨 地库在灌水",
+                                   "外墙瓷砖掉下来了", "门口有两个人打起来了", "水管爆了全楼停水"])
+def test_typed_emergency_is_the_first_option_with_badge_and_first_action(page, server, query):
+    lookup_ready(page, server.url)
+    page.keyboard.type(query, delay=15)
+    want = EMERGENCIES.get(query) or {"暴雨 地库在灌水": "emergency.basement-flooding"}[query]
+    page.wait_for_function(
+        f"(document.querySelector('{LOOKUP_OPTIONS}') || {{dataset: {{}}}}).dataset.id === '{want}' && "
+        f"document.getElementById('kb-lookup-q').value === {query!r} && "
+        f"document.getElementById('kb-lookup-results').dataset.query === {query.strip()!r}", timeout=10000)
+    first = _first_option(page)
+    assert first["id"] == want and first["urgent"], first
+    assert "紧急" in first["text"] and "先说" in first["text"]
+    assert page.locator("#kb-lookup-nomatch").count() == 0
+
+
+@pytest.mark.browser
+def test_an_emergency_matched_while_typing_stays_first(page, server):
+    """The caller said 电梯困住了; what is typed next must not push the emergency down, even when
+    the answer to the longer query no longer has it (faked here: the lexicon would keep it)."""
+    import json
+    from urllib.parse import parse_qs, urlparse
+
+    def milder(route):
+        q = parse_qs(urlparse(route.request.url).query).get("q", [""])[0]
+        if "发票" not in q:
+            route.continue_()
+            return
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({
+            "query": q, "total": 1, "took_ms": 0.1, "match": "strong",
+            "results": [{"id": "fee.invoice-refund", "kind": "script", "title": "发票与退费",
+                         "url": "/scripts/fee.invoice-refund/", "snippet": "发票", "score": 9.0}]}))
+
+    page.route("**/api/search?*", milder)
+    lookup_ready(page, server.url)
+    page.keyboard.type("电梯困住了")
+    page.wait_for_function(f"(document.querySelector('{LOOKUP_OPTIONS}') || {{dataset: {{}}}}).dataset.id === "
+                           "'emergency.elevator-entrapment'", timeout=10000)
+    page.keyboard.type(" 发票")
+    page.wait_for_function("document.getElementById('kb-lookup-results').dataset.query === '电梯困住了 发票'",
+                           timeout=10000)
+    ids = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
+    assert ids[:2] == ["emergency.elevator-entrapment", "fee.invoice-refund"], ids
+    assert _first_option(page)["urgent"]
+    # a new query (cleared first) starts afresh
+    page.keyboard.press("Escape")
+    page.keyboard.type("发票")
+    page.wait_for_function("document.getElementById('kb-lookup-results').dataset.query === '发票'", timeout=10000)
+    assert _first_option(page)["id"] == "fee.invoice-refund"
+
+
+@pytest.mark.browser
+def test_a_weak_answer_is_first_marked_and_the_general_scripts_follow(page, server):
+    import httpx
+
+    query = "今天怎么没有水"
+    answer = httpx.get(server.url + "/api/search", params={"q": query, "limit": 8}, timeout=10).json()
+    lookup_ready(page, server.url)
+    lookup_type(page, query)
+    ids = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.id)")
+    assert len(ids) == len(set(ids))
+    if answer["match"] == "none":
+        assert "没有专门的话术。" in page.locator("#kb-lookup-nomatch").inner_text()
+        return
+    assert ids[0] == answer["results"][0]["id"]
+    if answer["match"] == "weak":
+        assert "可能相关，请核对" in page.locator(LOOKUP_OPTIONS).first.inner_text()
+        general = page.locator(LOOKUP_OPTIONS).evaluate_all("els => els.map(e => e.dataset.general === '1')")
+        assert True in general and general.index(True) > 0
+        assert all(general[general.index(True):])        # every general script after the results
+
+
+PICK_TOKEN = "pick-agent-token-0001"
+
+
+@pytest.fixture(scope="module")
+def pick_server(built_project, tmp_path_factory):
+    srv = staff_server(built_project, tmp_path_factory.mktemp("picks"), f"前台小李:{PICK_TOKEN}")
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.browser
+def test_a_signed_in_agent_opening_a_result_records_the_pick(page, pick_server):
+    import httpx
+
+    url = pick_server.url
+    sign_in(page, url, PICK_TOKEN, "/staff/lookup/")
+    lookup_ready(page)
+    query = "我姓张 13900001111 楼上漏水到我家"
+    lookup_type(page, query)
+    chosen = page.locator(LOOKUP_OPTIONS).first.get_attribute("data-id")
+    with page.expect_response(lambda r: r.url.endswith("/api/lookup/picks") and r.request.method == "POST") as done:
+        page.keyboard.press("Enter")
+    assert done.value.status == 201, done.value.text()
+    headers = {"authorization": f"Bearer {PICK_TOKEN}"}
+    html = httpx.get(url + "/staff/gaps", headers=headers, timeout=10).text
+    assert "楼上漏水到我家" in html and chosen in html
+    assert "13900001111" not in html and "我姓张" not in html
+
+
+def test_kb_purge_removes_picks_older_than_90_days(built_project, tmp_path):
+    from conftest import kb
+
+    from kb_service import db
+    from kb_service.feedback.store import Store
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    store = Store(db.connect(url), require_corpus(built_project / "snippets").feedback)
+    now = utcnow()
+    store.record_pick("停水", "emergency.water-outage", "strong", now=now - dt.timedelta(days=95))
+    store.record_pick("停水", "emergency.water-outage", "strong", now=now - dt.timedelta(days=5))
+    store.engine.dispose()
+    env = {"KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(built_project / "var"), "KB_DATABASE_URL": url}
+    out = kb("purge", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "话术速查的选择记录保存 90 天，已删除更早的 1 条" in out.stdout
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(lookup_picks)) == 1
+    engine.dispose()
+
+
+def test_search_gaps_keep_no_phone_name_or_address(db_client):
+    for q in ["我姓张 13900001111 5号楼2单元1202 小区里有人放鹦鹉", "我姓张 1390000111"]:
+        db_client.get("/api/search", params={"q": q})
+    gaps = db_client.get("/api/improvement-log/gaps", headers=STAFF).json()["gaps"]
+    text = " ".join(g["query"] for g in gaps)
+    assert "小区里有人放鹦鹉" in text
+    for private in ("13900001111", "1390000111", "我姓张", "1202"):
+        assert private not in text, text
