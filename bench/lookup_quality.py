@@ -1,9 +1,9 @@
 """What the 话术速查 page shows first, on the query set written in the style of real calls.
 
-    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|tune|heldout|all] [--picks] [--verbose]
+    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|dev3|tune|heldout|all] [--picks] [--verbose]
 
 Queries: bench/queries/calls-dev.tsv and calls-dev2.tsv (the development sets: tune on these
-only; `tune` runs both) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
+only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
 searches in process, then applies the page's rule (docs/assets/javascripts/lookup.js): the
 answer's results in their order, the general scripts (snippets/lookup.yaml) after them; only
 when the match is `none` do the general scripts come first, under "没有专门的话术。".
@@ -34,7 +34,9 @@ from measure import pct  # noqa: E402
 PICK_TIMES = 3
 # calls-dev2.tsv: a second development set, written when the first was nearly saturated (issue 23)
 HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-dev.tsv", "calls-dev2.tsv"],
-          "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-heldout.tsv"]}
+          # calls-dev3.tsv: a validation set (issue 23, rank3): judge whether a change generalises, tune on dev+dev2
+          "dev3": ["calls-dev3.tsv"],
+          "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-dev3.tsv", "calls-heldout.tsv"]}
 
 
 def read(name: str) -> list[tuple[str, str, list[str]]]:

@@ -203,12 +203,14 @@ def _unknown_runs(parts: QueryParts, known: set[int], least: int) -> int:
     return runs
 
 
-def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_hit: bool) -> Coverage:
-    """How much of the query (see query_parts, locate) document `doc` accounts for."""
+def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_share: float = 0.0) -> Coverage:
+    """How much of the query (see query_parts, locate) document `doc` accounts for.
+    `pinyin_share`: the share of the query's letters read as pinyin (or initials) and found as
+    phrases in the document's head."""
     if not parts.units:
         return Coverage(0, 0.0)
-    if pinyin_hit:  # the letters were read as pinyin or initials and found as a phrase in the head
-        return Coverage(parts.units, 1.0)
+    if pinyin_share:
+        return Coverage(parts.units, pinyin_share)
     head: set[int] = set()
     callers: set[int] = set()
     phrased: set[int] = set()   # positions in a bigram that a callers_say line holds as such

@@ -273,6 +273,12 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
             clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
         if len(letters) <= 8:
             clauses.append(_phrase("pyi", list(letters), WEIGHTS["initials"]))
+        # Pinyin typed word by word (wuyefei zenme jiao, louxia hen chao): the whole is no phrase
+        # of any title, but each word may be; question words and particles say nothing.
+        for chunk in pinyin_chunks(norm) if chunk_count(norm) > 1 else ():
+            sylls = tp.split_pinyin(chunk, vocabulary)
+            if sylls and len(sylls) >= 2:
+                clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
     words = tp.words(norm)
     for w in dict.fromkeys(words):
         clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
@@ -304,6 +310,28 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
         clauses.append(Q.Term("pyb", pair, boost=WEIGHTS["homophone"]))
     marks += grams
     return (Q.Or(clauses) if clauses else None), marks
+
+
+# Pinyin of question words and particles: how a pinyin query asks, not what about.
+PINYIN_FILLERS = frozenset("""zenme zenmeban shenme weishenme nage zhege ma ne le de a ba ya ne wo ni
+qingwen wen yixia keyi neng buneng shi bushi you meiyou""".split())
+
+
+def pinyin_chunks(norm: str) -> list[str]:
+    """The space-separated words of an all-letters query, without PINYIN_FILLERS."""
+    return [c for c in re.split(r"[\s']+", norm) if c and c not in PINYIN_FILLERS]
+
+
+def chunk_count(norm: str) -> int:
+    return len([c for c in re.split(r"[\s']+", norm) if c])
+
+
+def pinyin_letters(norm: str) -> int:
+    """How many letters of an all-letters query say what it is about (0 for any other query)."""
+    letters = re.sub(r"[\s']+", "", norm)
+    if not re.fullmatch(r"[a-z]{2,40}", letters):
+        return 0
+    return sum(map(len, pinyin_chunks(norm))) or len(letters)
 
 
 def _phrase(field: str, tokens: list[str], boost: float) -> Q.Query:
@@ -387,9 +415,10 @@ class Postings:
                 self._sets[key] = found
         return found
 
-    def scores(self, query: Q.Query | None, phrase_hits: set[int] | None = None) -> dict[int, float]:
+    def scores(self, query: Q.Query | None, phrase_hits: dict[int, int] | None = None) -> dict[int, float]:
         """Document number -> score, as Whoosh's BM25F searcher would give for the query.
-        `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched."""
+        `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched, with
+        the letters of the matched phrases."""
         if query is None:
             return {}
         # A score slot per document (a few hundred): list indexing beats dict lookups here.
@@ -414,7 +443,7 @@ class Postings:
                 raise TypeError(f"unsupported query in search: {sub!r}")
         return {d: total[d] for d in range(len(total)) if hit[d]}
 
-    def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: set[int] | None = None) -> None:
+    def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: dict[int, int] | None = None) -> None:
         table = self.positions.get(q.fieldname, {})
         entries = [table.get(w) for w in q.words]
         if not entries or any(e is None for e in entries):
@@ -425,7 +454,7 @@ class Postings:
             if any(all(p + i in ps for i, ps in enumerate(rest, 1)) for p in first):
                 acc[d] = acc.get(d, 0.0) + sum(e[d][0] for e in entries) * q.boost
                 if hits is not None:
-                    hits.add(d)
+                    hits[d] = hits.get(d, 0) + sum(map(len, q.words))
 
 
 # Postings are read-only once built (Postings._sets is a memo of the same data), so a process
@@ -459,6 +488,24 @@ def _shared_postings(index_dir: Path, meta: dict, ix) -> Postings:
             _POSTINGS.pop(next(iter(_POSTINGS)))
         _POSTINGS[key] = postings
     return postings
+
+
+WHOLE_HEAD = 1.5
+
+
+def _in_order(seq: str, text: str) -> bool:
+    """Whether the characters of seq occur in text in this order, each at most 4 after the last."""
+    pos = text.find(seq[0])
+    while pos >= 0:
+        at = pos
+        for c in seq[1:]:
+            at = text.find(c, at + 1, at + 5)
+            if at < 0:
+                break
+        else:
+            return True
+        pos = text.find(seq[0], pos + 1)
+    return False
 
 
 RERANK = 20      # hits re-ordered by how much of the query their head fields cover (Searcher.rerank)
@@ -501,8 +548,9 @@ class Searcher:
         norm = tp.core(full)
         query, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
-        pinyin_docs: set[int] = set()
+        pinyin_docs: dict[int, int] = {}   # document -> letters of the query found as pinyin phrases
         scores = self.postings.scores(query, pinyin_docs)
+        letters = pinyin_letters(norm)
         if kind:
             allowed = self.postings.by_kind.get(kind, frozenset())
             scores = {d: sc for d, sc in scores.items() if d in allowed}
@@ -517,9 +565,10 @@ class Searcher:
 
         @cache
         def covered(d: int) -> confidence.Coverage:
-            return confidence.coverage(parts, d, located, pinyin_hit=d in pinyin_docs)
+            return confidence.coverage(parts, d, located,
+                                       pinyin_share=min(1.0, pinyin_docs.get(d, 0) / letters) if letters else 0.0)
 
-        ranked = self.rerank(ranked, covered)[:max(limit, 3)]
+        ranked = self.rerank(ranked, covered, norm, parts.total)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.
         exact = self.postings.by_id.get(norm)
         if exact is not None and kind and docs[exact]["kind"] != kind:
@@ -565,13 +614,54 @@ class Searcher:
             found = self._first_action[sid] = self.corpus.expand(step.get("say") or step.get("do") or "")
         return found
 
-    def rerank(self, ranked: list[tuple[float, int]], covered) -> list[tuple[float, int]]:
+    @cached_property
+    def heads(self) -> tuple[dict[str, int], dict[str, list[tuple[int, int, str, float]]]]:
+        """The titles, aliases and tags of scripts and templates for whole_heads: the bit of every
+        character in them, and each of them (document number, bits of its meaningful characters,
+        those characters in order, their weight) filed under its rarest character, so a query
+        looks only at those that can be whole in it (bits make "the query has every character"
+        one integer operation)."""
+        bits: dict[str, int] = {}
+        by_char: dict[str, list[tuple[int, int, str, float]]] = {}
+        for d, doc in enumerate(self.postings.docs):
+            snip = self.corpus.snippets.get(doc["id"]) if doc["kind"] != "page" else None
+            for h in ([snip.title, *snip.aliases, *snip.tags] if snip else []):
+                chars = "".join(c for _, c in confidence.units_of(tp.normalize(h)) if tp.CJK.match(c))
+                if len(chars) < 2:
+                    continue
+                mask = 0
+                for c in chars:
+                    mask |= bits.setdefault(c, 1 << len(bits))
+                weight = sum(self.weights.get(c, confidence.UNSEEN) for c in chars)
+                rarest = max(chars, key=lambda c: self.weights.get(c, confidence.UNSEEN))
+                by_char.setdefault(rarest, []).append((d, mask, chars, weight))
+        return bits, by_char
+
+    def whole_heads(self, norm: str, total: float) -> dict[int, float]:
+        """Per document, the weight (as a share of the query's) of its heaviest title, alias or
+        tag whose meaningful characters the query says in the same order and close together
+        (租户门禁 in 租户怎么办门禁, 电瓶被偷 in 电瓶被人偷了)."""
+        bits, by_char = self.heads
+        present = set(norm)
+        mask = 0
+        for c in present:
+            mask |= bits.get(c, 0)
+        out: dict[int, float] = {}
+        for c in present:
+            for d, need, seq, weight in by_char.get(c, ()):
+                if need & mask == need and weight > out.get(d, 0.0) and _in_order(seq, norm):
+                    out[d] = weight
+        return {d: min(1.0, w / total) for d, w in out.items()}
+
+    def rerank(self, ranked: list[tuple[float, int]], covered, norm: str = "", total: float = 1.0) -> list[tuple[float, int]]:
         """The first RERANK hits again, each score times (1 + the share of the query its title,
         aliases and tags account for). BM25F adds up every field a word is found in, so a generic
         word (物业费: in dozens of titles, and its synonyms, bigrams and characters on top) could
         outweigh the one word that says what is asked (退 in 我要退物业费); the script whose head
         holds both then comes first. Measured in bench/README.md (recall@1 up on every query set)."""
-        head = [(score * (1 + covered(d).rank_head), d) for score, d in ranked[:RERANK]]
+        whole = self.whole_heads(norm, total) if norm else {}
+        head = [(score * (1 + covered(d).rank_head + WHOLE_HEAD * whole.get(d, 0.0)), d)
+                for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
 
     def match(self, norm: str, ranked: list[tuple[float, int]], covered) -> str:

@@ -40,6 +40,25 @@ def test_pinyin_initials_traditional_homophone(searcher):
     assert exact[0]["score"] > typo[0]["score"]
 
 
+def test_pinyin_typed_word_by_word(searcher):
+    """Pinyin with spaces between words is no phrase of any title as a whole; each word is, and
+    question words (zenme) say nothing. Before, such queries found nothing at all."""
+    answer = searcher.search("tingche wei zenme zu", limit=3)
+    assert answer["results"] and answer["results"][0]["id"] == "inquiry.parking"
+    assert answer["match"] != "none"
+    assert top(searcher, "dianti kazhu le", 1) == ["emergency.elevator-entrapment"]
+    # letters that are no pinyin at all still find nothing
+    assert searcher.search("qqqq xxzz", limit=3)["match"] == "none"
+
+
+def test_an_alias_said_whole_outweighs_words_found_one_by_one(searcher):
+    """租户门禁 is an alias of the access-card script; the tenant script has 租户 and 门禁 in its
+    head too, one by one. 电瓶被偷 (the stolen-vehicle script) against the e-bike charging
+    script, whose head holds 电动车 and 电瓶 many times over."""
+    assert top(searcher, "租户怎么办门禁", 1) == ["inquiry.access-card"]
+    assert top(searcher, "我停在楼下的电动车电瓶被人偷了", 1) == ["complaint.vehicle-damage"]
+
+
 def test_synonym_file_expands_queries(searcher):
     assert set(top(searcher, "不来水")) & {"notice.water-outage", "emergency.water-outage"}
 
@@ -85,7 +104,7 @@ def test_page_sections_show_commitments_as_on_the_site():
 # phrases and initials, Traditional characters, homophone typos, synonyms, ASCII noise.
 SHAPES = ["停水通知", "业主打电话来说楼上邻居家天天晚上装修特别吵而且还漏水到他家天花板了怎么处理",
           "tingshuitongzhi", "diantikunren", "dtkr", "qfcj", "投訴處理結果", "店梯困人", "不来水",
-          "物业费为什么涨了", "wifi 密码", "qqqqxxzz", "的了吗"]
+          "物业费为什么涨了", "wifi 密码", "qqqqxxzz", "的了吗", "wuyefei zenme jiao", "tingche wei"]
 
 
 def test_in_memory_scores_are_whoosh_bm25f(searcher):
