@@ -54,11 +54,14 @@ def set_duration(project: Path, standard_id: str, duration: int) -> None:
 def keep_one_community(project: Path) -> str:
     """Reduce a copied project to its default community (the one-community configuration: no
     selector, no `community` field needed). Returns that community's id."""
-    from kb_service.content.load import load_corpus
+    from ruamel.yaml import YAML
 
-    corpus, _ = load_corpus(project / "snippets")
-    keep = corpus.default_community.id
-    for path in (project / "snippets" / "communities").glob("*.yaml"):
+    # site.yaml's default_community, else the first by id (Corpus.default_community), read without
+    # loading and checking the whole content (seconds, once per build of this configuration)
+    site = YAML(typ="safe", pure=True).load((project / "snippets" / "site.yaml").read_text(encoding="utf-8"))
+    files = sorted((project / "snippets" / "communities").glob("*.yaml"))
+    keep = site.get("default_community") or files[0].stem
+    for path in files:
         if path.stem != keep:
             path.unlink()
     return keep
@@ -501,13 +504,19 @@ def _drop_schema(admin, schema: str) -> None:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+def _admin_engine():
+    """The tests' own connection for creating, emptying and dropping schemas (no WAL flush wait,
+    as in _schema_url)."""
+    import sqlalchemy as sa
+
+    return sa.create_engine(POSTGRES_URL, connect_args={"options": "-csynchronous_commit=off"})
+
+
 @contextlib.contextmanager
 def postgres_schema(prefix: str = "kbtest"):
     """A new, empty schema of its own (dropped after) and the database URL that works in it."""
-    import sqlalchemy as sa
-
     need_postgres()
-    admin = sa.create_engine(POSTGRES_URL)
+    admin = _admin_engine()
     schema = _create_schema(admin, prefix)
     try:
         yield _schema_url(schema)
@@ -525,8 +534,9 @@ def reused_schema():
 
     from kb_service import db
 
-    admin = sa.create_engine(POSTGRES_URL)
+    admin = _admin_engine()
     made: list[str] = []
+    empty: list[str] = []        # the statements that empty it, sent as one batch
 
     def emptied() -> str:
         if not made:
@@ -534,11 +544,13 @@ def reused_schema():
             db.connect(_schema_url(made[0])).dispose()     # migrated once
         schema = made[0]
         with admin.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):     # children before their parents
-                conn.exec_driver_sql(f"DELETE FROM {schema}.{table.name}")
-            for seq in conn.scalars(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
-                                    {"s": schema}):
-                conn.exec_driver_sql(f"ALTER SEQUENCE {schema}.{seq} RESTART")
+            if not empty:
+                seqs = conn.scalars(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
+                                    {"s": schema})
+                empty.append("".join([*(f"DELETE FROM {schema}.{t.name};"        # children before their parents
+                                        for t in reversed(db.metadata.sorted_tables)),
+                                      *(f"ALTER SEQUENCE {schema}.{seq} RESTART;" for seq in seqs)]))
+            conn.exec_driver_sql(empty[0])
         return schema
 
     yield emptied
