@@ -110,9 +110,18 @@ _PREAMBLE = re.compile("|".join([
 ]))
 
 
+# 有人吗 / 在吗 said on its own is "is anyone there": part of the greeting, and never 有人 of
+# 有人打架 (喂 你好 有人吗 was a strong answer for public order). 电梯里有人吗 keeps it.
+_ANYONE = re.compile(r"(?:^|(?<=[\s，,。！？!?]))(?:有人在?吗|在吗|有没有人在?)(?=[\s，,。！？!?]|$)")
+_EDGES = re.compile(r"^[\s，,。！？!?、]+|[\s，,。！？!?、]+$")
+_MEANT = re.compile(r"[\u3400-\u9fffa-z0-9]")
+
+
 def core(norm: str) -> str:
-    """The normalised query without the preamble (see _PREAMBLE); the query itself when that
-    would leave nothing."""
-    rest = _PREAMBLE.sub(" ", norm)
-    rest = re.sub(r"^[\s，,。！？!?、]+|[\s，,。！？!?、]+$", "", rest)
-    return rest if re.search(r"[\u3400-\u9fffa-z0-9]", rest) else norm
+    """The normalised query without the preamble (see _PREAMBLE); when that would leave
+    nothing, the greeting itself (喂 你好: the phone-opening script), without 有人吗."""
+    greeting = _EDGES.sub("", _ANYONE.sub(" ", norm))
+    rest = _EDGES.sub("", _PREAMBLE.sub(" ", greeting))
+    if _MEANT.search(rest):
+        return rest
+    return greeting if _MEANT.search(greeting) else norm
