@@ -41,6 +41,7 @@ from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snip
 from kb_service.errors import UsageError
 from kb_service.search import confidence
 from kb_service.search import textproc as tp
+from kb_service.search.typos import Typos
 
 INDEX_NAME = "kb"
 META = "search-meta.json"
@@ -404,6 +405,11 @@ class Postings:
         Searcher opened on the same index), not once per service start."""
         return confidence.char_weights([d["title"] + " " + d["text"] for d in self.docs])
 
+    @cached_property
+    def typos(self) -> Typos:
+        """Homophone typos of head words (search/typos.py), once per postings."""
+        return Typos(self.fields)
+
     def docs_with(self, field: str, term: str) -> frozenset[int]:
         """The documents whose indexed field holds the term (memoised: the postings never change)."""
         key = (field, term)
@@ -546,6 +552,7 @@ class Searcher:
         full = tp.normalize(text).strip()
         # Greetings, fillers and who is calling (喂 我是3栋1201的) are not what the query is about.
         norm = tp.core(full)
+        norm = self.postings.typos.correct(norm)   # 物叶费 -> 物业费 (search/typos.py)
         query, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
         pinyin_docs: dict[int, int] = {}   # document -> letters of the query found as pinyin phrases

@@ -42,10 +42,13 @@ EMERGENCIES = {
     "外墙瓷砖掉下来了": "emergency.falling-object",
     "有个老太太在电梯口晕倒了": "emergency.welfare-check",
     "对门那个独居老人好几天没出门了": "emergency.welfare-check",
+    "没着火 但是电线在冒烟": "emergency.fire",          # 冒烟 still counts
+    "有个男的一直在单元门口转悠": "emergency.public-order",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
-CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了"]
+CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
+        "烟感一直响 根本没着火", "万一着火了怎么跑"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
@@ -129,6 +132,12 @@ def test_greetings_and_self_introductions_do_not_count(searcher):
     assert tp.core(tp.normalize("喂你好 我是3栋1201的 我姓王 13812345678 今天怎么没有水")) == "今天怎么没有水"
     assert tp.core(tp.normalize("我是租房的 能办门禁卡吗")) == "我是租房的 能办门禁卡吗"   # says something
     assert tp.core(tp.normalize("喂")) == "喂"
+    # 有人吗 on its own asks whether anyone is there: the greeting, not 有人 of 有人打架
+    assert tp.core(tp.normalize("喂 你好 有人吗")) == "喂 你好"
+    assert tp.core(tp.normalize("你好 在吗 我家停水了")) == "我家停水了"
+    assert tp.core(tp.normalize("电梯里有人吗")) == "电梯里有人吗"
+    hello = searcher.search("喂 你好 有人吗", limit=5)
+    assert hello["match"] != "strong" and hello["results"][0]["id"] == "greeting.phone-opening"
     plain = searcher.search("楼上漏水", limit=5)
     padded = searcher.search("喂 你好 那个 我是5号楼2单元1202的 我姓李 楼上漏水", limit=5)
     assert [x["id"] for x in padded["results"]] == [x["id"] for x in plain["results"]]
