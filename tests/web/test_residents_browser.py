@@ -150,6 +150,15 @@ def test_submit_check_status_not_satisfied_reopened(phone, srv):
 
     phone.goto(srv.url + "/residents/status/")
     phone.fill("#kb-st-reference", ref)
+    phone.fill("#kb-st-code", "2222-3333-4444")        # a typo first: tries left, and a page that survives reload
+    phone.locator("#kb-status-form button[type=submit]").click()
+    expect(phone.locator("#kb-tries-left")).to_contain_text("还可以再试")
+    left = phone.locator("#kb-tries-left").inner_text()
+    assert "wrong=code" in phone.url and "2222" not in phone.url
+    phone.reload()
+    expect(phone.locator("#kb-tries-left")).to_have_text(left)       # the same count: nothing sent again
+    expect(phone.locator("#kb-st-reference")).to_have_value(ref)
+    assert overflow(phone) <= 0
     phone.fill("#kb-st-code", code)
     phone.locator("#kb-status-form button[type=submit]").click()
     expect(phone.locator("#kb-current-status")).to_have_text("已解决")
