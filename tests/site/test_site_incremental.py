@@ -60,13 +60,13 @@ def test_edits_rebuild_only_their_pages_and_give_the_full_build(built_project, t
     assert sorted(incremental_site) == sorted(full_site)
     assert [name for name in full_site if incremental_site[name] != full_site[name]] == []
 
-    # A new title is in every page's navigation: full build.
+    # A new title is in other pages' navigation (its section's pages, the neighbours' footer): full build.
     text = chapter.read_text(encoding="utf-8")
     title = text.splitlines()[0]
     chapter.write_text(text.replace(title, title + "（修订）", 1), encoding="utf-8")
     done = update()
     assert done.mode == "full" and done.reason
-    nav = (settings.site_dir / "index.html").read_text(encoding="utf-8")
+    nav = (settings.site_dir / "handbook" / "index.html").read_text(encoding="utf-8")
     assert title[2:] + "（修订）" in nav
 
     # A page removed: full build, and its output is gone from the served site.
