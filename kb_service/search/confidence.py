@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-from kb_service.search import textproc as tp
+from kb_service.search import textproc
 
 HEAD_FIELDS = ("t_words", "a_words", "g_words")
 # Thresholds (see the module docstring; bench/calibrate_match.py prints the confusion table).
@@ -48,7 +48,7 @@ UNSEEN = 6.0            # weight of a character no document has (rarer than any 
 # Question words say how the caller asks, not what about: 停电了什么时候来 is about 停电 (a unit
 # here only; they stay indexed, so 多少钱 still finds the fee scripts).
 QUESTION_WORDS = ("时候", "多少", "哪里", "哪儿", "几点", "能不能", "可不可以", "是不是", "有没有")
-STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in (*tp.STOP, *QUESTION_WORDS)), key=len, reverse=True)))
+STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in (*textproc.STOP, *QUESTION_WORDS)), key=len, reverse=True)))
 
 
 def char_weights(texts: list[str]) -> dict[str, float]:
@@ -57,7 +57,7 @@ def char_weights(texts: list[str]) -> dict[str, float]:
     n = len(texts)
     df: dict[str, int] = {}
     for t in texts:
-        for c in set(tp.normalize(t)):
+        for c in set(textproc.normalize(t)):
             df[c] = df.get(c, 0) + 1
     return {c: math.log((n + 1) / (k + 0.5)) for c, k in df.items()}
 
@@ -104,7 +104,7 @@ def units_of(norm: str) -> list[tuple[int, str]]:
     stopped = {i for pattern in (STOP_RUNS, ADDRESS) for m in pattern.finditer(norm)
                for i in range(m.start(), m.end())}
     return [(i, c) for i, c in enumerate(norm) if i not in stopped
-            and (tp.CJK.match(c) or c.isascii() and c.isalnum())]
+            and (textproc.CJK.match(c) or c.isascii() and c.isalnum())]
 
 
 @dataclass
@@ -135,8 +135,8 @@ def _positions(norm: str, term: str) -> frozenset[int]:
 def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float]) -> QueryParts:
     units = units_of(norm)
     weight = {i: weights.get(c, UNSEEN) for i, c in units}
-    words = [(w, _positions(norm, w)) for w in dict.fromkeys(tp.words(norm, stop=False))]
-    grams = [(g, _positions(norm, g)) for g in dict.fromkeys(tp.bigrams(norm))]
+    words = [(w, _positions(norm, w)) for w in dict.fromkeys(textproc.words(norm, stop=False))]
+    grams = [(g, _positions(norm, g)) for g in dict.fromkeys(textproc.bigrams(norm))]
     syn = []
     for group in synonyms:
         present = [w for w in group if w in norm]
@@ -144,11 +144,11 @@ def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float])
             syn.append(([w for w in group if w not in present],
                         frozenset().union(*(_positions(norm, w) for w in present))))
     pairs = []
-    for m in tp.CJK_RUN.finditer(norm):
-        sylls = tp.syllables(m.group())
+    for m in textproc.CJK_RUN.finditer(norm):
+        sylls = textproc.syllables(m.group())
         if len(sylls) == len(m.group()):
             pairs += [(p, frozenset((m.start() + i, m.start() + i + 1)))
-                      for i, p in enumerate(tp.syllable_pairs(sylls))]
+                      for i, p in enumerate(textproc.syllable_pairs(sylls))]
     return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights)
 
 
@@ -182,8 +182,8 @@ def locate(parts: QueryParts, docs) -> Located:
     seen_grams = {g for (g, _), (_, h, c, b, _) in zip(parts.grams, pieces[len(parts.words):]) if h or c or b}
     unseen = [(at, frozenset().union(*(docs("t_uni", c) for c in w if parts.char_weight(c) >= RARE_CHAR)))
               for (w, at), (_, h, c, b, _) in zip(parts.words, pieces)
-              if len(w) >= 2 and tp.CJK.match(w) and not (h or c or b)
-              and not any(g in seen_grams for g in tp.bigrams(w))]
+              if len(w) >= 2 and textproc.CJK.match(w) and not (h or c or b)
+              and not any(g in seen_grams for g in textproc.bigrams(w))]
     return Located(pieces, unseen)
 
 

@@ -40,7 +40,7 @@ from kb_service.content.markup import expand_inline
 from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import UsageError
 from kb_service.search import confidence
-from kb_service.search import textproc as tp
+from kb_service.search import textproc
 from kb_service.search.typos import Typos
 
 INDEX_NAME = "kb"
@@ -153,25 +153,26 @@ def clean(markdown: str) -> str:
 
 
 def fields_for(doc: Doc) -> dict[str, str]:
-    title, aliases, tags = tp.normalize(doc.title), [tp.normalize(a) for a in doc.aliases], [tp.normalize(t) for t in doc.tags]
-    body = tp.normalize(doc.body)
-    callers = [tp.core(tp.normalize(c)) for c in doc.callers]
+    title = textproc.normalize(doc.title)
+    aliases, tags = [textproc.normalize(a) for a in doc.aliases], [textproc.normalize(t) for t in doc.tags]
+    body = textproc.normalize(doc.body)
+    callers = [textproc.core(textproc.normalize(c)) for c in doc.callers]
     heads = [title] + aliases + tags
-    sylls = [tp.syllables(h) for h in heads]
+    sylls = [textproc.syllables(h) for h in heads]
     return {
         "id": doc.id, "kind": doc.kind, "title": doc.title, "url": doc.url, "text": doc.body,
-        "t_words": tp.join([tp.words(title, stop=False)]),
-        "a_words": tp.join([tp.words(a, stop=False) + [a] for a in aliases]),
-        "g_words": tp.join([tp.words(t, stop=False) + [t] for t in tags]),
-        "b_words": tp.join([tp.words(line) for line in body.splitlines()]),
-        "t_bi": tp.join([tp.bigrams(h) for h in heads]),
-        "b_bi": tp.join([tp.bigrams(line) for line in body.splitlines()]),
-        "t_uni": tp.join([tp.unigrams(h) for h in heads]),
-        "py": tp.join(sylls),
-        "pyi": tp.join([tp.initials(s) for s in sylls]),
-        "pyb": tp.join([tp.syllable_pairs(s) for s in sylls]),
-        "c_words": tp.join([tp.words(c) for c in callers]),
-        "c_bi": tp.join([tp.bigrams(c) for c in callers]),
+        "t_words": textproc.join([textproc.words(title, stop=False)]),
+        "a_words": textproc.join([textproc.words(a, stop=False) + [a] for a in aliases]),
+        "g_words": textproc.join([textproc.words(t, stop=False) + [t] for t in tags]),
+        "b_words": textproc.join([textproc.words(line) for line in body.splitlines()]),
+        "t_bi": textproc.join([textproc.bigrams(h) for h in heads]),
+        "b_bi": textproc.join([textproc.bigrams(line) for line in body.splitlines()]),
+        "t_uni": textproc.join([textproc.unigrams(h) for h in heads]),
+        "py": textproc.join(sylls),
+        "pyi": textproc.join([textproc.initials(s) for s in sylls]),
+        "pyb": textproc.join([textproc.syllable_pairs(s) for s in sylls]),
+        "c_words": textproc.join([textproc.words(c) for c in callers]),
+        "c_bi": textproc.join([textproc.bigrams(c) for c in callers]),
     }
 
 
@@ -187,7 +188,7 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
             vocabulary.update(f["py"].split())
             writer.add_document(**f)
             count += 1
-    vocabulary.discard(tp.SEP)
+    vocabulary.discard(textproc.SEP)
     (index_dir / META).write_text(json.dumps({"syllables": sorted(vocabulary), "documents": count},
                                              ensure_ascii=False))
     (index_dir / POSTINGS).write_text(json.dumps(export_postings(ix), ensure_ascii=False,
@@ -247,7 +248,7 @@ class Synonyms:
         groups = _SYNONYMS.get(key)
         if groups is None:   # every service start and preview reload reads the same file
             data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}
-            groups = [[tp.normalize(str(w)) for w in g] for g in data.get("groups", [])]
+            groups = [[textproc.normalize(str(w)) for w in g] for g in data.get("groups", [])]
             _SYNONYMS.clear()
             _SYNONYMS[key] = groups
         return cls([list(g) for g in groups])
@@ -262,14 +263,14 @@ class Synonyms:
 
 def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tuple[Q.Query | None, list[str]]:
     """Query object plus the plain terms used for highlighting."""
-    norm = tp.normalize(text).strip()
+    norm = textproc.normalize(text).strip()
     if not norm:
         return None, []
     clauses: list[Q.Query] = []
     marks: list[str] = []
     letters = re.sub(r"[\s']+", "", norm)
     if re.fullmatch(r"[a-z]{2,40}", letters):
-        sylls = tp.split_pinyin(letters, vocabulary)
+        sylls = textproc.split_pinyin(letters, vocabulary)
         if sylls:
             clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
         if len(letters) <= 8:
@@ -277,26 +278,26 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
         # Pinyin typed word by word (wuyefei zenme jiao, louxia hen chao): the whole is no phrase
         # of any title, but each word may be; question words and particles say nothing.
         for chunk in pinyin_chunks(norm) if chunk_count(norm) > 1 else ():
-            sylls = tp.split_pinyin(chunk, vocabulary)
+            sylls = textproc.split_pinyin(chunk, vocabulary)
             if sylls and len(sylls) >= 2:
                 clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
-    words = tp.words(norm)
+    words = textproc.words(norm)
     for w in dict.fromkeys(words):
         clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
                     Q.Term("g_words", w, boost=WEIGHTS["g_words"]), Q.Term("b_words", w, boost=WEIGHTS["b_words"]),
                     Q.Term("c_words", w, boost=WEIGHTS["c_words"])]
     marks += words
-    grams = list(dict.fromkeys(tp.bigrams(norm)))
+    grams = list(dict.fromkeys(textproc.bigrams(norm)))
     for g in grams:
         clauses += [Q.Term("t_bi", g, boost=WEIGHTS["t_bi"]), Q.Term("b_bi", g, boost=WEIGHTS["b_bi"]),
                     Q.Term("c_bi", g, boost=WEIGHTS["c_bi"])]
-    clauses += [Q.Term("t_uni", c, boost=WEIGHTS["t_uni"]) for c in dict.fromkeys(tp.unigrams(norm))]
+    clauses += [Q.Term("t_uni", c, boost=WEIGHTS["t_uni"]) for c in dict.fromkeys(textproc.unigrams(norm))]
     # A synonym's words once each, and none the query already has: 物业费's group (管理费,
     # 物业管理费, 物业服务费) would otherwise count 物业 and 管理 two and three times more, and a
     # generic word outweigh the one that says what is asked (退 in 退物业费).
     seen = set(words)
     for extra in synonyms.expand(norm):
-        for w in tp.words(extra, stop=False) or [extra]:
+        for w in textproc.words(extra, stop=False) or [extra]:
             if w in seen:
                 continue
             seen.add(w)
@@ -307,7 +308,7 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
     # Homophone typos from a pinyin keyboard (停税 for 停水): adjacent syllable pairs of the query
     # against those of titles, aliases and tags. Plain terms, not phrases, to stay fast;
     # weighted below the exact fields so they never outrank a real match.
-    for pair in dict.fromkeys(tp.syllable_pairs(tp.syllables(norm))):
+    for pair in dict.fromkeys(textproc.syllable_pairs(textproc.syllables(norm))):
         clauses.append(Q.Term("pyb", pair, boost=WEIGHTS["homophone"]))
     marks += grams
     return (Q.Or(clauses) if clauses else None), marks
@@ -356,7 +357,7 @@ def marks_pattern(marks: list[str]) -> re.Pattern | None:
 def flatten(text: str) -> tuple[str, str]:
     """The text on one line, and its normalised form to find query terms in (same length)."""
     flat = re.sub(r"\s+", " ", text).strip()
-    norm = tp.normalize(flat)  # same length as flat for CJK/ASCII text; used only to find positions
+    norm = textproc.normalize(flat)  # same length as flat for CJK/ASCII text; used only to find positions
     return flat, (norm if len(norm) == len(flat) else flat)
 
 
@@ -549,9 +550,9 @@ class Searcher:
 
     def search(self, text: str, *, limit: int = 10, kind: str | None = None) -> dict:
         started = time.perf_counter()
-        full = tp.normalize(text).strip()
+        full = textproc.normalize(text).strip()
         # Greetings, fillers and who is calling (喂 我是3栋1201的) are not what the query is about.
-        norm = tp.core(full)
+        norm = textproc.core(full)
         norm = self.postings.typos.correct(norm)   # 物叶费 -> 物业费 (search/typos.py)
         query, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
@@ -633,7 +634,7 @@ class Searcher:
         for d, doc in enumerate(self.postings.docs):
             snip = self.corpus.snippets.get(doc["id"]) if doc["kind"] != "page" else None
             for h in ([snip.title, *snip.aliases, *snip.tags] if snip else []):
-                chars = "".join(c for _, c in confidence.units_of(tp.normalize(h)) if tp.CJK.match(c))
+                chars = "".join(c for _, c in confidence.units_of(textproc.normalize(h)) if textproc.CJK.match(c))
                 if len(chars) < 2:
                     continue
                 mask = 0

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kb_service.search import textproc as tp
+from kb_service.search import textproc
 
 MIN_PICKS = 3      # fewer could be one agent's habit, or a mis-click
 SHARE = 0.6        # the same choice for most of the picks of that query
 
 
 def key(query: str) -> str:
-    core = tp.core(tp.normalize(query))
+    core = textproc.core(textproc.normalize(query))
     return "".join(core.split())
 
 

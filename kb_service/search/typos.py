@@ -11,12 +11,12 @@ alone (it may be what the caller meant), and so is a word that shares no charact
 
 from __future__ import annotations
 
-from kb_service.search import textproc as tp
+from kb_service.search import textproc
 
 BIGRAM_FIELDS = ("t_bi", "b_bi", "c_bi")
 HEAD_WORDS = ("t_words", "a_words", "g_words")
 # Particles and adverbs that stand next to any word: sharing one of them makes no pair a typo of
-# another (not tp.STOP as a whole: its 地 is also the 地 of 地库, 地裤 a typo of it)
+# another (not textproc.STOP as a whole: its 地 is also the 地 of 地库, 地裤 a typo of it)
 PARTICLES = frozenset("了吗呢啊吧呀哦嘛么着过的得太很都也就还又")
 
 
@@ -28,9 +28,9 @@ class Typos:
         for gram, entry in fields.get("t_bi", {}).items():
             # only a word of a title, alias or tag (物业, 地库, 车位), not any two characters
             # that happen to stand together in one (损子 of 有损子女, 一章)
-            if len(gram) != 2 or gram not in heads or not all(tp.CJK.match(c) for c in gram):
+            if len(gram) != 2 or gram not in heads or not all(textproc.CJK.match(c) for c in gram):
                 continue
-            sylls = tp.syllables(gram)
+            sylls = textproc.syllables(gram)
             if len(sylls) != 2:
                 continue
             pair = f"{sylls[0]}-{sylls[1]}"
@@ -43,11 +43,11 @@ class Typos:
         """The query with each mistyped pair replaced (see the module docstring)."""
         chars = list(norm)
         changed = False
-        for run in tp.CJK_RUN.finditer(norm):
+        for run in textproc.CJK_RUN.finditer(norm):
             text = run.group()
             if len(text) < 2:
                 continue
-            sylls = tp.syllables(text)
+            sylls = textproc.syllables(text)
             if len(sylls) != len(text):
                 continue
             for i in range(len(text) - 1):

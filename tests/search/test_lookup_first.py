@@ -18,7 +18,7 @@ from kb_service.content.load import require_corpus
 from kb_service.content.lint import lint
 from kb_service.db import lookup_picks
 from kb_service.search import picks
-from kb_service.search import textproc as tp
+from kb_service.search import textproc
 from kb_service.search.engine import Searcher
 from kb_service.times import utcnow
 from kb_service.web.services import pick_query
@@ -58,9 +58,9 @@ def test_danger_lexicon_maps_callers_words_to_emergency_scripts():
     lexicon, problems = danger.check(ROOT / "snippets", corpus.scripts)
     assert problems == [] and lexicon.rules
     for query, sid in EMERGENCIES.items():
-        assert lexicon.match(tp.normalize(query))[:1] == [sid], query
+        assert lexicon.match(textproc.normalize(query))[:1] == [sid], query
     for query in CALM:
-        assert lexicon.match(tp.normalize(query)) == [], query
+        assert lexicon.match(textproc.normalize(query)) == [], query
     assert all(corpus.scripts[r.script].category == "emergency" for r in lexicon.rules)
 
 
@@ -129,13 +129,13 @@ def test_an_emergency_is_not_forced_into_a_search_for_templates(searcher):
 
 
 def test_greetings_and_self_introductions_do_not_count(searcher):
-    assert tp.core(tp.normalize("喂你好 我是3栋1201的 我姓王 13812345678 今天怎么没有水")) == "今天怎么没有水"
-    assert tp.core(tp.normalize("我是租房的 能办门禁卡吗")) == "我是租房的 能办门禁卡吗"   # says something
-    assert tp.core(tp.normalize("喂")) == "喂"
+    assert textproc.core(textproc.normalize("喂你好 我是3栋1201的 我姓王 13812345678 今天怎么没有水")) == "今天怎么没有水"
+    assert textproc.core(textproc.normalize("我是租房的 能办门禁卡吗")) == "我是租房的 能办门禁卡吗"   # says something
+    assert textproc.core(textproc.normalize("喂")) == "喂"
     # 有人吗 on its own asks whether anyone is there: the greeting, not 有人 of 有人打架
-    assert tp.core(tp.normalize("喂 你好 有人吗")) == "喂 你好"
-    assert tp.core(tp.normalize("你好 在吗 我家停水了")) == "我家停水了"
-    assert tp.core(tp.normalize("电梯里有人吗")) == "电梯里有人吗"
+    assert textproc.core(textproc.normalize("喂 你好 有人吗")) == "喂 你好"
+    assert textproc.core(textproc.normalize("你好 在吗 我家停水了")) == "我家停水了"
+    assert textproc.core(textproc.normalize("电梯里有人吗")) == "电梯里有人吗"
     hello = searcher.search("喂 你好 有人吗", limit=5)
     assert hello["match"] != "strong" and hello["results"][0]["id"] == "greeting.phone-opening"
     plain = searcher.search("楼上漏水", limit=5)
