@@ -44,11 +44,13 @@ EMERGENCIES = {
     "对门那个独居老人好几天没出门了": "emergency.welfare-check",
     "没着火 但是电线在冒烟": "emergency.fire",          # 冒烟 still counts
     "有个男的一直在单元门口转悠": "emergency.public-order",
+    "我被关电梯里了 快来人": "emergency.elevator-entrapment",
+    "楼上外墙的装饰板松了 风一吹就晃": "emergency.falling-object",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
 CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
-        "烟感一直响 根本没着火", "万一着火了怎么跑"]
+        "烟感一直响 根本没着火", "万一着火了怎么跑", "我家门把手松了", "关电梯门的时候夹到包了"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
