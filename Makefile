@@ -40,9 +40,11 @@ fmt: $(STAMP)
 # For one file or a quick run: make test PYTEST_ARGS="-n 0 tests/search/test_search.py".
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # The tests' temporary folders (copied sites, SQLite files, indexes) in memory where the machine has
-# /dev/shm: the service commits with fsync (synchronous=FULL), and on this machine's disk those
-# waits left a third of the run with idle cores. Processes are still killed and restarted for real.
-TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo /tmp)
+# a roomy /dev/shm: the service commits with fsync (synchronous=FULL), and on this machine's disk
+# those waits left a third of the run with idle cores. Processes are still killed and restarted for
+# real. A container's small default /dev/shm (64 MB in Docker) would fill up: /tmp there.
+TEST_TMPDIR ?= $(shell free=$$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $$4}'); \
+	if [ -w /dev/shm ] && [ "$${free:-0}" -gt 2000000 ]; then echo /dev/shm; else echo /tmp; fi)
 test: $(STAMP)
 	$(BIN)/ruff check --select F,E9 kb_service tests bench
 	$(BIN)/kb lint
