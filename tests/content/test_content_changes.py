@@ -21,7 +21,6 @@ from conftest import ROOT, copy_project, set_duration
 FEEDBACK = "tests/feedback/test_feedback.py::"
 MODULES = ("tests/web/test_app.py", "tests/content/test_filling.py", "tests/site/test_site.py",
            "tests/web/test_midcall_api.py", "tests/feedback/test_midcall_records.py",
-           "tests/feedback/test_desk_communities.py",
            FEEDBACK + "test_complaint_gets_reference_and_deadlines_from_standards",
            FEEDBACK + "test_overdue_uses_standards_deadlines",
            FEEDBACK + "test_purge_keeps_contact_details_of_claims_while_open_and_for_the_limitation_period")
