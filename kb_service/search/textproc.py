@@ -120,8 +120,17 @@ _MEANT = re.compile(r"[\u3400-\u9fffa-z0-9]")
 def core(norm: str) -> str:
     """The normalised query without the preamble (see _PREAMBLE); when that would leave
     nothing, the greeting itself (喂 你好: the phone-opening script), without 有人吗."""
+    rest = without_preamble(norm)
+    if rest:
+        return rest
+    greeting = _EDGES.sub("", _ANYONE.sub(" ", norm))
+    return greeting if _MEANT.search(greeting) else norm
+
+
+def without_preamble(norm: str) -> str:
+    """What the caller said the call is about, and nothing of the preamble: "" when the query is
+    only a greeting, a self-introduction, a name or a phone number (我姓张 typed so far). What
+    may be kept of a query; `core` falls back to the greeting for the search itself."""
     greeting = _EDGES.sub("", _ANYONE.sub(" ", norm))
     rest = _EDGES.sub("", _PREAMBLE.sub(" ", greeting))
-    if _MEANT.search(rest):
-        return rest
-    return greeting if _MEANT.search(greeting) else norm
+    return rest if _MEANT.search(rest) else ""

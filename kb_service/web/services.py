@@ -84,6 +84,8 @@ class GapBuffer:
     def add(self, query: str, total: int, top: float | None) -> None:
         # what the caller said about themselves (我姓张, a phone number, half typed) is not kept
         query = pick_query(query)
+        if not query:       # nothing but that: nothing to learn from, nothing to keep
+            return
         with self._lock:
             if len(self._pending) < 10_000:
                 self._pending.append((query, total, top, utcnow()))
@@ -97,9 +99,10 @@ class GapBuffer:
 
 def pick_query(query: str) -> str:
     """A lookup query as it may be kept: greetings, self-introductions, names (我姓王, 我是王女士)
-    and phone numbers left out (textproc.core), addresses (3栋1201) too, then any other phone or
-    ID number masked (feedback/forms.mask_text), and long numbers still being typed."""
-    kept = mask_text(textproc.core(textproc.normalize(query).strip()))
+    and phone numbers left out (textproc.without_preamble: "" when that is all there is),
+    addresses (3栋1201) too, then any other phone or ID number masked (feedback/forms.mask_text),
+    and long numbers still being typed."""
+    kept = mask_text(textproc.without_preamble(textproc.normalize(query).strip()))
     kept = re.sub(r"\s+", " ", _ADDRESS.sub(" ", kept)).strip() or kept   # 3栋1201: where, not what
     # a number still being typed (1390000111) is not a whole phone number yet: mask it all the same
     return _LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), kept)[:200]

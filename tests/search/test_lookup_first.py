@@ -190,6 +190,18 @@ def test_pick_query_masks_phones_ids_and_names():
     assert "王" not in kept and "1201" not in kept and "楼上漏水" in kept
 
 
+def test_a_query_typed_only_as_far_as_the_callers_name_keeps_nothing(db_client):
+    """The lookup searches while the agent types: 我姓张 and 我姓张 13900001111 are searched (and
+    find nothing) before the problem is typed. Neither a pick nor a search gap keeps them."""
+    for typed in ("我姓张", "我姓张 13900001111", "喂 你好 我是3栋1201的"):
+        assert pick_query(typed) == ""
+        db_client.get("/api/search", params={"q": typed})
+    svc = db_client.app.state.services
+    svc.gaps.flush()
+    kept = " ".join(g["query"] for g in svc.store.gaps(limit=100))
+    assert "张" not in kept and "1390000" not in kept and "1201" not in kept
+
+
 def test_picks_are_recorded_masked_shown_on_gaps_and_rank_first(db_client):
     q = "我家水龙头出来的是黄水 13812345678"
     for _ in range(picks.MIN_PICKS):
