@@ -120,10 +120,9 @@ _MEANT = re.compile(r"[\u3400-\u9fffa-z0-9]")
 def core(norm: str) -> str:
     """The normalised query without the preamble (see _PREAMBLE); when that would leave
     nothing, the greeting itself (喂 你好: the phone-opening script), without 有人吗."""
-    rest = without_preamble(norm)
+    greeting, rest = _split(norm)
     if rest:
         return rest
-    greeting = _EDGES.sub("", _ANYONE.sub(" ", norm))
     return greeting if _MEANT.search(greeting) else norm
 
 
@@ -131,6 +130,11 @@ def without_preamble(norm: str) -> str:
     """What the caller said the call is about, and nothing of the preamble: "" when the query is
     only a greeting, a self-introduction, a name or a phone number (我姓张 typed so far). What
     may be kept of a query; `core` falls back to the greeting for the search itself."""
+    return _split(norm)[1]
+
+
+def _split(norm: str) -> tuple[str, str]:
+    """(the query without 有人吗, what is left without the preamble or "")."""
     greeting = _EDGES.sub("", _ANYONE.sub(" ", norm))
     rest = _EDGES.sub("", _PREAMBLE.sub(" ", greeting))
-    return rest if _MEANT.search(rest) else ""
+    return greeting, rest if _MEANT.search(rest) else ""

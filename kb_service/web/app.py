@@ -94,10 +94,10 @@ def routes(settings: Settings, *, preview: bool = False) -> list:
         Route("/staff/notices/", notices.staff_publish, methods=["POST"]),
         Route("/staff/notices/{id}", notices.staff_notice),
         Route("/staff/notices/{id}", notices.staff_change, methods=["POST"]),
-        # 小区公告: rendered from the database at request time, so every node shows the same board
         # The resident's progress page (POST /api/feedback/status redirects to ?ref=<reference>)
         Route("/residents/status/", resident_pages.view),
         Route("/residents/status/", resident_pages.view_action, methods=["POST"]),
+        # 小区公告: rendered from the database at request time, so every node shows the same board
         Route("/notices", notices.slash),
         Route("/notices/", notices.board_page),
         Route("/notices/{id}", notices.slash),

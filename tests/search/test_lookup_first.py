@@ -44,6 +44,8 @@ EMERGENCIES = {
     "对门那个独居老人好几天没出门了": "emergency.welfare-check",
     "没着火 但是电线在冒烟": "emergency.fire",          # 冒烟 still counts
     "有个男的一直在单元门口转悠": "emergency.public-order",
+    "电梯卡住了里面有人": "emergency.elevator-entrapment",
+    "煤气味很大": "emergency.gas-leak",
     "我被关电梯里了 快来人": "emergency.elevator-entrapment",
     "楼上外墙的装饰板松了 风一吹就晃": "emergency.falling-object",
 }
@@ -260,7 +262,8 @@ def _first_option(page) -> dict:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("query", ["电梯突然停了里面有人", "电梯卡在两层中间了 里面有小孩", "暴雨 地库在灌水",
-                                   "外墙瓷砖掉下来了", "门口有两个人打起来了", "水管爆了全楼停水"])
+                                   "外墙瓷砖掉下来了", "门口有两个人打起来了", "水管爆了全楼停水",
+                                   "电梯卡住了里面有人", "煤气味很大"])
 def test_typed_emergency_is_the_first_option_with_badge_and_first_action(page, server, query):
     lookup_ready(page, server.url)
     page.keyboard.type(query, delay=15)

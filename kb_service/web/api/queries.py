@@ -72,8 +72,15 @@ def log_filters(request: Request, corpus: Corpus) -> dict:
 # -- the pages' own parameters -------------------------------------------------------------------
 
 def done(messages: dict[str, str]) -> Query:
-    """`?ok=<what was just done>` after a form's redirect; the page shows messages[ok]."""
+    """`?ok=<what was just done>` after a form's redirect; the page shows messages[ok]
+    (done_message)."""
     return Query((Choice("ok", "刚完成的操作", options=messages),))
+
+
+def done_message(done: Query, params) -> str | None:
+    """The message a `done` query's `?ok=` picks, or None without one (a wrong one: 400)."""
+    ok = done.read(params)["ok"]
+    return done.inputs[0].mapping().get(ok) if ok else None
 
 
 DASHBOARD = COMMUNITY + Query((Choice("days", "统计周期", options={str(k): v for k, v in PERIODS.items()}),))

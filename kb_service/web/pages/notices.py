@@ -29,9 +29,8 @@ from kb_service.web.pages.staff_pages import see_other, staff_page
 PUBLIC = {"Cache-Control": "no-cache"}
 LABELS = {"title": "标题", "body": "正文", "community": "小区", "valid_from": "生效时间", "valid_until": "截止时间",
           "reason": "更正原因", "withdraw_reason": "撤回原因"}
-BOARD_MESSAGES = {"published": "已发布", "withdrawn": "已撤回", "corrected": "已更正"}
-NOTICE_MESSAGES = {"published": "已发布：把下面的链接发到业主群即可", "corrected": "已更正"}
-BOARD_DONE, NOTICE_DONE = queries.done(BOARD_MESSAGES), queries.done(NOTICE_MESSAGES)
+BOARD_DONE = queries.done({"published": "已发布", "withdrawn": "已撤回", "corrected": "已更正"})
+NOTICE_DONE = queries.done({"published": "已发布：把下面的链接发到业主群即可", "corrected": "已更正"})
 
 
 def notice_id(request: Request) -> int:
@@ -220,7 +219,7 @@ def _staff_board(request: Request, sess: dict, *, values: dict | None = None, er
 
 @staff_page()
 async def staff_board(request: Request, sess: dict) -> Response:
-    ok = BOARD_MESSAGES.get(BOARD_DONE.read(request.query_params)["ok"])
+    ok = queries.done_message(BOARD_DONE, request.query_params)
     return await run_in_threadpool(lambda: _staff_board(request, sess, ok=ok))
 
 
@@ -242,7 +241,7 @@ async def staff_publish(request: Request, sess: dict, form: dict) -> Response:
 
 @staff_page()
 async def staff_notice(request: Request, sess: dict) -> Response:
-    ok = NOTICE_MESSAGES.get(NOTICE_DONE.read(request.query_params)["ok"])
+    ok = queries.done_message(NOTICE_DONE, request.query_params)
     return await _staff_notice(request, sess, ok=ok)
 
 

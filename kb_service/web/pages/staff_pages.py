@@ -59,10 +59,10 @@ EVENT_KINDS = {"created": "登记", "status": "状态变更", "owner": "负责�
                "contacted": "已联系业主", "reply": "给业主的答复", "claim": "赔偿主张"}
 SOURCES = reports.SOURCES
 # Messages after a successful change (PRG redirect ?ok=...): fixed texts, never user input.
-DONE = {"contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
-        "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存", "reply": "给业主的答复已保存",
-        "created": "已登记，下面是这条记录"}
-ENTRY_DONE = queries.done(DONE)
+ENTRY_DONE = queries.done({
+    "contacted": "已记录联系业主", "status": "状态已更新", "owner": "负责人已更新", "category": "分类已更新", "note": "备注已记录",
+    "action": "改进措施已添加", "action_done": "改进措施已标记完成", "publish": "公开摘要已保存", "reply": "给业主的答复已保存",
+    "created": "已登记，下面是这条记录"})
 FIELD_LABELS = {**labels(INTAKE), **labels(PATCH), "content": "投诉内容", "action_done.id": "完成的措施", "community": "小区"}
 # The status form sends a note with the new status (satisfied is a yes/no choice, read by hand).
 PATCH_STATUS = Form("status", (PATCH["note"],))
@@ -256,7 +256,7 @@ async def export(request: Request, sess: dict) -> Response:
 
 @staff_page()
 async def entry_detail(request: Request, sess: dict) -> Response:
-    ok = DONE.get(ENTRY_DONE.read(request.query_params)["ok"])
+    ok = queries.done_message(ENTRY_DONE, request.query_params)
     return await _detail(request, sess, ok=ok)
 
 
