@@ -1,9 +1,9 @@
 """What the 话术速查 page shows first, on the query set written in the style of real calls.
 
-    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|dev3|dev4|tune|heldout|all] [--picks] [--verbose]
+    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|dev3|dev4|dev5|dev6|tune|heldout|all] [--picks] [--verbose]
 
 Queries: bench/queries/calls-dev.tsv and calls-dev2.tsv (the development sets: tune on these
-only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
+only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it), calls-dev4..dev6.tsv (fresh sets of later rounds: dev6 is rank5's validation set) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
 searches in process, then applies the page's rule (docs/assets/javascripts/lookup.js): the
 answer's results in their order, the general scripts (snippets/lookup.yaml) after them; only
 when the match is `none` do the general scripts come first, under "没有专门的话术。".
@@ -38,8 +38,11 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           "dev3": ["calls-dev3.tsv"],
           # calls-dev4.tsv: written fresh before rank4's tuning (issue 23): the validation set then; tune on dev..dev3
           "dev4": ["calls-dev4.tsv"],
+          # calls-dev5.tsv (tuning) and calls-dev6.tsv (validation: never tuned on), both written fresh before
+          # rank5's tuning (issue 23): dev..dev4 had become too familiar to say how new phrasings fare
+          "dev5": ["calls-dev5.tsv"], "dev6": ["calls-dev6.tsv"],
           "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-dev3.tsv", "calls-dev4.tsv",
-                  "calls-heldout.tsv"]}
+                  "calls-dev5.tsv", "calls-dev6.tsv", "calls-heldout.tsv"]}
 
 
 def read(name: str) -> list[tuple[str, str, list[str]]]:
