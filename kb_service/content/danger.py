@@ -2,7 +2,10 @@
 to show first on the lookup page, whatever else the search ranks.
 
 Each rule: `words` (any one of them, plain text or a regular expression), optionally `with` (one
-of these must be said too: 困 only counts with 电梯) and `unless` (these cancel it: 消防演习).
+of these must be said too: 困 only counts with 电梯), `unless` (these cancel it: 消防演习) and
+`not_after` (a word said right after one of these is negated or supposed, not happening: 没看见哪
+冒烟, 打不着火, 万一着火; the same word said plainly elsewhere in the query still counts, so a
+negation never cancels the whole query the way `unless` does).
 Matched against the query as the search normalises it (Simplified, lower case), with the spaces
 taken out, so 停了 里面有人 and 停了里面有人 are the same. Checked by `kb lint` (schema, every
 pattern compiles, every script exists and is an emergency script) and loaded by the search.
@@ -30,11 +33,23 @@ class Rule:
     words: re.Pattern
     with_: re.Pattern | None
     unless: re.Pattern | None
+    not_after: re.Pattern | None = None   # compiled to end at the end of the text before a word
 
     def hit(self, text: str) -> bool:
-        return (self.words.search(text) is not None
+        return (self._said(text)
                 and (self.with_ is None or self.with_.search(text) is not None)
                 and (self.unless is None or self.unless.search(text) is None))
+
+    def _said(self, text: str) -> bool:
+        """A word of the rule said, and not right after a negation (not_after)."""
+        for m in self.words.finditer(text):
+            if self.not_after is None or self.not_after.search(text, max(0, m.start() - NEGATION_REACH), m.start()) is None:
+                return True
+        return False
+
+
+# How far before a word a negation may start (没看见哪里 冒烟: five characters).
+NEGATION_REACH = 8
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,7 @@ class Lexicon:
 EMPTY = Lexicon()
 
 
-def _compile(doc, keys, patterns: list[str], problems: list[Problem]) -> re.Pattern | None:
+def _compile(doc, keys, patterns: list[str], problems: list[Problem], *, at_end: bool = False) -> re.Pattern | None:
     good = []
     for i, p in enumerate(patterns):
         try:
@@ -67,7 +82,9 @@ def _compile(doc, keys, patterns: list[str], problems: list[Problem]) -> re.Patt
             problems.append(doc.problem([*keys, i], f"“{p}”能匹配空文本，任何查询都会命中"))
             continue
         good.append(f"(?:{p})")
-    return re.compile("|".join(good)) if good else None
+    if not good:
+        return None
+    return re.compile("(?:" + "|".join(good) + ")$") if at_end else re.compile("|".join(good))
 
 
 def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, list[Problem]]:
@@ -90,8 +107,9 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
         words = _compile(doc, ["rules", n, "words"], raw["words"], problems)
         with_ = _compile(doc, ["rules", n, "with"], raw.get("with") or [], problems)
         unless = _compile(doc, ["rules", n, "unless"], raw.get("unless") or [], problems)
+        not_after = _compile(doc, ["rules", n, "not_after"], raw.get("not_after") or [], problems, at_end=True)
         if words is not None:
-            rules.append(Rule(sid, words, with_, unless))
+            rules.append(Rule(sid, words, with_, unless, not_after))
     if problems:
         return None, problems
     return Lexicon(tuple(rules)), []

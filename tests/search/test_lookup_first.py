@@ -48,12 +48,20 @@ EMERGENCIES = {
     "煤气味很大": "emergency.gas-leak",
     "我被关电梯里了 快来人": "emergency.elevator-entrapment",
     "楼上外墙的装饰板松了 风一吹就晃": "emergency.falling-object",
+    # plain words (rank5): a smell that makes one dizzy, prying at a door, wind, smoke from somewhere
+    "楼道里有股怪味 闻了头晕想吐": "emergency.gas-leak",
+    "有人在撬隔壁那户的门": "emergency.public-order",
+    "风太大了 阳台的花架被吹飞了": "emergency.typhoon-rainstorm",
+    "厨房不知道哪里冒烟了": "emergency.fire",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
 CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
         "烟感一直响 根本没着火", "万一着火了怎么跑", "我家门把手松了", "关电梯门的时候夹到包了",
-        "电梯卡在哪里补办"]
+        "电梯卡在哪里补办",
+        # negated or supposed (danger.yaml not_after), or a smell explained, or one's own door
+        "煤气灶点不着火", "烟感乱响 没看到哪里着火", "楼上油烟味熏得我头疼", "钥匙忘带了 能帮我撬锁吗",
+        "防火门被人拿砖头顶着", "楼道堆满纸箱 担心着火"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
