@@ -516,6 +516,9 @@ def _in_order(seq: str, text: str) -> bool:
 
 
 RERANK = 20      # hits re-ordered by how much of the query their head fields cover (Searcher.rerank)
+# A query that is only a greeting, who is calling or a phone number (喂 你好 是物业吗; 我是3栋1201的 我姓陈):
+# the call is at its opening, and that script is the answer (weak: nothing of the matter is said yet).
+OPENING = "greeting.phone-opening"
 
 
 class Searcher:
@@ -583,6 +586,10 @@ class Searcher:
             exact = None
         if exact is not None:
             ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, exact)] + [h for h in ranked if h[1] != exact]
+        opening = self.postings.by_id.get(OPENING) if exact is None and kind in (None, "script") and full \
+            and not textproc.without_preamble(full) else None
+        if opening is not None:
+            ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, opening)] + [h for h in ranked if h[1] != opening]
         # A caller describing an emergency in their own words (snippets/danger.yaml) gets that
         # emergency script first, whatever else ranks; the first step shows on the page too.
         urgent = [] if kind not in (None, "script") else [
@@ -603,7 +610,8 @@ class Searcher:
                 "snippet": _highlight(*flat, pattern), "score": round(score, 3),
             })
         total = len(scores) + (exact is not None and exact not in scores) + sum(d not in scores for d in urgent)
-        match = "strong" if exact is not None or urgent else self.match(norm, ranked, covered)
+        match = "strong" if exact is not None or urgent else "weak" if opening is not None \
+            else self.match(norm, ranked, covered)
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
             results[0]["first_action"] = self.first_action(results[0]["id"])
