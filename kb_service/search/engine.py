@@ -595,8 +595,8 @@ class Searcher:
             exact = None
         if exact is not None:
             ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, exact)] + [h for h in ranked if h[1] != exact]
-        opening = self.postings.by_id.get(OPENING) if exact is None and kind in (None, "script") and full \
-            and not textproc.without_preamble(full) else None
+        opening = self.postings.by_id.get(OPENING) if exact is None and kind in (None, "script") \
+            and textproc.only_preamble(full) else None
         if opening is not None:
             ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, opening)] + [h for h in ranked if h[1] != opening]
         # A caller describing an emergency in their own words (snippets/danger.yaml) gets that

@@ -133,6 +133,12 @@ def without_preamble(norm: str) -> str:
     return _split(norm)[1]
 
 
+def only_preamble(norm: str) -> bool:
+    """Whether the query says something, and all of it is greeting, who is calling or a phone
+    number (喂 你好 是物业吗; 我是3栋1201的 我姓陈): the call is at its opening."""
+    return _MEANT.search(norm) is not None and not without_preamble(norm)
+
+
 def _split(norm: str) -> tuple[str, str]:
     """(the query without 有人吗, what is left without the preamble or "")."""
     greeting = _EDGES.sub("", _ANYONE.sub(" ", norm))
