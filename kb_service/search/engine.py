@@ -277,17 +277,8 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
             clauses.append(_phrase("pyi", list(letters), WEIGHTS["initials"]))
         # Pinyin typed word by word (wuyefei zenme jiao, louxia hen chao): the whole is no phrase
         # of any title, but each word may be; question words and particles say nothing.
-        # One-syllable words next to each other (tai chao of louxia tai chao) are one phrase: alone
-        # each is any of a dozen characters, together they are 太吵.
-        single: list[str] = []
-        for chunk in [*(pinyin_chunks(norm) if chunk_count(norm) > 1 else ()), ""]:
-            sylls = textproc.split_pinyin(chunk, vocabulary) if chunk else None
-            if sylls and len(sylls) == 1:
-                single += sylls
-                continue
-            if len(single) >= 2:
-                clauses.append(_phrase("py", single, WEIGHTS["pinyin"]))
-            single = []
+        for chunk in pinyin_chunks(norm) if chunk_count(norm) > 1 else ():
+            sylls = textproc.split_pinyin(chunk, vocabulary)
             if sylls and len(sylls) >= 2:
                 clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
     words = textproc.words(norm)
