@@ -7,6 +7,7 @@ PostgreSQL, and the page in Chromium typing emergencies the way callers say them
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 
@@ -174,7 +175,12 @@ def test_callers_say_is_indexed_on_its_own_field(tmp_path):
                     encoding="utf-8")
     corpus = require_corpus(project / "snippets")
     assert corpus.scripts["complaint.pet"].callers_say
-    (tmp_path / "docs").mkdir()     # scripts only: the handbook's pages play no part here
+    # The complaint scripts only, the pet script's neighbours (an index of all of them costs
+    # seconds of this suite's budget and shows nothing more); the handbook's pages play no part.
+    corpus = dataclasses.replace(corpus, snippets={k: v for k, v in corpus.snippets.items()
+                                                   if k.startswith("complaint.")})
+    assert len(corpus.snippets) >= 10
+    (tmp_path / "docs").mkdir()
     build_index(corpus, tmp_path / "docs", tmp_path / "ix")
     s = Searcher.open(tmp_path / "ix", corpus)
     r = s.search("大黄天天冲着我孙子汪汪叫", limit=5)
