@@ -97,13 +97,14 @@ def test_fmt_orders_community_files_and_keeps_comments(project):
     lines.remove(households)
     lines.append("# 注释要保留\n" + households)
     path.write_text("".join(lines), encoding="utf-8")
-    assert format_files(project / "snippets", check=True) == [path]
-    assert format_files(project / "snippets") == [path]
+    assert format_files(project / "snippets", check=True) == [path]    # of every file, only this one
+    communities = {p.resolve() for p in path.parent.glob("*.yaml")}
+    assert format_files(project / "snippets", only=communities) == [path]
     after = path.read_text(encoding="utf-8")
     assert after.index("households:") < after.index("buildings:") and "# 注释要保留" in after
     corpus, found = load_corpus(project / "snippets")
     assert corpus is not None and corpus.communities == CORPUS.communities
-    assert format_files(project / "snippets") == []
+    assert format_files(project / "snippets", only=communities) == []
 
 
 # -- template filling knows the community ---------------------------------------------------------
