@@ -15,7 +15,7 @@ import httpx
 from conftest import STAFF, STAFF_TOKEN, Server
 from kb_service import db
 
-ACKED = 100             # acknowledged submissions in flight before the SIGKILL
+ACKED = 50              # acknowledged submissions before the SIGKILL (16 writers still in flight)
 LOAD_DEADLINE = 300     # seconds; generous for a loaded two-core machine, never waited for when healthy
 HTTP_TIMEOUT = 60       # per request, for the same reason (a timeout would end a worker early)
 
@@ -33,7 +33,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_entry(built_project, tmp_path):
     env = {"KB_STAFF_TOKENS": f"tester:{STAFF_TOKEN}",
            "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}"}
     server = Server(built_project, built_project / "var", env).wait()
-    keys = [f"burst-{uuid.uuid4().hex}" for _ in range(200)]
+    keys = [f"burst-{uuid.uuid4().hex}" for _ in range(100)]
     with httpx.Client(base_url=server.url, timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_connections=50)) as client:
         def post(key):
             return client.post("/api/feedback", json=body(key)).json()["id"]
@@ -41,7 +41,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_entry(built_project, tmp_path):
         with ThreadPoolExecutor(50) as pool:
             first = list(pool.map(post, keys))
             again = list(pool.map(post, keys))      # every request retried: no new entries
-    assert first == again and len(set(first)) == 200
+    assert first == again and len(set(first)) == 100
     assert stored_ids(server.url) == set(first)
 
     acked: dict[str, int] = {}
