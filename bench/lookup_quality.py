@@ -41,8 +41,11 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           # calls-dev5.tsv (tuning) and calls-dev6.tsv (validation: never tuned on), both written fresh before
           # rank5's tuning (issue 23): dev..dev4 had become too familiar to say how new phrasings fare
           "dev5": ["calls-dev5.tsv"], "dev6": ["calls-dev6.tsv"],
+          # calls-dev7.tsv: written by the lead in session 9 before rank6's results, a check for what
+          # rank6 tuned (its weights were chosen on dev..dev5 and confirmed on dev6); never tuned on
+          "dev7": ["calls-dev7.tsv"],
           "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-dev3.tsv", "calls-dev4.tsv",
-                  "calls-dev5.tsv", "calls-dev6.tsv", "calls-heldout.tsv"]}
+                  "calls-dev5.tsv", "calls-dev6.tsv", "calls-dev7.tsv", "calls-heldout.tsv"]}
 
 
 def read(name: str) -> list[tuple[str, str, list[str]]]:
