@@ -110,9 +110,10 @@ _PREAMBLE = re.compile("|".join([
 ]))
 
 
-# 有人吗 / 在吗 said on its own is "is anyone there": part of the greeting, and never 有人 of
+# 有人吗 / 在吗 / 听得到吗 said on its own is "is anyone there": part of the greeting, and never 有人 of
 # 有人打架 (喂 你好 有人吗 was a strong answer for public order). 电梯里有人吗 keeps it.
-_ANYONE = re.compile(r"(?:^|(?<=[\s，,。！？!?]))(?:有人在?吗|在吗|有没有人在?)(?=[\s，,。！？!?]|$)")
+_ANYONE = re.compile(r"(?:^|(?<=[\s，,。！？!?]))(?:有人在?吗|在吗|有没有人在?|(?:你|您)?能?听(?:得|不)?(?:到|见|清|清楚)(?:了)?(?:吗|嘛|么)?)"
+                     r"(?=[\s，,。！？!?]|$)")
 _EDGES = re.compile(r"^[\s，,。！？!?、]+|[\s，,。！？!?、]+$")
 _MEANT = re.compile(r"[\u3400-\u9fffa-z0-9]")
 

@@ -54,6 +54,8 @@ EMERGENCIES = {
     "有人在撬隔壁那户的门": "emergency.public-order",
     "风太大了 阳台的花架被吹飞了": "emergency.typhoon-rainstorm",
     "厨房不知道哪里冒烟了": "emergency.fire",
+    # someone heard calling for help (session 9, found on calls-dev7.tsv)
+    "隔壁在摔东西 还有女的在喊救命": "emergency.public-order",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -62,7 +64,9 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         "电梯卡在哪里补办",
         # negated or supposed (danger.yaml not_after), or a smell explained, or one's own door
         "煤气灶点不着火", "烟感乱响 没看到哪里着火", "楼上油烟味熏得我头疼", "钥匙忘带了 能帮我撬锁吗",
-        "防火门被人拿砖头顶着", "楼道堆满纸箱 担心着火"]
+        "防火门被人拿砖头顶着", "楼道堆满纸箱 担心着火",
+        # anger said as fire (火很大 right after who is angry)
+        "你们是干什么吃的 我现在火很大"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
@@ -152,7 +156,10 @@ def test_greetings_and_self_introductions_do_not_count(searcher):
     assert textproc.core(textproc.normalize("电梯里有人吗")) == "电梯里有人吗"
     # only a greeting or who is calling: the call is at its opening, and the page shows that script
     # first (weak, not none, which would put the general scripts above it)
-    for opening in ("喂 你好 有人吗", "喂 你好 是物业吗", "你好 我是8栋302的业主 我姓周"):
+    # 听得到吗 on its own asks whether the line works; 听不清 inside a sentence says something
+    assert textproc.core(textproc.normalize("喂 喂 听得到吗 我家停电了")) == "我家停电了"
+    assert textproc.core(textproc.normalize("楼上吵得我听不清电视")) == "楼上吵得我听不清电视"
+    for opening in ("喂 你好 有人吗", "喂 你好 是物业吗", "你好 我是8栋302的业主 我姓周", "喂 喂 听得到吗"):
         hello = searcher.search(opening, limit=5)
         assert hello["match"] == "weak" and hello["results"][0]["id"] == "greeting.phone-opening", opening
     assert searcher.search("！！！", limit=5)["match"] == "none"
