@@ -515,6 +515,14 @@ def _in_order(seq: str, text: str) -> bool:
     return False
 
 
+def put_first(ranked: list[tuple[float, int]], first: list[int]) -> list[tuple[float, int]]:
+    """`first` above every hit (scored just above the best), in its order, and nowhere else."""
+    if not first:
+        return ranked
+    lead = (ranked[0][0] if ranked else 0.0) + 1.0
+    return [(lead, d) for d in first] + [h for h in ranked if h[1] not in first]
+
+
 RERANK = 20      # hits re-ordered by how much of the query their head fields cover (Searcher.rerank)
 # A query that is only a greeting, who is calling or a phone number (喂 你好 是物业吗; 我是3栋1201的 我姓陈):
 # the call is at its opening, and that script is the answer (weak: nothing of the matter is said yet).
@@ -584,19 +592,14 @@ class Searcher:
         exact = self.postings.by_id.get(norm)
         if exact is not None and kind and docs[exact]["kind"] != kind:
             exact = None
-        if exact is not None:
-            ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, exact)] + [h for h in ranked if h[1] != exact]
         opening = self.postings.by_id.get(OPENING) if exact is None and kind in (None, "script") \
             and textproc.only_preamble(full) else None
-        if opening is not None:
-            ranked = [((ranked[0][0] if ranked else 0.0) + 1.0, opening)] + [h for h in ranked if h[1] != opening]
+        ranked = put_first(ranked, [d for d in (exact, opening) if d is not None])
         # A caller describing an emergency in their own words (snippets/danger.yaml) gets that
         # emergency script first, whatever else ranks; the first step shows on the page too.
         urgent = [] if kind not in (None, "script") else [
             d for d in (self.postings.by_id.get(sid) for sid in self.lexicon.match(full)) if d is not None]
-        if urgent:
-            lead = (ranked[0][0] if ranked else 0.0) + 1.0
-            ranked = [(lead, d) for d in urgent] + [h for h in ranked if h[1] not in urgent]
+        ranked = put_first(ranked, urgent)
         top = ranked[0][0] if ranked else 0.0
         pattern = marks_pattern(marks)
         for score, d in ranked[:limit]:
