@@ -368,26 +368,82 @@ def _empty_search_index(route) -> None:
     route.fulfill(status=200, content_type="application/json", body=_EMPTY_SEARCH_INDEX[key])
 
 
-def local_only_page(browser, *, site_search: bool = False, **context_options):
-    """A page in a fresh context; fails the test if anything was requested outside 127.0.0.1.
-    Its `pending` holds the requests not answered yet (settle waits for them). Without
-    `site_search` (the marker of that name), the site's search has no documents."""
+# One page per kind of context, per worker, reused by test after test: a new page costs Chromium
+# a renderer process (about a quarter of a core-second, more than loading most pages), and about
+# a hundred tests open one. Between tests the page is put back as new: its routes, the listeners
+# a test added, the viewport and media emulation, cookies and every origin's web storage (the
+# service and the site keep nothing else in the browser).
+_PAGES: dict[tuple, object] = {}
+
+
+def _fresh_page(browser, site_search: bool, context_options: dict):
+    key = (id(browser), site_search, repr(sorted(context_options.items())))
+    pg = _PAGES.pop(key, None)
+    if pg is not None and not pg.is_closed() and not pg.in_use:
+        _PAGES[key] = pg
+        return pg
+    if pg is not None:   # never put back (a test's loop body raised, or the page broke): a new one
+        with contextlib.suppress(Exception):
+            pg.context.unroute_all(behavior="ignoreErrors")
+            pg.context.close()
     context = browser.new_context(locale="zh-CN", **context_options)
     if not site_search:
         context.route("**/search/search_index.json", _empty_search_index)
     pg = context.new_page()
-    outside: list[str] = []
-    pg.on("request", lambda r: outside.append(r.url)
-          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
-    pg.pending = set()
-    pg.on("request", lambda r: pg.pending.add(r))
+    pg.outside, pg.origins, pg.pending = [], set(), set()
+
+    def on_request(r) -> None:
+        url = r.url
+        if url.startswith("http://127.0.0.1"):
+            pg.origins.add("/".join(url.split("/", 3)[:3]))
+        elif not url.startswith(("data:", "blob:", "about:")):
+            pg.outside.append(url)
+        pg.pending.add(r)
+
+    pg.on("request", on_request)
     pg.on("requestfinished", lambda r: pg.pending.discard(r))
     pg.on("requestfailed", lambda r: pg.pending.discard(r))
+    pg.initial_viewport, pg.in_use = pg.viewport_size, False
+    pg.scripts = context_options.get("java_script_enabled", True)
+    _PAGES[key] = pg
+    return pg
+
+
+def _listeners(pg) -> dict[str, list]:
+    impl = pg._impl_obj    # the event emitter under Playwright's sync wrapper
+    return {event: list(impl.listeners(event)) for event in impl.event_names()}
+
+
+def _reset(pg, listeners: dict[str, list]) -> None:
+    """The page as _fresh_page made it: what the test added is gone, what the site stored too."""
+    impl = pg._impl_obj
+    for event in impl.event_names():
+        for listener in impl.listeners(event):
+            if listener not in listeners.get(event, []):
+                impl.remove_listener(event, listener)
+    pg.unroute_all(behavior="ignoreErrors")
+    if pg.scripts:   # without JavaScript the site stored nothing; sessionStorage is the tab's own
+        for origin in sorted(pg.origins):
+            pg.goto(origin + "/api/health")
+            pg.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+    pg.goto("about:blank")
+    if pg.viewport_size != pg.initial_viewport:
+        pg.set_viewport_size(pg.initial_viewport)
+    pg.emulate_media(media="null")
+    pg.context.clear_cookies()
+    pg.outside.clear(), pg.origins.clear(), pg.pending.clear()
+
+
+def local_only_page(browser, *, site_search: bool = False, **context_options):
+    """A page as new (see _PAGES); fails the test if anything was requested outside 127.0.0.1.
+    Its `pending` holds the requests not answered yet (settle waits for them). Without
+    `site_search` (the marker of that name), the site's search has no documents."""
+    pg = _fresh_page(browser, site_search, context_options)
+    listeners, pg.in_use = _listeners(pg), True
     yield pg
-    # A route handler may still be fetching (the search index, asked for by Material's worker
-    # while the test ended): closing under it raised in the next test's setup.
-    context.unroute_all(behavior="ignoreErrors")
-    context.close()
+    outside = list(pg.outside)
+    _reset(pg, listeners)    # raises: in_use stays set, and the next test gets a new context
+    pg.in_use = False
     assert not outside, f"页面请求了外部地址：{outside}"
 
 
