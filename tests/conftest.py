@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -354,18 +355,31 @@ def fees_page(url: str) -> str:
     return url + default["url"] + "fees/"
 
 
-_EMPTY_SEARCH_INDEX: dict[str, bytes] = {}
+_EMPTY_SEARCH_INDEX: dict[str, str] = {}
 
 
-def _empty_search_index(route) -> None:
-    """The site's search index with its settings but no documents: Material's search worker
-    builds its index from this file on every page load (about 0.6 s of CPU for the 2.5 MB
-    index), which only the tests marked site_search use."""
-    key = route.request.url
-    if key not in _EMPTY_SEARCH_INDEX:
-        index = route.fetch().json()
-        _EMPTY_SEARCH_INDEX[key] = json.dumps({**index, "docs": []}).encode()
-    route.fulfill(status=200, content_type="application/json", body=_EMPTY_SEARCH_INDEX[key])
+def _without_site_search(pg) -> None:
+    """Answer the page's requests for the site's search index with its settings but no documents:
+    Material's search worker builds its index from this file on every page load (about 0.6 s of
+    CPU for the 2.5 MB index), which only the tests marked site_search use. Through the DevTools
+    protocol and for this one file: Playwright's page.route would turn off the HTTP cache for
+    every request (every page would load and compile the site's scripts again)."""
+    cdp = pg.context.new_cdp_session(pg)
+
+    def paused(event) -> None:
+        url = event["request"]["url"]
+        if url not in _EMPTY_SEARCH_INDEX:
+            index = httpx.get(url, timeout=10)
+            if index.status_code != 200:  # a test's own route serves it (a proxy): left to that
+                cdp.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+                return
+            _EMPTY_SEARCH_INDEX[url] = base64.b64encode(json.dumps({**index.json(), "docs": []}).encode()).decode()
+        cdp.send("Fetch.fulfillRequest", {
+            "requestId": event["requestId"], "responseCode": 200, "body": _EMPTY_SEARCH_INDEX[url],
+            "responseHeaders": [{"name": "Content-Type", "value": "application/json"}]})
+
+    cdp.on("Fetch.requestPaused", paused)
+    cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*/search/search_index.json"}]})
 
 
 # One page per kind of context, per worker, reused by test after test: a new page costs Chromium
@@ -384,12 +398,10 @@ def _fresh_page(browser, site_search: bool, context_options: dict):
         return pg
     if pg is not None:   # never put back (a test's loop body raised, or the page broke): a new one
         with contextlib.suppress(Exception):
-            pg.context.unroute_all(behavior="ignoreErrors")
             pg.context.close()
-    context = browser.new_context(locale="zh-CN", **context_options)
+    pg = browser.new_context(locale="zh-CN", **context_options).new_page()
     if not site_search:
-        context.route("**/search/search_index.json", _empty_search_index)
-    pg = context.new_page()
+        _without_site_search(pg)
     pg.outside, pg.origins, pg.pending = [], set(), set()
 
     def on_request(r) -> None:

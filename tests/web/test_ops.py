@@ -72,7 +72,7 @@ def test_backup_under_write_load_and_restore(built_project, tmp_path):
     url = f"sqlite:///{data / 'kb.sqlite3'}"
     s = settings_for(built_project, built_project / "var", KB_DATABASE_URL=url)
     env = {"KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(data), "KB_DATABASE_URL": url}
-    stop = threading.Event()
+    stop, first = threading.Event(), threading.Event()
     written = []
     with TestClient(create_app(s)) as c:
         def writer():
@@ -80,6 +80,7 @@ def test_backup_under_write_load_and_restore(built_project, tmp_path):
                 try:
                     r = c.post("/api/feedback", json={"type": "suggestion", "content": f"建议 {len(written)}"})
                     written.append(r.status_code)
+                    first.set()
                 except Exception as exc:  # reported by the assertion below, not lost in a thread
                     written.append(repr(exc)[:200])
 
@@ -87,6 +88,9 @@ def test_backup_under_write_load_and_restore(built_project, tmp_path):
         for t in threads:
             t.start()
         try:
+            # the first copy is taken under load, not before the writers' first commit (a busy
+            # machine starts the threads late)
+            assert first.wait(30), "no feedback was written"
             copies = []
             for i in range(3):
                 done = kb("backup", str(tmp_path / f"b{i}.sqlite3"), env=env)
