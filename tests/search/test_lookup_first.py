@@ -159,7 +159,14 @@ def test_greetings_and_self_introductions_do_not_count(searcher):
     # 听得到吗 on its own asks whether the line works; 听不清 inside a sentence says something
     assert textproc.core(textproc.normalize("喂 喂 听得到吗 我家停电了")) == "我家停电了"
     assert textproc.core(textproc.normalize("楼上吵得我听不清电视")) == "楼上吵得我听不清电视"
-    for opening in ("喂 你好 有人吗", "喂 你好 是物业吗", "你好 我是8栋302的业主 我姓周", "喂 喂 听得到吗"):
+    # the desk asked about (是物业服务中心吧), an address with 我/住 and Chinese numerals, a bare 老王 / 姓李
+    assert textproc.core(textproc.normalize("喂 物业吗 我3栋501的 卫生间顶上滴水")) == "卫生间顶上滴水"
+    assert textproc.core(textproc.normalize("您好 这里是物业客服吧 我住三栋二单元 姓李 楼上太吵了")) == "楼上太吵了"
+    assert textproc.core(textproc.normalize("我是9栋301的老李啊 马桶一直在流水")) == "马桶一直在流水"
+    for kept in ("老王家的狗天天叫", "我家3楼漏水", "小区里老人多", "物业是干啥的"):
+        assert textproc.core(textproc.normalize(kept)) == kept
+    for opening in ("喂 你好 有人吗", "喂 你好 是物业吗", "你好 我是8栋302的业主 我姓周", "喂 喂 听得到吗",
+                    "喂 是物业服务中心吧 我是b区的", "喂 是不是物业啊 我住五号楼"):
         hello = searcher.search(opening, limit=5)
         assert hello["match"] == "weak" and hello["results"][0]["id"] == "greeting.phone-opening", opening
     assert searcher.search("！！！", limit=5)["match"] == "none"
