@@ -56,6 +56,18 @@ EMERGENCIES = {
     "厨房不知道哪里冒烟了": "emergency.fire",
     # someone heard calling for help (session 9, found on calls-dev7.tsv)
     "隔壁在摔东西 还有女的在喊救命": "emergency.public-order",
+    # plain words (rank7): a sinking lift, water to the knees, rain coming in, days without a sign of
+    # an old neighbour, several households sick at once, a whole building dark or dry, a pipe that burst
+    "电梯一下子掉了好几层 然后就不动了": "emergency.elevator-entrapment",
+    "地下车库的水都到膝盖了": "emergency.basement-flooding",
+    "雨一直下 一楼门口的水眼看就要进屋了": "emergency.typhoon-rainstorm",
+    "楼下那个老太太一个人住 奶箱里的奶放了三天都没人拿": "emergency.welfare-check",
+    "楼上老爷子摔了一跤 躺地上起不来了": "emergency.welfare-check",
+    "楼里好几个人发烧咳嗽": "emergency.public-health",
+    "整个小区都没电了": "emergency.power-outage",
+    "洗着澡呢水就没了": "emergency.water-outage",
+    "有个醉汉拿酒瓶子乱挥": "emergency.public-order",
+    "花架子歪了 悬在半空 随时会掉": "emergency.falling-object",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -66,7 +78,9 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         "煤气灶点不着火", "烟感乱响 没看到哪里着火", "楼上油烟味熏得我头疼", "钥匙忘带了 能帮我撬锁吗",
         "防火门被人拿砖头顶着", "楼道堆满纸箱 担心着火",
         # anger said as fire (火很大 right after who is angry)
-        "你们是干什么吃的 我现在火很大"]
+        "你们是干什么吃的 我现在火很大",
+        # not the thing itself: a parcel left for days, the hot water alone, smoke of a cigarette in a lift
+        "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
