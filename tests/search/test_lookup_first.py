@@ -68,6 +68,12 @@ EMERGENCIES = {
     "洗着澡呢水就没了": "emergency.water-outage",
     "有个醉汉拿酒瓶子乱挥": "emergency.public-order",
     "花架子歪了 悬在半空 随时会掉": "emergency.falling-object",
+    # the right one of two: a fire alarm's bell and "cannot get out" are a fire, not a lift; buzzing at
+    # the meter is electricity; gas poisoning is the gas script before the public-health one
+    "火警警铃一直响 楼下好像着火了 我们被困在家里出不来": "emergency.fire",
+    "电表箱那里滋滋地响 还冒火花": "emergency.fire",
+    "煤气中毒了 一家人都送医院了": "emergency.gas-leak",
+    "停电了 电梯里关着人": "emergency.elevator-entrapment",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
