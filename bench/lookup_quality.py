@@ -77,7 +77,7 @@ def page_first(answer: dict, fallbacks: tuple[str, ...]) -> str | None:
 
 
 def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
-    answerable = first_ok = emerg = emerg_ok = unrel = unrel_ok = r1 = r3 = 0
+    answerable = first_ok = emerg = emerg_ok = emerg_any = emerg_top2 = unrel = unrel_ok = r1 = r3 = 0
     times = []
     for q, style, ids in rows:
         started = time.perf_counter()
@@ -100,10 +100,14 @@ def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
             if style == "emergency":
                 emerg += 1
                 emerg_ok += ok
+                # the page opens on an emergency script (red badge) / the right one is at most second
+                emerg_any += bool(first) and first.startswith("emergency.")
+                emerg_top2 += first in ids or any(i in ids for i in got[:2])
         if verbose and not ok:
             print(f"  ✗ [{style}] {q!r}: first {first} ({answer['match']}), top3 {got[:3]}, want {ids or 'none'}")
     return {"queries": len(rows), "answerable": answerable,
             "page_first": first_ok / max(answerable, 1), "emergency_first": f"{emerg_ok}/{emerg}",
+            "emergency_opens_page": f"{emerg_any}/{emerg}", "emergency_in_first_two": f"{emerg_top2}/{emerg}",
             "unrelated_none": f"{unrel_ok}/{unrel}", "recall@1": r1 / max(answerable, 1),
             "recall@3": r3 / max(answerable, 1), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
 
