@@ -612,7 +612,8 @@ class Searcher:
                 "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
                 "snippet": _highlight(*flat, pattern), "score": round(score, 3),
             })
-        total = len(scores) + (exact is not None and exact not in scores) + sum(d not in scores for d in urgent)
+        # every document the answer holds: the hits and what was put first without matching
+        total = len(scores.keys() | {d for d in (exact, opening, *urgent) if d is not None})
         match = "strong" if exact is not None or urgent else "weak" if opening is not None \
             else self.match(norm, ranked, covered)
         if results and match == "strong" and results[0]["id"] in self.urgent:

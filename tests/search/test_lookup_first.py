@@ -189,6 +189,7 @@ def test_greetings_and_self_introductions_do_not_count(searcher):
                     "喂 是物业服务中心吧 我是b区的", "喂 是不是物业啊 我住五号楼"):
         hello = searcher.search(opening, limit=5)
         assert hello["match"] == "weak" and hello["results"][0]["id"] == "greeting.phone-opening", opening
+        assert hello["total"] >= len(hello["results"]), opening   # the opening counts, put first or found
     assert searcher.search("！！！", limit=5)["match"] == "none"
     plain = searcher.search("楼上漏水", limit=5)
     padded = searcher.search("喂 你好 那个 我是5号楼2单元1202的 我姓李 楼上漏水", limit=5)
