@@ -84,3 +84,61 @@ def test_print_stylesheet_hides_navigation(page, server):
     assert not page.locator(".md-header").is_visible()
     assert not page.locator(".md-sidebar--primary").is_visible()
     assert page.locator("article table").first.is_visible()
+
+
+# -- the shared pages themselves (tests/conftest.py _PAGES) -----------------------------------------
+
+def _handed_out(browser, **options):
+    """A page from local_only_page and the generator to hand it back with."""
+    from conftest import local_only_page
+
+    given = local_only_page(browser, **options)
+    return next(given), given
+
+
+def _hand_back(given) -> None:
+    with pytest.raises(StopIteration):
+        next(given)
+
+
+def test_a_page_handed_to_the_next_test_holds_nothing_of_the_last(browser, server):
+    pg, given = _handed_out(browser, bypass_csp=True)
+    size = pg.viewport_size
+    pg.goto(server.url + "/")
+    pg.evaluate("() => { localStorage.setItem('k', '1'); sessionStorage.setItem('k', '1'); document.cookie = 'c=1; path=/'; }")
+    pg.on("dialog", lambda d: d.accept())
+    pg.route("**/api/health", lambda route: route.abort())
+    pg.set_viewport_size({"width": 333, "height": 444})
+    pg.emulate_media(media="print")
+    _hand_back(given)
+
+    again, given = _handed_out(browser, bypass_csp=True)
+    assert again is pg, "the same page, not a new renderer"
+    again.goto(server.url + "/")
+    assert again.evaluate("() => [localStorage.getItem('k'), sessionStorage.getItem('k'), document.cookie]") == [None, None, ""]
+    assert again.evaluate("() => matchMedia('print').matches") is False and again.viewport_size == size
+    assert again._impl_obj.listeners("dialog") == []
+    assert again.goto(server.url + "/api/health").ok        # the test's route is gone
+    _hand_back(given)
+
+
+def test_a_page_that_cannot_be_put_back_is_not_handed_out_again(browser):
+    """The test stopped the server it used: its storage cannot be cleared, so the page goes."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    pg, given = _handed_out(browser, bypass_csp=True, viewport={"width": 400, "height": 700})
+    pg.goto(f"http://127.0.0.1:{httpd.server_address[1]}/")
+    httpd.shutdown()
+    httpd.server_close()
+    _hand_back(given)
+
+    fresh, given = _handed_out(browser, bypass_csp=True, viewport={"width": 400, "height": 700})
+    assert fresh is not pg and pg.is_closed()
+    _hand_back(given)
