@@ -74,6 +74,22 @@ EMERGENCIES = {
     "电表箱那里滋滋地响 还冒火花": "emergency.fire",
     "煤气中毒了 一家人都送医院了": "emergency.gas-leak",
     "停电了 电梯里关着人": "emergency.elevator-entrapment",
+    # two dangers in one sentence (rank8): the rules are ordered by danger to life, the first hit leads
+    "电梯里有人出不来 电梯井里还冒烟": "emergency.fire",
+    "地下室进水了 有人在那打起来了 拿着刀": "emergency.public-order",
+    "停水了 我妈刚才在厨房晕倒了": "emergency.welfare-check",
+    "地库进水了 那边还有一股煤气味": "emergency.gas-leak",
+    # plain words (rank8): a door that will not let one out, gas rushing from a pipe, a hot switchboard,
+    # bricks thrown down, a chase, a burglary, someone collapsed and still, several sick after one meal
+    "电梯停在半截 我们就是出不去": "emergency.elevator-entrapment",
+    "燃气管子接口那里呼呼地往外出气": "emergency.gas-leak",
+    "配电箱烫得摸不了": "emergency.fire",
+    "有人往下扔砖头": "emergency.falling-object",
+    "一个男的追着他老婆打": "emergency.public-order",
+    "家里进贼了 东西都没了": "emergency.public-order",
+    "有个大爷倒下了 一动不动": "emergency.welfare-check",
+    "好几家吃了小区食堂的饭 都在拉肚子": "emergency.public-health",
+    "从昨晚到现在这栋楼一滴水都没有": "emergency.water-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -86,7 +102,10 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         # anger said as fire (火很大 right after who is angry)
         "你们是干什么吃的 我现在火很大",
         # not the thing itself: a parcel left for days, the hot water alone, smoke of a cigarette in a lift
-        "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味"]
+        "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味",
+        # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
+        "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
+        "龙头拧紧了 一滴都没漏"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
