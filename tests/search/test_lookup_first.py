@@ -90,6 +90,7 @@ EMERGENCIES = {
     "有个大爷倒下了 一动不动": "emergency.welfare-check",
     "好几家吃了小区食堂的饭 都在拉肚子": "emergency.public-health",
     "从昨晚到现在这栋楼一滴水都没有": "emergency.water-outage",
+    "对面厨房窗户里冒火了": "emergency.fire",       # fire seen at a window; 冒火 alone stays anger
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -105,7 +106,7 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味",
         # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
         "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
-        "龙头拧紧了 一滴都没漏"]
+        "龙头拧紧了 一滴都没漏", "我都快往外冒火了"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
