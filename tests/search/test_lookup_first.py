@@ -91,6 +91,19 @@ EMERGENCIES = {
     "好几家吃了小区食堂的饭 都在拉肚子": "emergency.public-health",
     "从昨晚到现在这栋楼一滴水都没有": "emergency.water-outage",
     "对面厨房窗户里冒火了": "emergency.fire",       # fire seen at a window; 冒火 alone stays anger
+    # a probe of 26 plain-word emergencies written apart from the query sets (rank8): 13/26 -> 26/26
+    "轿厢灯灭了 孩子在里头出不来": "emergency.elevator-entrapment",
+    "厨房有股很重的味 好像气没关": "emergency.gas-leak",
+    "报警器一直在响 屋里还有股味": "emergency.gas-leak",
+    "地下那层全泡在水里了": "emergency.basement-flooding",
+    "暴雨 楼道里的水往屋里流": "emergency.typhoon-rainstorm",
+    "两个人在门口互砸": "emergency.public-order",
+    "有个男的在拧我家的门": "emergency.public-order",
+    "阿姨摔在厕所里了 叫她也不答应": "emergency.welfare-check",
+    "孩子摔了 头磕破了": "emergency.welfare-check",
+    "一块广告布吊着 一直在晃": "emergency.falling-object",
+    "好多人发烧拉肚子": "emergency.public-health",
+    "整个小区的水一下子停了": "emergency.water-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -106,7 +119,8 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味",
         # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
         "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
-        "龙头拧紧了 一滴都没漏", "我都快往外冒火了"]
+        "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
+        "我家门把手拧不动了"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
