@@ -104,6 +104,15 @@ EMERGENCIES = {
     "一块广告布吊着 一直在晃": "emergency.falling-object",
     "好多人发烧拉肚子": "emergency.public-health",
     "整个小区的水一下子停了": "emergency.water-outage",
+    # a second probe of 25, written after the first was fixed (rank8): 17/25 -> 25/25
+    "电梯停着不走 孩子在里边喊": "emergency.elevator-entrapment",
+    "一股怪气味 熏得人头发昏": "emergency.gas-leak",
+    "楼道的纸箱子点着了": "emergency.fire",
+    "地库坡道下面都成游泳池了": "emergency.basement-flooding",
+    "大风把岗亭吹歪了": "emergency.typhoon-rainstorm",
+    "有人拿着菜刀在楼下": "emergency.public-order",
+    "一袋子垃圾差点砸我头上": "emergency.falling-object",
+    "整栋楼的人都在拉肚子": "emergency.public-health",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -120,7 +129,7 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
         "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
         "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
-        "我家门把手拧不动了"]
+        "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
