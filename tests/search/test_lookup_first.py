@@ -74,6 +74,45 @@ EMERGENCIES = {
     "电表箱那里滋滋地响 还冒火花": "emergency.fire",
     "煤气中毒了 一家人都送医院了": "emergency.gas-leak",
     "停电了 电梯里关着人": "emergency.elevator-entrapment",
+    # two dangers in one sentence (rank8): the rules are ordered by danger to life, the first hit leads
+    "电梯里有人出不来 电梯井里还冒烟": "emergency.fire",
+    "地下室进水了 有人在那打起来了 拿着刀": "emergency.public-order",
+    "停水了 我妈刚才在厨房晕倒了": "emergency.welfare-check",
+    "地库进水了 那边还有一股煤气味": "emergency.gas-leak",
+    # plain words (rank8): a door that will not let one out, gas rushing from a pipe, a hot switchboard,
+    # bricks thrown down, a chase, a burglary, someone collapsed and still, several sick after one meal
+    "电梯停在半截 我们就是出不去": "emergency.elevator-entrapment",
+    "燃气管子接口那里呼呼地往外出气": "emergency.gas-leak",
+    "配电箱烫得摸不了": "emergency.fire",
+    "有人往下扔砖头": "emergency.falling-object",
+    "一个男的追着他老婆打": "emergency.public-order",
+    "家里进贼了 东西都没了": "emergency.public-order",
+    "有个大爷倒下了 一动不动": "emergency.welfare-check",
+    "好几家吃了小区食堂的饭 都在拉肚子": "emergency.public-health",
+    "从昨晚到现在这栋楼一滴水都没有": "emergency.water-outage",
+    "对面厨房窗户里冒火了": "emergency.fire",       # fire seen at a window; 冒火 alone stays anger
+    # a probe of 26 plain-word emergencies written apart from the query sets (rank8): 13/26 -> 26/26
+    "轿厢灯灭了 孩子在里头出不来": "emergency.elevator-entrapment",
+    "厨房有股很重的味 好像气没关": "emergency.gas-leak",
+    "报警器一直在响 屋里还有股味": "emergency.gas-leak",
+    "地下那层全泡在水里了": "emergency.basement-flooding",
+    "暴雨 楼道里的水往屋里流": "emergency.typhoon-rainstorm",
+    "两个人在门口互砸": "emergency.public-order",
+    "有个男的在拧我家的门": "emergency.public-order",
+    "阿姨摔在厕所里了 叫她也不答应": "emergency.welfare-check",
+    "孩子摔了 头磕破了": "emergency.welfare-check",
+    "一块广告布吊着 一直在晃": "emergency.falling-object",
+    "好多人发烧拉肚子": "emergency.public-health",
+    "整个小区的水一下子停了": "emergency.water-outage",
+    # a second probe of 25, written after the first was fixed (rank8): 17/25 -> 25/25
+    "电梯停着不走 孩子在里边喊": "emergency.elevator-entrapment",
+    "一股怪气味 熏得人头发昏": "emergency.gas-leak",
+    "楼道的纸箱子点着了": "emergency.fire",
+    "地库坡道下面都成游泳池了": "emergency.basement-flooding",
+    "大风把岗亭吹歪了": "emergency.typhoon-rainstorm",
+    "有人拿着菜刀在楼下": "emergency.public-order",
+    "一袋子垃圾差点砸我头上": "emergency.falling-object",
+    "整栋楼的人都在拉肚子": "emergency.public-health",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -86,7 +125,11 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         # anger said as fire (火很大 right after who is angry)
         "你们是干什么吃的 我现在火很大",
         # not the thing itself: a parcel left for days, the hot water alone, smoke of a cigarette in a lift
-        "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味"]
+        "快递放了三天没人取", "热水器没热水了", "电梯里有人抽烟 一股烟味",
+        # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
+        "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
+        "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
+        "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------

@@ -127,6 +127,19 @@ def test_long_colloquial_query_finds_its_script(searcher):
     assert "<mark>" in result["results"][0]["snippet"]
 
 
+def test_a_long_sentence_that_scores_high_in_one_script_is_weak_not_none(searcher):
+    """confidence.SPOKEN_SCORE: one word per phrase of a caller's sentence covers little of it, but
+    its best script scores high; the page then shows that script first. Unrelated questions of the
+    same length stay none (rank8, issue 23)."""
+    for q, sid in (("我前年有两个月的物业费没交上 现在补的话要多交钱吗", "fee.arrears-reminder"),
+                   ("外面卖烤串的摊子 烟一晚上都往我家窗户里飘", "complaint.odor-smoke")):
+        answer = searcher.search(q, limit=3)
+        assert answer["results"][0]["id"] == sid and answer["match"] == "weak", (q, answer["match"])
+    for q in ("我儿子的英语作文不会写 你们有没有人能教教", "附近有没有卖二手家具的市场 我想买个柜子",
+              "我想换个手机套餐 哪家运营商便宜点", "我买的基金跌了好多 要不要卖掉"):
+        assert searcher.search(q, limit=3)["match"] == "none", q
+
+
 def test_the_word_that_says_what_is_asked_outweighs_a_generic_one(searcher):
     """物业费 is in dozens of titles (with its synonyms, bigrams and characters); 退 only in the
     refund script's aliases. Re-ranking by head coverage puts that script first."""
