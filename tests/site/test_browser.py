@@ -122,8 +122,9 @@ def test_a_page_handed_to_the_next_test_holds_nothing_of_the_last(browser, serve
     _hand_back(given)
 
 
-def test_a_page_that_cannot_be_put_back_is_not_handed_out_again(browser):
-    """The test stopped the server it used: its storage cannot be cleared, so the page goes."""
+def test_a_page_that_cannot_be_put_back_is_not_handed_out_again(browser, server):
+    """The test stopped a server it used and went on elsewhere: that origin's storage cannot be
+    cleared any more, so the page goes."""
     import http.server
     import threading
 
@@ -137,6 +138,7 @@ def test_a_page_that_cannot_be_put_back_is_not_handed_out_again(browser):
     pg.goto(f"http://127.0.0.1:{httpd.server_address[1]}/")
     httpd.shutdown()
     httpd.server_close()
+    pg.goto(server.url + "/api/health")
     _hand_back(given)
 
     fresh, given = _handed_out(browser, bypass_csp=True, viewport={"width": 400, "height": 700})
