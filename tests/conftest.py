@@ -390,6 +390,11 @@ def _without_site_search(pg) -> None:
 _PAGES: dict[tuple, object] = {}
 
 
+def _origin(url: str) -> str:
+    """http://127.0.0.1:8000/a/b -> http://127.0.0.1:8000"""
+    return "/".join(url.split("/", 3)[:3])
+
+
 def _fresh_page(browser, site_search: bool, context_options: dict):
     key = (id(browser), site_search, repr(sorted(context_options.items())))
     pg = _PAGES.pop(key, None)
@@ -407,7 +412,7 @@ def _fresh_page(browser, site_search: bool, context_options: dict):
     def on_request(r) -> None:
         url = r.url
         if url.startswith("http://127.0.0.1"):
-            pg.origins.add("/".join(url.split("/", 3)[:3]))
+            pg.origins.add(_origin(url))
         elif not url.startswith(("data:", "blob:", "about:")):
             pg.outside.append(url)
         pg.pending.add(r)
@@ -435,7 +440,7 @@ def _reset(pg, listeners: dict[str, list]) -> None:
                 impl.remove_listener(event, listener)
     pg.unroute_all(behavior="ignoreErrors")
     if pg.scripts:   # without JavaScript the site stored nothing; sessionStorage is the tab's own
-        here = "/".join(pg.url.split("/", 3)[:3])
+        here = _origin(pg.url)
         for origin in sorted(pg.origins, key=lambda o: o != here):   # where the test ended: no load
             if origin != here:
                 pg.goto(origin + "/api/health")

@@ -1,10 +1,12 @@
+import http.server
 import re
+import threading
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import CONTENT_ROOT
+from conftest import CONTENT_ROOT, local_only_page
 from kb_service.content.load import load_corpus
 
 pytestmark = [pytest.mark.browser, pytest.mark.site_search]   # the tests of the site's own search
@@ -90,8 +92,6 @@ def test_print_stylesheet_hides_navigation(page, server):
 
 def _handed_out(browser, **options):
     """A page from local_only_page and the generator to hand it back with."""
-    from conftest import local_only_page
-
     given = local_only_page(browser, **options)
     return next(given), given
 
@@ -125,9 +125,6 @@ def test_a_page_handed_to_the_next_test_holds_nothing_of_the_last(browser, serve
 def test_a_page_that_cannot_be_put_back_is_not_handed_out_again(browser, server):
     """The test stopped a server it used and went on elsewhere: that origin's storage cannot be
     cleared any more, so the page goes."""
-    import http.server
-    import threading
-
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
