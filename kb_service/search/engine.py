@@ -6,11 +6,11 @@ so the index holds only Whoosh's own analyzer classes and opens anywhere. The in
 
 Queries are Whoosh query objects (an Or of boosted Terms and Phrases, see build_query). The
 corpus is small (a few hundred documents), so answering them through Whoosh's generic matcher
-tree costs far more than the arithmetic: `kb build` therefore also exports, from the finished
-Whoosh index, every posting's BM25F score as Whoosh computes it (plus term positions for the
-phrase fields) to search-postings.json. The service loads that file at open and evaluates the
-same query objects in memory, by summing the exported scores: the ranking is Whoosh's BM25F,
-checked against Whoosh itself by tests/search/test_search.py.
+tree costs far more than the arithmetic: `kb build` therefore also writes every posting's BM25F
+score as Whoosh computes it (plus term positions for the phrase fields) to search-postings.json.
+The service loads that file at open and evaluates the same query objects in memory, by summing
+the exported scores: the ranking is Whoosh's BM25F, checked against Whoosh itself by
+tests/search/test_search.py.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 from array import array
 from dataclasses import dataclass
 from functools import cache, cached_property
+from math import log
 from pathlib import Path
 from typing import Iterable
 
@@ -34,6 +35,7 @@ from whoosh import query as Q
 from whoosh import scoring
 from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from kb_service.content import danger
 from kb_service.content.markup import expand_inline
@@ -74,14 +76,11 @@ KIND_PRIOR = {"script": 1.0, "template": 0.9, "page": 0.75}
 
 
 def schema() -> Schema:
-    text = lambda: TEXT(analyzer=_analyzer, phrase=True)  # noqa: E731
-    return Schema(
-        id=ID(stored=True, unique=True), kind=ID(stored=True), title=STORED(), url=STORED(),
-        text=STORED(),
-        t_words=text(), a_words=text(), g_words=text(), b_words=text(),
-        t_bi=text(), b_bi=text(), t_uni=text(), py=text(), pyi=text(), pyb=text(),
-        c_words=text(), c_bi=text(),
-    )
+    # Positions only where build_query puts phrases: writing them for every field cost a third
+    # of the index's commit, and a Term's score does not depend on them.
+    scored = {f: TEXT(analyzer=_analyzer, phrase=f in PHRASE_FIELDS) for f in SCORED_FIELDS}
+    return Schema(id=ID(stored=True, unique=True), kind=ID(stored=True), title=STORED(), url=STORED(),
+                  text=STORED(), **scored)
 
 
 @dataclass
@@ -184,21 +183,17 @@ def fields_for(doc: Doc) -> dict[str, str]:
 def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     index_dir.mkdir(parents=True, exist_ok=True)
     ix = windex.create_in(str(index_dir), schema(), indexname=INDEX_NAME)
-    vocabulary: set[str] = set()
-    count = 0
+    docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir, corpus.standards, corpus.laws))
+    values = [fields_for(doc) for doc in docs]
     with ix.writer() as writer:
-        docs = [snippet_doc(corpus, s) for s in corpus.snippets.values()] + list(page_docs(docs_dir, corpus.standards, corpus.laws))
-        for doc in docs:
-            f = fields_for(doc)
-            vocabulary.update(f["py"].split())
+        for f in values:
             writer.add_document(**f)
-            count += 1
-    vocabulary.discard(textproc.SEP)
-    (index_dir / META).write_text(json.dumps({"syllables": sorted(vocabulary), "documents": count},
+    vocabulary = {syllable for f in values for syllable in f["py"].split()} - {textproc.SEP}
+    (index_dir / META).write_text(json.dumps({"syllables": sorted(vocabulary), "documents": len(values)},
                                              ensure_ascii=False))
-    (index_dir / POSTINGS).write_text(json.dumps(export_postings(ix), ensure_ascii=False,
+    (index_dir / POSTINGS).write_text(json.dumps(postings_of(values), ensure_ascii=False,
                                                  separators=(",", ":")), encoding="utf-8")
-    return count
+    return len(values)
 
 
 def weighting() -> scoring.BM25F:
@@ -208,9 +203,44 @@ def weighting() -> scoring.BM25F:
     return scoring.BM25F(c_words_B=0.0, c_bi_B=0.0)
 
 
+def postings_of(values: list[dict[str, str]]) -> dict:
+    """What export_postings reads back from a Whoosh index of these documents (fields_for's
+    values, in the order they were added), computed from the documents themselves: reading 50,000
+    postings back through Whoosh's scorers cost half of `build_index`.
+
+    Every number is made the way Whoosh makes it, so that the two are equal to the last bit
+    (tests/search/test_search.py): the analyzer's tokens; the term's weight, its frequency in the
+    field; the field length as the index stores it, a byte (length_to_byte, lossy above 8); the
+    average field length from the exact total; Whoosh's idf; and scoring.bm25 itself."""
+    model = weighting()
+    count = len(values)
+    docs = [[f.get(k, "") for k in STORED_FIELDS] for f in values]
+    fields: dict[str, dict[str, list]] = {}
+    for field in SCORED_FIELDS:
+        found: dict[str, dict[int, list[int]]] = {}   # term -> document -> positions
+        lengths = [0] * count
+        for n, f in enumerate(values):
+            for token in _analyzer(f.get(field, ""), positions=True):
+                found.setdefault(token.text, {}).setdefault(n, []).append(token.pos)
+                lengths[n] += 1
+        stored = [byte_to_length(b) if (b := length_to_byte(length)) else 0 for length in lengths]
+        average = sum(lengths) / (count or 1) or 1
+        b = model._field_B.get(field, model.B)
+        table = fields[field] = {}
+        for term in sorted(found, key=lambda t: t.encode("utf-8")):   # Whoosh's term order
+            where = found[term]
+            idf = log(count / (len(where) + 1)) + 1
+            ids = sorted(where)
+            scores = [scoring.bm25(idf, float(len(where[d])), stored[d], average, b, model.K1) for d in ids]
+            table[term] = [ids, scores, [where[d] for d in ids]] if field in PHRASE_FIELDS else [ids, scores]
+    return {"version": POSTINGS_VERSION, "stored": list(STORED_FIELDS), "docs": docs, "fields": fields}
+
+
 def export_postings(ix) -> dict:
     """Stored fields by document number, and for every term of the scored fields its documents
-    with Whoosh's own BM25F score (and, for phrase fields, the term's positions in each)."""
+    with Whoosh's own BM25F score (and, for phrase fields, the term's positions in each): for an
+    index from a build older than its postings file, and as the reference postings_of is tested
+    against."""
     with ix.searcher(weighting=weighting()) as searcher:
         reader = searcher.reader()
         docs = [None] * searcher.doc_count_all()

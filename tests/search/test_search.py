@@ -1,12 +1,13 @@
 """Search quality and behaviour, on the real content and a real index built by kb build."""
 
+import json
 from collections import defaultdict
 
 import pytest
 
 from kb_service.content.load import require_corpus
 from kb_service.search.evaluation import evaluate, metrics, read_cases
-from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight, weighting
+from kb_service.search.engine import INDEX_NAME, POSTINGS, Searcher, build_query, export_postings, highlight, weighting
 
 from conftest import CONTENT_ROOT, ROOT, top
 
@@ -117,6 +118,23 @@ def test_in_memory_scores_are_whoosh_bm25f(searcher):
             theirs = {} if query is None else {h.docnum: h.score for h in whoosh_searcher.search(query, limit=None)}
             assert ours.keys() == theirs.keys(), q
             assert all(abs(ours[d] - theirs[d]) < 1e-9 for d in theirs), q
+
+
+def test_postings_written_at_build_are_those_whoosh_reads_back(built_project):
+    """kb build writes the postings from the documents (postings_of); read back from the Whoosh
+    index it also wrote (export_postings), they are the same to the last bit: every document,
+    term, score and position."""
+    from whoosh import index as windex
+
+    index = built_project / "var" / "index"
+    written = json.loads((index / POSTINGS).read_text(encoding="utf-8"))
+    read_back = export_postings(windex.open_dir(str(index), indexname=INDEX_NAME))
+    assert written["docs"] == read_back["docs"]
+    assert written["fields"].keys() == read_back["fields"].keys()
+    for field, table in read_back["fields"].items():
+        assert list(written["fields"][field]) == list(table), field   # Whoosh's term order too
+        assert written["fields"][field] == table, field
+    assert sum(len(t) for t in written["fields"].values()) > 10_000
 
 
 def test_long_colloquial_query_finds_its_script(searcher):
