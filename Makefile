@@ -45,10 +45,14 @@ PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # real. A container's small default /dev/shm (64 MB in Docker) would fill up: /tmp there.
 TEST_TMPDIR ?= $(shell free=$$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $$4}'); \
 	if [ -w /dev/shm ] && [ "$${free:-0}" -gt 2000000 ]; then echo /dev/shm; else echo /tmp; fi)
+# Bytecode is written even where the machine sets PYTHONDONTWRITEBYTECODE (this one does): the
+# suite starts some hundred Python processes (kb serve, the kb command, the pytest workers, the
+# builds), and without .pyc files each compiled kb_service from source again, and each worker
+# rewrote every test module's asserts again (~0.1 s per process start, ~2 s per worker).
 test: $(STAMP)
 	$(BIN)/ruff check --select F,E9 kb_service tests bench
 	$(BIN)/kb lint
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Timings printed for bench/README.md: search latency, feedback durability, preview save-to-visible.
 bench: $(STAMP)
