@@ -196,11 +196,15 @@ def build_index(corpus: Corpus, docs_dir: Path, index_dir: Path) -> int:
     return len(values)
 
 
+# BM25F's parameters (Whoosh's defaults), with no length normalisation for callers_say: how many
+# lines editors wrote for a script says nothing about how well one of them matches (and while few
+# scripts have any, the average length is near zero and would crush the scripts that do).
+BM25_K1, BM25_B = 1.2, 0.75
+FIELD_B = {"c_words": 0.0, "c_bi": 0.0}
+
+
 def weighting() -> scoring.BM25F:
-    """Whoosh's BM25F, without length normalisation for callers_say: how many lines editors wrote
-    for a script says nothing about how well one of them matches (and while few scripts have
-    any, the average length is near zero and would crush the scripts that do)."""
-    return scoring.BM25F(c_words_B=0.0, c_bi_B=0.0)
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1, **{f"{field}_B": b for field, b in FIELD_B.items()})
 
 
 def postings_of(values: list[dict[str, str]]) -> dict:
@@ -212,7 +216,6 @@ def postings_of(values: list[dict[str, str]]) -> dict:
     (tests/search/test_search.py): the analyzer's tokens; the term's weight, its frequency in the
     field; the field length as the index stores it, a byte (length_to_byte, lossy above 8); the
     average field length from the exact total; Whoosh's idf; and scoring.bm25 itself."""
-    model = weighting()
     count = len(values)
     docs = [[f.get(k, "") for k in STORED_FIELDS] for f in values]
     fields: dict[str, dict[str, list]] = {}
@@ -225,13 +228,13 @@ def postings_of(values: list[dict[str, str]]) -> dict:
                 lengths[n] += 1
         stored = [byte_to_length(b) if (b := length_to_byte(length)) else 0 for length in lengths]
         average = sum(lengths) / (count or 1) or 1
-        b = model._field_B.get(field, model.B)
+        b = FIELD_B.get(field, BM25_B)
         table = fields[field] = {}
         for term in sorted(found, key=lambda t: t.encode("utf-8")):   # Whoosh's term order
             where = found[term]
             idf = log(count / (len(where) + 1)) + 1
             ids = sorted(where)
-            scores = [scoring.bm25(idf, float(len(where[d])), stored[d], average, b, model.K1) for d in ids]
+            scores = [scoring.bm25(idf, float(len(where[d])), stored[d], average, b, BM25_K1) for d in ids]
             table[term] = [ids, scores, [where[d] for d in ids]] if field in PHRASE_FIELDS else [ids, scores]
     return {"version": POSTINGS_VERSION, "stored": list(STORED_FIELDS), "docs": docs, "fields": fields}
 
