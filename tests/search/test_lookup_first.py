@@ -113,6 +113,23 @@ EMERGENCIES = {
     "有人拿着菜刀在楼下": "emergency.public-order",
     "一袋子垃圾差点砸我头上": "emergency.falling-object",
     "整栋楼的人都在拉肚子": "emergency.public-health",
+    # plain words (rank9, found on calls-dev10.tsv and a third probe of 28 written apart from it: 15/28 -> 27/28)
+    "有人蹲在车棚那撬自行车的锁": "emergency.public-order",
+    "一个陌生人挨家挨户地在楼道里拧门": "emergency.public-order",
+    "花园里躺着个老人 喊他也不吭声": "emergency.welfare-check",
+    "地库的车都泡着了": "emergency.basement-flooding",
+    "我家油锅着了 盖子盖不住": "emergency.fire",
+    "电视机后面突然冒出火来了": "emergency.fire",
+    "楼道里的电表箱那里噼里啪啦响 还有火星往下掉": "emergency.fire",
+    "隔壁家里好像烧东西 烟从门缝往外冒": "emergency.fire",
+    "我家厨房的燃气管子好像断了 一直在漏": "emergency.gas-leak",
+    "电梯里有小孩被夹住了": "emergency.elevator-entrapment",
+    "楼下有个男的在打老婆 打得很厉害": "emergency.public-order",
+    "两个业主在停车场动手了 一个脸上都出血了": "emergency.public-order",
+    "有人在楼顶要往下跳": "emergency.public-order",
+    "邻居老太太倒在楼梯上 头在流血": "emergency.welfare-check",
+    "地库里水越来越深了": "emergency.basement-flooding",
+    "家里突然一点水都没有了": "emergency.water-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -129,7 +146,9 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
         "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
         "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
-        "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭"]
+        "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭",
+        # a gas meter to replace, a lift door against a bag, a kitchen's cooking fumes seeping out (rank9)
+        "燃气公司那边的表坏了 能不能给换", "电梯门关的时候把箱子夹住了", "油烟从门缝往外冒"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
