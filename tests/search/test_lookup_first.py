@@ -130,6 +130,33 @@ EMERGENCIES = {
     "邻居老太太倒在楼梯上 头在流血": "emergency.welfare-check",
     "地库里水越来越深了": "emergency.basement-flooding",
     "家里突然一点水都没有了": "emergency.water-outage",
+    # a fourth probe (rank9: 47 plain-word emergencies, 14/47 -> 47/47 by the lexicon alone) and a fifth
+    # written after it (19, most with two dangers, the first by danger.yaml's order: 15/19 -> 19/19)
+    "电梯里黑了 我出不去": "emergency.elevator-entrapment",
+    "电梯在两个楼层之间停住了": "emergency.elevator-entrapment",
+    "电梯从上面直接掉到一楼了": "emergency.elevator-entrapment",
+    "我家燃气报警器一直在叫": "emergency.gas-leak",
+    "闻到一股很冲的味道 像是燃气": "emergency.gas-leak",
+    "楼道里烟雾很大": "emergency.fire",
+    "对面楼起大火了": "emergency.fire",
+    "充电的电瓶突然炸了": "emergency.fire",
+    "门口有人在抢劫": "emergency.public-order",
+    "我家门被人踹开了": "emergency.public-order",
+    "有个人一直跟着我 到了单元门口还不走": "emergency.public-order",
+    "楼下有个女的被人拖进车里了": "emergency.public-order",
+    "我妈一个人住 一直不接电话": "emergency.welfare-check",
+    "有个人在电梯口抽搐 口吐白沫": "emergency.welfare-check",
+    "有个老人在小区里迷路了 找不到家": "emergency.welfare-check",
+    "有人掉进小区的水池里了": "emergency.welfare-check",
+    "车库里的水已经到车门了": "emergency.basement-flooding",
+    "楼上扔下来一个玻璃瓶": "emergency.falling-object",
+    "孩子把自己反锁在阳台上了 在窗户边爬": "emergency.falling-object",
+    "家里的水龙头拧开没有水": "emergency.water-outage",
+    "楼上装修的把水管打穿了 水哗哗往下流": "emergency.water-outage",
+    "我家孩子被反锁在屋里了 家里燃气还开着": "emergency.gas-leak",
+    "停水了 楼下水管爆了 地库都淹了": "emergency.basement-flooding",
+    "停电了 有个老人在楼道摔倒了 起不来": "emergency.welfare-check",
+    "大风把外墙的瓷砖刮下来了": "emergency.typhoon-rainstorm",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
@@ -148,7 +175,9 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
         "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭",
         # a gas meter to replace, a lift door against a bag, a kitchen's cooking fumes seeping out (rank9)
-        "燃气公司那边的表坏了 能不能给换", "电梯门关的时候把箱子夹住了", "油烟从门缝往外冒"]
+        "燃气公司那边的表坏了 能不能给换", "电梯门关的时候把箱子夹住了", "油烟从门缝往外冒",
+        "孩子把球踢到窗外去了", "我被气得说不出话", "我的车被人撞了 停在车位上", "楼下烧烤店的烟太大了",
+        "烟雾报警器一直滴滴响", "我们电梯又不动了 天天爬楼", "家里燃气灶火太小了", "帮我把东西拉进车库"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
