@@ -288,6 +288,20 @@ def test_greetings_and_self_introductions_do_not_count(searcher):
     assert padded["match"] == plain["match"]
 
 
+def test_a_long_sentence_around_one_question_is_weak_not_none(searcher):
+    """confidence.LONG_*: a caller who wraps the question in a long sentence gets the script that
+    answers it first (weak), not 没有专门的话术 above the general scripts; an unrelated long sentence
+    stays none."""
+    for query, sid in (("我想弄清楚一平米两块五这个价钱里面都包括些什么", "inquiry.fee-breakdown"),
+                       ("一平米收两块五 这里面都包括些啥", "inquiry.fee-breakdown"),
+                       ("厨房想重新贴个砖换个橱柜 开工前要跟物业打招呼吗", "inquiry.decoration")):
+        r = searcher.search(query, limit=5)
+        assert r["match"] == "weak" and r["results"][0]["id"] == sid, (query, r["match"], r["results"][:1])
+    for query in ("帮我叫个外卖 要一份黄焖鸡米饭", "我想问问明天从北京来的那趟高铁晚点了没有",
+                  "我家孩子下个礼拜就要期末考试了 你们能不能推荐个补课老师"):
+        assert searcher.search(query, limit=5)["match"] == "none", query
+
+
 def test_callers_say_is_indexed_on_its_own_field(tmp_path):
     """A script found by words only its callers_say holds, the match judged on them too."""
     from kb_service.search.engine import build_index
