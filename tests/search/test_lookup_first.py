@@ -157,9 +157,13 @@ EMERGENCIES = {
     "停水了 楼下水管爆了 地库都淹了": "emergency.basement-flooding",
     "停电了 有个老人在楼道摔倒了 起不来": "emergency.welfare-check",
     "大风把外墙的瓷砖刮下来了": "emergency.typhoon-rainstorm",
+    # a past one named, and a present one too: the present one counts
+    "上个月电梯困人 今天又困住了": "emergency.elevator-entrapment",
+    "去年困过人的那部电梯 现在又把我关里面了": "emergency.elevator-entrapment",
+    "前两天着火那家又冒烟了": "emergency.fire",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
-# accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
+# accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
 CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
         "烟感一直响 根本没着火", "万一着火了怎么跑", "我家门把手松了", "关电梯门的时候夹到包了",
         "电梯卡在哪里补办",
@@ -177,7 +181,9 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         # a gas meter to replace, a lift door against a bag, a kitchen's cooking fumes seeping out (rank9)
         "燃气公司那边的表坏了 能不能给换", "电梯门关的时候把箱子夹住了", "油烟从门缝往外冒",
         "孩子把球踢到窗外去了", "我被气得说不出话", "我的车被人撞了 停在车位上", "楼下烧烤店的烟太大了",
-        "烟雾报警器一直滴滴响", "我们电梯又不动了 天天爬楼", "家里燃气灶火太小了", "帮我把东西拉进车库"]
+        "烟雾报警器一直滴滴响", "我们电梯又不动了 天天爬楼", "家里燃气灶火太小了", "帮我把东西拉进车库",
+        # what happened before, asked about afterwards (not_after 上次, 上礼拜, 去年)
+        "上礼拜电梯困人那件事 查出原因没有", "去年着火那户 后来保险赔了吗"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
