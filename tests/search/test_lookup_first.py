@@ -113,9 +113,57 @@ EMERGENCIES = {
     "有人拿着菜刀在楼下": "emergency.public-order",
     "一袋子垃圾差点砸我头上": "emergency.falling-object",
     "整栋楼的人都在拉肚子": "emergency.public-health",
+    # plain words (rank9, found on calls-dev10.tsv and a third probe of 28 written apart from it: 15/28 -> 27/28)
+    "有人蹲在车棚那撬自行车的锁": "emergency.public-order",
+    "一个陌生人挨家挨户地在楼道里拧门": "emergency.public-order",
+    "花园里躺着个老人 喊他也不吭声": "emergency.welfare-check",
+    "地库的车都泡着了": "emergency.basement-flooding",
+    "我家油锅着了 盖子盖不住": "emergency.fire",
+    "电视机后面突然冒出火来了": "emergency.fire",
+    "楼道里的电表箱那里噼里啪啦响 还有火星往下掉": "emergency.fire",
+    "隔壁家里好像烧东西 烟从门缝往外冒": "emergency.fire",
+    "我家厨房的燃气管子好像断了 一直在漏": "emergency.gas-leak",
+    "电梯里有小孩被夹住了": "emergency.elevator-entrapment",
+    "楼下有个男的在打老婆 打得很厉害": "emergency.public-order",
+    "两个业主在停车场动手了 一个脸上都出血了": "emergency.public-order",
+    "有人在楼顶要往下跳": "emergency.public-order",
+    "邻居老太太倒在楼梯上 头在流血": "emergency.welfare-check",
+    "地库里水越来越深了": "emergency.basement-flooding",
+    "家里突然一点水都没有了": "emergency.water-outage",
+    # a fourth probe (rank9: 47 plain-word emergencies, 14/47 -> 47/47 by the lexicon alone) and a fifth
+    # written after it (19, most with two dangers, the first by danger.yaml's order: 15/19 -> 19/19)
+    "电梯里黑了 我出不去": "emergency.elevator-entrapment",
+    "电梯在两个楼层之间停住了": "emergency.elevator-entrapment",
+    "电梯从上面直接掉到一楼了": "emergency.elevator-entrapment",
+    "我家燃气报警器一直在叫": "emergency.gas-leak",
+    "闻到一股很冲的味道 像是燃气": "emergency.gas-leak",
+    "楼道里烟雾很大": "emergency.fire",
+    "对面楼起大火了": "emergency.fire",
+    "充电的电瓶突然炸了": "emergency.fire",
+    "门口有人在抢劫": "emergency.public-order",
+    "我家门被人踹开了": "emergency.public-order",
+    "有个人一直跟着我 到了单元门口还不走": "emergency.public-order",
+    "楼下有个女的被人拖进车里了": "emergency.public-order",
+    "我妈一个人住 一直不接电话": "emergency.welfare-check",
+    "有个人在电梯口抽搐 口吐白沫": "emergency.welfare-check",
+    "有个老人在小区里迷路了 找不到家": "emergency.welfare-check",
+    "有人掉进小区的水池里了": "emergency.welfare-check",
+    "车库里的水已经到车门了": "emergency.basement-flooding",
+    "楼上扔下来一个玻璃瓶": "emergency.falling-object",
+    "孩子把自己反锁在阳台上了 在窗户边爬": "emergency.falling-object",
+    "家里的水龙头拧开没有水": "emergency.water-outage",
+    "楼上装修的把水管打穿了 水哗哗往下流": "emergency.water-outage",
+    "我家孩子被反锁在屋里了 家里燃气还开着": "emergency.gas-leak",
+    "停水了 楼下水管爆了 地库都淹了": "emergency.basement-flooding",
+    "停电了 有个老人在楼道摔倒了 起不来": "emergency.welfare-check",
+    "大风把外墙的瓷砖刮下来了": "emergency.typhoon-rainstorm",
+    # a past one named, and a present one too: the present one counts
+    "上个月电梯困人 今天又困住了": "emergency.elevator-entrapment",
+    "去年困过人的那部电梯 现在又把我关里面了": "emergency.elevator-entrapment",
+    "前两天着火那家又冒烟了": "emergency.fire",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
-# accepted case the other way: 上次电梯困人的事我要投诉 shows the entrapment script first).
+# accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
 CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
         "烟感一直响 根本没着火", "万一着火了怎么跑", "我家门把手松了", "关电梯门的时候夹到包了",
         "电梯卡在哪里补办",
@@ -129,7 +177,13 @@ CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "�
         # a theft told afterwards, a radiator's pipe, cigarette ends thrown down, a tap that does not drip
         "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
         "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
-        "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭"]
+        "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭",
+        # a gas meter to replace, a lift door against a bag, a kitchen's cooking fumes seeping out (rank9)
+        "燃气公司那边的表坏了 能不能给换", "电梯门关的时候把箱子夹住了", "油烟从门缝往外冒",
+        "孩子把球踢到窗外去了", "我被气得说不出话", "我的车被人撞了 停在车位上", "楼下烧烤店的烟太大了",
+        "烟雾报警器一直滴滴响", "我们电梯又不动了 天天爬楼", "家里燃气灶火太小了", "帮我把东西拉进车库",
+        # what happened before, asked about afterwards (not_after 上次, 上礼拜, 去年)
+        "上礼拜电梯困人那件事 查出原因没有", "去年着火那户 后来保险赔了吗"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
@@ -238,6 +292,20 @@ def test_greetings_and_self_introductions_do_not_count(searcher):
     padded = searcher.search("喂 你好 那个 我是5号楼2单元1202的 我姓李 楼上漏水", limit=5)
     assert [x["id"] for x in padded["results"]] == [x["id"] for x in plain["results"]]
     assert padded["match"] == plain["match"]
+
+
+def test_a_long_sentence_around_one_question_is_weak_not_none(searcher):
+    """confidence.LONG_*: a caller who wraps the question in a long sentence gets the script that
+    answers it first (weak), not 没有专门的话术 above the general scripts; an unrelated long sentence
+    stays none."""
+    for query, sid in (("我想弄清楚一平米两块五这个价钱里面都包括些什么", "inquiry.fee-breakdown"),
+                       ("一平米收两块五 这里面都包括些啥", "inquiry.fee-breakdown"),
+                       ("厨房想重新贴个砖换个橱柜 开工前要跟物业打招呼吗", "inquiry.decoration")):
+        r = searcher.search(query, limit=5)
+        assert r["match"] == "weak" and r["results"][0]["id"] == sid, (query, r["match"], r["results"][:1])
+    for query in ("帮我叫个外卖 要一份黄焖鸡米饭", "我想问问明天从北京来的那趟高铁晚点了没有",
+                  "我家孩子下个礼拜就要期末考试了 你们能不能推荐个补课老师"):
+        assert searcher.search(query, limit=5)["match"] == "none", query
 
 
 def test_callers_say_is_indexed_on_its_own_field(tmp_path):
