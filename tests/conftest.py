@@ -26,7 +26,15 @@ CONTENT = ("mkdocs.yml", "docs", "snippets", "overrides")
 # The content the tests run against: the repository's own, or (KB_TEST_CONTENT_ROOT) a copy with
 # edited values, to show that an editor's change never fails a test (tests/content/test_content_changes.py).
 CONTENT_ROOT = Path(os.environ.get("KB_TEST_CONTENT_ROOT") or ROOT).resolve()
+# Debian's Chromium, the browser outside checks drive the contract's page hooks in; and Debian's
+# build of the same Chromium as the old headless shell (package chromium-headless-shell, the kind
+# Playwright itself runs headless tests in), which costs a quarter less CPU a page load here
+# (bench/README.md, session 11). Browser tests run in the shell when it is installed, except those
+# marked full_chromium: the contract's flows (sign-in, the lookup, the F2 call record) run in both.
 CHROMIUM = Path("/usr/bin/chromium")
+HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-quic"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -329,23 +337,37 @@ def top(searcher, q: str, n: int = 3) -> list[str]:
 
 def need_chromium() -> None:
     if not CHROMIUM.exists():
-        message = "需要 Debian 的 chromium：apt-get install -y chromium fonts-noto-cjk"
+        message = "需要 Debian 的 chromium：apt-get install -y chromium chromium-headless-shell fonts-noto-cjk"
         if IN_CI:
             pytest.fail(message + "（CI=true 时不允许跳过）")
         pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
-def browser():
+def _browsers():
+    """Chromium executable -> a browser launched from it, at most once per worker, when first asked for."""
     need_chromium()
     from playwright.sync_api import sync_playwright
 
+    launched: dict[Path, object] = {}
+
+    def launch(executable: Path):
+        if executable not in launched:
+            launched[executable] = p.chromium.launch(executable_path=str(executable), headless=True, args=LAUNCH_ARGS)
+        return launched[executable]
+
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield b
-        b.close()
+        yield launch
+        for b in launched.values():
+            b.close()
+
+
+@pytest.fixture
+def browser(_browsers, request):
+    """The headless shell, or /usr/bin/chromium for a test marked full_chromium (and where the
+    shell is not installed)."""
+    full = request.node.get_closest_marker("full_chromium") is not None or not HEADLESS_SHELL.exists()
+    return _browsers(CHROMIUM if full else HEADLESS_SHELL)
 
 
 def fees_page(url: str) -> str:

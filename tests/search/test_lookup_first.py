@@ -429,6 +429,7 @@ TYPED_EMERGENCIES = ["电梯突然停了里面有人", "电梯卡在两层中间
 
 
 @pytest.mark.browser
+@pytest.mark.full_chromium   # the contract's lookup hooks, as outside checks type into them
 def test_typed_emergency_is_the_first_option_with_badge_and_first_action(page, server):
     """Each phrasing typed into the same page, one after another, as an agent does between calls."""
     lookup_ready(page, server.url)

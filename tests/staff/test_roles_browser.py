@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from conftest import Server, fees_page, kb, settle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.full_chromium]   # the contract's sign-in (#token)
 
 PAGES = {"/staff/entries/": {"agent", "supervisor", "editor", "admin"},
          "/staff/dashboard": {"supervisor", "admin"},

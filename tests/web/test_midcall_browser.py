@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 
 from conftest import ROOT, open_script, staff_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.full_chromium]   # the contract's F2 call record
 
 TOKEN = "front-desk-token-0001"
 LOOKUP = YAML(typ="safe", pure=True).load((ROOT / "snippets/lookup.yaml").read_text(encoding="utf-8"))
