@@ -59,15 +59,6 @@ SPOKEN_ANY = 0.2
 LONG_UNITS = 10
 LONG_SCORE = 150.0
 LONG_ANY = 0.18
-# Both rules above take a fifth of the query as enough, so a question about something else that shares
-# a few everyday words with a script (社保断了…补交: 补交 of the arrears script; 护照过期了…带孩子: 孩子)
-# passed as weak. What gives it away is that it names two or more things no document has at all
-# (社保 and 报销, 理财 and 年化): such a query stays none unless the script covers FOREIGN_ANY of it.
-# A caller's one vivid word (蹦蹦跳跳, 滞纳金, 烧烤摊) is one; a quantity (一平米, 两块五) is none, it
-# says how much, not what about (rank10, issue 23: unrela 19 -> 25 of 32 none, no related query lost).
-FOREIGN_WORDS = 2
-FOREIGN_ANY = 0.3
-NUMERALS = frozenset("零一二两三四五六七八九十百千万几半0123456789")
 UNSEEN = 6.0            # weight of a character no document has (rarer than any that occurs)
 
 
@@ -98,9 +89,6 @@ class Judged(NamedTuple):
     # the document leaves out a word of the query that no document has at all (社保 in
     # 社保卡丢了去哪里补办, 话费 in 手机话费怎么充值): the query names another subject
     foreign: bool
-    # how many such words it leaves out (overlapping pieces of one word count once; a quantity,
-    # one that starts with or follows a numeral, not at all)
-    foreign_words: int = 0
 
 
 class Coverage:
@@ -147,7 +135,6 @@ class QueryParts:
     synonyms: list[tuple[list[str], frozenset[int]]]   # other words of a group -> positions
     pairs: list[tuple[str, frozenset[int]]]      # syllable pair -> its two positions
     weights: dict[str, float] | None = None      # char_weights of the documents
-    numerals: frozenset[int] = frozenset()       # positions of a numeral (a quantity follows it)
 
     def char_weight(self, c: str) -> float:
         return (self.weights or {}).get(c, UNSEEN)
@@ -179,8 +166,7 @@ def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float])
         if len(sylls) == len(m.group()):
             pairs += [(p, frozenset((m.start() + i, m.start() + i + 1)))
                       for i, p in enumerate(textproc.syllable_pairs(sylls))]
-    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights,
-                      frozenset(i for i, c in enumerate(norm) if c in NUMERALS))
+    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights)
 
 
 @dataclass
@@ -288,22 +274,9 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], caller
     word = any(len(at & weight.keys()) >= least and at <= known
                and (doc in in_head or doc in in_body or anchored and doc in in_callers)
                for at, in_head, in_callers, in_body, _ in located.pieces)
-    left = [at for at, explained in located.unseen
-            if len(at & weight.keys()) >= 2 and not at & known and doc not in explained]
-    return Judged(cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word,
-                  bool(left), _distinct_words(left, parts.numerals))
-
-
-def _distinct_words(spans: list[frozenset[int]], numerals: frozenset[int]) -> int:
-    """How many words the position sets make, merging those that overlap (蹦蹦, 蹦跳 and 蹦蹦跳跳
-    are one word) and leaving out quantities (平米 of 一平米, 两块 of 两块五)."""
-    merged: list[set[int]] = []
-    for at in sorted(spans, key=min):
-        if merged and at & merged[-1]:
-            merged[-1] |= at
-        else:
-            merged.append(set(at))
-    return sum(1 for at in merged if not (min(at) in numerals or min(at) - 1 in numerals))
+    foreign = any(len(at & weight.keys()) >= 2 and not at & known and doc not in explained
+                  for at, explained in located.unseen)
+    return Judged(cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
 
 
 def support(cov: Coverage) -> float:
@@ -334,8 +307,6 @@ def classify(cov: Coverage | None, score: float, any_cov: float) -> str:
             return "strong"
     if any_cov >= WEAK_ANY:
         return "weak"
-    if cov is not None and cov.judged.foreign_words >= FOREIGN_WORDS and cov.judged.any < FOREIGN_ANY:
-        return "none"   # about something else (see FOREIGN_WORDS)
     if cov is not None and score >= SPOKEN_SCORE:
         j = cov.judged
         if j.word and j.any >= SPOKEN_ANY and not (j.foreign and cov.units <= SHORT_QUERY):
