@@ -37,7 +37,7 @@ from whoosh.analysis import LowercaseFilter, SpaceSeparatedTokenizer
 from whoosh.fields import ID, STORED, TEXT, Schema
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from kb_service.content import danger
+from kb_service.content import danger, outside
 from kb_service.content.markup import expand_inline
 from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import UsageError
@@ -569,7 +569,8 @@ OPENING = "greeting.phone-opening"
 
 class Searcher:
     def __init__(self, ix, vocabulary: frozenset[str], synonyms: Synonyms, corpus: Corpus,
-                 postings: Postings, lexicon: danger.Lexicon = danger.EMPTY):
+                 postings: Postings, lexicon: danger.Lexicon = danger.EMPTY,
+                 outside_topics: outside.Lexicon = outside.EMPTY):
         self.ix = ix
         self.vocabulary = vocabulary
         self.synonyms = synonyms
@@ -581,6 +582,7 @@ class Searcher:
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
         self.lexicon = lexicon
         self.urgent = {r.script for r in lexicon.rules}   # scripts that get the 紧急 badge
+        self.outside = outside_topics
         self._first_action: dict[str, str] = {}
 
     @classmethod
@@ -592,7 +594,8 @@ class Searcher:
         postings = _shared_postings(index_dir, meta, ix)
         synonyms = Synonyms.load(corpus.root / "snippets" / "search" / "synonyms.yaml")
         lexicon = danger.load(corpus.root / "snippets", corpus.scripts)
-        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings, lexicon)
+        topics = outside.load(corpus.root / "snippets", corpus.snippets)
+        return cls(ix, frozenset(meta["syllables"]), synonyms, corpus, postings, lexicon, topics)
 
     def close(self) -> None:
         pass  # nothing held open: the postings are in memory, Whoosh searchers are opened per use
@@ -654,6 +657,11 @@ class Searcher:
         total = len(scores.keys() | {d for d in (exact, opening, *urgent) if d is not None})
         match = "strong" if exact is not None or urgent else "weak" if opening is not None \
             else self.match(norm, ranked, covered)
+        # A question about something property management does not handle (snippets/outside.yaml: 社保,
+        # 护照过期, 话费) shares everyday words with some script; only a script that answers it outright
+        # (strong) is worth showing. An emergency said in it is strong above, so it stays first.
+        if match == "weak" and self.outside.hit(full):
+            match = "none"
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
             results[0]["first_action"] = self.first_action(results[0]["id"])

@@ -1,0 +1,94 @@
+"""snippets/outside.yaml: words for what property management does not handle (社保, 护照过期,
+话费, 学区...). A query that says one of them is told 没有专门的话术 unless a script or template
+answers it outright (match `strong`): the everyday words such a question shares with a script
+(补交, 孩子, 两个月) would otherwise make that script look related (bench/README.md, rank10).
+
+Matched like the danger lexicon (danger.py): against the query as the search normalises it, spaces
+taken out. Checked by `kb lint`: schema, every pattern compiles, and no pattern matches a script's
+or template's title, alias, tag or callers_say line, where it would say a question the corpus
+answers is about something else. The search loads it and ignores it whole when it has a problem.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb_service.content.checks import load_settings_file
+from kb_service.content.danger import _compile
+from kb_service.content.yamldoc import Problem
+
+FILE = "outside.yaml"
+SCHEMA = "outside.schema.json"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: re.Pattern | None = None
+
+    def hit(self, text: str) -> bool:
+        """Whether the normalised query names a topic outside property management."""
+        return self.words is not None and self.words.search(re.sub(r"\s+", "", text)) is not None
+
+
+EMPTY = Lexicon()
+
+
+def _flat(text: str) -> str:
+    # what the search does to a query (textproc.normalize; the content is written in Simplified),
+    # spaces taken out as for the query
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def heads(snippets) -> list[tuple[str, str, str]]:
+    """(snippet id, which field, text) of every title, alias, tag and callers_say line."""
+    out = []
+    for sid, s in snippets.items():
+        out.append((sid, "标题", s.title))
+        out += [(sid, "别名", a) for a in s.aliases]
+        out += [(sid, "标签", t) for t in s.tags]
+        out += [(sid, "业主常说", c) for c in getattr(s, "callers_say", ())]
+    return out
+
+
+def check(snippets_dir: Path, snippets: dict | None) -> tuple[Lexicon | None, list[Problem]]:
+    """The lexicon and its problems; (EMPTY, []) when the file does not exist.
+
+    `snippets` maps ids to the corpus's scripts and templates (None when the corpus does not load:
+    then only the patterns are checked)."""
+    if not (snippets_dir / FILE).exists():
+        return EMPTY, []
+    doc, data, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
+    if doc is None:
+        return None, problems
+    said = [(sid, field, text, _flat(text)) for sid, field, text in heads(snippets or {})]
+    good = []
+    for n, topic in enumerate(data["topics"]):
+        keys = ["topics", n, "words"]
+        if _compile(doc, keys, topic["words"], problems) is None:
+            continue
+        for i, word in enumerate(topic["words"]):
+            try:
+                pattern = re.compile(word)
+            except re.error:
+                continue   # reported by _compile
+            if re.search(pattern, "") is not None:
+                continue   # reported by _compile
+            shadowed = next(((sid, field, text) for sid, field, text, flat in said if pattern.search(flat)), None)
+            if shadowed is not None:
+                sid, field, text = shadowed
+                problems.append(doc.problem([*keys, i], f"“{word}”出现在 {sid} 的{field}“{text}”里：这件事有话术管，"
+                                                       "不能写进物业管不了的话题（去掉这个词，或加上只在别的事里才说的上下文）"))
+                continue
+            good.append(f"(?:{word})")
+    if problems:
+        return None, problems
+    return Lexicon(re.compile("|".join(good)) if good else None), []
+
+
+def load(snippets_dir: Path, snippets: dict | None) -> Lexicon:
+    """The checked lexicon; EMPTY when the file has problems (kb lint reports them)."""
+    lexicon, _ = check(snippets_dir, snippets)
+    return lexicon or EMPTY

@@ -1,0 +1,82 @@
+"""Issue 23: questions about what property management does not handle (snippets/outside.yaml) are
+told 没有专门的话术 (match none); the lexicon's lint; real scripts and emergencies keep their place."""
+
+from __future__ import annotations
+
+import shutil
+
+from kb_service.content import outside
+from kb_service.content.load import require_corpus
+from kb_service.content.lint import lint
+from kb_service.search import textproc
+
+from conftest import ROOT, settings_for
+
+
+OUTSIDE = ["我社保断了两个月 现在补交还能报销吗", "医保卡在外地能直接刷吗", "公积金贷款买房首付几成",
+           "护照过期了去哪里办", "我的驾照要到期了 换证要体检吗", "去泰国要不要办签证", "个税怎么退",
+           "最近股票能不能买", "这个理财产品靠谱吗", "话费怎么扣了这么多", "这个小区划片是哪个学校",
+           "儿科挂号要提前几天", "帮孩子取个名字"]
+# What property management does handle, said with a word near one of the lexicon's
+PROPERTY = ["物业费能刷信用卡吗", "欠物业费会影响征信吗", "维修基金怎么查", "快递柜满了", "停车费多少钱一个月",
+            "我在小区里捡到一本护照 交给谁", "孩子上小学了 放学回来楼上装修吵得写不了作业",
+            "车在停车场被刮了 要拍驾驶证给保险吗", "我退休金不高 物业费能不能少交点"]
+
+
+def test_the_lexicon_names_outside_topics_and_leaves_property_questions_alone():
+    corpus = require_corpus(ROOT / "snippets")
+    lexicon, problems = outside.check(ROOT / "snippets", corpus.snippets)
+    assert problems == []
+    for query in OUTSIDE:
+        assert lexicon.hit(textproc.normalize(query)), query
+    for query in PROPERTY:
+        assert not lexicon.hit(textproc.normalize(query)), query
+
+
+def _project_with_outside(tmp_path, text: str):
+    project = tmp_path / "p"
+    shutil.copytree(ROOT / "snippets", project / "snippets")
+    shutil.copytree(ROOT / "docs", project / "docs")
+    (project / "mkdocs.yml").write_text((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (project / "snippets" / "outside.yaml").write_text(text, encoding="utf-8")
+    return project
+
+
+def test_lint_reports_a_bad_pattern_and_a_word_a_script_uses_at_its_line(tmp_path):
+    project = _project_with_outside(tmp_path, (
+        "topics:\n"
+        "  - topic: 社保\n"
+        "    words: [话费, '社保(']\n"
+        "  - topic: 投资\n"
+        "    words:\n"
+        "      - 股票\n"
+        "      - 物业费\n"))
+    problems = [str(p) for p in lint(settings_for(project, tmp_path / "var"))]
+    mine = [p for p in problems if p.startswith("snippets/outside.yaml:")]
+    assert any(p.startswith("snippets/outside.yaml:3:") and "不是有效的正则表达式" in p for p in mine), mine
+    assert any(p.startswith("snippets/outside.yaml:7:") and "“物业费”出现在" in p for p in mine), mine
+    assert len(mine) == 2, mine
+    # a lexicon with a problem is not half used: the search would say none for 物业费 questions
+    corpus = require_corpus(project / "snippets")
+    assert outside.load(project / "snippets", corpus.snippets) is outside.EMPTY
+
+
+def test_an_outside_question_is_none(searcher, monkeypatch):
+    query = "你好 我公积金贷款的月供这个月扣了两次 找谁退"
+    assert searcher.search(query, limit=8)["match"] == "none"
+    # the lexicon is what decides: without it the shared words (扣, 退) make some script look related
+    monkeypatch.setattr(searcher, "outside", outside.EMPTY)
+    assert searcher.search(query, limit=8)["match"] == "weak"
+
+
+def test_a_near_miss_keeps_its_script_first(searcher):
+    for query, sid in [("我在小区里捡到一本护照 交给谁", "inquiry.lost-and-found"),
+                       ("孩子上小学了 每天放学回来楼上装修吵得写不了作业", "complaint.noise")]:
+        r = searcher.search(query, limit=8)
+        assert r["match"] != "none" and r["results"][0]["id"] == sid, (query, r["match"], r["results"][:1])
+
+
+def test_an_emergency_said_with_an_outside_word_is_still_first(searcher):
+    r = searcher.search("社保卡丢了 家里还闻到好大一股煤气味", limit=8)
+    assert r["match"] == "strong" and r["results"][0]["id"] == "emergency.gas-leak"
+    assert r["results"][0]["emergency"] is True
