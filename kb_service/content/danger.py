@@ -70,7 +70,10 @@ class Lexicon:
 EMPTY = Lexicon()
 
 
-def _compile(doc, keys, patterns: list[str], problems: list[Problem], *, at_end: bool = False) -> re.Pattern | None:
+def compile_words(doc, keys, patterns: list[str], problems: list[Problem], *, at_end: bool = False) -> re.Pattern | None:
+    """An editor's list of words and patterns as one alternation (anchored at the end with
+    `at_end`), or None when none is usable; a problem at the place of each one that does not
+    compile or matches empty text. Shared with outside.py, whose lists are written the same way."""
     good = []
     for i, p in enumerate(patterns):
         try:
@@ -105,10 +108,10 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
                 problems.append(doc.problem(["rules", n, "script"], f"{sid} 不是话术 id（snippets/scripts/ 里没有）"))
             elif getattr(scripts[sid], "category", "emergency") != "emergency":
                 problems.append(doc.problem(["rules", n, "script"], f"{sid} 不是紧急情况话术（分类应为 emergency）"))
-        words = _compile(doc, ["rules", n, "words"], raw["words"], problems)
-        with_ = _compile(doc, ["rules", n, "with"], raw.get("with") or [], problems)
-        unless = _compile(doc, ["rules", n, "unless"], raw.get("unless") or [], problems)
-        not_after = _compile(doc, ["rules", n, "not_after"], raw.get("not_after") or [], problems, at_end=True)
+        words = compile_words(doc, ["rules", n, "words"], raw["words"], problems)
+        with_ = compile_words(doc, ["rules", n, "with"], raw.get("with") or [], problems)
+        unless = compile_words(doc, ["rules", n, "unless"], raw.get("unless") or [], problems)
+        not_after = compile_words(doc, ["rules", n, "not_after"], raw.get("not_after") or [], problems, at_end=True)
         if words is not None:
             rules.append(Rule(sid, words, with_, unless, not_after))
     if problems:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb_service.content.checks import load_settings_file
-from kb_service.content.danger import _compile
+from kb_service.content.danger import compile_words
 from kb_service.content.yamldoc import Problem
 
 FILE = "outside.yaml"
@@ -67,15 +67,15 @@ def check(snippets_dir: Path, snippets: dict | None) -> tuple[Lexicon | None, li
     good = []
     for n, topic in enumerate(data["topics"]):
         keys = ["topics", n, "words"]
-        if _compile(doc, keys, topic["words"], problems) is None:
+        if compile_words(doc, keys, topic["words"], problems) is None:
             continue
         for i, word in enumerate(topic["words"]):
             try:
                 pattern = re.compile(word)
             except re.error:
-                continue   # reported by _compile
+                continue   # reported by compile_words
             if re.search(pattern, "") is not None:
-                continue   # reported by _compile
+                continue   # reported by compile_words
             shadowed = next(((sid, field, text) for sid, field, text, flat in said if pattern.search(flat)), None)
             if shadowed is not None:
                 sid, field, text = shadowed

@@ -20,7 +20,8 @@ OUTSIDE = ["我社保断了两个月 现在补交还能报销吗", "医保卡在
 # What property management does handle, said with a word near one of the lexicon's
 PROPERTY = ["物业费能刷信用卡吗", "欠物业费会影响征信吗", "维修基金怎么查", "快递柜满了", "停车费多少钱一个月",
             "我在小区里捡到一本护照 交给谁", "孩子上小学了 放学回来楼上装修吵得写不了作业",
-            "车在停车场被刮了 要拍驾驶证给保险吗", "我退休金不高 物业费能不能少交点"]
+            "车在停车场被刮了 要拍驾驶证给保险吗", "我退休金不高 物业费能不能少交点",
+            "有人把广告挂在5号楼外墙上了", "办业主变更要带结婚证吗"]
 
 
 def test_the_lexicon_names_outside_topics_and_leaves_property_questions_alone():
