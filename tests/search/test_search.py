@@ -1,13 +1,12 @@
 """Search quality and behaviour, on the real content and a real index built by kb build."""
 
-import json
 from collections import defaultdict
 
 import pytest
 
 from kb_service.content.load import require_corpus
 from kb_service.search.evaluation import evaluate, metrics, read_cases
-from kb_service.search.engine import INDEX_NAME, POSTINGS, Searcher, build_query, export_postings, highlight, weighting
+from kb_service.search.engine import POSTINGS, Searcher, build_query, highlight, weighting
 
 from conftest import CONTENT_ROOT, ROOT, top
 
@@ -120,23 +119,6 @@ def test_in_memory_scores_are_whoosh_bm25f(searcher):
             assert all(abs(ours[d] - theirs[d]) < 1e-9 for d in theirs), q
 
 
-def test_postings_written_at_build_are_those_whoosh_reads_back(built_project):
-    """kb build writes the postings from the documents (postings_of); read back from the Whoosh
-    index it also wrote (export_postings), they are the same to the last bit: every document,
-    term, score and position."""
-    from whoosh import index as windex
-
-    index = built_project / "var" / "index"
-    written = json.loads((index / POSTINGS).read_text(encoding="utf-8"))
-    read_back = export_postings(windex.open_dir(str(index), indexname=INDEX_NAME))
-    assert written["docs"] == read_back["docs"]
-    assert written["fields"].keys() == read_back["fields"].keys()
-    for field, table in read_back["fields"].items():
-        assert list(written["fields"][field]) == list(table), field   # Whoosh's term order too
-        assert written["fields"][field] == table, field
-    assert sum(len(t) for t in written["fields"].values()) > 10_000
-
-
 def test_long_colloquial_query_finds_its_script(searcher):
     q = "业主打电话过来说家里的电梯突然停了人被困在里面出不来很着急不知道该怎么办才好"
     assert "emergency.elevator-entrapment" in top(searcher, q)
@@ -204,11 +186,21 @@ def test_kind_filter_keeps_only_that_kind(searcher):
 
 
 def test_index_without_postings_file_still_opens(built_project, tmp_path, searcher):
-    """An index from an older build (no exported postings) is read from Whoosh at open instead."""
+    """An index from an older build (no postings file) is read back from Whoosh at open instead
+    (export_postings); and what it reads back is what kb build wrote from the documents
+    (postings_of): every document, term, score and position, to the last bit, in Whoosh's term order."""
     import shutil
 
     index = shutil.copytree(built_project / "var" / "index", tmp_path / "index")
     (index / POSTINGS).unlink()
     old = Searcher.open(index, searcher.corpus)
+    written, read_back = searcher.postings, old.postings
+    assert read_back is not written and written.docs == read_back.docs
+    assert written.fields.keys() == read_back.fields.keys()
+    for field, table in read_back.fields.items():
+        assert list(written.fields[field]) == list(table), field
+        assert written.fields[field] == table, field
+    assert written.positions == read_back.positions
+    assert sum(len(t) for t in written.fields.values()) > 10_000
     for q in SHAPES:
         assert old.search(q)["results"] == searcher.search(q)["results"], q
