@@ -64,10 +64,17 @@ def check(snippets_dir: Path, snippets: dict | None) -> tuple[Lexicon | None, li
     if doc is None:
         return None, problems
     said = [(sid, field, text, _flat(text)) for sid, field, text in heads(snippets or {})]
+    # Every open of the search checks this (a few thousand lines against each word): one pass of
+    # all the words over all the lines first, and line by line only to name a word that is found.
+    lines = "\n".join(flat for *_, flat in said)
     good = []
     for n, topic in enumerate(data["topics"]):
         keys = ["topics", n, "words"]
-        if compile_words(doc, keys, topic["words"], problems) is None:
+        words = compile_words(doc, keys, topic["words"], problems)
+        if words is None:
+            continue
+        if words.search(lines) is None:   # none is said in a script (a word that did not compile is a problem already)
+            good.append(f"(?:{words.pattern})")
             continue
         for i, word in enumerate(topic["words"]):
             try:
