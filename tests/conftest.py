@@ -49,6 +49,14 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def project_with_snippets_file(dest: Path, name: str, text: str) -> Path:
+    """A copy of the content (copy_project) in which snippets/<name> says `text`: a lexicon or
+    settings file with the mistakes a lint test looks for."""
+    project = copy_project(dest)
+    (project / "snippets" / name).write_text(text, encoding="utf-8")
+    return project
+
+
 def set_duration(project: Path, standard_id: str, duration: int) -> None:
     """An editor's change to one commitment's duration in a copied project's standards.yaml,
     made as text so comments and layout stay as the editor left them."""

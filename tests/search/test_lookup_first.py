@@ -24,7 +24,8 @@ from kb_service.search.engine import Searcher
 from kb_service.times import utcnow
 from kb_service.web.services import pick_query
 
-from conftest import LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, settings_for, sign_in, staff_server
+from conftest import (LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, project_with_snippets_file, settings_for,
+                      sign_in, staff_server)
 
 
 # The phrasings of issue 23 (callers' own words) and the emergency each must put first.
@@ -199,17 +200,8 @@ def test_danger_lexicon_maps_callers_words_to_emergency_scripts():
     assert all(corpus.scripts[r.script].category == "emergency" for r in lexicon.rules)
 
 
-def _project_with_danger(tmp_path, text: str):
-    project = tmp_path / "p"
-    shutil.copytree(ROOT / "snippets", project / "snippets")
-    shutil.copytree(ROOT / "docs", project / "docs")
-    (project / "mkdocs.yml").write_text((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    (project / "snippets" / "danger.yaml").write_text(text, encoding="utf-8")
-    return project
-
-
 def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(tmp_path):
-    project = _project_with_danger(tmp_path, (
+    project = project_with_snippets_file(tmp_path / "p", "danger.yaml", (
         "rules:\n"
         "  - script: emergency.no-such-thing\n"
         "    words: [困]\n"
@@ -225,14 +217,14 @@ def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(
     # emergency.after-action exists and is an emergency script: its pattern is the only problem
     assert not any("emergency.after-action" in p for p in mine), mine
     # a script outside the emergency category is refused by the schema (ids must be emergency.*)
-    project = _project_with_danger(tmp_path / "b", "rules:\n  - script: complaint.noise\n    words: [吵]\n")
+    project = project_with_snippets_file(tmp_path / "b" / "p", "danger.yaml", "rules:\n  - script: complaint.noise\n    words: [吵]\n")
     mine = [str(p) for p in lint(settings_for(project, tmp_path / "var"))
             if p.path == "snippets/danger.yaml"]
     assert mine and mine[0].startswith("snippets/danger.yaml:2:"), mine
 
 
 def test_a_broken_lexicon_is_not_half_loaded(tmp_path):
-    project = _project_with_danger(tmp_path, "rules:\n  - script: emergency.fire\n    words: ['(']\n")
+    project = project_with_snippets_file(tmp_path / "p", "danger.yaml", "rules:\n  - script: emergency.fire\n    words: ['(']\n")
     corpus = require_corpus(ROOT / "snippets")
     assert danger.load(project / "snippets", corpus.scripts) is danger.EMPTY
 

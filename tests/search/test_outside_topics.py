@@ -3,14 +3,13 @@ told 没有专门的话术 (match none); the lexicon's lint; real scripts and em
 
 from __future__ import annotations
 
-import shutil
 
 from kb_service.content import outside
 from kb_service.content.load import require_corpus
 from kb_service.content.lint import lint
 from kb_service.search import textproc
 
-from conftest import ROOT, settings_for
+from conftest import ROOT, project_with_snippets_file, settings_for
 
 
 OUTSIDE = ["我社保断了两个月 现在补交还能报销吗", "医保卡在外地能直接刷吗", "公积金贷款买房首付几成",
@@ -34,17 +33,8 @@ def test_the_lexicon_names_outside_topics_and_leaves_property_questions_alone():
         assert not lexicon.hit(textproc.normalize(query)), query
 
 
-def _project_with_outside(tmp_path, text: str):
-    project = tmp_path / "p"
-    shutil.copytree(ROOT / "snippets", project / "snippets")
-    shutil.copytree(ROOT / "docs", project / "docs")
-    (project / "mkdocs.yml").write_text((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    (project / "snippets" / "outside.yaml").write_text(text, encoding="utf-8")
-    return project
-
-
 def test_lint_reports_a_bad_pattern_and_a_word_a_script_uses_at_its_line(tmp_path):
-    project = _project_with_outside(tmp_path, (
+    project = project_with_snippets_file(tmp_path / "p", "outside.yaml", (
         "topics:\n"
         "  - topic: 社保\n"
         "    words: [话费, '社保(']\n"
