@@ -27,7 +27,8 @@ from kb_service.site.search_labels import label_search_index
 
 STAMP = ".kb-build.json"
 SNAPSHOT = "corpus.json"      # the checked content as plain data, written with the index
-INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "overrides/**/*", "kb_service/**/*.py", "kb_service/**/*.html")
+CODE_GLOBS = ("kb_service/**/*.py", "kb_service/**/*.html")
+INPUT_GLOBS = ("mkdocs.yml", "docs/**/*", "snippets/**/*", "overrides/**/*", *CODE_GLOBS)
 
 
 @dataclass
@@ -38,21 +39,27 @@ class BuildReport:
     pages: int = 0
     documents: int = 0
     engine: str = ""
+    rendered: list[str] | None = None   # the pages a content-only update re-rendered; None: all of them
 
     def summary(self) -> str:
         parts = []
-        parts.append(f"站点已构建（{self.engine}，{self.pages} 个页面）" if self.site_built else "站点无变化，跳过构建")
+        if not self.site_built:
+            parts.append("站点无变化，跳过构建")
+        elif self.rendered is not None:
+            parts.append(f"站点已更新（{self.engine}，重新生成 {len(self.rendered)} 个页面，共 {self.pages} 个）")
+        else:
+            parts.append(f"站点已构建（{self.engine}，{self.pages} 个页面）")
         parts.append(f"检索索引已构建（{self.documents} 条）" if self.index_built else "检索索引无变化")
         return "，".join(parts) + f"，用时 {self.seconds:.1f} 秒"
 
 
-def fingerprint(settings: Settings, *, site: bool = False) -> str:
+def fingerprint(settings: Settings, *, site: bool = False, globs: tuple[str, ...] = INPUT_GLOBS) -> str:
     """Content and code; for the site also the exported improvement log that one page shows and
     the builder that renders it."""
     root = settings.project_dir
     # Named relative to the project (the exported log by its own name), so a project moved or
     # copied with its build (times kept, as cp -a and shutil.copytree do) is not rebuilt.
-    paths = [(p, p.relative_to(root).as_posix()) for pattern in INPUT_GLOBS for p in sorted(root.glob(pattern))]
+    paths = [(p, p.relative_to(root).as_posix()) for pattern in globs for p in sorted(root.glob(pattern))]
     if site:
         paths.append((settings.public_log_path, "public-log"))
     digest = hashlib.sha256()
@@ -66,10 +73,10 @@ def fingerprint(settings: Settings, *, site: bool = False) -> str:
     return digest.hexdigest()
 
 
-def _stamp_ok(directory: Path, fp: str) -> bool:
+def _stamp_ok(directory: Path, fp: str, key: str = "fingerprint") -> bool:
     try:
-        return json.loads((directory / STAMP).read_text())["fingerprint"] == fp
-    except (OSError, ValueError, KeyError):
+        return json.loads((directory / STAMP).read_text())[key] == fp
+    except (OSError, ValueError, KeyError, TypeError):
         return False
 
 
@@ -96,9 +103,20 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         fp, fp_site = fingerprint(settings), fingerprint(settings, site=True)
     site_built = index_built = False
     pages = documents = 0
+    rendered = None
     if site_stale:
-        pages = build_site(settings, corpus)
-        _write_stamp(settings.site_dir, fp_site, pages=pages, engine=settings.site_engine)
+        # Only content or the exported log changed since a build by the same code and builder
+        # (kb export-log, kb serve after an edit): re-render the pages whose staged Markdown
+        # changed, as the preview does; update_site itself builds everything when that could
+        # differ from a full build. `kb build` (force) always builds everything.
+        code = fingerprint(settings, globs=CODE_GLOBS)
+        if not force and _stamp_ok(settings.site_dir, code, "code") and (settings.site_dir / "index.html").exists():
+            update = update_site(settings, corpus)
+            rendered = update.pages if update.mode != "full" else None
+            pages = sum(1 for _ in settings.site_dir.rglob("index.html"))
+        else:
+            pages = build_site(settings, corpus)
+        _write_stamp(settings.site_dir, fp_site, code=code, pages=pages, engine=settings.site_engine)
         site_built = True
     if index_stale:
         from kb_service.search import (
@@ -110,7 +128,8 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         (settings.index_dir / SNAPSHOT).write_text(json.dumps(corpus.source, ensure_ascii=False), encoding="utf-8")
         _write_stamp(settings.index_dir, fp, documents=documents)
         index_built = True
-    return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents, settings.site_engine)
+    return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents, settings.site_engine,
+                       rendered)
 
 
 def load_content(settings: Settings) -> Corpus:
@@ -148,7 +167,7 @@ def update_site(settings: Settings, corpus: Corpus) -> SiteUpdate:
     """The preview's rebuild (kb serve --reload): stage, then re-render only the pages whose staged
     Markdown changed (MkDocs' dirty build, site/incremental.py), or everything when the navigation
     may have changed or there is no previous output to build on; then copy what changed into the
-    served site. `kb build` never comes here: it always builds everything."""
+    served site. `build` comes here when only content changed; `kb build` always builds everything."""
     engine = settings.site_engine
     engines.check(engine)
     staged = _stage(settings, corpus)
@@ -203,7 +222,7 @@ def _mirror(output: Path, site_dir: Path) -> None:
     dirty build: the re-rendered pages, the search index, the sitemap), each through a rename so
     a page is never served half-written, and removing what output does not have. The dot-files at
     the top (kb build's stamp, STAMP) are not the builder's: they stay. Its fingerprint no longer
-    matches the edited inputs, so the next `kb serve` still builds everything again."""
+    matches the edited inputs, so the next `kb serve` updates the site again (build, not force)."""
     site_dir.mkdir(parents=True, exist_ok=True)
     wanted: set[Path] = set()
     for src in output.rglob("*"):

@@ -100,6 +100,7 @@ def test_export_log_rebuilds_the_page(built_project, tmp_path):
     result = kb("export-log", env=env, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "3 条反馈" in result.stdout and "1 项已公开的改进" in result.stdout
+    assert "重新生成 1 个页面" in result.stdout, result.stdout    # only the 你说我改 page, not the site
     html = (project / "site" / CHANGES_PAGE / "index.html").read_text(encoding="utf-8")
     check_page(html, public_log.month_of(now), reference)
     data = json.loads((project / "var" / "public-log.json").read_text(encoding="utf-8"))
