@@ -110,7 +110,7 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         # changed, as the preview does; update_site itself builds everything when that could
         # differ from a full build. `kb build` (force) always builds everything.
         code = fingerprint(settings, globs=CODE_GLOBS)
-        if not force and _stamp_ok(settings.site_dir, code, "code") and (settings.site_dir / "index.html").exists():
+        if not force and can_update_site(settings, code):
             update = update_site(settings, corpus)
             rendered = update.pages if update.mode != "full" else None
             pages = sum(1 for _ in settings.site_dir.rglob("index.html"))
@@ -130,6 +130,12 @@ def build(settings: Settings, *, force: bool = True) -> BuildReport:
         index_built = True
     return BuildReport(site_built, index_built, time.perf_counter() - started, pages, documents, settings.site_engine,
                        rendered)
+
+
+def can_update_site(settings: Settings, code: str) -> bool:
+    """Whether the served site was built by this code (`code`: the fingerprint of CODE_GLOBS), so
+    that what a content change needs is update_site's re-rendering of its pages."""
+    return _stamp_ok(settings.site_dir, code, "code") and (settings.site_dir / "index.html").exists()
 
 
 def load_content(settings: Settings) -> Corpus:

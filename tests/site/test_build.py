@@ -1,6 +1,5 @@
 """`kb build` / the build step of `kb serve`: rebuild only what is stale."""
 
-import json
 
 import pytest
 
@@ -24,22 +23,13 @@ def test_fresh_build_is_not_loaded_or_checked_again(built_project, monkeypatch):
         build_module.build(settings, force=True)
 
 
-def test_a_content_change_renders_only_its_pages_and_a_code_change_everything(built_project, tmp_path):
-    """`kb serve`'s build step after an edit (not `kb build`): the pages the edit shows up on, as
-    the preview renders them; a site built by other code (its stamp's `code`) is built again whole."""
+def test_a_site_built_by_other_code_is_built_again_whole(built_project, tmp_path):
+    """`kb serve`'s build step after a content change re-renders only the pages it shows up on
+    (kb export-log: tests/feedback/test_public_log.py), but only on a site this code built."""
     project = copy_built("project", tmp_path / "p")
     settings = settings_for(project, project / "var")
-    chapter = project / "docs" / "handbook" / "03-complaints.md"
-    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n启动时增量构建段落。\n", encoding="utf-8")
-    report = build_module.build(settings, force=False)
-    assert report.site_built and report.rendered == ["handbook/03-complaints.md"], report.summary()
-    assert "重新生成 1 个页面" in report.summary()
-    assert "启动时增量构建段落" in (settings.site_dir / "handbook" / "03-complaints" / "index.html").read_text(encoding="utf-8")
-    assert not build_module.build(settings, force=False).site_built    # stamped: nothing left stale
-
-    stamp = settings.site_dir / build_module.STAMP
-    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "code": "another version"}))
-    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n第二段。\n", encoding="utf-8")
-    report = build_module.build(settings, force=False)
-    assert report.site_built and report.rendered is None and "站点已构建" in report.summary()
-    assert report.pages == sum(1 for _ in settings.site_dir.rglob("index.html"))
+    code = build_module.fingerprint(settings, globs=build_module.CODE_GLOBS)
+    assert build_module.can_update_site(settings, code)               # kb build stamped it
+    assert not build_module.can_update_site(settings, code + "0")     # the next version of kb_service
+    (settings.site_dir / "index.html").unlink()
+    assert not build_module.can_update_site(settings, code)
