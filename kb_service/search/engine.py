@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import html
 import json
 import re
@@ -319,6 +320,16 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
             sylls = textproc.split_pinyin(chunk, vocabulary)
             if sylls and len(sylls) >= 2:
                 clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
+        spans = [textproc.split_pinyin(chunk, vocabulary) or [] for chunk in re.split(r"[\s']+", norm) if chunk] \
+            if chunk_count(norm) > 1 else []
+        # Words split where a title does not split them (tingchewei bei zhan le: 车位被占 runs across
+        # two words): runs of three or more syllables across a word boundary, as phrases too.
+        flat = [s for span in spans for s in span]
+        ends = set(itertools.accumulate(len(span) for span in spans))
+        for size in range(3, min(len(flat), PINYIN_RUN) + 1):
+            for i in range(len(flat) - size + 1):
+                if any(i < e < i + size for e in ends):
+                    clauses.append(_phrase("py", flat[i:i + size], WEIGHTS["pinyin"]))
     words = textproc.words(norm)
     for w in dict.fromkeys(words):
         clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
@@ -351,6 +362,8 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
     marks += grams
     return (Q.Or(clauses) if clauses else None), marks
 
+
+PINYIN_RUN = 5   # the longest run of syllables across words tried as a phrase
 
 # Pinyin of question words and particles: how a pinyin query asks, not what about.
 PINYIN_FILLERS = frozenset("""zenme zenmeban shenme weishenme nage zhege ma ne le de a ba ya ne wo ni
@@ -638,8 +651,10 @@ class Searcher:
         ranked = put_first(ranked, [d for d in (exact, opening) if d is not None])
         # A caller describing an emergency in their own words (snippets/danger.yaml) gets that
         # emergency script first, whatever else ranks; the first step shows on the page too.
+        # Typed in pinyin (dianti li you ren chu bu lai), the same words read as pinyin.
+        said = self.lexicon.match(full) if not letters else self.lexicon.match_pinyin(self.syllables_of(norm))
         urgent = [] if kind not in (None, "script") else [
-            d for d in (self.postings.by_id.get(sid) for sid in self.lexicon.match(full)) if d is not None]
+            d for d in (self.postings.by_id.get(sid) for sid in said) if d is not None]
         ranked = put_first(ranked, urgent)
         top = ranked[0][0] if ranked else 0.0
         pattern = marks_pattern(marks)
@@ -670,6 +685,13 @@ class Searcher:
             self.gap_sink(text.strip(), total, top)
         return {"query": text, "total": total, "took_ms": round(took, 2), "match": match,
                 "results": results}
+
+    def syllables_of(self, norm: str) -> list[str]:
+        """The syllables of an all-letters query, word by word (a word that is not pinyin: none)."""
+        out: list[str] = []
+        for chunk in re.split(r"[\s']+", norm):
+            out += textproc.split_pinyin(chunk, self.vocabulary) or [] if chunk else []
+        return out
 
     def first_action(self, sid: str) -> str:
         """The first thing to say (or do) in an emergency script, as the page shows it."""

@@ -92,6 +92,14 @@ EMERGENCIES = {
     "好几家吃了小区食堂的饭 都在拉肚子": "emergency.public-health",
     "从昨晚到现在这栋楼一滴水都没有": "emergency.water-outage",
     "对面厨房窗户里冒火了": "emergency.fire",       # fire seen at a window; 冒火 alone stays anger
+    # plain words (rank12, a probe of my own): how a fire burns, a gas bottle, people shut in a lift, a
+    # fight, fits, water to the wheels
+    "隔壁屋里火烧得很旺": "emergency.fire",
+    "厨房那个气罐子阀门没拧紧 一股味": "emergency.gas-leak",
+    "电梯里黑乎乎的 我们被关了快二十分钟了": "emergency.elevator-entrapment",
+    "他们两家人在楼道里打成一团了": "emergency.public-order",
+    "那个人嘴里冒白沫": "emergency.welfare-check",
+    "负二层车库的水有半个轮子高了": "emergency.basement-flooding",
     # a probe of 26 plain-word emergencies written apart from the query sets (rank8): 13/26 -> 26/26
     "轿厢灯灭了 孩子在里头出不来": "emergency.elevator-entrapment",
     "厨房有股很重的味 好像气没关": "emergency.gas-leak",
@@ -241,6 +249,15 @@ def test_an_emergency_in_callers_words_comes_first_strong_with_its_first_action(
         searcher.corpus.scripts[sid].steps[0].get("say") or searcher.corpus.scripts[sid].steps[0]["do"])
     ids = [x["id"] for x in r["results"]]
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("query,sid", {"dianti li you ren chu bu lai": "emergency.elevator-entrapment",
+                                       "louxia zhaohuo le": "emergency.fire",
+                                       "chufang you meiqi wei": "emergency.gas-leak"}.items())
+def test_an_emergency_typed_in_pinyin_is_read_as_pinyin_and_comes_first(searcher, query, sid):
+    r = searcher.search(query, limit=8)
+    assert r["results"][0]["id"] == sid and r["match"] == "strong" and r["results"][0]["emergency"] is True
+    assert searcher.lexicon.match_pinyin(["dian", "ti", "huai", "le"]) == []   # a broken lift, nobody inside
 
 
 def test_only_a_lexicon_hit_or_an_emergency_script_first_gets_the_badge(searcher):
