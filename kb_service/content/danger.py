@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-
-from pypinyin import Style, pinyin
 
 
 from kb_service.content.checks import load_settings_file
@@ -37,6 +34,7 @@ class Rule:
     with_: re.Pattern | None
     unless: re.Pattern | None
     not_after: re.Pattern | None = None   # compiled to end at the end of the text before a word
+    reach: int = 8                         # how far before a word a negation may start (NEGATION_REACH)
 
     def hit(self, text: str) -> bool:
         # `with` first: a short list, absent from most queries, that spares the long `words` scan
@@ -47,77 +45,13 @@ class Rule:
     def _said(self, text: str) -> bool:
         """A word of the rule said, and not right after a negation (not_after)."""
         for m in self.words.finditer(text):
-            if self.not_after is None or self.not_after.search(text, max(0, m.start() - NEGATION_REACH), m.start()) is None:
+            if self.not_after is None or self.not_after.search(text, max(0, m.start() - self.reach), m.start()) is None:
                 return True
         return False
-
-    def hit_pinyin(self, sylls: str) -> bool:
-        """`hit` for a query typed in pinyin, as syllables each followed by a space (dian ti li
-        you ren chu bu lai le ): the rule's patterns read as pinyin (as_pinyin)."""
-        with_, words, unless = as_pinyin(self.with_), as_pinyin(self.words), as_pinyin(self.unless)
-        if not words or with_ is False or (with_ is not None and with_.search(sylls) is None):
-            return False
-        if unless and unless.search(sylls) is not None:
-            return False
-        not_after = as_pinyin(self.not_after)
-        for m in words.finditer(sylls):
-            if not not_after or not_after.search(sylls, max(0, m.start() - NEGATION_REACH * 6), m.start()) is None:
-                return True
-        return False
-
-
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def _readings(chars: str) -> str:
-    """One syllable of any reading of any of the characters, with the space after it."""
-    found = dict.fromkeys(r for c in chars for r in pinyin(c, style=Style.NORMAL, heteronym=True)[0])
-    return "(?:(?:" + "|".join(found) + ") )"
-
-
-@lru_cache(maxsize=512)
-def _as_pinyin(source: str) -> re.Pattern | bool:
-    """A pattern of the lexicon (Chinese characters, classes, groups, ., quantifiers) rewritten
-    for pinyin syllables: each character becomes any of its readings and a space, a class of
-    characters any reading of one of them, `.` any one syllable; lookbehinds (fixed width in
-    Chinese, not in pinyin) are left out. False when the result does not compile."""
-    out, i, n = [], 0, len(source)
-    while i < n:
-        c = source[i]
-        if c == "\\":
-            out.append(source[i:i + 2])
-            i += 2
-        elif source.startswith(("(?<!", "(?<="), i):
-            depth, i = 1, i + 4
-            while i < n and depth:
-                depth += {"(": 1, ")": -1}.get(source[i], 0) if source[i - 1] != "\\" else 0
-                i += 1
-        elif c == "[":
-            end = source.index("]", i + 1)
-            chars = "".join(_CJK.findall(source[i + 1:end]))
-            out.append(_readings(chars) if chars and source[i + 1] != "^" else source[i:end + 1])
-            i = end + 1
-        elif c == ".":
-            out.append("(?:[a-z]+ )")
-            i += 1
-        elif _CJK.match(c):
-            out.append(_readings(c))
-            i += 1
-        else:
-            out.append(c)
-            i += 1
-    try:
-        return re.compile("".join(out))
-    except re.error:
-        return False
-
-
-def as_pinyin(pattern: re.Pattern | None) -> re.Pattern | bool | None:
-    return None if pattern is None else _as_pinyin(pattern.pattern)
 
 
 # How far before a word a negation may start (没看见哪里 冒烟: five characters).
-NEGATION_REACH = 8
+NEGATION_REACH = Rule.reach
 
 
 @dataclass(frozen=True)
@@ -130,16 +64,6 @@ class Lexicon:
         out: list[str] = []
         for rule in self.rules:
             if rule.script not in out and rule.hit(flat):
-                out.append(rule.script)
-        return out
-
-    def match_pinyin(self, syllables: list[str]) -> list[str]:
-        """`match` for a query typed in pinyin, given as its syllables (dianti li you ren chu bu
-        lai: dian ti li you ren chu bu lai): the same rules, read as pinyin."""
-        text = "".join(f"{s} " for s in syllables)
-        out: list[str] = []
-        for rule in self.rules:
-            if rule.script not in out and rule.hit_pinyin(text):
                 out.append(rule.script)
         return out
 

@@ -42,8 +42,7 @@ from kb_service.content import danger, outside
 from kb_service.content.markup import expand_inline
 from kb_service.content.model import AVOID_TEXT, STEP_TEXT, Corpus, Script, Snippet, Template
 from kb_service.errors import UsageError
-from kb_service.search import confidence
-from kb_service.search import textproc
+from kb_service.search import confidence, pinyin_danger, textproc
 from kb_service.search.typos import Typos
 
 INDEX_NAME = "kb"
@@ -652,7 +651,8 @@ class Searcher:
         # A caller describing an emergency in their own words (snippets/danger.yaml) gets that
         # emergency script first, whatever else ranks; the first step shows on the page too.
         # Typed in pinyin (dianti li you ren chu bu lai), the same words read as pinyin.
-        said = self.lexicon.match(full) if not letters else self.lexicon.match_pinyin(self.syllables_of(norm))
+        said = (self.lexicon.match(full) if not letters
+                else self.pinyin_lexicon.match(pinyin_danger.text(self.syllables_of(norm))))
         urgent = [] if kind not in (None, "script") else [
             d for d in (self.postings.by_id.get(sid) for sid in said) if d is not None]
         ranked = put_first(ranked, urgent)
@@ -685,6 +685,12 @@ class Searcher:
             self.gap_sink(text.strip(), total, top)
         return {"query": text, "total": total, "took_ms": round(took, 2), "match": match,
                 "results": results}
+
+    @cached_property
+    def pinyin_lexicon(self) -> danger.Lexicon:
+        """The danger lexicon read as pinyin (search/pinyin_danger.py), made at the first query
+        typed in pinyin: about 0.1 s once, which no other query and no start pays."""
+        return pinyin_danger.read(self.lexicon)
 
     def syllables_of(self, norm: str) -> list[str]:
         """The syllables of an all-letters query, word by word (a word that is not pinyin: none)."""
