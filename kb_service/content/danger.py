@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -78,18 +79,25 @@ def compile_words(doc, keys, patterns: list[str], problems: list[Problem], *, at
     good = []
     for i, p in enumerate(patterns):
         try:
-            re.compile(p)
+            rx = _compiled(p)
         except re.error as exc:
             problems.append(doc.problem_at([*keys, i], exc.pos or 0,
                                            f"“{p}”不是有效的正则表达式：{exc.msg}（只想写普通的词时，去掉 ( ) [ ] . * ? + 等符号）"))
             continue
-        if re.fullmatch(p, "") is not None or re.search(p, "") is not None:
+        if rx.search("") is not None:
             problems.append(doc.problem([*keys, i], f"“{p}”能匹配空文本，任何查询都会命中"))
             continue
         good.append(f"(?:{p})")
     if not good:
         return None
-    return re.compile("(?:" + "|".join(good) + ")$") if at_end else re.compile("|".join(good))
+    return _compiled("(?:" + "|".join(good) + ")$") if at_end else _compiled("|".join(good))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern:
+    """re.compile with a cache of its own: the lexicons hold some 600 patterns, more than re's
+    own cache keeps (512), so every opening of the search compiled all of them again (60 ms)."""
+    return re.compile(pattern)
 
 
 def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, list[Problem]]:

@@ -100,6 +100,10 @@ EMERGENCIES = {
     "他们两家人在楼道里打成一团了": "emergency.public-order",
     "那个人嘴里冒白沫": "emergency.welfare-check",
     "负二层车库的水有半个轮子高了": "emergency.basement-flooding",
+    "两拨人在广场上打群架了": "emergency.public-order",
+    "防盗窗掉了半边 挂在那晃": "emergency.falling-object",
+    "车库坡道那边的水跟瀑布一样往下冲": "emergency.basement-flooding",
+    "我妈在小区门口被电动车撞了": "emergency.welfare-check",
     # a probe of 26 plain-word emergencies written apart from the query sets (rank8): 13/26 -> 26/26
     "轿厢灯灭了 孩子在里头出不来": "emergency.elevator-entrapment",
     "厨房有股很重的味 好像气没关": "emergency.gas-leak",
@@ -173,7 +177,7 @@ EMERGENCIES = {
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
-CALM = ["电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
+CALM = ["我的车停在门口被电动车撞了 谁赔", "电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
         "烟感一直响 根本没着火", "万一着火了怎么跑", "我家门把手松了", "关电梯门的时候夹到包了",
         "电梯卡在哪里补办",
         # negated or supposed (danger.yaml not_after), or a smell explained, or one's own door
