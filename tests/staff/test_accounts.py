@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from kb_service.db import staff_events
 from kb_service.staff import accounts
 from kb_service.web.app import create_app
-from conftest import STAFF_TOKEN, freeze_limits, kb, settings_for
+from conftest import STAFF_TOKEN, freeze_limits, kb, settings_for, with_index
 
 ROLES = ("agent", "supervisor", "editor", "admin")
 
@@ -40,7 +40,9 @@ def new_entry(c, secret) -> int:
 
 
 def test_cli_add_prints_a_secret_that_works_as_bearer(built_project, tmp_path):
-    env = {"KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(tmp_path / "var")}
+    # a data folder as a deployment has it, with the built index (and its checked content: the
+    # community check of `--community` reads that instead of parsing snippets/ again)
+    env = {"KB_PROJECT_DIR": str(built_project), "KB_DATA_DIR": str(with_index(built_project, tmp_path / "var"))}
     done = kb("staff", "add", "李娜", "--role", "supervisor", env=env)
     assert done.returncode == 0, done.stderr
     secret = done.stdout.strip().splitlines()[-1].split()[-1]
