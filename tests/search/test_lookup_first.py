@@ -174,6 +174,19 @@ EMERGENCIES = {
     "上个月电梯困人 今天又困住了": "emergency.elevator-entrapment",
     "去年困过人的那部电梯 现在又把我关里面了": "emergency.elevator-entrapment",
     "前两天着火那家又冒烟了": "emergency.fire",
+    # told by what is seen, heard or smelt, by a child, or by a neighbour (rank14)
+    "对面楼顶红彤彤一片 还有好大的烟": "emergency.fire",
+    "走廊的烟感一直在叫 真的有烟飘过来": "emergency.fire",
+    "楼上是不是着火了": "emergency.fire",
+    "燃气灶那个管子掉了 一直有气往外出": "emergency.gas-leak",
+    "叔叔我在电梯里面 它不走了": "emergency.elevator-entrapment",
+    "楼上那户有股很臭的味道 好久没见人了": "emergency.welfare-check",
+    "爷爷倒在卫生间里了 门我打不开": "emergency.welfare-check",
+    "好几户的小孩同时出疹子发烧": "emergency.public-health",
+    "地下停车场像河一样 我车还在下面": "emergency.basement-flooding",
+    "围墙被大雨冲塌了一截": "emergency.typhoon-rainstorm",
+    "消防管爆了 楼道成河了": "emergency.water-outage",
+    "灯一闪一闪然后啪一声全灭了 邻居家也黑了": "emergency.power-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -196,7 +209,11 @@ CALM = ["我的车停在门口被电动车撞了 谁赔", "电梯卡丢了怎么
         "孩子把球踢到窗外去了", "我被气得说不出话", "我的车被人撞了 停在车位上", "楼下烧烤店的烟太大了",
         "烟雾报警器一直滴滴响", "我们电梯又不动了 天天爬楼", "家里燃气灶火太小了", "帮我把东西拉进车库",
         # what happened before, asked about afterwards (not_after 上次, 上礼拜, 去年)
-        "上礼拜电梯困人那件事 查出原因没有", "去年着火那户 后来保险赔了吗"]
+        "上礼拜电梯困人那件事 查出原因没有", "去年着火那户 后来保险赔了吗",
+        # a past fire, a smell explained, a card, a TV series, a mother reached, the stairs, a storm gone, a school (rank14)
+        "去年那场火灾赔偿的事怎么说了", "邻居以为我家漏气 其实是我在煮榴莲", "电梯卡在哪里办",
+        "邻居看电视剧里打架的声音开得太大了", "我妈电话刚才打不通 原来手机没电了 现在联系上了",
+        "楼梯里有人喊他家孩子回家吃饭", "上周台风吹倒的树还没清走", "孩子在学校打架了 老师让家长去"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
