@@ -190,7 +190,7 @@ EMERGENCIES = {
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
-CALM = ["我的车停在门口被电动车撞了 谁赔", "电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
+CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往外冒", "我的车停在门口被电动车撞了 谁赔", "电梯卡丢了怎么补", "电梯广告", "燃气费在哪里交", "消防演习是哪天", "我跟邻居吵起来了",
         "烟感一直响 根本没着火", "万一着火了怎么跑", "我家门把手松了", "关电梯门的时候夹到包了",
         "电梯卡在哪里补办",
         # negated or supposed (danger.yaml not_after), or a smell explained, or one's own door
