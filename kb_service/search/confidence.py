@@ -149,17 +149,17 @@ def _positions(norm: str, term: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def query_parts(norm: str, synonyms: list[list[str]], weights: dict[str, float]) -> QueryParts:
+def query_parts(norm: str, synonyms: list[tuple[list[str], set[str]]], weights: dict[str, float]) -> QueryParts:
+    """`synonyms`: the groups the query names, each with the words of it the query holds
+    (engine.Synonyms.found)."""
     units = units_of(norm)
     weight = {i: weights.get(c, UNSEEN) for i, c in units}
     words = [(w, _positions(norm, w)) for w in dict.fromkeys(textproc.words(norm, stop=False))]
     grams = [(g, _positions(norm, g)) for g in dict.fromkeys(textproc.bigrams(norm))]
     syn = []
-    for group in synonyms:
-        present = [w for w in group if w in norm]
-        if present:
-            syn.append(([w for w in group if w not in present],
-                        frozenset().union(*(_positions(norm, w) for w in present))))
+    for group, present in synonyms:
+        syn.append(([w for w in group if w not in present],
+                    frozenset().union(*(_positions(norm, w) for w in group if w in present))))
     pairs = []
     for m in textproc.CJK_RUN.finditer(norm):
         sylls = textproc.syllables(m.group())

@@ -291,12 +291,27 @@ class Synonyms:
             _SYNONYMS[key] = groups
         return cls([list(g) for g in groups])
 
+    def __post_init__(self):
+        # words by their first character: a query is read once, not once per group and word
+        self._by_char: dict[str, list[tuple[str, int]]] = {}
+        for n, group in enumerate(self.groups):
+            for w in group:
+                if w:
+                    self._by_char.setdefault(w[0], []).append((w, n))
+
+    def found(self, text: str) -> list[tuple[list[str], set[str]]]:
+        """Each group the text names (in file order), with the words of it the text holds."""
+        hits: dict[int, set[str]] = {}
+        by_char = self._by_char
+        for i, c in enumerate(text):
+            for w, n in by_char.get(c, ()):
+                if text.startswith(w, i):
+                    hits.setdefault(n, set()).add(w)
+        return [(self.groups[n], hits[n]) for n in sorted(hits)]
+
     def expand(self, text: str) -> list[str]:
-        extra = []
-        for group in self.groups:
-            if any(w in text for w in group):
-                extra += [w for w in group if w not in text]
-        return extra
+        """The words of every named group that the text does not hold."""
+        return [w for group, present in self.found(text) for w in group if w not in present]
 
 
 def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tuple[Q.Query | None, list[str]]:
@@ -478,9 +493,10 @@ class Postings:
         the letters of the matched phrases."""
         if query is None:
             return {}
-        # A score slot per document (a few hundred): list indexing beats dict lookups here.
+        # A score slot per document (a few hundred): list indexing beats dict lookups here. Every
+        # match adds a positive score (BM25 with Whoosh's idf, positive boosts), so the documents
+        # hit are those whose total is not zero.
         total = [0.0] * len(self.docs)
-        hit = bytearray(len(self.docs))
         fields = self.fields
         for sub in (query.subqueries if isinstance(query, Q.Or) else [query]):
             if isinstance(sub, Q.Term):
@@ -489,16 +505,14 @@ class Postings:
                     boost = sub.boost
                     for d, sc in zip(*entry):
                         total[d] += sc * boost
-                        hit[d] = 1
             elif isinstance(sub, Q.Phrase) and sub.slop == 1:
                 acc: dict[int, float] = {}
                 self._phrase(sub, acc, phrase_hits)
                 for d, sc in acc.items():
                     total[d] += sc
-                    hit[d] = 1
             else:  # pragma: no cover - build_query makes only the two kinds above
                 raise TypeError(f"unsupported query in search: {sub!r}")
-        return {d: total[d] for d in range(len(total)) if hit[d]}
+        return {d: t for d, t in enumerate(total) if t}
 
     def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: dict[int, int] | None = None) -> None:
         table = self.positions.get(q.fieldname, {})
@@ -632,7 +646,7 @@ class Searcher:
         # only the first `limit` (and the three the match looks at) need ordering.
         ranked = [(-negative, d) for negative, d in
                   heapq.nsmallest(max(limit, 3, RERANK), ((-sc * prior[d], d) for d, sc in scores.items()))]
-        parts = confidence.query_parts(norm, self.synonyms.groups, self.weights)
+        parts = confidence.query_parts(norm, self.synonyms.found(norm), self.weights)
         located = confidence.locate(parts, self.postings.docs_with)
 
         @cache
