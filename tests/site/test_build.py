@@ -23,7 +23,7 @@ def test_fresh_build_is_not_loaded_or_checked_again(built_project, monkeypatch):
         build_module.build(settings, force=True)
 
 
-def test_a_site_built_by_other_code_is_built_again_whole(built_project, tmp_path):
+def test_only_a_site_this_code_built_is_updated_page_by_page(built_project, tmp_path):
     """`kb serve`'s build step after a content change re-renders only the pages it shows up on
     (kb export-log: tests/feedback/test_public_log.py), but only on a site this code built."""
     project = copy_built("project", tmp_path / "p")
