@@ -57,6 +57,13 @@ def project_with_snippets_file(dest: Path, name: str, text: str) -> Path:
     return project
 
 
+def lint_problems_of(project: Path, name: str) -> list[str]:
+    """`kb lint`'s problems in snippets/<name> of a copied project, as the editor reads them."""
+    from kb_service.content.lint import lint
+
+    return [str(p) for p in lint(settings_for(project, project / "var")) if p.path == f"snippets/{name}"]
+
+
 def set_duration(project: Path, standard_id: str, duration: int) -> None:
     """An editor's change to one commitment's duration in a copied project's standards.yaml,
     made as text so comments and layout stay as the editor left them."""

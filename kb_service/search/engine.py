@@ -334,8 +334,7 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
             sylls = textproc.split_pinyin(chunk, vocabulary)
             if sylls and len(sylls) >= 2:
                 clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
-        spans = [textproc.split_pinyin(chunk, vocabulary) or [] for chunk in re.split(r"[\s']+", norm) if chunk] \
-            if chunk_count(norm) > 1 else []
+        spans = pinyin_words(norm, vocabulary) if chunk_count(norm) > 1 else []
         # Words split where a title does not split them (tingchewei bei zhan le: 车位被占 runs across
         # two words): runs of three or more syllables across a word boundary, as phrases too.
         flat = [s for span in spans for s in span]
@@ -387,6 +386,11 @@ qingwen wen yixia keyi neng buneng shi bushi you meiyou""".split())
 def pinyin_chunks(norm: str) -> list[str]:
     """The space-separated words of an all-letters query, without PINYIN_FILLERS."""
     return [c for c in re.split(r"[\s']+", norm) if c and c not in PINYIN_FILLERS]
+
+
+def pinyin_words(norm: str, vocabulary: frozenset[str]) -> list[list[str]]:
+    """The syllables of each word of an all-letters query (a word that is not pinyin: none)."""
+    return [textproc.split_pinyin(chunk, vocabulary) or [] for chunk in re.split(r"[\s']+", norm) if chunk]
 
 
 def chunk_count(norm: str) -> int:
@@ -666,7 +670,8 @@ class Searcher:
         # emergency script first, whatever else ranks; the first step shows on the page too.
         # Typed in pinyin (dianti li you ren chu bu lai), the same words read as pinyin.
         said = (self.lexicon.match(full) if not letters
-                else self.pinyin_lexicon.match(pinyin_danger.text(self.syllables_of(norm))))
+                else self.pinyin_lexicon.match(pinyin_danger.text(
+                    [s for word in pinyin_words(norm, self.vocabulary) for s in word])))
         urgent = [] if kind not in (None, "script") else [
             d for d in (self.postings.by_id.get(sid) for sid in said) if d is not None]
         ranked = put_first(ranked, urgent)
@@ -705,13 +710,6 @@ class Searcher:
         """The danger lexicon read as pinyin (search/pinyin_danger.py), made at the first query
         typed in pinyin: about 0.1 s once, which no other query and no start pays."""
         return pinyin_danger.read(self.lexicon)
-
-    def syllables_of(self, norm: str) -> list[str]:
-        """The syllables of an all-letters query, word by word (a word that is not pinyin: none)."""
-        out: list[str] = []
-        for chunk in re.split(r"[\s']+", norm):
-            out += textproc.split_pinyin(chunk, self.vocabulary) or [] if chunk else []
-        return out
 
     def first_action(self, sid: str) -> str:
         """The first thing to say (or do) in an emergency script, as the page shows it."""

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from kb_service.content import danger
 from kb_service.content.load import require_corpus
-from kb_service.content.lint import lint
 from kb_service.db import lookup_picks
 from kb_service.search import picks, pinyin_danger
 from kb_service.search import textproc
@@ -24,8 +23,7 @@ from kb_service.search.engine import Searcher
 from kb_service.times import utcnow
 from kb_service.web.services import pick_query
 
-from conftest import (LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, project_with_snippets_file, settings_for,
-                      sign_in, staff_server)
+from conftest import (LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, lint_problems_of, project_with_snippets_file, sign_in, staff_server)
 
 
 # The phrasings of issue 23 (callers' own words) and the emergency each must put first.
@@ -238,8 +236,7 @@ def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(
         "    words: [冒烟, '着火(']\n"
         "  - script: emergency.after-action\n"
         "    words: ['.*']\n"))
-    problems = [str(p) for p in lint(settings_for(project, tmp_path / "var"))]
-    mine = [p for p in problems if p.startswith("snippets/danger.yaml:")]
+    mine = lint_problems_of(project, "danger.yaml")
     assert any(p.startswith("snippets/danger.yaml:2:13:") and "emergency.no-such-thing 不是话术 id" in p for p in mine), mine
     assert any(p.startswith("snippets/danger.yaml:5:") and "不是有效的正则表达式" in p for p in mine), mine
     assert any(p.startswith("snippets/danger.yaml:7:") and "能匹配空文本" in p for p in mine), mine
@@ -247,8 +244,7 @@ def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(
     assert not any("emergency.after-action" in p for p in mine), mine
     # a script outside the emergency category is refused by the schema (ids must be emergency.*)
     project = project_with_snippets_file(tmp_path / "b" / "p", "danger.yaml", "rules:\n  - script: complaint.noise\n    words: [吵]\n")
-    mine = [str(p) for p in lint(settings_for(project, tmp_path / "var"))
-            if p.path == "snippets/danger.yaml"]
+    mine = lint_problems_of(project, "danger.yaml")
     assert mine and mine[0].startswith("snippets/danger.yaml:2:"), mine
 
 

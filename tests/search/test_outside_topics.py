@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from kb_service.content import outside
 from kb_service.content.load import require_corpus
-from kb_service.content.lint import lint
 from kb_service.search import textproc
 
-from conftest import ROOT, project_with_snippets_file, settings_for
+from conftest import ROOT, lint_problems_of, project_with_snippets_file
 
 
 OUTSIDE = ["我社保断了两个月 现在补交还能报销吗", "医保卡在外地能直接刷吗", "公积金贷款买房首付几成",
@@ -42,8 +41,7 @@ def test_lint_reports_a_bad_pattern_and_a_word_a_script_uses_at_its_line(tmp_pat
         "    words:\n"
         "      - 股票\n"
         "      - 物业费\n"))
-    problems = [str(p) for p in lint(settings_for(project, tmp_path / "var"))]
-    mine = [p for p in problems if p.startswith("snippets/outside.yaml:")]
+    mine = lint_problems_of(project, "outside.yaml")
     assert any(p.startswith("snippets/outside.yaml:3:") and "不是有效的正则表达式" in p for p in mine), mine
     assert any(p.startswith("snippets/outside.yaml:7:") and "“物业费”出现在" in p for p in mine), mine
     assert len(mine) == 2, mine
