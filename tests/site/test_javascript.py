@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "docs" / "assets" / "javascripts"
 TEMPLATES = ROOT / "kb_service" / "web" / "html"
 CORE = "assets/javascripts/kbcore.js"
+# Loaded by overrides/main.html before the theme's own bundle, which must find it in place: it holds
+# back the search index until the reader opens the search (docs/assets/javascripts/search-on-use.js).
+BEFORE_THEME = "search-on-use.js"
 
 # What only kbcore.js may do, in the code of a page script (comments left out).
 PRIVATE_COPIES = {
@@ -79,8 +82,11 @@ def test_every_script_in_the_folder_is_listed_or_standalone():
     service's own pages; either way whoever loads it, loads kbcore.js first if it uses KB."""
     listed = {Path(s).name for s in extra_javascript() + loaded_by_staff_loader()}
     templates = "\n".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
+    theme = (ROOT / "overrides" / "main.html").read_text(encoding="utf-8")
     for path in SCRIPTS.glob("*.js"):
-        assert path.name in listed or f"/assets/javascripts/{path.name}" in templates, path.name
+        assert (path.name in listed or f"/assets/javascripts/{path.name}" in templates
+                or f"'assets/javascripts/{path.name}'" in theme), path.name
+    assert "KB." not in code(SCRIPTS / BEFORE_THEME), "it runs before kbcore.js"
 
 
 @pytest.mark.parametrize("script", page_scripts() + ["assets/javascripts/service.js"])
@@ -114,6 +120,9 @@ def test_built_pages_load_the_shared_module_first(built_project):
     srcs = re.findall(r'<script[^>]*\bsrc="([^"]*assets/javascripts/[^"]+\.js)"', html)
     ours = {p.name for p in SCRIPTS.glob("*.js")}
     names = [Path(s).name for s in srcs if Path(s).name in ours]   # the theme's bundle is left out
+    bundle = next(i for i, s in enumerate(srcs) if Path(s).name.startswith("bundle."))
+    assert Path(srcs[0]).name == BEFORE_THEME and bundle == 1, srcs
+    names.remove(BEFORE_THEME)
     assert names and names[0] == "kbcore.js", names
     staff = {Path(s).name for s in loaded_by_staff_loader()}
     assert set(Path(s).name for s in page_scripts()) - staff <= set(names)

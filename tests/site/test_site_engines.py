@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conftest import STAFF, STAFF_TOKEN, Server, copy_project, kb, local_only_page, lookup_ready, settings_for
+from conftest import STAFF, STAFF_TOKEN, Server, copy_project, kb, local_only_page, lookup_ready, settings_for, settle
 from kb_service.content.load import load_corpus
 from kb_service.errors import ContentError, UsageError
 from kb_service.settings import Settings
@@ -104,6 +105,8 @@ def test_shared_script_comes_before_the_page_scripts(projects, engine):
     html = (projects[engine] / "site" / "index.html").read_text(encoding="utf-8")
     loaded = [s.rsplit("/", 1)[-1] for s in re.findall(r'<script[^>]*\bsrc="([^"]+\.js)"', html)]
     loaded = [name for name in loaded if name in ours]
+    # search-on-use.js goes before the theme's bundle (tests/site/test_javascript.py), and uses no KB
+    assert loaded.pop(0) == "search-on-use.js", loaded
     assert loaded[0] == "kbcore.js" and {"staff-loader.js", "feedback.js"} <= set(loaded), loaded
     # the staff tools' scripts come through staff-loader.js, on their pages only
     assert not {"lookup.js", "callrecord.js", "fill.js"} & set(loaded), loaded
@@ -336,6 +339,33 @@ def test_zensical_search_speaks_chinese_and_answers_residents_first(browser, ser
                     and i["location"] not in ("scripts/", "templates/")]
     assert staff_titles and all(t.startswith(("员工话术 · ", "模板 · ")) for t in staff_titles), staff_titles[:5]
     assert staff.json()["items"][0]["location"] == made.json()["url"].lstrip("/")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_search_index_loads_when_the_reader_opens_the_search(browser, servers, engine):
+    """A page view does not download the site's search index (300 kB compressed; building it took
+    half a page view's CPU): search-on-use.js holds it back until the reader opens the search, in
+    either builder's pages; then the search answers as before."""
+    srv = servers[engine]
+    index = {"mkdocs": "/search/search_index.json", "zensical": "/search.json"}[engine]
+    for pg in local_only_page(browser, site_search=True, **PHONE):
+        asked: list[str] = []
+        pg.on("request", lambda r: urlsplit(r.url).path == index and asked.append(r.url))
+        pg.goto(srv.url + "/residents/")
+        settle(pg)
+        pg.locator("main a").first.focus()      # reading the page: no search yet
+        assert asked == [], "the search index was fetched before anyone searched"
+        with pg.expect_request(lambda r: urlsplit(r.url).path == index):
+            pg.locator("label[for=__search]").first.click()
+        if engine == "mkdocs":
+            pg.locator("input.md-search__input").press_sequentially("停水")
+            expect(pg.locator(".md-search-result__item").first).to_be_visible(timeout=30000)
+        else:
+            box = pg.locator("dialog input").first
+            expect(box).to_be_focused()
+            box.press_sequentially("停水")
+            expect(pg.locator("dialog a[role=option]").first).to_be_visible(timeout=30000)
 
 
 def test_zensical_strict_warning_fails_the_build_and_names_the_page(tmp_path):
