@@ -7,12 +7,13 @@ Every rule reports a Problem at the line and column of the offending value, so `
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 from jsonschema import Draft202012Validator
 from referencing import Registry
@@ -132,6 +133,32 @@ def load_settings_file(snippets_dir: Path, name: str, schema: str) -> tuple[Yaml
     validator = Draft202012Validator(json.loads((snippets_dir / "schema" / schema).read_text(encoding="utf-8")))
     problems = list(schema_problems(doc, validator))
     return (None, None, problems) if problems else (doc, to_plain(doc.data), [])
+
+
+_CHECKED: dict[tuple, Any] = {}
+
+
+def checked_once(snippets_dir: Path, name: str, schema: str, depends: Hashable, make: Callable[[], Any]) -> Any:
+    """make(), the checked form of the settings file snippets/<name> (a lexicon), made once per
+    process for the same bytes of the file and of its schema and the same `depends` (what else it
+    is checked against). Every open of the search (each in-process client, the preview after each
+    edit) checked both lexicons again: about half of Services.open. Not cached when the file
+    changed while it was being checked; keyed on bytes, not times, so an edit is never missed."""
+    def inputs() -> tuple[bytes, bytes] | None:
+        try:
+            return (hashlib.sha1((snippets_dir / name).read_bytes()).digest(),
+                    hashlib.sha1((snippets_dir / "schema" / schema).read_bytes()).digest())
+        except OSError:
+            return None
+    key = (name, inputs(), depends)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    made = make()
+    if inputs() == key[1]:
+        if len(_CHECKED) > 32:
+            _CHECKED.clear()
+        _CHECKED[key] = made
+    return made
 
 
 def schema_problems(doc: YamlDoc, validator: Draft202012Validator) -> Iterator[Problem]:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 
-from kb_service.content.checks import load_settings_file
+from kb_service.content.checks import checked_once, load_settings_file
 from kb_service.content.yamldoc import Problem
 
 FILE = "danger.yaml"
@@ -130,5 +130,7 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
 
 def load(snippets_dir: Path, scripts: dict | None) -> Lexicon:
     """The checked lexicon; EMPTY when the file has problems (kb lint reports them)."""
-    lexicon, _ = check(snippets_dir, scripts)
-    return lexicon or EMPTY
+    checked_against = None if scripts is None else tuple(
+        sorted((sid, getattr(s, "category", "emergency")) for sid, s in scripts.items()))
+    return checked_once(snippets_dir, FILE, SCHEMA, checked_against,
+                        lambda: check(snippets_dir, scripts)[0] or EMPTY)

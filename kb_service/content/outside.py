@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb_service.content.checks import load_settings_file
+from kb_service.content.checks import checked_once, load_settings_file
 from kb_service.content.danger import compile_words
 from kb_service.content.yamldoc import Problem
 
@@ -97,5 +97,5 @@ def check(snippets_dir: Path, snippets: dict | None) -> tuple[Lexicon | None, li
 
 def load(snippets_dir: Path, snippets: dict | None) -> Lexicon:
     """The checked lexicon; EMPTY when the file has problems (kb lint reports them)."""
-    lexicon, _ = check(snippets_dir, snippets)
-    return lexicon or EMPTY
+    return checked_once(snippets_dir, FILE, SCHEMA, tuple(heads(snippets or {})),
+                        lambda: check(snippets_dir, snippets)[0] or EMPTY)

@@ -23,7 +23,7 @@ from kb_service.search.engine import Searcher
 from kb_service.times import utcnow
 from kb_service.web.services import pick_query
 
-from conftest import (LOOKUP_OPTIONS, ROOT, STAFF, lookup_ready, lookup_type, lint_problems_of, project_with_snippets_file, sign_in, staff_server)
+from conftest import (LOOKUP_OPTIONS, ROOT, STAFF, copy_project, lookup_ready, lookup_type, lint_problems_of, project_with_snippets_file, sign_in, staff_server)
 
 
 # The phrasings of issue 23 (callers' own words) and the emergency each must put first.
@@ -246,6 +246,28 @@ def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(
     project = project_with_snippets_file(tmp_path / "b" / "p", "danger.yaml", "rules:\n  - script: complaint.noise\n    words: [吵]\n")
     mine = lint_problems_of(project, "danger.yaml")
     assert mine and mine[0].startswith("snippets/danger.yaml:2:"), mine
+
+
+def test_both_lexicons_are_checked_once_and_an_edit_is_read_at_the_next_open(tmp_path):
+    """The search opens the lexicons on every open (each client, the preview after each edit):
+    checked once per process for the same file and content, and read again when the file changed."""
+    from kb_service.content import outside
+
+    project = copy_project(tmp_path / "p")
+    snippets = project / "snippets"
+    corpus = require_corpus(snippets)
+    first = danger.load(snippets, corpus.scripts), outside.load(snippets, corpus.snippets)
+    again = danger.load(snippets, corpus.scripts), outside.load(snippets, corpus.snippets)
+    assert again[0] is first[0] and again[1] is first[1]
+    assert danger.load(snippets, None) is not first[0]          # checked against other scripts: again
+    assert first[0].match("院子里的秋千架塌了") == [] and not first[1].hit("帮我订一张去三亚的机票")
+    for name, old, new in (("danger.yaml", "words: [冒烟, ", "words: [秋千架塌了, 冒烟, "),
+                           ("outside.yaml", "words: [社保卡, ", "words: [机票, 社保卡, ")):
+        path = snippets / name
+        path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+    edited = danger.load(snippets, corpus.scripts), outside.load(snippets, corpus.snippets)
+    assert edited[0].match("院子里的秋千架塌了") == ["emergency.fire"]
+    assert edited[1].hit("帮我订一张去三亚的机票")
 
 
 def test_a_broken_lexicon_is_not_half_loaded(tmp_path):
