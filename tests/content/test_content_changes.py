@@ -14,7 +14,7 @@ import sys
 
 from kb_service.content.load import load_corpus
 
-from conftest import ROOT, copy_project, set_duration
+from conftest import PRISTINE, ROOT, copy_project, set_duration
 
 # What reads commitments, deadlines, titles or pages from the content: whole modules where most
 # tests do, and in the feedback API's module (mostly transitions and validation) the tests that do.
@@ -26,7 +26,7 @@ MODULES = ("tests/web/test_app.py", "tests/content/test_filling.py", "tests/site
            FEEDBACK + "test_purge_keeps_contact_details_of_claims_while_open_and_for_the_limitation_period")
 
 
-def test_suite_passes_after_a_standard_changes(tmp_path):
+def test_suite_passes_after_a_standard_changes(built_project, tmp_path):
     project = copy_project(tmp_path / "edited")
     before, _ = load_corpus(project / "snippets")
     old = before.standards["complaint.response"].duration
@@ -39,7 +39,8 @@ def test_suite_passes_after_a_standard_changes(tmp_path):
     # A session of its own: none of this worker's pytest-xdist variables (with them, conftest's
     # built_once would share a build across runs in the temporary folder's parent).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(KB_TEST_CONTENT_ROOT=str(project), NO_MKDOCS_2_WARNING="1")
+    # The inner run builds the edited copy on this run's build of the unedited content (conftest.make_project).
+    env.update(KB_TEST_CONTENT_ROOT=str(project), KB_TEST_BUILT_FROM=str(PRISTINE["project"]), NO_MKDOCS_2_WARNING="1")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           "-m", "not postgres", *MODULES], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
