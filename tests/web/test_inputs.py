@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,11 @@ def test_every_input_refuses_in_chinese_or_returns_a_value_in_bounds(field, raw)
         raise AssertionError(f"no property for {field!r}")
 
 
-FEEDBACK = load_corpus(Path(__file__).resolve().parents[2] / "snippets")[0].feedback
+@cache
+def feedback_settings():
+    """The shipped feedback settings, loaded at the first test that needs them (at import, every
+    pytest process paid seconds of YAML parsing to collect this module)."""
+    return load_corpus(Path(__file__).resolve().parents[2] / "snippets")[0].feedback
 FORM_FIELDS = [(form, f) for form in (*spec.FORMS, spec.PATCH) for f in form.fields]
 
 
@@ -113,7 +118,7 @@ def test_every_form_field_refuses_or_returns_a_value_in_bounds(pair, raw):
     clean value the database and the deadline arithmetic can take."""
     form, f = pair
     errors = spec.Errors()
-    value = spec.check(f, raw, FEEDBACK, errors, partial=form.partial, html=form.html)
+    value = spec.check(f, raw, feedback_settings(), errors, partial=form.partial, html=form.html)
     for e in errors.items:
         assert CJK.search(e["message"]) or e["message"].startswith(f.name), e
     if value is spec.MISSING or errors:      # with errors the whole form is refused
@@ -127,7 +132,7 @@ def test_every_form_field_refuses_or_returns_a_value_in_bounds(pair, raw):
     elif f.kind == spec.DATETIME:
         assert dt.datetime.fromisoformat(value)
     elif f.kind == spec.CHOICE:
-        assert value in f.mapping(FEEDBACK)
+        assert value in f.mapping(feedback_settings())
 
 
 @quick
