@@ -37,6 +37,18 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run", "--disable-quic"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# The apps the tests run in this process hash staff secrets and residents' access codes with scrypt
+# at a lower work factor than production (2**10 and 2**8 instead of 2**14 and 2**12), as Django
+# advises for its password hasher in tests: the same code, and every stored hash names its own
+# cost, which is what a check uses. At the production cost, in-process hashing was about 18 s of the
+# suite's CPU (bench/README.md, session 13). `kb serve` and `kb staff` started by the tests hash at
+# the production cost; test_accounts checks that cost in a fresh interpreter.
+from kb_service.feedback import status as _status  # noqa: E402
+from kb_service.staff import accounts as _accounts  # noqa: E402
+
+_accounts.SCRYPT["n"] = 2 ** 10
+_status.SCRYPT["n"] = 2 ** 8
+
 
 def copy_project(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)

@@ -112,10 +112,12 @@ def normalize_code(text: str) -> str:
     return re.sub(r"[\s\-－—_]", "", text or "").upper()[:40]
 
 
-def hash_code(code: str, *, salt: bytes | None = None) -> str:
+def hash_code(code: str, *, salt: bytes | None = None, n: int | None = None) -> str:
+    """`n`: the cost a stored hash was made with (code_matches); a new hash takes SCRYPT's."""
     salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(normalize_code(code).encode(), salt=salt, dklen=32, maxmem=64 * 1024 * 1024, **SCRYPT)
-    return f"scrypt${SCRYPT['n']}${salt.hex()}${digest.hex()}"
+    cost = {**SCRYPT, "n": n or SCRYPT["n"]}
+    digest = hashlib.scrypt(normalize_code(code).encode(), salt=salt, dklen=32, maxmem=64 * 1024 * 1024, **cost)
+    return f"scrypt${cost['n']}${salt.hex()}${digest.hex()}"
 
 
 _DUMMY = hash_code("XXXXXXXXXXXX", salt=b"\0" * 16)
@@ -124,8 +126,12 @@ _DUMMY = hash_code("XXXXXXXXXXXX", salt=b"\0" * 16)
 def code_matches(code: str, stored: str | None) -> bool:
     """Hash `code` with `stored`'s salt and compare in constant time; hashes even without an entry."""
     real = stored is not None and stored.startswith("scrypt$")
-    _, _, salt, _ = (stored if real else _DUMMY).split("$")
-    candidate = hash_code(code, salt=bytes.fromhex(salt))
+    _, n, salt, _ = (stored if real else _DUMMY).split("$")
+    # with the cost the stored hash names: a later change of SCRYPT keeps every code given out working
+    try:
+        candidate = hash_code(code, salt=bytes.fromhex(salt), n=int(n))
+    except ValueError:   # a damaged stored hash: no code matches it
+        return False
     return hmac.compare_digest(candidate, stored if real else _DUMMY) and real
 
 

@@ -3,11 +3,15 @@ pages by role, login limits and lock-outs, events. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from kb_service.db import staff_events
+from kb_service.feedback import status
 from kb_service.staff import accounts
 from kb_service.web.app import create_app
 from conftest import STAFF_TOKEN, freeze_limits, kb, settings_for, with_index
@@ -66,11 +70,20 @@ def test_cli_add_prints_a_secret_that_works_as_bearer(built_project, tmp_path):
         assert c.get("/api/improvement-log", headers=bearer(fresh)).status_code == 401
 
 
-def test_secrets_are_stored_as_scrypt_hashes():
-    stored = accounts.hash_secret("kb_abcdefghij_" + "x" * 43)
-    assert stored.startswith("scrypt$16384$8$1$")
+def test_secrets_and_access_codes_are_stored_as_scrypt_hashes_at_the_production_cost():
+    """Hashed in a fresh interpreter: this one hashes at the tests' lower cost (conftest.py). A
+    stored hash is checked with the cost it names, so codes given out before a change of cost
+    keep working."""
+    made = subprocess.run([sys.executable, "-c", "from kb_service.staff import accounts; "
+                           "from kb_service.feedback import status; "
+                           "print(accounts.hash_secret('kb_abcdefghij_' + 'x' * 43)); print(status.hash_code('ABCD-EFGH-JKLM'))"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    stored, code = made.stdout.split()
+    assert stored.startswith("scrypt$16384$8$1$") and code.startswith("scrypt$4096$")
     assert accounts.verify_secret("kb_abcdefghij_" + "x" * 43, stored)
     assert not accounts.verify_secret("kb_abcdefghij_" + "y" * 43, stored)
+    assert status.code_matches("abcd efgh jklm", code) and not status.code_matches("ABCD-EFGH-JKLN", code)
+    assert not status.code_matches("ABCD-EFGH-JKLM", "scrypt$3$00$00")   # damaged: no match, no error
 
 
 # Who may do what: (method, path or patch, roles allowed)
@@ -113,8 +126,8 @@ def test_api_changes_by_role(team):
             assert r.status_code == (200 if role in allowed else 403), (patch, role, r.text)
     # Closing needs a supervisor: an agent walks the entry to followed_up and cannot close it.
     entry = new_entry(team, team.secrets["agent"])
-    for status in ("triaged", "in_progress", "resolved"):
-        assert team.patch(f"/api/improvement-log/{entry}", json={"status": status},
+    for state in ("triaged", "in_progress", "resolved"):
+        assert team.patch(f"/api/improvement-log/{entry}", json={"status": state},
                           headers=bearer(team.secrets["agent"])).status_code == 200
     assert team.patch(f"/api/improvement-log/{entry}", json={"status": "followed_up", "satisfied": True},
                       headers=bearer(team.secrets["agent"])).status_code == 200
