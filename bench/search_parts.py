@@ -5,7 +5,8 @@ answers over 1 KB).
 
     .venv/bin/python bench/search_parts.py [--repeat 5]
 
-Queries: the phrasings of bench/queries/ and 1-3 common keywords at once (bench/search.py).
+Queries: the phrasings of calls-dev.tsv and calls-heldout.tsv ("calls"), the long spoken sentences of
+the later development sets ("spoken"), and 1-3 common keywords at once (bench/search.py).
 Prints p50/p95 per part and per query set. The machine's load average is printed: on a busy
 machine compare the parts with each other, not with numbers from another run.
 """
@@ -33,6 +34,14 @@ from measure import pct  # noqa: E402
 from search import call_queries, keyword_queries  # noqa: E402
 
 
+def spoken_queries() -> list[str]:
+    """The long spoken phrasings of the later development sets (calls-dev2..dev11, about 22
+    characters on average): a caller's own sentence, which costs about twice a short phrasing."""
+    return [line.split("\t")[0] for path in sorted((ROOT / "bench" / "queries").glob("calls-dev*.tsv"))
+            if path.name != "calls-dev.tsv"
+            for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
@@ -41,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         build_index(corpus, ROOT / "docs", Path(tmp))
         s = Searcher.open(Path(tmp), corpus)
-        sets = {"calls": call_queries(155), "keywords": keyword_queries(155)}
+        sets = {"calls": call_queries(155), "spoken": spoken_queries(), "keywords": keyword_queries(155)}
         for qs in sets.values():
             for q in qs:
                 s.search(q, limit=8)
