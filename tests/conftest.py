@@ -126,7 +126,6 @@ def make_project(project: Path) -> None:
         copy_project(project)
         keep_one_community(project)
         report = build(settings_for(project, project / "var"), force=False)
-        assert report.rendered, "the edit was built page by page"
         (project / ".kb-build-output.json").write_text(json.dumps(
             {"returncode": 0, "stdout": report.summary(), "stderr": ""}), encoding="utf-8")
         return
