@@ -417,14 +417,38 @@ def _phrase(field: str, tokens: list[str], boost: float) -> Q.Query:
 
 def highlight(text: str, marks: list[str], width: int = 64) -> str:
     """A window of the text around the first match, escaped, with matches in <mark>."""
-    return _highlight(*flatten(text), marks_pattern(marks), width)
+    return _highlight(*flatten(text), Marks(marks), width)
 
 
-def marks_pattern(marks: list[str]) -> re.Pattern | None:
-    """One regular expression for all the terms to mark, longest first (so 停水通知 is marked
-    whole rather than 停水 + 通知); compiled once per query, used on every result."""
-    terms = sorted({m for m in marks if m}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, terms))) if terms else None
+class Marks:
+    """The terms to mark in results, matched as an alternation longest first would (停水通知 is
+    marked whole rather than 停水 + 通知). Not a regular expression: every query has new terms,
+    and compiling their alternation cost a fifth of a search (bench/README.md, session 14)."""
+
+    __slots__ = ("terms", "_by_char")
+
+    def __init__(self, marks: Iterable[str]):
+        self.terms = sorted({m for m in marks if m}, key=len, reverse=True)
+        self._by_char: dict[str, list[str]] = {}
+        for t in self.terms:
+            self._by_char.setdefault(t[0], []).append(t)   # longest first, as in terms
+
+    def first(self, text: str) -> int:
+        """Where the earliest match starts (-1: none)."""
+        found = [at for t in self.terms if (at := text.find(t)) >= 0]
+        return min(found) if found else -1
+
+    def spans(self, text: str) -> Iterable[tuple[int, int]]:
+        """Non-overlapping matches from left to right, the longest term at each position."""
+        by_char, i, n = self._by_char, 0, len(text)
+        while i < n:
+            for t in by_char.get(text[i], ()):
+                if text.startswith(t, i):
+                    yield i, i + len(t)
+                    i += len(t)
+                    break
+            else:
+                i += 1
 
 
 def flatten(text: str) -> tuple[str, str]:
@@ -434,15 +458,13 @@ def flatten(text: str) -> tuple[str, str]:
     return flat, (norm if len(norm) == len(flat) else flat)
 
 
-def _highlight(flat: str, norm: str, pattern: re.Pattern | None, width: int = 64) -> str:
-    found = pattern.search(norm) if pattern is not None else None
-    first = found.start() if found else 0
+def _highlight(flat: str, norm: str, marks: Marks, width: int = 64) -> str:
+    first = max(marks.first(norm), 0)
     start = max(0, first - width // 4)
     end = min(len(flat), start + width)
     window, nwindow = flat[start:end], norm[start:end]
     out, pos = [], 0
-    for m in (pattern.finditer(nwindow) if pattern is not None else ()):
-        a, b = m.span()
+    for a, b in marks.spans(nwindow):
         out += [html.escape(window[pos:a]), "<mark>", html.escape(window[a:b]), "</mark>"]
         pos = b
     out.append(html.escape(window[pos:]))
@@ -680,7 +702,7 @@ class Searcher:
             d for d in (self.postings.by_id.get(sid) for sid in said) if d is not None]
         ranked = put_first(ranked, urgent)
         top = ranked[0][0] if ranked else 0.0
-        pattern = marks_pattern(marks)
+        marking = Marks(marks)
         for score, d in ranked[:limit]:
             doc = docs[d]
             flat = self._flat.get(d)
@@ -689,7 +711,7 @@ class Searcher:
             results.append({
                 "id": doc["id"].removeprefix("page:") if doc["kind"] != "page" else doc["id"],
                 "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
-                "snippet": _highlight(*flat, pattern), "score": round(score, 3),
+                "snippet": _highlight(*flat, marking), "score": round(score, 3),
             })
         # every document the answer holds: the hits and what was put first without matching
         total = len(scores.keys() | {d for d in (exact, opening, *urgent) if d is not None})

@@ -76,6 +76,24 @@ def test_highlight_escapes_content():
     assert out == "&lt;b&gt;<mark>停水</mark>&lt;/b&gt; 通知"
 
 
+def test_marks_are_found_as_an_alternation_longest_first_would_find_them(searcher):
+    """Marks replaces a regular expression compiled per query: the same matches, on real
+    queries against real documents (the alternation, longest first, is the reference)."""
+    import re as _re
+    from kb_service.search.engine import Marks, build_query, flatten
+    texts = [flatten(d["text"])[1] for d in searcher.postings.docs[::5]] + ["停水通知停水水通知", "通"]
+    for q in ["停水通知", "今天怎么没有水了 水管是不是爆了", "物业费 投诉", "电梯困人", "zzz"]:
+        _, marks = build_query(q, searcher.vocabulary, searcher.synonyms)
+        terms = sorted({m for m in marks + ["水通"] if m}, key=len, reverse=True)
+        ref = _re.compile("|".join(map(_re.escape, terms)))
+        found = Marks(marks + ["水通"])
+        for text in texts:
+            assert list(found.spans(text)) == [m.span() for m in ref.finditer(text)]
+            first = ref.search(text)
+            assert found.first(text) == (first.start() if first else -1)
+    assert highlight("停水通知停水", ["停水", "停水通知", "通知"]) == "<mark>停水通知</mark><mark>停水</mark>"
+
+
 def test_nonsense_gives_zero_results(searcher):
     assert searcher.search("qqqqxxzz", limit=5)["results"] == []
 
