@@ -425,41 +425,50 @@ class Marks:
     marked whole rather than 停水 + 通知). Not a regular expression: every query has new terms,
     and compiling their alternation cost a fifth of a search (bench/README.md, session 14)."""
 
-    __slots__ = ("terms", "_by_char")
+    __slots__ = ("terms",)
 
     def __init__(self, marks: Iterable[str]):
         self.terms = sorted({m for m in marks if m}, key=len, reverse=True)
-        self._by_char: dict[str, list[str]] = {}
-        for t in self.terms:
-            self._by_char.setdefault(t[0], []).append(t)   # longest first, as in terms
 
-    def first(self, text: str) -> int:
-        """Where the earliest match starts (-1: none)."""
-        found = [at for t in self.terms if (at := text.find(t)) >= 0]
-        return min(found) if found else -1
+    def first(self, text: str, chars: frozenset[str] | None = None) -> int:
+        """Where the earliest match starts (-1: none). `chars`, the text's characters, spares
+        reading the whole text for a term it cannot hold (most of a long query's)."""
+        best = len(text)
+        for t in self.terms:   # each look stops where a match would no longer be the earliest
+            if chars is not None and not chars.issuperset(t):
+                continue
+            at = text.find(t, 0, best + len(t) - 1)
+            if at >= 0:
+                best = at
+        return best if best < len(text) else -1
 
-    def spans(self, text: str) -> Iterable[tuple[int, int]]:
+    def spans(self, text: str) -> list[tuple[int, int]]:
         """Non-overlapping matches from left to right, the longest term at each position."""
-        by_char, i, n = self._by_char, 0, len(text)
-        while i < n:
-            for t in by_char.get(text[i], ()):
-                if text.startswith(t, i):
-                    yield i, i + len(t)
-                    i += len(t)
-                    break
-            else:
-                i += 1
+        found = []
+        for t in self.terms:
+            at = text.find(t)
+            while at >= 0:
+                found.append((at, -len(t)))
+                at = text.find(t, at + 1)
+        out, pos = [], 0
+        for at, negative in sorted(found):
+            if at >= pos:
+                pos = at - negative
+                out.append((at, pos))
+        return out
 
 
-def flatten(text: str) -> tuple[str, str]:
-    """The text on one line, and its normalised form to find query terms in (same length)."""
+def flatten(text: str) -> tuple[str, str, frozenset[str]]:
+    """The text on one line, its normalised form to find query terms in (same length), and the
+    characters of that form."""
     flat = re.sub(r"\s+", " ", text).strip()
     norm = textproc.normalize(flat)  # same length as flat for CJK/ASCII text; used only to find positions
-    return flat, (norm if len(norm) == len(flat) else flat)
+    norm = norm if len(norm) == len(flat) else flat
+    return flat, norm, frozenset(norm)
 
 
-def _highlight(flat: str, norm: str, marks: Marks, width: int = 64) -> str:
-    first = max(marks.first(norm), 0)
+def _highlight(flat: str, norm: str, chars: frozenset[str], marks: Marks, width: int = 64) -> str:
+    first = max(marks.first(norm, chars), 0)
     start = max(0, first - width // 4)
     end = min(len(flat), start + width)
     window, nwindow = flat[start:end], norm[start:end]
@@ -632,7 +641,7 @@ class Searcher:
         self.synonyms = synonyms
         self.corpus = corpus
         self.postings = postings
-        self._flat: dict[int, tuple[str, str]] = {}  # document number -> flatten(text)
+        self._flat: dict[int, tuple[str, str, frozenset[str]]] = {}  # document number -> flatten(text)
         self.weights = postings.char_weights
         self.prior = [KIND_PRIOR[d["kind"]] for d in postings.docs]
         self.gap_sink = None  # set by the service: callable(query, total, top_score)
