@@ -4,12 +4,13 @@ Tokens are produced by textproc (words, character n-grams, pinyin) and stored sp
 so the index holds only Whoosh's own analyzer classes and opens anywhere. The index is built by
 `kb build` and opened read-only by the service: several processes can share one build.
 
-Queries are Whoosh query objects (an Or of boosted Terms and Phrases, see build_query). The
-corpus is small (a few hundred documents), so answering them through Whoosh's generic matcher
-tree costs far more than the arithmetic: `kb build` therefore also writes every posting's BM25F
-score as Whoosh computes it (plus term positions for the phrase fields) to search-postings.json.
-The service loads that file at open and evaluates the same query objects in memory, by summing
-the exported scores: the ranking is Whoosh's BM25F, checked against Whoosh itself by
+A query is a Plan (build_query): its pieces, each looked up in several fields with a boost, and
+pinyin phrases; Plan.query() is the same search as a Whoosh query (an Or of boosted Terms and
+Phrases). The corpus is small (a few hundred documents), so answering it through Whoosh's
+generic matcher tree costs far more than the arithmetic: `kb build` therefore also writes every
+posting's BM25F score as Whoosh computes it (plus term positions for the phrase fields) to
+search-postings.json. The service loads that file at open and evaluates plans in memory, by
+summing the exported scores: the ranking is Whoosh's BM25F, checked against Whoosh itself by
 tests/search/test_search.py.
 """
 
@@ -318,26 +319,54 @@ class Synonyms:
         return [w for group, present in self.found(text) for w in group if w not in present]
 
 
-def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tuple[Q.Query | None, list[str]]:
-    """Query object plus the plain terms used for highlighting."""
+# The fields each kind of query piece is looked up in, with their boosts: build_query says which
+# pieces a query has, and Plan.query() spells them out as Whoosh's Or of Terms.
+CLAUSES: dict[str, tuple[tuple[str, float], ...]] = {
+    "word": tuple((f, WEIGHTS[f]) for f in ("t_words", "a_words", "g_words", "b_words", "c_words")),
+    "gram": tuple((f, WEIGHTS[f]) for f in ("t_bi", "b_bi", "c_bi")),
+    "uni": (("t_uni", WEIGHTS["t_uni"]),),
+    # a synonym the query does not say: below the word itself, and not in callers' lines
+    "synonym": (("a_words", WEIGHTS["synonym"] * WEIGHTS["a_words"] / 2),
+                ("t_words", WEIGHTS["synonym"] * WEIGHTS["t_words"] / 2), ("b_words", WEIGHTS["synonym"])),
+    "pair": (("pyb", WEIGHTS["homophone"]),),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a query looks for: pieces (kind, token), each scored in CLAUSES[kind]'s fields, and
+    pinyin phrases (field, syllables, boost). The service sums the pieces' postings merged over
+    their fields (Postings.scores); `query()` is the same search as a Whoosh query, which the
+    tests check the sums against."""
+    pieces: tuple[tuple[str, str], ...]
+    phrases: tuple[tuple[str, tuple[str, ...], float], ...] = ()
+
+    def query(self) -> Q.Query:
+        return Q.Or([_phrase(field, list(tokens), boost) for field, tokens, boost in self.phrases]
+                    + [Q.Term(field, token, boost=boost)
+                       for kind, token in self.pieces for field, boost in CLAUSES[kind]])
+
+
+def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tuple[Plan | None, list[str]]:
+    """What to look for, plus the plain terms used for highlighting."""
     norm = textproc.normalize(text).strip()
     if not norm:
         return None, []
-    clauses: list[Q.Query] = []
+    phrases: list[tuple[str, tuple[str, ...], float]] = []
     marks: list[str] = []
     letters = re.sub(r"[\s']+", "", norm)
     if re.fullmatch(r"[a-z]{2,40}", letters):
         sylls = textproc.split_pinyin(letters, vocabulary)
         if sylls:
-            clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
+            phrases.append(("py", tuple(sylls), WEIGHTS["pinyin"]))
         if len(letters) <= 8:
-            clauses.append(_phrase("pyi", list(letters), WEIGHTS["initials"]))
+            phrases.append(("pyi", tuple(letters), WEIGHTS["initials"]))
         # Pinyin typed word by word (wuyefei zenme jiao, louxia hen chao): the whole is no phrase
         # of any title, but each word may be; question words and particles say nothing.
         for chunk in pinyin_chunks(norm) if chunk_count(norm) > 1 else ():
             sylls = textproc.split_pinyin(chunk, vocabulary)
             if sylls and len(sylls) >= 2:
-                clauses.append(_phrase("py", sylls, WEIGHTS["pinyin"]))
+                phrases.append(("py", tuple(sylls), WEIGHTS["pinyin"]))
         spans = pinyin_words(norm, vocabulary) if chunk_count(norm) > 1 else []
         # Words split where a title does not split them (tingchewei bei zhan le: 车位被占 runs across
         # two words): runs of three or more syllables across a word boundary, as phrases too.
@@ -346,18 +375,13 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
         for size in range(3, min(len(flat), PINYIN_RUN) + 1):
             for i in range(len(flat) - size + 1):
                 if any(i < e < i + size for e in ends):
-                    clauses.append(_phrase("py", flat[i:i + size], WEIGHTS["pinyin"]))
+                    phrases.append(("py", tuple(flat[i:i + size]), WEIGHTS["pinyin"]))
     words = textproc.words(norm)
-    for w in dict.fromkeys(words):
-        clauses += [Q.Term("t_words", w, boost=WEIGHTS["t_words"]), Q.Term("a_words", w, boost=WEIGHTS["a_words"]),
-                    Q.Term("g_words", w, boost=WEIGHTS["g_words"]), Q.Term("b_words", w, boost=WEIGHTS["b_words"]),
-                    Q.Term("c_words", w, boost=WEIGHTS["c_words"])]
+    pieces = [("word", w) for w in dict.fromkeys(words)]
     marks += words
     grams = list(dict.fromkeys(textproc.bigrams(norm)))
-    for g in grams:
-        clauses += [Q.Term("t_bi", g, boost=WEIGHTS["t_bi"]), Q.Term("b_bi", g, boost=WEIGHTS["b_bi"]),
-                    Q.Term("c_bi", g, boost=WEIGHTS["c_bi"])]
-    clauses += [Q.Term("t_uni", c, boost=WEIGHTS["t_uni"]) for c in dict.fromkeys(textproc.unigrams(norm))]
+    pieces += [("gram", g) for g in grams]
+    pieces += [("uni", c) for c in dict.fromkeys(textproc.unigrams(norm))]
     # A synonym's words once each, and none the query already has: 物业费's group (管理费,
     # 物业管理费, 物业服务费) would otherwise count 物业 and 管理 two and three times more, and a
     # generic word outweigh the one that says what is asked (退 in 退物业费).
@@ -367,17 +391,14 @@ def build_query(text: str, vocabulary: frozenset[str], synonyms: Synonyms) -> tu
             if w in seen:
                 continue
             seen.add(w)
-            clauses += [Q.Term("a_words", w, boost=WEIGHTS["synonym"] * WEIGHTS["a_words"] / 2),
-                        Q.Term("t_words", w, boost=WEIGHTS["synonym"] * WEIGHTS["t_words"] / 2),
-                        Q.Term("b_words", w, boost=WEIGHTS["synonym"])]
+            pieces.append(("synonym", w))
         marks.append(extra)
     # Homophone typos from a pinyin keyboard (停税 for 停水): adjacent syllable pairs of the query
     # against those of titles, aliases and tags. Plain terms, not phrases, to stay fast;
     # weighted below the exact fields so they never outrank a real match.
-    for pair in dict.fromkeys(textproc.syllable_pairs(textproc.syllables(norm))):
-        clauses.append(Q.Term("pyb", pair, boost=WEIGHTS["homophone"]))
+    pieces += [("pair", p) for p in dict.fromkeys(textproc.syllable_pairs(textproc.syllables(norm)))]
     marks += grams
-    return (Q.Or(clauses) if clauses else None), marks
+    return (Plan(tuple(pieces), tuple(phrases)) if pieces or phrases else None), marks
 
 
 PINYIN_RUN = 5   # the longest run of syllables across words tried as a phrase
@@ -481,7 +502,7 @@ def _highlight(flat: str, norm: str, chars: frozenset[str], marks: Marks, width:
 
 
 class Postings:
-    """The exported postings in memory: evaluates build_query's Or of Terms and Phrases."""
+    """The exported postings in memory: evaluates build_query's plans."""
 
     def __init__(self, data: dict):
         if data.get("version") != POSTINGS_VERSION or data.get("stored") != list(STORED_FIELDS):
@@ -503,6 +524,7 @@ class Postings:
         # scripts and templates by their id, as tickets and the handbook cite them (complaint.noise)
         self.by_id = {d["id"].lower(): n for n, d in enumerate(self.docs) if d["kind"] != "page"}
         self._sets: dict[tuple[str, str], frozenset[int]] = {}
+        self._merged: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
 
     @cached_property
     def char_weights(self) -> dict[str, float]:
@@ -526,45 +548,62 @@ class Postings:
                 self._sets[key] = found
         return found
 
-    def scores(self, query: Q.Query | None, phrase_hits: dict[int, int] | None = None) -> dict[int, float]:
-        """Document number -> score, as Whoosh's BM25F searcher would give for the query.
+    def merged(self, kind: str, token: str) -> tuple[list[int], list[float]]:
+        """The documents holding the token in any of CLAUSES[kind]'s fields, each with its boosted
+        scores summed over them (memoised: one loop per piece instead of one per field)."""
+        key = (kind, token)
+        found = self._merged.get(key)
+        if found is None:
+            acc: dict[int, float] = {}
+            for field, boost in CLAUSES[kind]:
+                entry = self.fields.get(field, {}).get(token)
+                if entry is not None:
+                    for d, sc in zip(*entry):
+                        acc[d] = acc.get(d, 0.0) + sc * boost
+            found = (list(acc), list(acc.values()))
+            if len(self._merged) < 200_000:   # queries are unbounded; the memo must not be
+                self._merged[key] = found
+        return found
+
+    def scores(self, plan: Plan | None, phrase_hits: dict[int, int] | None = None) -> dict[int, float]:
+        """Document number -> score, as Whoosh's BM25F searcher would give for plan.query().
         `phrase_hits`, when given, collects the documents a phrase (pinyin) clause matched, with
         the letters of the matched phrases."""
-        if query is None:
+        if plan is None:
             return {}
         # A score slot per document (a few hundred): list indexing beats dict lookups here. Every
         # match adds a positive score (BM25 with Whoosh's idf, positive boosts), so the documents
         # hit are those whose total is not zero.
         total = [0.0] * len(self.docs)
-        fields = self.fields
-        for sub in (query.subqueries if isinstance(query, Q.Or) else [query]):
-            if isinstance(sub, Q.Term):
-                entry = fields.get(sub.fieldname, {}).get(sub.text)
-                if entry is not None:
-                    boost = sub.boost
-                    for d, sc in zip(*entry):
-                        total[d] += sc * boost
-            elif isinstance(sub, Q.Phrase) and sub.slop == 1:
+        merged = self.merged
+        for kind, token in plan.pieces:
+            for d, sc in zip(*merged(kind, token)):
+                total[d] += sc
+        for field, tokens, boost in plan.phrases:
+            if len(tokens) == 1:
+                entry = self.fields.get(field, {}).get(tokens[0])
+                for d, sc in zip(*entry) if entry is not None else ():
+                    total[d] += sc * boost
+            else:
                 acc: dict[int, float] = {}
-                self._phrase(sub, acc, phrase_hits)
+                self._phrase(field, tokens, boost, acc, phrase_hits)
                 for d, sc in acc.items():
                     total[d] += sc
-            else:  # pragma: no cover - build_query makes only the two kinds above
-                raise TypeError(f"unsupported query in search: {sub!r}")
         return {d: t for d, t in enumerate(total) if t}
 
-    def _phrase(self, q: Q.Phrase, acc: dict[int, float], hits: dict[int, int] | None = None) -> None:
-        table = self.positions.get(q.fieldname, {})
-        entries = [table.get(w) for w in q.words]
+    def _phrase(self, field: str, words: tuple[str, ...], boost: float, acc: dict[int, float],
+                hits: dict[int, int] | None = None) -> None:
+        table = self.positions.get(field, {})
+        entries = [table.get(w) for w in words]
         if not entries or any(e is None for e in entries):
             return
         common = set(entries[0]).intersection(*entries[1:])
         for d in common:
             first, rest = entries[0][d][1], [e[d][1] for e in entries[1:]]
             if any(all(p + i in ps for i, ps in enumerate(rest, 1)) for p in first):
-                acc[d] = acc.get(d, 0.0) + sum(e[d][0] for e in entries) * q.boost
+                acc[d] = acc.get(d, 0.0) + sum(e[d][0] for e in entries) * boost
                 if hits is not None:
-                    hits[d] = hits.get(d, 0) + sum(map(len, q.words))
+                    hits[d] = hits.get(d, 0) + sum(map(len, words))
 
 
 # Postings are read-only once built (Postings._sets is a memo of the same data), so a process
@@ -671,10 +710,10 @@ class Searcher:
         # Greetings, fillers and who is calling (喂 我是3栋1201的) are not what the query is about.
         norm = textproc.core(full)
         norm = self.postings.typos.correct(norm)   # 物叶费 -> 物业费 (search/typos.py)
-        query, marks = build_query(norm, self.vocabulary, self.synonyms)
+        plan, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
         pinyin_docs: dict[int, int] = {}   # document -> letters of the query found as pinyin phrases
-        scores = self.postings.scores(query, pinyin_docs)
+        scores = self.postings.scores(plan, pinyin_docs)
         letters = pinyin_letters(norm)
         if kind:
             allowed = self.postings.by_kind.get(kind, frozenset())

@@ -130,9 +130,9 @@ def test_in_memory_scores_are_whoosh_bm25f(searcher):
     queries = SHAPES + [c.query for c in read_cases(DEV)]
     with searcher.ix.searcher(weighting=weighting()) as whoosh_searcher:
         for q in queries:
-            query, _ = build_query(q, searcher.vocabulary, searcher.synonyms)
-            ours = searcher.postings.scores(query)
-            theirs = {} if query is None else {h.docnum: h.score for h in whoosh_searcher.search(query, limit=None)}
+            plan, _ = build_query(q, searcher.vocabulary, searcher.synonyms)
+            ours = searcher.postings.scores(plan)
+            theirs = {} if plan is None else {h.docnum: h.score for h in whoosh_searcher.search(plan.query(), limit=None)}
             assert ours.keys() == theirs.keys(), q
             assert all(abs(ours[d] - theirs[d]) < 1e-9 for d in theirs), q
 
