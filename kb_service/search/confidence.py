@@ -124,29 +124,49 @@ def units_of(norm: str) -> list[tuple[int, str]]:
             and (textproc.CJK.match(c) or c.isascii() and c.isalnum())]
 
 
+# Sets of query positions and of documents are bits of an int (bit i: position i, document i): a
+# query has a few dozen positions and the index a few hundred documents, and the coverage of 20
+# hits is then a handful of integer operations per piece of the query rather than set lookups.
+
+def bits(mask: int):
+    """The numbers of the set bits, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
 @dataclass
 class QueryParts:
-    """What coverage needs from a query, computed once per search (not once per document)."""
+    """What coverage needs from a query, computed once per search (not once per document).
+    Positions are bit masks (see bits)."""
     units: int
     weight: dict[int, float]                     # position -> weight of the character there
     total: float
-    words: list[tuple[str, frozenset[int]]]      # word -> positions it covers
-    grams: list[tuple[str, frozenset[int]]]
-    synonyms: list[tuple[list[str], frozenset[int]]]   # other words of a group -> positions
-    pairs: list[tuple[str, frozenset[int]]]      # syllable pair -> its two positions
+    words: list[tuple[str, int]]                 # word -> positions it covers
+    grams: list[tuple[str, int]]
+    synonyms: list[tuple[list[str], int]]        # other words of a group -> positions
+    pairs: list[tuple[str, int]]                 # syllable pair -> its two positions
     weights: dict[str, float] | None = None      # char_weights of the documents
+    mask: int = 0                                # the positions of weight
 
     def char_weight(self, c: str) -> float:
         return (self.weights or {}).get(c, UNSEEN)
 
+    def weigh(self, at: int) -> float:
+        """The weight of the meaningful positions in `at`, summed in position order."""
+        weight = self.weight
+        return sum(w for i, w in weight.items() if at >> i & 1)
 
-def _positions(norm: str, term: str) -> frozenset[int]:
-    out: set[int] = set()
+
+def _positions(norm: str, term: str) -> int:
+    out = 0
+    run = (1 << len(term)) - 1
     start = norm.find(term)
     while start >= 0:
-        out.update(range(start, start + len(term)))
+        out |= run << start
         start = norm.find(term, start + 1)
-    return frozenset(out)
+    return out
 
 
 def query_parts(norm: str, synonyms: list[tuple[list[str], set[str]]], weights: dict[str, float]) -> QueryParts:
@@ -158,60 +178,75 @@ def query_parts(norm: str, synonyms: list[tuple[list[str], set[str]]], weights: 
     grams = [(g, _positions(norm, g)) for g in dict.fromkeys(textproc.bigrams(norm))]
     syn = []
     for group, present in synonyms:
-        syn.append(([w for w in group if w not in present],
-                    frozenset().union(*(_positions(norm, w) for w in group if w in present))))
+        at = 0
+        for w in group:
+            if w in present:
+                at |= _positions(norm, w)
+        syn.append(([w for w in group if w not in present], at))
     pairs = []
     for m in textproc.CJK_RUN.finditer(norm):
         sylls = textproc.syllables(m.group())
         if len(sylls) == len(m.group()):
-            pairs += [(p, frozenset((m.start() + i, m.start() + i + 1)))
-                      for i, p in enumerate(textproc.syllable_pairs(sylls))]
-    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights)
+            pairs += [(p, 3 << (m.start() + i)) for i, p in enumerate(textproc.syllable_pairs(sylls))]
+    mask = 0
+    for i in weight:
+        mask |= 1 << i
+    return QueryParts(len(units), weight, sum(weight.values()) or 1.0, words, grams, syn, pairs, weights, mask)
 
 
 @dataclass
 class Located:
     """Each piece of the query with the documents that hold it in their head, their callers_say
     and their body, looked up once per query (not once per query and document: coverage runs
-    on 20 hits)."""
-    pieces: list[tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int], bool]]
+    on 20 hits). Positions and documents are bit masks (see bits)."""
+    pieces: list[tuple[int, int, int, int, bool]]
     # (positions, head docs, callers_say docs, body docs, whether the piece is a bigram)
     # each word (2+ characters) no document has, neither as a word nor as any of its bigrams:
     # its positions, and the documents whose head holds one of its rarer characters (扰 of a
     # typed 扰明 in the noise script's 扰民; 脏 of 好脏 in the cleaning script's 脏)
-    unseen: list[tuple[frozenset[int], frozenset[int]]] = ()
+    unseen: list[tuple[int, int]] = ()
 
 
 def locate(parts: QueryParts, docs) -> Located:
-    """`docs(field, term)` is the set of documents whose indexed field holds the term."""
-    empty: frozenset[int] = frozenset()
+    """`docs(field, term)` is the bit mask of the documents whose indexed field holds the term."""
     pieces = []
     for w, at in parts.words:
-        pieces.append((at, frozenset().union(*(docs(f, w) for f in HEAD_FIELDS)), docs("c_words", w),
-                       docs("b_words", w), False))
+        head = 0
+        for f in HEAD_FIELDS:
+            head |= docs(f, w)
+        pieces.append((at, head, docs("c_words", w), docs("b_words", w), False))
     for g, at in parts.grams:
         pieces.append((at, docs("t_bi", g), docs("c_bi", g), docs("b_bi", g), True))
     for others, at in parts.synonyms:
-        pieces.append((at, frozenset().union(*(docs(f, o) for o in others for f in HEAD_FIELDS)), empty, empty, False))
+        head = 0
+        for o in others:
+            for f in HEAD_FIELDS:
+                head |= docs(f, o)
+        pieces.append((at, head, 0, 0, False))
     # Homophone typos (停税 for 停水): a syllable pair of the query found in the head.
     for pair, at in parts.pairs:
-        pieces.append((at, docs("pyb", pair), empty, empty, False))
+        pieces.append((at, docs("pyb", pair), 0, 0, False))
     seen_grams = {g for (g, _), (_, h, c, b, _) in zip(parts.grams, pieces[len(parts.words):]) if h or c or b}
-    unseen = [(at, frozenset().union(*(docs("t_uni", c) for c in w if parts.char_weight(c) >= RARE_CHAR)))
-              for (w, at), (_, h, c, b, _) in zip(parts.words, pieces)
-              if len(w) >= 2 and textproc.CJK.match(w) and not (h or c or b)
-              and not any(g in seen_grams for g in textproc.bigrams(w))]
+    unseen = []
+    for (w, at), (_, h, c, b, _) in zip(parts.words, pieces):
+        if len(w) >= 2 and textproc.CJK.match(w) and not (h or c or b) \
+                and not any(g in seen_grams for g in textproc.bigrams(w)):
+            explained = 0
+            for ch in w:
+                if parts.char_weight(ch) >= RARE_CHAR:
+                    explained |= docs("t_uni", ch)
+            unseen.append((at, explained))
     return Located(pieces, unseen)
 
 
-def _unknown_runs(parts: QueryParts, known: set[int], least: int) -> int:
+def _unknown_runs(parts: QueryParts, known: int, least: int) -> int:
     """Runs of `least` or more adjacent meaningful characters of the query that are not in
     `known`: what the query says that the document has nowhere (好吃 and 附近 in
     附近有什么好吃的饭店, against 饭店油烟; 买 in 基金怎么买, against 维修基金)."""
     runs = length = 0
     last = -2
     for i in sorted(parts.weight):
-        if i in known:
+        if known >> i & 1:
             length = 0
         else:
             length = length + 1 if i == last + 1 else 1
@@ -224,57 +259,100 @@ def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_share: flo
     """How much of the query (see query_parts, locate) document `doc` accounts for.
     `pinyin_share`: the share of the query's letters read as pinyin (or initials) and found as
     phrases in the document's head."""
+    return coverages(parts, [doc], located, {doc: pinyin_share} if pinyin_share else None)[doc]
+
+
+def coverages(parts: QueryParts, docs: list[int], located: Located,
+              pinyin_shares: dict[int, float] | None = None) -> dict[int, Coverage]:
+    """coverage of each of the documents, in one pass over the query's pieces."""
     if not parts.units:
-        return Coverage(0, 0.0)
-    if pinyin_share:
-        return Coverage(parts.units, pinyin_share)
-    head: set[int] = set()
-    callers: set[int] = set()
-    phrased: set[int] = set()   # positions in a bigram that a callers_say line holds as such
-    body: set[int] = set()
+        return {d: Coverage(0, 0.0) for d in docs}
+    if pinyin_shares is not None:   # a query typed in pinyin
+        return {d: Coverage(parts.units, pinyin_shares.get(d, 0.0)) if pinyin_shares.get(d) else
+                coverages(parts, [d], located)[d] for d in docs}
+    wanted = 0
+    for d in docs:
+        wanted |= 1 << d
+    head = dict.fromkeys(docs, 0)
+    callers = dict.fromkeys(docs, 0)
+    phrased = dict.fromkeys(docs, 0)   # positions in a bigram that a callers_say line holds as such
+    body = dict.fromkeys(docs, 0)
     for at, in_head, in_callers, in_body, gram in located.pieces:
-        if doc in in_head:
-            head |= at
-        elif doc in in_callers:
-            callers |= at
+        # each document counts a piece once: in its head, else its callers_say, else its body
+        # (the bits loops written out: a generator per piece and field cost more than the work)
+        m = in_head & wanted
+        while m:
+            low = m & -m
+            head[low.bit_length() - 1] |= at
+            m ^= low
+        m = in_callers & wanted & ~in_head
+        while m:
+            low = m & -m
+            callers[low.bit_length() - 1] |= at
             if gram:
-                phrased |= at
-        elif doc in in_body:
-            body |= at
-    both = head | callers
-    rank = sum(w for i, w in parts.weight.items() if i in both) / parts.total
-    return Coverage(parts.units, rank, parts, (head, callers, phrased, body), doc, located)
+                phrased[low.bit_length() - 1] |= at
+            m ^= low
+        m = in_body & wanted & ~in_head & ~in_callers
+        while m:
+            low = m & -m
+            body[low.bit_length() - 1] |= at
+            m ^= low
+    total = parts.total
+    return {d: Coverage(parts.units, parts.weigh(head[d] | callers[d]) / total, parts,
+                        (head[d], callers[d], phrased[d], body[d]), d, located) for d in docs}
 
 
-def _judge(parts: QueryParts, doc: int, located: Located, head: set[int], callers: set[int],
-           phrased: set[int], body: set[int]) -> Judged:
+class Covering:
+    """The coverage of documents for one query, each computed when first asked for and kept;
+    `many` computes a batch in one pass (the re-ranked hits)."""
+
+    def __init__(self, parts: QueryParts, located: Located, pinyin_shares: dict[int, float] | None = None):
+        self.parts, self.located, self.shares = parts, located, pinyin_shares
+        self._known: dict[int, Coverage] = {}
+
+    def many(self, docs: list[int]) -> None:
+        todo = [d for d in dict.fromkeys(docs) if d not in self._known]
+        if todo:
+            self._known.update(coverages(self.parts, todo, self.located, self.shares))
+
+    def __call__(self, doc: int) -> Coverage:
+        found = self._known.get(doc)
+        if found is None:
+            self.many([doc])
+            found = self._known[doc]
+        return found
+
+
+def _judge(parts: QueryParts, doc: int, located: Located, head: int, callers: int,
+           phrased: int, body: int) -> Judged:
     weight = parts.weight
+    units = parts.mask
     total = parts.total
     hw = hb = 0.0   # weight in the head, in head or body
     for i, w in weight.items():
-        if i in head:
+        if head >> i & 1:
             hw += w
             hb += w
-        elif i in body:
+        elif body >> i & 1:
             hb += w
     # callers_say lines are spoken, full of words that are not what they are about (名字, 今天,
     # 孩子, 谢谢): they confirm a script the query's other words already point to (its head, or
     # its body), or count when the query says a phrase of one of them (楼上…拖椅子: CALLERS_PHRASE
     # characters in bigrams of a line), and one word alone says nothing (你叫什么名字).
     anchored = (hw >= CALLERS_ANCHOR * total or hb >= CALLERS_ANCHOR * total
-                or len(phrased & weight.keys()) >= CALLERS_PHRASE
-                or len((head | callers) & weight.keys()) >= CALLERS_UNITS)
+                or (phrased & units).bit_count() >= CALLERS_PHRASE
+                or ((head | callers) & units).bit_count() >= CALLERS_UNITS)
     counted = head | callers if anchored else head
     known = counted | body
-    cw = sum(w for i, w in weight.items() if i in counted)
-    kw = sum(w for i, w in weight.items() if i in known)
+    cw = sum(w for i, w in weight.items() if counted >> i & 1)
+    kw = sum(w for i, w in weight.items() if known >> i & 1)
     # a piece of two or more meaningful characters (or the one there is: 过户 is 户 once 过 is a
     # stop word)
     least = min(2, len(weight))
-    word = any(len(at & weight.keys()) >= least and at <= known
-               and (doc in in_head or doc in in_body or anchored and doc in in_callers)
+    word = any((at & units).bit_count() >= least and not at & ~known
+               and (in_head >> doc & 1 or in_body >> doc & 1 or anchored and in_callers >> doc & 1)
                for at, in_head, in_callers, in_body, _ in located.pieces)
-    foreign = any(len(at & weight.keys()) >= 2 and not at & known and doc not in explained
+    foreign = any((at & units).bit_count() >= 2 and not at & known and not explained >> doc & 1
                   for at, explained in located.unseen)
     return Judged(cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
 

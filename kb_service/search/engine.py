@@ -25,7 +25,7 @@ import re
 import time
 from array import array
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from math import log
 from pathlib import Path
 from typing import Iterable
@@ -523,7 +523,7 @@ class Postings:
         self.by_kind = {k: frozenset(v) for k, v in self.by_kind.items()}
         # scripts and templates by their id, as tickets and the handbook cite them (complaint.noise)
         self.by_id = {d["id"].lower(): n for n, d in enumerate(self.docs) if d["kind"] != "page"}
-        self._sets: dict[tuple[str, str], frozenset[int]] = {}
+        self._sets: dict[tuple[str, str], int] = {}
         self._merged: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
 
     @cached_property
@@ -537,13 +537,15 @@ class Postings:
         """Homophone typos of head words (search/typos.py), once per postings."""
         return Typos(self.fields)
 
-    def docs_with(self, field: str, term: str) -> frozenset[int]:
-        """The documents whose indexed field holds the term (memoised: the postings never change)."""
+    def docs_mask(self, field: str, term: str) -> int:
+        """The documents whose indexed field holds the term, as the bits of an int (bit n:
+        document n; memoised: the postings never change)."""
         key = (field, term)
         found = self._sets.get(key)
         if found is None:
-            entry = self.fields.get(field, {}).get(term)
-            found = frozenset(entry[0]) if entry is not None else frozenset()
+            found = 0
+            for d in self.fields.get(field, {}).get(term, ((), ()))[0]:
+                found |= 1 << d
             if len(self._sets) < 200_000:   # queries are unbounded; the memo must not be
                 self._sets[key] = found
         return found
@@ -725,13 +727,9 @@ class Searcher:
         ranked = [(-negative, d) for negative, d in
                   heapq.nsmallest(max(limit, 3, RERANK), ((-sc * prior[d], d) for d, sc in scores.items()))]
         parts = confidence.query_parts(norm, self.synonyms.found(norm), self.weights)
-        located = confidence.locate(parts, self.postings.docs_with)
-
-        @cache
-        def covered(d: int) -> confidence.Coverage:
-            return confidence.coverage(parts, d, located,
-                                       pinyin_share=min(1.0, pinyin_docs.get(d, 0) / letters) if letters else 0.0)
-
+        located = confidence.locate(parts, self.postings.docs_mask)
+        covered = confidence.Covering(parts, located, {d: min(1.0, n / letters) for d, n in pinyin_docs.items()}
+                                      if letters else None)
         ranked = self.rerank(ranked, covered, norm, parts.total)[:max(limit, 3)]
         # An id typed or pasted from a ticket is that script, whatever else its words match.
         exact = self.postings.by_id.get(norm)
@@ -833,18 +831,19 @@ class Searcher:
                     out[d] = weight
         return {d: min(1.0, w / total) for d, w in out.items()}
 
-    def rerank(self, ranked: list[tuple[float, int]], covered, norm: str = "", total: float = 1.0) -> list[tuple[float, int]]:
+    def rerank(self, ranked: list[tuple[float, int]], covered: confidence.Covering, norm: str = "", total: float = 1.0) -> list[tuple[float, int]]:
         """The first RERANK hits again, each score times (1 + the share of the query its title,
         aliases and tags account for). BM25F adds up every field a word is found in, so a generic
         word (物业费: in dozens of titles, and its synonyms, bigrams and characters on top) could
         outweigh the one word that says what is asked (退 in 我要退物业费); the script whose head
         holds both then comes first. Measured in bench/README.md (recall@1 up on every query set)."""
         whole = self.whole_heads(norm, total) if norm else {}
+        covered.many([d for _, d in ranked[:RERANK]])
         head = [(score * (1 + covered(d).rank_head + WHOLE_HEAD * whole.get(d, 0.0)), d)
                 for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
 
-    def match(self, norm: str, ranked: list[tuple[float, int]], covered) -> str:
+    def match(self, norm: str, ranked: list[tuple[float, int]], covered: confidence.Covering) -> str:
         """strong / weak / none for the ranked hits of the normalised query (see search/confidence.py)."""
         if not ranked:
             return "none"
