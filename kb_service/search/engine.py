@@ -17,7 +17,6 @@ tests/search/test_search.py.
 from __future__ import annotations
 
 import gc
-import heapq
 import itertools
 import html
 import json
@@ -299,6 +298,7 @@ class Synonyms:
     def __post_init__(self):
         # words by their first character: a query is read once, not once per group and word
         self._by_char: dict[str, list[tuple[str, int]]] = {}
+        self._last: tuple[str | None, list] = (None, [])
         for n, group in enumerate(self.groups):
             for w in group:
                 if w:
@@ -306,13 +306,18 @@ class Synonyms:
 
     def found(self, text: str) -> list[tuple[list[str], set[str]]]:
         """Each group the text names (in file order), with the words of it the text holds."""
+        last = self._last   # read once: searches may run in several threads
+        if last[0] == text:   # a search asks twice: for the query and for its coverage
+            return last[1]
         hits: dict[int, set[str]] = {}
         by_char = self._by_char
         for i, c in enumerate(text):
             for w, n in by_char.get(c, ()):
                 if text.startswith(w, i):
                     hits.setdefault(n, set()).add(w)
-        return [(self.groups[n], hits[n]) for n in sorted(hits)]
+        found = [(self.groups[n], hits[n]) for n in sorted(hits)]
+        self._last = (text, found)
+        return found
 
     def expand(self, text: str) -> list[str]:
         """The words of every named group that the text does not hold."""
@@ -722,10 +727,10 @@ class Searcher:
             scores = {d: sc for d, sc in scores.items() if d in allowed}
         docs = self.postings.docs
         prior = self.prior
-        # Whoosh's order (score, then document number), with the kind prior applied to every hit;
-        # only the first `limit` (and the three the match looks at) need ordering.
+        # Whoosh's order (score, then document number), with the kind prior applied to every hit:
+        # a few hundred at most, which one sort in C orders faster than a heap in Python.
         ranked = [(-negative, d) for negative, d in
-                  heapq.nsmallest(max(limit, 3, RERANK), ((-sc * prior[d], d) for d, sc in scores.items()))]
+                  sorted([(-sc * prior[d], d) for d, sc in scores.items()])[:max(limit, 3, RERANK)]]
         parts = confidence.query_parts(norm, self.synonyms.found(norm), self.weights)
         located = confidence.locate(parts, self.postings.docs_mask)
         covered = confidence.Covering(parts, located, {d: min(1.0, n / letters) for d, n in pinyin_docs.items()}

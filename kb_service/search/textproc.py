@@ -32,12 +32,19 @@ def normalize(text: str) -> str:
 
 
 def words(text: str, *, stop: bool = True) -> list[str]:
+    return [tok for tok in _cut(text) if not (stop and tok in STOP)]
+
+
+@lru_cache(maxsize=256)
+def _cut(text: str) -> tuple[str, ...]:
+    """jieba's words of the text (search mode), as tokens; kept for the few texts a search cuts
+    more than once (the query, with and without stop words)."""
     out = []
     for tok in rjieba.cut_for_search(text):
         tok = tok.strip().lower()
-        if tok and TOKEN_OK.match(tok) and not (stop and tok in STOP):
+        if tok and TOKEN_OK.match(tok):
             out.append(tok)
-    return out
+    return tuple(out)
 
 
 def bigrams(text: str) -> list[str]:
