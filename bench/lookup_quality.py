@@ -9,8 +9,8 @@ answer's results in their order, the general scripts (snippets/lookup.yaml) afte
 when the match is `none` do the general scripts come first, under "没有专门的话术。".
 
 Reports, per half: the page's first option right (answerable queries), every emergency first,
-unrelated queries told 没有专门的话术 (match none), calm queries (every style but emergency) whose
-first option carries the 紧急 badge (calm_as_emergency: a false alarm), recall@1 and @3 of the search itself, and the
+unrelated queries told 没有专门的话术 (match none), calm queries (not written as emergencies, no emergency
+script acceptable) whose first option carries the 紧急 badge (calm_as_emergency: a false alarm), recall@1 and @3 of the search itself, and the
 in-process search time (p50/p95). `--picks` replays the development half as agents' picks (each
 query picked PICK_TIMES times with its first acceptable id) and scores the held-out half with them.
 """
@@ -115,7 +115,7 @@ def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
             answer = picks_mod.apply(answer, picks.lookup(q))
         got = [r["id"] for r in answer["results"]]
         first = page_first(answer, fallbacks)
-        if style != "emergency":
+        if style != "emergency" and not any(i in searcher.urgent for i in ids):
             calm += 1
             red = answer["match"] != "none" and bool(answer["results"]) and bool(answer["results"][0].get("emergency"))
             calm_red += red
