@@ -10,7 +10,8 @@ when the match is `none` do the general scripts come first, under "没有专门�
 
 Reports, per half: the page's first option right (answerable queries), every emergency first,
 unrelated queries told 没有专门的话术 (match none), calm queries (not written as emergencies, no emergency
-script acceptable) whose first option carries the 紧急 badge (calm_as_emergency: a false alarm), recall@1 and @3 of the search itself, and the
+script acceptable) whose first option is an emergency script (calm_emergency_first: a false alarm) and
+of those, the ones shown with the red 紧急 badge (calm_as_emergency), recall@1 and @3 of the search itself, and the
 in-process search time (p50/p95). `--picks` replays the development half as agents' picks (each
 query picked PICK_TIMES times with its first acceptable id) and scores the held-out half with them.
 """
@@ -105,7 +106,7 @@ def page_first(answer: dict, fallbacks: tuple[str, ...]) -> str | None:
 
 def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
     answerable = first_ok = emerg = emerg_ok = emerg_any = emerg_top2 = unrel = unrel_ok = r1 = r3 = 0
-    calm = calm_red = 0   # queries not written as emergencies / of them, the page opened on a 紧急 badge
+    calm = calm_first = calm_red = 0   # calm queries / of them, the page opened on an emergency script / with a 紧急 badge
     times = []
     for q, style, ids in rows:
         started = time.perf_counter()
@@ -119,8 +120,9 @@ def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
             calm += 1
             red = answer["match"] != "none" and bool(answer["results"]) and bool(answer["results"][0].get("emergency"))
             calm_red += red
-            if verbose and red:
-                print(f"  ! [{style}] {q!r}: 紧急 {first}, want {ids or 'none'}")
+            calm_first += first in searcher.urgent
+            if verbose and first in searcher.urgent:
+                print(f"  ! [{style}] {q!r}: opens on {first}{' (紧急)' if red else ''}, want {ids or 'none'}")
         if not ids:
             unrel += 1
             ok = answer["match"] == "none"
@@ -142,7 +144,7 @@ def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
     return {"queries": len(rows), "answerable": answerable,
             "page_first": first_ok / max(answerable, 1), "emergency_first": f"{emerg_ok}/{emerg}",
             "emergency_opens_page": f"{emerg_any}/{emerg}", "emergency_in_first_two": f"{emerg_top2}/{emerg}",
-            "unrelated_none": f"{unrel_ok}/{unrel}", "calm_as_emergency": f"{calm_red}/{calm}", "recall@1": r1 / max(answerable, 1),
+            "unrelated_none": f"{unrel_ok}/{unrel}", "calm_emergency_first": f"{calm_first}/{calm}", "calm_as_emergency": f"{calm_red}/{calm}", "recall@1": r1 / max(answerable, 1),
             "recall@3": r3 / max(answerable, 1), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
 
 
