@@ -195,6 +195,12 @@ EMERGENCIES = {
     "卫生间的吊顶塌了": "emergency.falling-object",
     "孩子骑在窗台上晃腿": "emergency.falling-object",
     "整栋楼里都停电了": "emergency.power-outage",
+    "电梯门开了 跟楼层没对齐 人下不来": "emergency.elevator-entrapment",
+    "燃气管道让挖掘机挖断了": "emergency.gas-leak",
+    "停车场那辆车自燃了": "emergency.fire",
+    "有人在打保安": "emergency.public-order",
+    "孩子把头探出窗户外面往下看": "emergency.falling-object",
+    "有个老人掉池塘里了": "emergency.welfare-check",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -224,7 +230,8 @@ CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往
         "楼梯里有人喊他家孩子回家吃饭", "上周台风吹倒的树还没清走", "孩子在学校打架了 老师让家长去",
         # smoke of a known harmless source, a planned outage asked about, old damage, a drain pipe (rank17)
         "楼下有人烧纸 烟飘上来了", "明天停电 是不是楼里都停电吗", "那段围墙塌了好几个月了", "下水管子断了 臭水往外冒",
-        "小孩几岁打水痘疫苗", "上回雨棚塌下来的事处理完了吗"]
+        "小孩几岁打水痘疫苗", "上回雨棚塌下来的事处理完了吗",
+        "燃气灶打了好几下才着起来", "几个小孩在楼下打球", "有人打我电话推销"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
