@@ -1,6 +1,6 @@
 """What the 话术速查 page shows first, on the query set written in the style of real calls.
 
-    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|...|dev8|dev8a|dev8b|dev9|dev9a|dev9b|dev10|dev10a|dev10b|dev11|dev11a|dev11b|unrel|unrela|unrelb|tune|heldout|all] [--picks] [--verbose]
+    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|...|dev8|dev8a|dev8b|dev9|dev9a|dev9b|dev10|dev10a|dev10b|dev11|dev11a|dev11b|dev12|dev12a|dev12b|unrel|unrela|unrelb|tune|heldout|all] [--picks] [--verbose]
 
 Queries: bench/queries/calls-dev.tsv and calls-dev2.tsv (the development sets: tune on these
 only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it), calls-dev4..dev6.tsv (fresh sets of later rounds: dev6 is rank5's validation set) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
@@ -9,7 +9,9 @@ answer's results in their order, the general scripts (snippets/lookup.yaml) afte
 when the match is `none` do the general scripts come first, under "没有专门的话术。".
 
 Reports, per half: the page's first option right (answerable queries), every emergency first,
-unrelated queries told 没有专门的话术 (match none), recall@1 and @3 of the search itself, and the
+unrelated queries told 没有专门的话术 (match none), calm queries (not written as emergencies, no emergency
+script acceptable) whose first option is an emergency script (calm_emergency_first: a false alarm) and
+of those, the ones shown with the red 紧急 badge (calm_as_emergency), recall@1 and @3 of the search itself, and the
 in-process search time (p50/p95). `--picks` replays the development half as agents' picks (each
 query picked PICK_TIMES times with its first acceptable id) and scores the held-out half with them.
 """
@@ -62,6 +64,12 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           # pipe, flooding, fights, falling objects, collapse, nobody seen for days), 7 calm near-misses, homophone
           # typos, pinyin and 15 unrelated questions. dev11a (odd queries) is tuned on; dev11b (even) is validation
           "dev11": ["calls-dev11.tsv"], "dev11a": ["calls-dev11.tsv:odd"], "dev11b": ["calls-dev11.tsv:even"],
+          # calls-dev12.tsv: written fresh by rank17 before its tuning (issue 23), from the script titles and the danger
+          # lexicon's ids only: 98 emergencies in plain spoken words covering every emergency script the lexicon maps to
+          # (eleven with two dangers, the first by danger.yaml's order), 30 calm near-misses that must not get the 紧急
+          # badge (past incidents, drills, 年检, 燃气费, fire extinguishers, 没着火), 32 ordinary calls and 10 unrelated
+          # questions. dev12a (odd queries) is tuned on; dev12b (even) is a validation set: aggregates only
+          "dev12": ["calls-dev12.tsv"], "dev12a": ["calls-dev12.tsv:odd"], "dev12b": ["calls-dev12.tsv:even"],
           # unrelated-probe.tsv: written fresh by rank10 before its tuning (issue 23): 64 questions a caller might put
           # to the hotline that no script answers (school, hospital, taxes, a bus, the weather, stocks...) and 34
           # near-misses in the same spoken style that do have one. unrela (odd queries) is tuned on; unrelb (even
@@ -69,7 +77,7 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           "unrel": ["unrelated-probe.tsv"], "unrela": ["unrelated-probe.tsv:odd"], "unrelb": ["unrelated-probe.tsv:even"],
           "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-dev3.tsv", "calls-dev4.tsv",
                   "calls-dev5.tsv", "calls-dev6.tsv", "calls-dev7.tsv", "calls-dev8.tsv", "calls-dev9.tsv", "calls-dev10.tsv",
-                  "calls-dev11.tsv", "calls-heldout.tsv"]}
+                  "calls-dev11.tsv", "calls-dev12.tsv", "calls-heldout.tsv"]}
 
 
 def read(name: str) -> list[tuple[str, str, list[str]]]:
@@ -98,6 +106,7 @@ def page_first(answer: dict, fallbacks: tuple[str, ...]) -> str | None:
 
 def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
     answerable = first_ok = emerg = emerg_ok = emerg_any = emerg_top2 = unrel = unrel_ok = r1 = r3 = 0
+    calm = calm_first = calm_red = 0   # calm queries / of them, the page opened on an emergency script / with a 紧急 badge
     times = []
     for q, style, ids in rows:
         started = time.perf_counter()
@@ -107,6 +116,13 @@ def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
             answer = picks_mod.apply(answer, picks.lookup(q))
         got = [r["id"] for r in answer["results"]]
         first = page_first(answer, fallbacks)
+        if style != "emergency" and not any(i in searcher.urgent for i in ids):
+            calm += 1
+            red = answer["match"] != "none" and bool(answer["results"]) and bool(answer["results"][0].get("emergency"))
+            calm_red += red
+            calm_first += first in searcher.urgent
+            if verbose and first in searcher.urgent:
+                print(f"  ! [{style}] {q!r}: opens on {first}{' (紧急)' if red else ''}, want {ids or 'none'}")
         if not ids:
             unrel += 1
             ok = answer["match"] == "none"
@@ -128,7 +144,7 @@ def score(searcher, rows, fallbacks, picks=None, verbose=False) -> dict:
     return {"queries": len(rows), "answerable": answerable,
             "page_first": first_ok / max(answerable, 1), "emergency_first": f"{emerg_ok}/{emerg}",
             "emergency_opens_page": f"{emerg_any}/{emerg}", "emergency_in_first_two": f"{emerg_top2}/{emerg}",
-            "unrelated_none": f"{unrel_ok}/{unrel}", "recall@1": r1 / max(answerable, 1),
+            "unrelated_none": f"{unrel_ok}/{unrel}", "calm_emergency_first": f"{calm_first}/{calm}", "calm_as_emergency": f"{calm_red}/{calm}", "recall@1": r1 / max(answerable, 1),
             "recall@3": r3 / max(answerable, 1), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
 
 

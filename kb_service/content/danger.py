@@ -11,6 +11,8 @@ taken out, so 停了 里面有人 and 停了里面有人 are the same. Checked b
 pattern compiles, every script exists and is an emergency script) and loaded by the search.
 
 Rules are tried in file order; every rule that matches contributes its script, first rule first.
+A script the query names only to deny it (an `unless` said, or every word of it negated: 没有漏气,
+消防演习, 台风过去了) and no rule matches is `denied`: the search does not open the page on it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ class Rule:
                 and self._said(text)
                 and (self.unless is None or self.unless.search(text) is None))
 
+    def denied(self, text: str) -> bool:
+        """The caller named this danger only to say it is not happening: its `with` said, and an
+        `unless` said (消防演习, 燃气费, 台风过去了) or every word of it negated (没有漏气)."""
+        if self.with_ is not None and self.with_.search(text) is None:
+            return False
+        if self.unless is not None and self.unless.search(text) is not None:
+            return True
+        return self.words.search(text) is not None and not self._said(text)
+
     def _said(self, text: str) -> bool:
         """A word of the rule said, and not right after a negation (not_after)."""
         for m in self.words.finditer(text):
@@ -67,6 +78,14 @@ class Lexicon:
             if rule.script not in out and rule.hit(flat):
                 out.append(rule.script)
         return out
+
+
+    def denied(self, text: str) -> set[str]:
+        """Emergency scripts the normalised query names only to deny (Rule.denied) and no rule
+        matches: the page does not open on them (an ordinary script answers 没有漏气 只是想改管道)."""
+        flat = re.sub(r"\s+", "", text)
+        said = set(self.match(text))
+        return {r.script for r in self.rules if r.script not in said and r.denied(flat)}
 
 
 EMPTY = Lexicon()

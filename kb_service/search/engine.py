@@ -752,6 +752,12 @@ class Searcher:
         urgent = [] if kind not in (None, "script") else [
             d for d in (self.postings.by_id.get(sid) for sid in said) if d is not None]
         ranked = put_first(ranked, urgent)
+        if not urgent and not letters and ranked and docs[ranked[0][1]]["id"] in self.urgent:
+            # An emergency named only to deny it (没有漏气, 台风过去了, 消防演习) is not the first option.
+            denied = self.lexicon.denied(full)
+            calm = [d for _sc, d in ranked if docs[d]["id"] not in denied]
+            if calm and docs[ranked[0][1]]["id"] in denied:
+                ranked = put_first(ranked, calm[:1])
         top = ranked[0][0] if ranked else 0.0
         marking = Marks(marks)
         for score, d in ranked[:limit]:

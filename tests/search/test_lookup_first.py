@@ -185,6 +185,22 @@ EMERGENCIES = {
     "围墙被大雨冲塌了一截": "emergency.typhoon-rainstorm",
     "消防管爆了 楼道成河了": "emergency.water-outage",
     "灯一闪一闪然后啪一声全灭了 邻居家也黑了": "emergency.power-outage",
+    # plain words (rank17, a probe of my own): smoke told by how much of it, a dialect father and 木人接,
+    # a crowd at the office, a threat, a lift one is stuck in, a collapse, a child astride a sill
+    "楼梯间烟好大 往上冒": "emergency.fire",
+    "俺爹一个人住 打了半天电话木人接": "emergency.welfare-check",
+    "一伙人堵在物业门口不让进出": "emergency.public-order",
+    "那个男的说要弄死我": "emergency.public-order",
+    "我儿子卡电梯里了": "emergency.elevator-entrapment",
+    "卫生间的吊顶塌了": "emergency.falling-object",
+    "孩子骑在窗台上晃腿": "emergency.falling-object",
+    "整栋楼里都停电了": "emergency.power-outage",
+    "电梯门开了 跟楼层没对齐 人下不来": "emergency.elevator-entrapment",
+    "燃气管道让挖掘机挖断了": "emergency.gas-leak",
+    "停车场那辆车自燃了": "emergency.fire",
+    "有人在打保安": "emergency.public-order",
+    "孩子把头探出窗户外面往下看": "emergency.falling-object",
+    "有个老人掉池塘里了": "emergency.welfare-check",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -211,7 +227,11 @@ CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往
         # a past fire, a smell explained, a card, a TV series, a mother reached, the stairs, a storm gone, a school (rank14)
         "去年那场火灾赔偿的事怎么说了", "邻居以为我家漏气 其实是我在煮榴莲", "电梯卡在哪里办",
         "邻居看电视剧里打架的声音开得太大了", "我妈电话刚才打不通 原来手机没电了 现在联系上了",
-        "楼梯里有人喊他家孩子回家吃饭", "上周台风吹倒的树还没清走", "孩子在学校打架了 老师让家长去"]
+        "楼梯里有人喊他家孩子回家吃饭", "上周台风吹倒的树还没清走", "孩子在学校打架了 老师让家长去",
+        # smoke of a known harmless source, a planned outage asked about, old damage, a drain pipe (rank17)
+        "楼下有人烧纸 烟飘上来了", "明天停电 是不是楼里都停电吗", "那段围墙塌了好几个月了", "下水管子断了 臭水往外冒",
+        "小孩几岁打水痘疫苗", "上回雨棚塌下来的事处理完了吗",
+        "燃气灶打了好几下才着起来", "几个小孩在楼下打球", "有人打我电话推销"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
@@ -305,6 +325,17 @@ def test_only_a_lexicon_hit_or_an_emergency_script_first_gets_the_badge(searcher
     assert not any(x.get("emergency") for x in r["results"])
     r = searcher.search("电梯困人", limit=8)
     assert r["results"][0]["id"] == "emergency.elevator-entrapment" and r["results"][0]["emergency"]
+
+
+@pytest.mark.parametrize("query,sid", {"没漏气 就想问燃气表能不能挪个位置": "emergency.gas-leak",
+                                       "下个月消防演习 着火了往哪跑": "emergency.fire",
+                                       "台风过去了 被吹歪的路灯啥时候修": "emergency.typhoon-rainstorm"}.items())
+def test_an_emergency_named_only_to_deny_it_is_not_the_first_option(searcher, query, sid):
+    assert sid in searcher.lexicon.denied(textproc.normalize(query))
+    r = searcher.search(query, limit=8)
+    assert r["results"][0]["id"] != sid and not r["results"][0].get("emergency")
+    # said plainly as well, it leads whatever was denied around it
+    assert searcher.lexicon.denied(textproc.normalize("没漏气 但是厨房一股煤气味")) == set()
 
 
 def test_an_emergency_is_not_forced_into_a_search_for_templates(searcher):
