@@ -64,7 +64,11 @@ UNSEEN = 6.0            # weight of a character no document has (rarer than any 
 
 # Question words say how the caller asks, not what about: 停电了什么时候来 is about 停电 (a unit
 # here only; they stay indexed, so 多少钱 still finds the fee scripts).
-QUESTION_WORDS = ("时候", "多少", "哪里", "哪儿", "几点", "能不能", "可不可以", "是不是", "有没有")
+QUESTION_WORDS = ("时候", "多少", "哪里", "哪儿", "几点", "能不能", "可不可以", "是不是", "有没有",
+                  # ... and the same said in dialect, northern (咋, 啥, 咋整, 俺), southern (么子, 啷个, 晓得, 侬, 阿拉,
+                  # 点解): 停电 啥时候来 is about 停电, 物业费咋算的 about 物业费 (rank18, issue 23)
+                  "咋整", "咋办", "咋弄", "咋搞", "咋回事", "怎么回事", "怎么搞", "啷个搞", "咋个", "咋", "啥子", "为啥", "干啥", "啥", "俺们", "俺", "咱们", "咱",
+                  "搞么子", "么子", "啷个", "晓得", "侬", "阿拉", "点解")
 STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in (*textproc.STOP, *QUESTION_WORDS)), key=len, reverse=True)))
 
 
@@ -227,10 +231,15 @@ def locate(parts: QueryParts, docs) -> Located:
     for pair, at in parts.pairs:
         pieces.append((at, docs("pyb", pair), 0, 0, False))
     seen_grams = {g for (g, _), (_, h, c, b, _) in zip(parts.grams, pieces[len(parts.words):]) if h or c or b}
+    # a word of a synonym group (snippets/search/synonyms.yaml) is property management's subject said
+    # the caller's way (平米 for 平方, 厕所 for 卫生间), not another subject, though no document says it
+    named = 0
+    for _, at in parts.synonyms:
+        named |= at
     unseen = []
     for (w, at), (_, h, c, b, _) in zip(parts.words, pieces):
         if len(w) >= 2 and textproc.CJK.match(w) and not (h or c or b) \
-                and not any(g in seen_grams for g in textproc.bigrams(w)):
+                and not any(g in seen_grams for g in textproc.bigrams(w)) and at & ~named:
             explained = 0
             for ch in w:
                 if parts.char_weight(ch) >= RARE_CHAR:
