@@ -79,7 +79,6 @@ class Lexicon:
                 out.append(rule.script)
         return out
 
-
     def denied(self, text: str) -> set[str]:
         """Emergency scripts the normalised query names only to deny (Rule.denied) and no rule
         matches: the page does not open on them (an ordinary script answers 没有漏气 只是想改管道)."""
