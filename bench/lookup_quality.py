@@ -1,9 +1,9 @@
 """What the 话术速查 page shows first, on the query set written in the style of real calls.
 
-    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|...|dev8|dev8a|dev8b|dev9|dev9a|dev9b|dev10|dev10a|dev10b|dev11|dev11a|dev11b|dev12|dev12a|dev12b|dev13|dev13a|dev13b|unrel|unrela|unrelb|tune|heldout|all] [--picks] [--verbose]
+    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|...|dev8|dev8a|dev8b|dev9|dev9a|dev9b|dev10|dev10a|dev10b|dev11|dev11a|dev11b|dev12|dev12a|dev12b|dev13|dev13a|dev13b|dev14|dev14a|dev14b|unrel|unrela|unrelb|tune|heldout|all] [--picks] [--verbose]
 
 Queries: bench/queries/calls-dev.tsv and calls-dev2.tsv (the development sets: tune on these
-only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it), calls-dev4..dev6.tsv (fresh sets of later rounds: dev6 is rank5's validation set), calls-dev13.tsv (rank18's fresh set: dev13a, its odd queries, is tuned on; dev13b, its even queries, is validation: aggregates only) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
+only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it), calls-dev4..dev6.tsv (fresh sets of later rounds: dev6 is rank5's validation set), calls-dev13.tsv (rank18's fresh set: dev13a, its odd queries, is tuned on; dev13b, its even queries, is validation: aggregates only), calls-dev14.tsv (rank20's fresh set of two dangers in one call: dev14a, its odd queries, is tuned on; dev14b, its even queries, is validation: aggregates only) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
 searches in process, then applies the page's rule (docs/assets/javascripts/lookup.js): the
 answer's results in their order, the general scripts (snippets/lookup.yaml) after them; only
 when the match is `none` do the general scripts come first, under "没有专门的话术。".
@@ -76,6 +76,13 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           # elderly callers and shop owners, 15 emergencies in plain words and 15 unrelated questions. dev13a (odd
           # queries) is tuned on; dev13b (even queries) is a validation set: aggregates only
           "dev13": ["calls-dev13.tsv"], "dev13a": ["calls-dev13.tsv:odd"], "dev13b": ["calls-dev13.tsv:even"],
+          # calls-dev14.tsv: written fresh by rank20 before its tuning (issue 23), on which emergency comes first when a call
+          # names two situations: 61 calls with two at once (a lift stopped in a power cut with someone inside, smoke and
+          # someone fainted, a fight and someone bleeding, water through a light fitting, gas and a neighbour not answering),
+          # the script for the danger to a person happening now first (a second id only where both are as urgent), 30 single
+          # emergencies told with a calm opening (我就是问一下啊), 20 calm calls naming an emergency in passing (a past one,
+          # a drill, 万一) and 10 unrelated questions. dev14a (odd queries) is tuned on; dev14b (even) is validation
+          "dev14": ["calls-dev14.tsv"], "dev14a": ["calls-dev14.tsv:odd"], "dev14b": ["calls-dev14.tsv:even"],
           # unrelated-probe.tsv: written fresh by rank10 before its tuning (issue 23): 64 questions a caller might put
           # to the hotline that no script answers (school, hospital, taxes, a bus, the weather, stocks...) and 34
           # near-misses in the same spoken style that do have one. unrela (odd queries) is tuned on; unrelb (even
@@ -83,7 +90,7 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           "unrel": ["unrelated-probe.tsv"], "unrela": ["unrelated-probe.tsv:odd"], "unrelb": ["unrelated-probe.tsv:even"],
           "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-dev3.tsv", "calls-dev4.tsv",
                   "calls-dev5.tsv", "calls-dev6.tsv", "calls-dev7.tsv", "calls-dev8.tsv", "calls-dev9.tsv", "calls-dev10.tsv",
-                  "calls-dev11.tsv", "calls-dev12.tsv", "calls-dev13.tsv", "calls-heldout.tsv"]}
+                  "calls-dev11.tsv", "calls-dev12.tsv", "calls-dev13.tsv", "calls-dev14.tsv", "calls-heldout.tsv"]}
 
 
 def read(name: str) -> list[tuple[str, str, list[str]]]:
