@@ -79,6 +79,13 @@ class Lexicon:
                 out.append(rule.script)
         return out
 
+    def ordered(self, scripts) -> list[str]:
+        """These emergency scripts in the lexicon's order (the order of their first rules)."""
+        place = {}
+        for n, rule in enumerate(self.rules):
+            place.setdefault(rule.script, n)
+        return sorted(dict.fromkeys(scripts), key=lambda sid: place.get(sid, len(place)))
+
     def denied(self, text: str) -> set[str]:
         """Emergency scripts the normalised query names only to deny (Rule.denied) and no rule
         matches: the page does not open on them (an ordinary script answers 没有漏气 只是想改管道)."""

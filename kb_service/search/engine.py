@@ -749,6 +749,16 @@ class Searcher:
         said = (self.lexicon.match(full) if not letters
                 else self.pinyin_lexicon.match(pinyin_danger.text(
                     [s for word in pinyin_words(norm, self.vocabulary) for s in word])))
+        if not letters and kind in (None, "script"):
+            # A homophone mistyped (电题里有人, 燃起味): the query read as the search corrected it names
+            # that danger too, counted when the search ranks its script near the top as well (a
+            # correction can also make a danger of an everyday word: 大人不在 -> 打人不在).
+            fixed = self.postings.typos.correct(full)
+            if fixed != full:
+                near = {docs[d]["id"] for _sc, d in ranked[:3]}
+                more = [sid for sid in self.lexicon.match(fixed) if sid not in said and sid in near]
+                if more:
+                    said = self.lexicon.ordered([*said, *more])
         urgent = [] if kind not in (None, "script") else [
             d for d in (self.postings.by_id.get(sid) for sid in said) if d is not None]
         ranked = put_first(ranked, urgent)
