@@ -18,7 +18,9 @@ A script the query names only to deny it (an `unless` said, or every word of it 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import re._constants as sre   # the parse tree of a pattern (required_chars); no public API has it
+import re._parser as sre_parse
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,10 +40,18 @@ class Rule:
     unless: re.Pattern | None
     not_after: re.Pattern | None = None   # compiled to end at the end of the text before a word
     reach: int = 8                         # how far before a word a negation may start (NEGATION_REACH)
+    # characters one of which every match of `words` holds (required_chars), None when unknown
+    needs: frozenset[str] | None = field(init=False, default=None, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "needs", required_chars(self.words.pattern))
 
     def hit(self, text: str) -> bool:
-        # `with` first: a short list, absent from most queries, that spares the long `words` scan
+        # `with` first: a short list, absent from most queries, that spares the long `words` scan;
+        # then whether the text holds any character a word needs (most queries hold none of
+        # most rules': the scan of a long alternation cost ten times that look)
         return ((self.with_ is None or self.with_.search(text) is not None)
+                and (self.needs is None or not self.needs.isdisjoint(text))
                 and self._said(text)
                 and (self.unless is None or self.unless.search(text) is None))
 
@@ -64,6 +74,66 @@ class Rule:
 
 # How far before a word a negation may start (没看见哪里 冒烟: five characters).
 NEGATION_REACH = Rule.reach
+
+# Frequent in callers' sentences: a required character among these lets most queries through to
+# the full scan, so another one of the same pattern is chosen where there is one.
+_COMMON = frozenset("的了是我你他她们有在不没这那个一人家里上下大小说去来到就都也还要会能好水电门楼")
+
+
+def required_chars(pattern: str) -> frozenset[str] | None:
+    """A set of characters one of which every match of the pattern holds (or None when the
+    pattern's shape does not say): a match of 臭鸡蛋|漏气 holds 臭 or 漏. Read off the pattern's
+    parse tree: a sequence needs what one of its parts needs, an alternation the union of what
+    each branch needs, a repeat what its body needs if it must occur, lookarounds nothing.
+    A text holding none of them cannot match, so the scan can be skipped; one that holds some is
+    scanned as before, so the answer never changes."""
+    try:
+        tree = sre_parse.parse(pattern)
+    except (re.error, RecursionError):
+        return None
+    if tree.state.flags & (sre.SRE_FLAG_IGNORECASE | sre.SRE_FLAG_VERBOSE):
+        return None
+    found = _needs(list(tree))
+    return frozenset(found) if found else None
+
+
+def _needs(items: list) -> set[str] | None:
+    best = None
+    for op, av in items:
+        need = _need(op, av)
+        if need is not None and (best is None or _cost(need) < _cost(best)):
+            best = need
+    return best
+
+
+def _cost(chars: set[str]) -> int:
+    return len(chars) + 10 * len(chars & _COMMON)
+
+
+def _need(op, av) -> set[str] | None:
+    if op is sre.LITERAL:
+        return {chr(av)}
+    if op is sre.IN:
+        if any(o is not sre.LITERAL for o, _ in av):   # a negated set, a range, a category
+            return None
+        return {chr(c) for _, c in av}
+    if op is sre.SUBPATTERN:
+        _group, add_flags, _del_flags, sub = av
+        return None if add_flags & sre.SRE_FLAG_IGNORECASE else _needs(list(sub))
+    if op is sre.ATOMIC_GROUP:
+        return _needs(list(av))
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        least, _most, sub = av
+        return _needs(list(sub)) if least >= 1 else None
+    if op is sre.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            need = _needs(list(branch))
+            if need is None:
+                return None
+            union |= need
+        return union
+    return None   # lookarounds, anchors, any character, back references: no character needed
 
 
 @dataclass(frozen=True)

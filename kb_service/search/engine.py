@@ -715,8 +715,8 @@ class Searcher:
         started = time.perf_counter()
         full = textproc.normalize(text).strip()
         # Greetings, fillers and who is calling (喂 我是3栋1201的) are not what the query is about.
-        norm = textproc.core(full)
-        norm = self.postings.typos.correct(norm)   # 物叶费 -> 物业费 (search/typos.py)
+        said_as = textproc.core(full)
+        norm = self.postings.typos.correct(said_as)   # 物叶费 -> 物业费 (search/typos.py)
         plan, marks = build_query(norm, self.vocabulary, self.synonyms)
         results: list[dict] = []
         pinyin_docs: dict[int, int] = {}   # document -> letters of the query found as pinyin phrases
@@ -753,7 +753,7 @@ class Searcher:
             # A homophone mistyped (电题里有人, 燃起味): the query read as the search corrected it names
             # that danger too, counted when the search ranks its script near the top as well (a
             # correction can also make a danger of an everyday word: 大人不在 -> 打人不在).
-            fixed = self.postings.typos.correct(full)
+            fixed = norm if said_as == full else self.postings.typos.correct(full)
             if fixed != full:
                 near = {docs[d]["id"] for _sc, d in ranked[:3]}
                 more = [sid for sid in self.lexicon.match(fixed) if sid not in said and sid in near]
