@@ -40,6 +40,12 @@ STRONG_WITH_UNKNOWN = 0.75
 UNKNOWN_WORDS = 2
 RARE_CHAR = 3.0         # a character rarer than most (its weight; the median is about 3)
 SHORT_QUERY = 9         # a short query with a word no document has (cov.foreign) is about that
+# ... unless the result's own head (title, aliases, tags) holds half of it and that word is the only run
+# of two or more characters the result leaves unknown: a fragment typed mid-call names the situation and
+# adds one picture of it no document has (烟感 半夜 嘀嘀叫; rank21, issue 23: dev15a +3, dev9b +1, no
+# unrelated query of any set turned weak; 0.4 turns 汽车站 末班车 几点 weak, two runs turn one of dev2)
+FOREIGN_HEAD = 0.5
+FOREIGN_RUNS = 1
 UNITS_PER_UNKNOWN = 4   # a long query may leave one such word per this many meaningful characters
 UNKNOWN_ANY = 0.6
 # A caller's long sentence whose best script scores high (many of its words weigh in that script) is
@@ -366,6 +372,13 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: int, callers: in
     return Judged(cw / total, kw / total, _unknown_runs(parts, known, 1), _unknown_runs(parts, known, 2), word, foreign)
 
 
+def about_else(cov: Coverage) -> bool:
+    """A short query that says a word no document has (cov.foreign) is about that, not this result,
+    unless the result's head covers FOREIGN_HEAD of it and that word is all it leaves unknown."""
+    j = cov.judged
+    return j.foreign and cov.units <= SHORT_QUERY and not (j.head >= FOREIGN_HEAD and j.unknown_words <= FOREIGN_RUNS)
+
+
 def support(cov: Coverage) -> float:
     """How much of the query a result accounts for, as evidence that the query is related at all:
     none when the result leaves two words of the query unknown and covers less than
@@ -373,7 +386,7 @@ def support(cov: Coverage) -> float:
     j = cov.judged
     if not j.word:   # one character in common (叫 in 你叫什么名字, against docs' 狗叫) relates nothing
         return 0.0
-    if j.foreign and cov.units <= SHORT_QUERY:
+    if about_else(cov):
         return 0.0
     # A caller's long sentence carries words no script has (一肚子火, 消停): what counts there is
     # how many for its length, not that there are two.
@@ -396,7 +409,7 @@ def classify(cov: Coverage | None, score: float, any_cov: float) -> str:
         return "weak"
     if cov is not None and score >= SPOKEN_SCORE:
         j = cov.judged
-        if j.word and j.any >= SPOKEN_ANY and not (j.foreign and cov.units <= SHORT_QUERY):
+        if j.word and j.any >= SPOKEN_ANY and not about_else(cov):
             return "weak"
     if cov is not None and score >= LONG_SCORE and cov.units >= LONG_UNITS:
         j = cov.judged
