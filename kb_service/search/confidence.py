@@ -32,6 +32,9 @@ CALLERS_ANCHOR = 0.3    # callers_say counts once the script's head or body cove
 CALLERS_PHRASE = 4      # ... or the query shares this many characters of bigrams with its lines
 CALLERS_UNITS = 5       # ... or its head and callers_say together hold this many of the query's
                         # meaningful characters (a long spoken query told in the callers' words)
+CALLERS_SHORT = 0.8     # ... or a short one said almost wholly in them (服务这么烂 这钱我不给: 4 of 5), with
+CALLERS_SHORT_LEAST = 4 # at least this many (你叫什么名字 has 3, all in one line of the privacy script; 3 and
+                        # 0.75 turned it strong: rank21, issue 23)
 # Strong with anything the script has nowhere (买 in 基金怎么买, 明天 in 明天会下雨吗) only when its
 # head covers most of the rest; two such words (2+ characters) and under UNKNOWN_ANY covered:
 # the query is about something else (附近有什么好吃的饭店), not even weak. A one-character match
@@ -356,7 +359,8 @@ def _judge(parts: QueryParts, doc: int, located: Located, head: int, callers: in
     # characters in bigrams of a line), and one word alone says nothing (你叫什么名字).
     anchored = (hw >= CALLERS_ANCHOR * total or hb >= CALLERS_ANCHOR * total
                 or (phrased & units).bit_count() >= CALLERS_PHRASE
-                or ((head | callers) & units).bit_count() >= CALLERS_UNITS)
+                or ((head | callers) & units).bit_count() >= CALLERS_UNITS
+                or ((head | callers) & units).bit_count() >= max(CALLERS_SHORT_LEAST, CALLERS_SHORT * units.bit_count()))
     counted = head | callers if anchored else head
     known = counted | body
     cw = sum(w for i, w in weight.items() if counted >> i & 1)
