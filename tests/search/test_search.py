@@ -224,3 +224,15 @@ def test_index_without_postings_file_still_opens(built_project, tmp_path, search
     assert sum(len(t) for t in written.fields.values()) > 10_000
     for q in SHAPES:
         assert old.search(q)["results"] == searcher.search(q)["results"], q
+
+
+def test_syllables_word_by_word_equal_pypinyin_on_the_whole_run():
+    """textproc converts a run word by word (pypinyin's own cut) and keeps the words: the
+    syllables must be lazy_pinyin's of the whole run, on the content's own text."""
+    from pypinyin import Style, lazy_pinyin
+    from kb_service.search import textproc
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "snippets" / "scripts").rglob("*.yaml"))]
+    runs = sorted({r for t in texts for r in textproc.CJK_RUN.findall(textproc.normalize(t))})
+    assert len(runs) > 2000
+    for run in runs[::4] + ["重庆银行行长", "长大了还要长高", "下雨了 地库在进水", "乐乐去音乐厅"]:
+        assert list(textproc.syllables(run)) == lazy_pinyin(run, style=Style.NORMAL, v_to_u=False, errors="ignore"), run
