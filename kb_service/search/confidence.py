@@ -140,19 +140,10 @@ def units_of(norm: str) -> list[tuple[int, str]]:
 # Sets of query positions and of documents are bits of an int (bit i: position i, document i): a
 # query has a few dozen positions and the index a few hundred documents, and the coverage of 20
 # hits is then a handful of integer operations per piece of the query rather than set lookups.
-
-def bits(mask: int):
-    """The numbers of the set bits, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
 @dataclass
 class QueryParts:
     """What coverage needs from a query, computed once per search (not once per document).
-    Positions are bit masks (see bits)."""
+    Positions are bit masks (see above)."""
     units: int
     weight: dict[int, float]                     # position -> weight of the character there
     total: float
@@ -211,7 +202,7 @@ def query_parts(norm: str, synonyms: list[tuple[list[str], set[str]]], weights: 
 class Located:
     """Each piece of the query with the documents that hold it in their head, their callers_say
     and their body, looked up once per query (not once per query and document: coverage runs
-    on 20 hits). Positions and documents are bit masks (see bits)."""
+    on 20 hits). Positions and documents are bit masks (see above QueryParts)."""
     pieces: list[tuple[int, int, int, int, bool]]
     # (positions, head docs, callers_say docs, body docs, whether the piece is a bigram)
     # each word (2+ characters) no document has, neither as a word nor as any of its bigrams:
@@ -273,16 +264,12 @@ def _unknown_runs(parts: QueryParts, known: int, least: int) -> int:
     return runs
 
 
-def coverage(parts: QueryParts, doc: int, located: Located, *, pinyin_share: float = 0.0) -> Coverage:
-    """How much of the query (see query_parts, locate) document `doc` accounts for.
-    `pinyin_share`: the share of the query's letters read as pinyin (or initials) and found as
-    phrases in the document's head."""
-    return coverages(parts, [doc], located, {doc: pinyin_share} if pinyin_share else None)[doc]
-
-
 def coverages(parts: QueryParts, docs: list[int], located: Located,
               pinyin_shares: dict[int, float] | None = None) -> dict[int, Coverage]:
-    """coverage of each of the documents, in one pass over the query's pieces."""
+    """How much of the query (see query_parts, locate) each of the documents accounts for, in one
+    pass over the query's pieces. `pinyin_shares`: for a query typed in pinyin, the share of its
+    letters found as phrases in each document's head (documents without one are judged by
+    their pieces as any other query)."""
     if not parts.units:
         return {d: Coverage(0, 0.0) for d in docs}
     if pinyin_shares is not None:   # a query typed in pinyin
