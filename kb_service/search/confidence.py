@@ -273,8 +273,8 @@ def coverages(parts: QueryParts, docs: list[int], located: Located,
     if not parts.units:
         return {d: Coverage(0, 0.0) for d in docs}
     if pinyin_shares is not None:   # a query typed in pinyin
-        return {d: Coverage(parts.units, pinyin_shares.get(d, 0.0)) if pinyin_shares.get(d) else
-                coverages(parts, [d], located)[d] for d in docs}
+        rest = coverages(parts, [d for d in docs if not pinyin_shares.get(d)], located)
+        return {d: rest[d] if d in rest else Coverage(parts.units, pinyin_shares[d]) for d in docs}
     wanted = 0
     for d in docs:
         wanted |= 1 << d
