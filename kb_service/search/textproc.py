@@ -59,11 +59,13 @@ def unigrams(text: str) -> list[str]:
     return [c for c in CJK.findall(text) if c not in STOP]
 
 
+@lru_cache(maxsize=256)
 def _syllables_of_run(run: str) -> tuple[str, ...]:
     """lazy_pinyin of the run, converted word by word as pypinyin cuts it (its own segmenter,
     the one lazy_pinyin runs): a caller's sentence is new every time, its words are not, so the
     words' syllables are kept (converting a sentence cost a sixth of a search; tests/search
-    checks the result equals lazy_pinyin's on every run of the content)."""
+    checks the result equals lazy_pinyin's on every run of the content). The last few runs are
+    kept too: one search reads the same run three times (typos, the query, its coverage)."""
     out: list[str] = []
     for word in pinyin_seg(run):
         out.extend(_syllables_of_word(word))
