@@ -1,7 +1,9 @@
 """snippets/outside.yaml: words for what property management does not handle (社保, 护照过期,
 话费, 学区...). A query that says one of them is told 没有专门的话术 unless a script or template
-answers it outright (match `strong`): the everyday words such a question shares with a script
-(补交, 孩子, 两个月) would otherwise make that script look related (bench/README.md, rank10).
+answers it outright (match `strong` with every meaningful character of the query found in the first
+result: 社保卡丢了去哪里补办 is strong on the access card's 卡丢了…补办 only; rank25): the everyday words
+such a question shares with a script (补交, 孩子, 两个月) would otherwise make that script look related
+(bench/README.md, rank10).
 
 Matched like the danger lexicon (danger.py): against the query as the search normalises it, spaces
 taken out. Checked by `kb lint`: schema, every pattern compiles, and no pattern matches a script's

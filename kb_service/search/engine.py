@@ -793,6 +793,12 @@ class Searcher:
         # (strong) is worth showing. An emergency said in it is strong above, so it stays first.
         if match == "weak" and self.outside.hit(full):
             match = "none"
+        # ... and a `strong` one too when the first script leaves some of the query unknown: no word of that
+        # file is in a script's head or callers' lines (kb lint), so what it matched is the rest (补办 of
+        # 社保卡丢了去哪里补办, against the access card; 换届选举 of 居委会换届选举; rank25, issue 23)
+        elif match == "strong" and not urgent and exact is None and ranked \
+                and covered(ranked[0][1]).judged.unknown and self.outside.hit(full):
+            match = "none"
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
             results[0]["first_action"] = self.first_action(results[0]["id"])

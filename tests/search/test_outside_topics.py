@@ -14,12 +14,21 @@ from conftest import ROOT, lint_problems_of, project_with_snippets_file
 OUTSIDE = ["我社保断了两个月 现在补交还能报销吗", "医保卡在外地能直接刷吗", "公积金贷款买房首付几成",
            "护照过期了去哪里办", "我的驾照要到期了 换证要体检吗", "去泰国要不要办签证", "个税怎么退",
            "最近股票能不能买", "这个理财产品靠谱吗", "话费怎么扣了这么多", "这个小区划片是哪个学校",
-           "儿科挂号要提前几天", "帮孩子取个名字"]
+           "儿科挂号要提前几天", "帮孩子取个名字",
+           # rank25: shops' and hospitals' hours, buses, schooling, papers, prices, couriers, agencies, weather
+           "市一院 周六上午 看不看门诊", "附近哪家药店晚上还开门", "28路 末班 几点走", "孩子明年上初中 对口的是哪个中学",
+           "身份证快到期了 换证去哪", "猪肉又涨了 现在几块一斤", "顺丰的客服电话是多少", "中介费一般收几个点",
+           "居委会 换届选举 去哪投票", "明天会不会下雨啊"]
 # What property management does handle, said with a word near one of the lexicon's
 PROPERTY = ["物业费能刷信用卡吗", "欠物业费会影响征信吗", "维修基金怎么查", "快递柜满了", "停车费多少钱一个月",
             "我在小区里捡到一本护照 交给谁", "孩子上小学了 放学回来楼上装修吵得写不了作业",
             "车在停车场被刮了 要拍驾驶证给保险吗", "我退休金不高 物业费能不能少交点",
-            "有人把广告挂在5号楼外墙上了", "办业主变更要带结婚证吗"]
+            "有人把广告挂在5号楼外墙上了", "办业主变更要带结婚证吗",
+            # rank25: the same words said about the estate
+            "明天台风 要降温了 阳台东西要收吗", "狗把我咬了 哪个门诊能打狂犬疫苗", "电动车没上牌 能进小区充电吗",
+            "二手车停我车位上三天了", "楼下超市一大早开门卸货 吵死了", "在小区捡到一张公交卡",
+            "养老金都不涨 物业费倒年年涨", "中介说要物业开个结清证明", "我家保姆忘带钥匙 进不去门",
+            "楼下开了个舞蹈班 天天放音乐", "孩子写英语作业 楼上一直在砸东西"]
 
 
 def test_the_lexicon_names_outside_topics_and_leaves_property_questions_alone():
@@ -73,3 +82,12 @@ def test_an_emergency_said_with_an_outside_word_is_still_first(searcher):
     r = searcher.search("社保卡丢了 家里还闻到好大一股煤气味", limit=8)
     assert r["match"] == "strong" and r["results"][0]["id"] == "emergency.gas-leak"
     assert r["results"][0]["emergency"] is True
+
+
+def test_a_strong_match_on_the_rest_of_an_outside_question_is_none(searcher):
+    # 社保卡丢了…补办 is strong on the access card (卡丢了, 补办 in its head) but 社保卡 is no script's
+    for query in ["社保卡丢了去哪里补办", "居委会 换届选举 去哪投票"]:
+        assert searcher.search(query, limit=8)["match"] == "none", query
+    # a script that covers all of a query stays strong whatever the lexicon says
+    r = searcher.search("门禁卡丢了怎么补办", limit=8)
+    assert r["match"] == "strong" and r["results"][0]["id"] == "inquiry.access-card"
