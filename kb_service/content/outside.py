@@ -29,10 +29,64 @@ SCHEMA = "outside.schema.json"
 @dataclass(frozen=True)
 class Lexicon:
     words: re.Pattern | None = None
+    # The same words one by one, filed under every character a match of each can begin with (words
+    # that can begin anywhere, ^.{0,4}…, under ""): a query tries only those its characters can
+    # begin, not 150 alternatives at each of its positions (one alternation of all took 0.036 ms a
+    # query, more than all the patterns one by one; this about 0.004 ms).
+    by_first: dict[str, tuple[re.Pattern, ...]] | None = None
 
     def hit(self, text: str) -> bool:
         """Whether the normalised query names a topic outside property management."""
-        return self.words is not None and self.words.search(re.sub(r"\s+", "", text)) is not None
+        if self.words is None:
+            return False
+        flat = re.sub(r"\s+", "", text)
+        if self.by_first is None:
+            return self.words.search(flat) is not None
+        tried: set[re.Pattern] = set()
+        for c in ("", *set(flat)):
+            for rx in self.by_first.get(c, ()):
+                if rx not in tried:
+                    tried.add(rx)
+                    if rx.search(flat) is not None:
+                        return True
+        return False
+
+
+def _firsts(parsed) -> set[str] | None:
+    """The characters a match of the parsed pattern (re._parser) can begin with; None when any."""
+    from re import _constants as k   # noqa: PLC0415 (the parser's opcodes, only needed here)
+    out: set[str] = set()
+    for op, av in parsed:
+        if op is k.LITERAL:
+            return out | {chr(av)}
+        if op is k.SUBPATTERN:
+            f = _firsts(av[-1])
+        elif op is k.BRANCH:
+            f = set()
+            for branch in av[1]:
+                b = _firsts(branch)
+                f = None if b is None or f is None else f | b
+        elif op is k.IN and all(o is k.LITERAL for o, _ in av):
+            f = {chr(v) for _, v in av}
+        elif op in (k.MAX_REPEAT, k.MIN_REPEAT):
+            f = _firsts(av[2])
+            if f is not None and av[0] == 0:   # optional (手机? of (银行|手机)?转账): or what follows
+                out |= f
+                continue
+        else:
+            return None
+        return None if f is None else out | f
+    return None   # all of it optional
+
+
+def _index(words: list[str]) -> dict[str, tuple[re.Pattern, ...]]:
+    from re import _parser   # noqa: PLC0415
+    out: dict[str, list[re.Pattern]] = {}
+    for w in words:
+        rx = re.compile(w)
+        for c in _firsts(_parser.parse(w)) or {""}:
+            out.setdefault(c, []).append(rx)
+    return {c: tuple(v) for c, v in out.items()}
 
 
 EMPTY = Lexicon()
@@ -94,7 +148,9 @@ def check(snippets_dir: Path, snippets: dict | None) -> tuple[Lexicon | None, li
             good.append(f"(?:{word})")
     if problems:
         return None, problems
-    return Lexicon(re.compile("|".join(good)) if good else None), []
+    if not good:
+        return Lexicon(None), []
+    return Lexicon(re.compile("|".join(good)), _index([w for t in data["topics"] for w in t["words"]])), []
 
 
 def load(snippets_dir: Path, snippets: dict | None) -> Lexicon:

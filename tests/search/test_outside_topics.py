@@ -91,3 +91,17 @@ def test_a_strong_match_on_the_rest_of_an_outside_question_is_none(searcher):
     # a script that covers all of a query stays strong whatever the lexicon says
     r = searcher.search("门禁卡丢了怎么补办", limit=8)
     assert r["match"] == "strong" and r["results"][0]["id"] == "inquiry.access-card"
+
+
+def test_the_index_by_first_character_finds_what_the_whole_alternation_finds():
+    corpus = require_corpus(ROOT / "snippets")
+    lexicon = outside.load(ROOT / "snippets", corpus.snippets)
+    assert lexicon.by_first
+    queries = [*OUTSIDE, *PROPERTY, "银行转账手续费多少", "转账手续费怎么算", "喂 28路几点到", "明天会不会下雨啊",
+               "明天会不会下雨 我家窗户要不要关"]
+    for query in queries:
+        flat = textproc.normalize(query)
+        assert lexicon.hit(flat) == (lexicon.words.search(flat.replace(" ", "")) is not None), query
+    # an optional start leaves what follows a first character too; ^. and \d begin anywhere
+    assert outside._firsts(__import__("re")._parser.parse("(银行|手机)?转账")) == {"银", "手", "转"}
+    assert outside._firsts(__import__("re")._parser.parse(r"\d+路")) is None
