@@ -1,0 +1,80 @@
+"""snippets/intents.yaml: words that say what the caller wants done (a compensation demand, a
+threat to call 12345, how a repair is going, refusing to pay) rather than what it is about. A
+caller whose purpose is such a process names a topic in passing (漏水, 电梯, 停车), and the
+topic's script outranked the process's on the words alone (bench/README.md, rank23): the search
+multiplies the score of a script whose intent words the query says (engine.INTENT).
+
+Matched like the danger lexicon (danger.py): against the query as the search normalises it,
+spaces taken out. Checked by `kb lint`: schema, every pattern compiles and matches no empty text,
+every id is a script and none is an emergency one (emergencies are danger.yaml's, put first
+whatever ranks). The search loads it and ignores it whole when it has a problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb_service.content.checks import checked_once, load_settings_file
+from kb_service.content.danger import compile_words
+from kb_service.content.yamldoc import Problem
+
+FILE = "intents.yaml"
+SCHEMA = "intents.schema.json"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: re.Pattern | None = None          # one named group (g0, g1, ...) per intent
+    scripts: tuple[tuple[str, ...], ...] = ()
+    addressed: re.Pattern | None = None
+
+    def said(self, text: str) -> frozenset[str]:
+        """The scripts whose intent words the normalised query (spaces taken out) says."""
+        if self.words is None:
+            return frozenset()
+        groups = {m.lastgroup for m in self.words.finditer(text)}
+        return frozenset(sid for g in groups if g for sid in self.scripts[int(g[1:])])
+
+    def to_us(self, text: str) -> bool:
+        """Whether the caller is talking to property management (你们, 物业)."""
+        return self.addressed is not None and self.addressed.search(text) is not None
+
+
+EMPTY = Lexicon()
+
+
+def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, list[Problem]]:
+    """The lexicon and its problems; (EMPTY, []) when the file does not exist.
+
+    `scripts` maps ids to the corpus's scripts (None when the corpus does not load: then only the
+    patterns are checked)."""
+    if not (snippets_dir / FILE).exists():
+        return EMPTY, []
+    doc, data, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
+    if doc is None:
+        return None, problems
+    groups, ids = [], []
+    for n, intent in enumerate(data["intents"]):
+        for i, sid in enumerate(intent["scripts"]):
+            if sid.startswith("emergency."):
+                problems.append(doc.problem(["intents", n, "scripts", i],
+                                            f"{sid} 是紧急话术：紧急情况写在 danger.yaml 里，那里的话术总排第一"))
+            elif scripts is not None and sid not in scripts:
+                problems.append(doc.problem(["intents", n, "scripts", i], f"没有 id 为 {sid} 的话术"))
+        words = compile_words(doc, ["intents", n, "words"], intent["words"], problems)
+        if words is not None:
+            groups.append(f"(?P<g{len(ids)}>{words.pattern})")
+            ids.append(tuple(intent["scripts"]))
+    addressed = compile_words(doc, ["addressed"], data.get("addressed") or [], problems) \
+        if data.get("addressed") else None
+    if problems:
+        return None, problems
+    return Lexicon(re.compile("|".join(groups)) if groups else None, tuple(ids), addressed), []
+
+
+def load(snippets_dir: Path, scripts: dict | None) -> Lexicon:
+    """The checked lexicon; EMPTY when the file has problems (kb lint reports them)."""
+    return checked_once(snippets_dir, FILE, SCHEMA, tuple(sorted(scripts or ())),
+                        lambda: check(snippets_dir, scripts)[0] or EMPTY)
