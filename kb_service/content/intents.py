@@ -30,6 +30,7 @@ class Lexicon:
     # every match of its words holds (danger.required_chars; None when the pattern does not say)
     intents: tuple[tuple[re.Pattern, tuple[str, ...], frozenset[str] | None], ...] = ()
     addressed: re.Pattern | None = None
+    firm: frozenset[str] = frozenset()       # the scripts of intents marked `firm`
 
     def said(self, text: str) -> frozenset[str]:
         """The scripts whose intent words the normalised query (spaces taken out) says. An intent
@@ -58,7 +59,7 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
     doc, data, problems = load_settings_file(snippets_dir, FILE, SCHEMA)
     if doc is None:
         return None, problems
-    found = []
+    found, firm = [], set()
     for n, intent in enumerate(data["intents"]):
         for i, sid in enumerate(intent["scripts"]):
             if sid.startswith("emergency."):
@@ -69,11 +70,13 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
         words = compile_words(doc, ["intents", n, "words"], intent["words"], problems)
         if words is not None:
             found.append((words, tuple(intent["scripts"]), required_chars(words.pattern)))
+            if intent.get("firm"):
+                firm.update(intent["scripts"])
     addressed = compile_words(doc, ["addressed"], data.get("addressed") or [], problems) \
         if data.get("addressed") else None
     if problems:
         return None, problems
-    return Lexicon(tuple(found), addressed), []
+    return Lexicon(tuple(found), addressed, frozenset(firm)), []
 
 
 def load(snippets_dir: Path, scripts: dict | None) -> Lexicon:
