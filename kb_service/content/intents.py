@@ -6,8 +6,8 @@ multiplies the score of a script whose intent words the query says (engine.INTEN
 
 Matched like the danger lexicon (danger.py): against the query as the search normalises it,
 spaces taken out. Checked by `kb lint`: schema, every pattern compiles and matches no empty text,
-every id is a script and none is an emergency one (emergencies are danger.yaml's, put first
-whatever ranks). The search loads it and ignores it whole when it has a problem.
+every id is a script and none is one danger.yaml puts first (emergencies are put first whatever
+ranks). The search loads it and ignores it whole when it has a problem.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb_service.content.checks import checked_once, load_settings_file
+from kb_service.content import danger
 from kb_service.content.danger import compile_words, required_chars
 from kb_service.content.yamldoc import Problem
 
@@ -60,9 +61,12 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
     if doc is None:
         return None, problems
     found, firm = [], set()
+    # the scripts danger.yaml puts first (emergency.after-action, what to say once it is over, is not one)
+    urgent = {r.script for r in danger.load(snippets_dir, scripts).rules} if scripts is not None \
+        else {sid for n in data["intents"] for sid in n["scripts"] if sid.startswith("emergency.")}
     for n, intent in enumerate(data["intents"]):
         for i, sid in enumerate(intent["scripts"]):
-            if sid.startswith("emergency."):
+            if sid in urgent:
                 problems.append(doc.problem(["intents", n, "scripts", i],
                                             f"{sid} 是紧急话术：紧急情况写在 danger.yaml 里，那里的话术总排第一"))
             elif scripts is not None and sid not in scripts:
