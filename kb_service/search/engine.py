@@ -648,8 +648,9 @@ def _shared_postings(index_dir: Path, meta: dict, ix) -> Postings:
 
 WHOLE_HEAD = 1.5
 # A script whose intent words the query says (snippets/intents.yaml: 你们得赔, 打12345, 报修的进度) has its
-# re-ranked score multiplied by this: a caller's purpose outranks the topic named in passing (rank23: 2 and 4
-# did less on the tuning sets, 4.5 and more lost a validation query; 3 is not a forced first place)...
+# re-ranked score multiplied by this: a caller's purpose outranks the topic named in passing (rank23: 2 did
+# less on the tuning sets; 4.5 and more gained on dev17a but gave back a validation query of dev13b; a factor,
+# not a forced first place, so a topic the query is plainly about still wins)...
 INTENT = 3.0
 # ... and by this for an intent marked `firm` (money demanded or refused: 赔多少, 这钱我不交了), which no
 # caller says in passing: 4 to 8 gave the same on every set (rank23: dev17a +2, nothing else moved).
