@@ -12,6 +12,7 @@ ranks). The search loads it and ignores it whole when it has a problem.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,5 +86,7 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
 
 def load(snippets_dir: Path, scripts: dict | None) -> Lexicon:
     """The checked lexicon; EMPTY when the file has problems (kb lint reports them)."""
-    return checked_once(snippets_dir, FILE, SCHEMA, tuple(sorted(scripts or ())),
+    danger_file = snippets_dir / danger.FILE   # which scripts it may not name is read from there
+    said = hashlib.sha1(danger_file.read_bytes()).digest() if danger_file.exists() else None
+    return checked_once(snippets_dir, FILE, SCHEMA, (tuple(sorted(scripts or ())), said),
                         lambda: check(snippets_dir, scripts)[0] or EMPTY)
