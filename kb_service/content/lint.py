@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb_service.content import danger, lawrefs, lookup, outside, yamldoc
+from kb_service.content import danger, intents, lawrefs, lookup, outside, yamldoc
 from kb_service.content.load import load_corpus
 from kb_service.content.markup import BLOCK, BLOCK_NAMES, SNIPPET_LINK, inline_refs
 from kb_service.content.yamldoc import Problem
@@ -20,6 +20,7 @@ def lint(settings: Settings) -> list[Problem]:
         corpus.source.get("feedback") if corpus else None)[1]
     problems = problems + danger.check(settings.snippets_dir, corpus.scripts if corpus else None)[1]
     problems = problems + outside.check(settings.snippets_dir, corpus.snippets if corpus else None)[1]
+    problems = problems + intents.check(settings.snippets_dir, corpus.scripts if corpus else None)[1]
     laws = law_entries(settings.snippets_dir)
     return sorted(set(problems + check_docs(settings.docs_dir, settings.project_dir, known, refs, laws)))
 
