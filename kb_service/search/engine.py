@@ -789,6 +789,11 @@ class Searcher:
         # (strong) is worth showing. An emergency said in it is strong above, so it stays first.
         if match == "weak" and self.outside.hit(full):
             match = "none"
+        # ... and a script does not answer it outright when a word of the query is nowhere in it (话费 in
+        # 话费 充值, against the prepaid meter's 充值 in the utility-charges script: rank24, issue 23).
+        elif match == "strong" and exact is None and not urgent and self.outside.hit(full) \
+                and self.leaves_word(ranked, covered):
+            match = "none"
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
             results[0]["first_action"] = self.first_action(results[0]["id"])
@@ -863,6 +868,16 @@ class Searcher:
         head = [(score * (1 + covered(d).rank_head + WHOLE_HEAD * whole.get(d, 0.0)), d)
                 for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
+
+    def leaves_word(self, ranked: list[tuple[float, int]], covered: confidence.Covering) -> bool:
+        """Whether the script or template the match judged (see match) has a run of two or more of the
+        query's meaningful characters nowhere in it."""
+        docs = self.postings.docs
+        top = ranked[0][0]
+        for score, d in ranked[:3]:
+            if docs[d]["kind"] != "page" and score >= top * 0.6:
+                return covered(d).judged.unknown_words >= 1
+        return False
 
     def match(self, norm: str, ranked: list[tuple[float, int]], covered: confidence.Covering) -> str:
         """strong / weak / none for the ranked hits of the normalised query (see search/confidence.py)."""
