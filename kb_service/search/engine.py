@@ -794,6 +794,17 @@ class Searcher:
         elif match == "strong" and exact is None and not urgent and self.outside.hit(full) \
                 and self.leaves_word(ranked, covered):
             match = "none"
+        if match == "weak" and not urgent and not letters and results and results[0]["id"] in self.urgent:
+            # An emergency script first by its words alone (the lexicon named no danger) while the match is
+            # only weak: a calm script (not a notice: 台风 通知 may be the typhoon itself) among the next two that
+            # accounts for more of the query goes first
+            # (家里老人 要录个脸: the welfare check's 老人 against the access card's 录脸; rank24, issue 23).
+            least = confidence.support(covered(ranked[0][1]))
+            for k, (_sc, d) in enumerate(ranked[1:3], 1):
+                if docs[d]["kind"] == "script" and docs[d]["id"] not in self.urgent \
+                        and confidence.support(covered(d)) > least:
+                    results.insert(0, results.pop(k))
+                    break
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
             results[0]["first_action"] = self.first_action(results[0]["id"])
