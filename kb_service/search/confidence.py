@@ -80,7 +80,9 @@ QUESTION_WORDS = ("时候", "多少", "哪里", "哪儿", "几点", "能不能",
                   # ... and the same said in dialect, northern (咋, 啥, 咋整, 俺), southern (么子, 啷个, 晓得, 侬, 阿拉,
                   # 点解): 停电 啥时候来 is about 停电, 物业费咋算的 about 物业费 (rank18, issue 23)
                   "咋整", "咋办", "咋弄", "咋搞", "咋回事", "怎么回事", "怎么搞", "啷个搞", "咋个", "咋", "啥子", "为啥", "干啥", "啥", "俺们", "俺", "咱们", "咱",
-                  "搞么子", "么子", "啷个", "晓得", "侬", "阿拉", "点解")
+                  "搞么子", "么子", "啷个", "晓得", "侬", "阿拉", "点解",
+                  # ... and how it came about, which no script says either: 水费 莫名其妙 多 is about 水费 (rank24, issue 23)
+                  "莫名其妙", "无缘无故", "平白无故")
 STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in (*textproc.STOP, *QUESTION_WORDS)), key=len, reverse=True)))
 
 

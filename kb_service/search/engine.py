@@ -810,11 +810,12 @@ class Searcher:
             match = "weak"
         if match == "weak" and self.outside.hit(full):
             match = "none"
-        # ... and a `strong` one too when the first script leaves some of the query unknown: no word of that
-        # file is in a script's head or callers' lines (kb lint), so what it matched is the rest (补办 of
-        # 社保卡丢了去哪里补办, against the access card; 换届选举 of 居委会换届选举; rank25, issue 23)
-        elif match == "strong" and not urgent and exact is None and ranked \
-                and covered(ranked[0][1]).judged.unknown and self.outside.hit(full):
+        # ... and a `strong` one too when the script leaves some of the query unknown: no word of that file
+        # is in a script's head or callers' lines (kb lint), so what it matched is the rest (补办 of
+        # 社保卡丢了去哪里补办, against the access card: rank25; 话费 of 话费 充值, against the prepaid meter's
+        # 充值, judged on the script the match judged: rank24; issue 23)
+        elif match == "strong" and not urgent and exact is None and ranked and self.outside.hit(full) \
+                and (covered(ranked[0][1]).judged.unknown or self.leaves_word(ranked, covered)):
             match = "none"
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
@@ -896,6 +897,16 @@ class Searcher:
                     if cued and docs[d]["id"] in cued else 1.0), d)
                 for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
+
+    def leaves_word(self, ranked: list[tuple[float, int]], covered: confidence.Covering) -> bool:
+        """Whether the script or template the match judged (see match) has a run of two or more of the
+        query's meaningful characters nowhere in it."""
+        docs = self.postings.docs
+        top = ranked[0][0]
+        for score, d in ranked[:3]:
+            if docs[d]["kind"] != "page" and score >= top * 0.6:
+                return covered(d).judged.unknown_words >= 1
+        return False
 
     def match(self, norm: str, ranked: list[tuple[float, int]], covered: confidence.Covering) -> str:
         """strong / weak / none for the ranked hits of the normalised query (see search/confidence.py)."""

@@ -306,14 +306,14 @@ def test_both_lexicons_are_checked_once_and_an_edit_is_read_at_the_next_open(tmp
     again = danger.load(snippets, corpus.scripts), outside.load(snippets, corpus.snippets)
     assert again[0] is first[0] and again[1] is first[1]
     assert danger.load(snippets, None) is not first[0]          # checked against other scripts: again
-    assert first[0].match("院子里的秋千架塌了") == [] and not first[1].hit("帮我订一张去三亚的机票")
+    assert first[0].match("院子里的秋千架塌了") == [] and not first[1].hit("帮我订一间三亚的海景酒店")
     for name, old, new in (("danger.yaml", "words: [冒烟, ", "words: [秋千架塌了, 冒烟, "),
-                           ("outside.yaml", "words: [社保卡, ", "words: [机票, 社保卡, ")):
+                           ("outside.yaml", "words: [社保卡, ", "words: [海景酒店, 社保卡, ")):
         path = snippets / name
         path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
     edited = danger.load(snippets, corpus.scripts), outside.load(snippets, corpus.snippets)
     assert edited[0].match("院子里的秋千架塌了") == ["emergency.fire"]
-    assert edited[1].hit("帮我订一张去三亚的机票")
+    assert edited[1].hit("帮我订一间三亚的海景酒店")
 
 
 def test_a_broken_lexicon_is_not_half_loaded(tmp_path):
