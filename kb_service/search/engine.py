@@ -427,6 +427,10 @@ def chunk_count(norm: str) -> int:
     return len([c for c in re.split(r"[\s']+", norm) if c])
 
 
+_LETTER_RUN = re.compile(r"[a-z]{3}")   # a query with pinyin typed among other things (a cheap first look)
+_LETTERS = re.compile(r"[a-z]+")
+
+
 def pinyin_letters(norm: str) -> int:
     """How many letters of an all-letters query say what it is about (0 for any other query)."""
     letters = re.sub(r"[\s']+", "", norm)
@@ -749,6 +753,12 @@ class Searcher:
         said = (self.lexicon.match(full) if not letters
                 else self.pinyin_lexicon.match(pinyin_danger.text(
                     [s for word in pinyin_words(norm, self.vocabulary) for s in word])))
+        if not said and not letters and _LETTER_RUN.search(norm) is not None:
+            # Pinyin typed among digits or characters (zhao huo le 3 dong 15 lou): its letters read
+            # as pinyin too; words that are not pinyin (wifi, app) are left out.
+            syllables = [s for run in _LETTERS.findall(norm) for s in textproc.split_pinyin(run, self.vocabulary) or ()]
+            if len(syllables) >= 2:
+                said = self.pinyin_lexicon.match(pinyin_danger.text(syllables))
         if not letters and kind in (None, "script"):
             # A homophone mistyped (电题里有人, 燃起味): the query read as the search corrected it names
             # that danger too, counted when the search ranks its script near the top as well (a
