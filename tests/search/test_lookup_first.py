@@ -370,7 +370,9 @@ def test_an_emergency_in_callers_words_comes_first_strong_with_its_first_action(
 
 @pytest.mark.parametrize("query,sid", {"dianti li you ren chu bu lai": "emergency.elevator-entrapment",
                                        "louxia zhaohuo le": "emergency.fire",
-                                       "chufang you meiqi wei": "emergency.gas-leak"}.items())
+                                       "chufang you meiqi wei": "emergency.gas-leak",
+                                       # a syllable starts where one does: 挥舞 hui'wu' is not inside 坠物 zhui'wu'
+                                       "gaokong zhuiwu": "emergency.falling-object"}.items())
 def test_an_emergency_typed_in_pinyin_is_read_as_pinyin_and_comes_first(searcher, query, sid):
     r = searcher.search(query, limit=8)
     assert r["results"][0]["id"] == sid and r["match"] == "strong" and r["results"][0]["emergency"] is True
