@@ -227,6 +227,14 @@ EMERGENCIES = {
     "停电了 电梯也停了 门禁也打不开": "emergency.power-outage",
     "我们这层楼刚刚一下子全黑了": "emergency.power-outage",
     "前几天刚停过电 现在又黑了": "emergency.power-outage",
+    # dialect and colloquial words (rank22): 遭火烧, 憋里头, 晕低, 打捶, 冇水, 报119, a pregnant woman fallen
+    "屋头遭火烧了": "emergency.fire",
+    "快 报119 二单元着起来了": "emergency.fire",
+    "电梯把人憋里头了": "emergency.elevator-entrapment",
+    "楼下有人打捶 扯起来了": "emergency.public-order",
+    "阿婆晕低咗": "emergency.welfare-check",
+    "楼下有个孕妇摔倒了 肚子疼": "emergency.welfare-check",
+    "冇水啊 成栋楼": "emergency.water-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -263,7 +271,9 @@ CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往
         "冰箱着了霜 算不算坏了", "装修的粉尘呛得看不清 楼道全是灰", "暖气阀门关不上了", "一下雨车库就积水 鞋都湿了",
         "我家突然整个屋都没电了 邻居家都有电", "刚刚手机一下子黑了 屏幕不亮", "姑娘倒在沙发上睡着了",
         "轮胎没气了 小区有打气的地方吗", "自杀式的涨价 物业费太离谱了", "上次有人喝农药那事 后来怎么样了",
-        "拎着刀具店的袋子进来的那个是快递员吗", "小心火烛 你们那个标语贴歪了", "屋里墙皮 一块一块往下掉"]
+        "拎着刀具店的袋子进来的那个是快递员吗", "小心火烛 你们那个标语贴歪了", "屋里墙皮 一块一块往下掉",
+        "你们客服说话含糊其辞 到底修不修", "高层都没水压 洗澡没劲", "鞭炮砰的一声就着了 吓我一跳",
+        "一氧化碳报警器在哪买", "孩子误吞硬币怎么办 我想提前了解一下"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
