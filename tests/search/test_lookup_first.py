@@ -235,6 +235,10 @@ EMERGENCIES = {
     "阿婆晕低咗": "emergency.welfare-check",
     "楼下有个孕妇摔倒了 肚子疼": "emergency.welfare-check",
     "冇水啊 成栋楼": "emergency.water-outage",
+    # typed mid-call by the agent (rank22): 困人了 without 电梯, 有贼, 停水 全楼
+    "困人了 二号楼": "emergency.elevator-entrapment",
+    "有贼 快来": "emergency.public-order",
+    "停水 全楼": "emergency.water-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -273,7 +277,7 @@ CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往
         "轮胎没气了 小区有打气的地方吗", "自杀式的涨价 物业费太离谱了", "上次有人喝农药那事 后来怎么样了",
         "拎着刀具店的袋子进来的那个是快递员吗", "小心火烛 你们那个标语贴歪了", "屋里墙皮 一块一块往下掉",
         "你们客服说话含糊其辞 到底修不修", "高层都没水压 洗澡没劲", "鞭炮砰的一声就着了 吓我一跳",
-        "一氧化碳报警器在哪买", "孩子误吞硬币怎么办 我想提前了解一下"]
+        "一氧化碳报警器在哪买", "孩子误吞硬币怎么办 我想提前了解一下", "这天气真困人", "灶台旁边那根暖气管子裂了"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
