@@ -427,6 +427,13 @@ def chunk_count(norm: str) -> int:
     return len([c for c in re.split(r"[\s']+", norm) if c])
 
 
+_ASKING = re.compile(r"(物业|停车|水|电|燃?气|煤气|管理|服务|维修|清洁|垃圾)费|多少钱|怎么收|发票|疫苗|年检|年审|在哪买|哪里买|哪儿买")
+_PAST = re.compile(r"上次|上回|上个?月|上礼拜|上星期|上周|去年|前年|那次|那回|那场|之前那|以前那|前阵子|前些天|那天")
+_AGAIN = re.compile(r"又|还在|还没|现在|正在|马上|要来|快来|来了|赶紧|今天|今晚|明天|这会|刚才|刚刚")
+_LETTER_RUN = re.compile(r"[a-z]{3}")   # a query with pinyin typed among other things (a cheap first look)
+_LETTERS = re.compile(r"[a-z]+")
+
+
 def pinyin_letters(norm: str) -> int:
     """How many letters of an all-letters query say what it is about (0 for any other query)."""
     letters = re.sub(r"[\s']+", "", norm)
@@ -764,6 +771,12 @@ class Searcher:
         said = (self.lexicon.match(full) if not letters
                 else self.pinyin_lexicon.match(pinyin_danger.text(
                     [s for word in pinyin_words(norm, self.vocabulary) for s in word])))
+        if not said and not letters and _LETTER_RUN.search(norm) is not None:
+            # Pinyin typed among digits or characters (zhao huo le 3 dong 15 lou): its letters read
+            # as pinyin too; words that are not pinyin (wifi, app) are left out.
+            syllables = [s for run in _LETTERS.findall(norm) for s in textproc.split_pinyin(run, self.vocabulary) or ()]
+            if len(syllables) >= 2:
+                said = self.pinyin_lexicon.match(pinyin_danger.text(syllables))
         if not letters and kind in (None, "script"):
             # A homophone mistyped (电题里有人, 燃起味): the query read as the search corrected it names
             # that danger too, counted when the search ranks its script near the top as well (a
@@ -780,6 +793,11 @@ class Searcher:
         if not urgent and not letters and ranked and docs[ranked[0][1]]["id"] in self.urgent:
             # An emergency named only to deny it (没有漏气, 台风过去了, 消防演习) is not the first option.
             denied = self.lexicon.denied(full)
+            if _ASKING.search(full) is not None or (_PAST.search(full) is not None and _AGAIN.search(full) is None):
+                # No danger word said, and the call is about one that is over (上个月停水那两天,
+                # 之前那个扔东西的人找到没有) or asks about a fee, a purchase, an inspection (地下车库停车费
+                # 怎么收, 流感疫苗在哪打): the emergency's own script is not the first option either.
+                denied = {*denied, *(docs[d]["id"] for _sc, d in ranked if docs[d]["id"] in self.urgent)}
             calm = [d for _sc, d in ranked if docs[d]["id"] not in denied]
             if calm and docs[ranked[0][1]]["id"] in denied:
                 ranked = put_first(ranked, calm[:1])

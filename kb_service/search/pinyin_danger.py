@@ -7,7 +7,8 @@ any of its readings, a class of characters any reading of one of them, `.` any o
 Lookbehinds (fixed width in characters, not in letters) are left out, so a rule read as pinyin is
 a little more permissive than in characters: for a caller in danger, the safe side. A rule whose
 `words` or `with` cannot be rewritten is left out; an `unless` or `not_after` that cannot is
-dropped from its rule.
+dropped from its rule. Every syllable starts where one does (after SEP or at the start): 挥舞 (hui'wu')
+is not found inside 坠物 (zhui'wu').
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _pattern(pattern: re.Pattern | None) -> re.Pattern | bool | None:
 def _readings(chars: str) -> str:
     """One syllable of any reading of any of the characters, with SEP after it."""
     found = dict.fromkeys(r for c in chars for r in pinyin(c, style=Style.NORMAL, heteronym=True)[0])
-    return "(?:(?:" + "|".join(found) + f"){SEP})"
+    return "(?:(?<![a-z])(?:" + "|".join(found) + f"){SEP})"
 
 
 @lru_cache(maxsize=1024)
@@ -71,7 +72,7 @@ def _rewrite(source: str) -> re.Pattern | bool:
             out.append(_readings(chars) if chars and source[i + 1] != "^" else source[i:end + 1])
             i = end + 1
         elif c == ".":
-            out.append(f"(?:[a-z]+{SEP})")
+            out.append(f"(?:(?<![a-z])[a-z]+{SEP})")
             i += 1
         elif _CJK.match(c):
             out.append(_readings(c))

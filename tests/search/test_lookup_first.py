@@ -201,6 +201,44 @@ EMERGENCIES = {
     "有人在打保安": "emergency.public-order",
     "孩子把头探出窗户外面往下看": "emergency.falling-object",
     "有个老人掉池塘里了": "emergency.welfare-check",
+    # plain words (rank22, probes of my own written apart from calls-dev16.tsv): smoke that blinds, a fire
+    # climbing a wall, a gas smell said with 燃气费 in the same call, a knife held up, a robbery told backwards,
+    # someone fainted or not breathing, a lost child, hail, a lift door vs the entrance gate, 又停电了
+    "楼道里全是白的 啥也看不清 呛得直咳嗽": "emergency.fire",
+    "外墙那个保温层在烧 火往上窜": "emergency.fire",
+    "空调外机着了": "emergency.fire",
+    "着啦着啦 快来人": "emergency.fire",
+    "先问下燃气费在哪交 对了我家厨房一股煤气味 特别重": "emergency.gas-leak",
+    "煤气阀门关不上了": "emergency.gas-leak",
+    "屋里闻着怪怪的 有点恶心想吐": "emergency.gas-leak",
+    "求救 电梯里 十栋 三个人": "emergency.elevator-entrapment",
+    "电梯掉下来了 有人在里面": "emergency.elevator-entrapment",
+    "门口有个男的举着菜刀撵人": "emergency.public-order",
+    "有人把我的包抢了": "emergency.public-order",
+    "有个男的在楼道里试门锁": "emergency.public-order",
+    "有个老头倒在单元门口": "emergency.welfare-check",
+    "楼下有人突发心脏病": "emergency.welfare-check",
+    "楼下老大爷没气了": "emergency.welfare-check",
+    "小孩一个人在花园哭 找不到妈妈了": "emergency.welfare-check",
+    "好几家 吐 拉 同一栋": "emergency.public-health",
+    "几户人家都吃坏肚子了": "emergency.public-health",
+    "又打雷又下冰雹 车棚顶都被掀了": "emergency.typhoon-rainstorm",
+    "楼上有人往下泼开水": "emergency.falling-object",
+    "停电了 电梯也停了 门禁也打不开": "emergency.power-outage",
+    "我们这层楼刚刚一下子全黑了": "emergency.power-outage",
+    "前几天刚停过电 现在又黑了": "emergency.power-outage",
+    # dialect and colloquial words (rank22): 遭火烧, 憋里头, 晕低, 打捶, 冇水, 报119, a pregnant woman fallen
+    "屋头遭火烧了": "emergency.fire",
+    "快 报119 二单元着起来了": "emergency.fire",
+    "电梯把人憋里头了": "emergency.elevator-entrapment",
+    "楼下有人打捶 扯起来了": "emergency.public-order",
+    "阿婆晕低咗": "emergency.welfare-check",
+    "楼下有个孕妇摔倒了 肚子疼": "emergency.welfare-check",
+    "冇水啊 成栋楼": "emergency.water-outage",
+    # typed mid-call by the agent (rank22): 困人了 without 电梯, 有贼, 停水 全楼
+    "困人了 二号楼": "emergency.elevator-entrapment",
+    "有贼 快来": "emergency.public-order",
+    "停水 全楼": "emergency.water-outage",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -231,7 +269,15 @@ CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往
         # smoke of a known harmless source, a planned outage asked about, old damage, a drain pipe (rank17)
         "楼下有人烧纸 烟飘上来了", "明天停电 是不是楼里都停电吗", "那段围墙塌了好几个月了", "下水管子断了 臭水往外冒",
         "小孩几岁打水痘疫苗", "上回雨棚塌下来的事处理完了吗",
-        "燃气灶打了好几下才着起来", "几个小孩在楼下打球", "有人打我电话推销"]
+        "燃气灶打了好几下才着起来", "几个小孩在楼下打球", "有人打我电话推销",
+        # the words rank22 added, said of something harmless: frost, dust, a heating valve, a habit of the car
+        # park, a neighbour who has power, a phone's screen, a sofa, a flat tyre, a price hike, a past death
+        "冰箱着了霜 算不算坏了", "装修的粉尘呛得看不清 楼道全是灰", "暖气阀门关不上了", "一下雨车库就积水 鞋都湿了",
+        "我家突然整个屋都没电了 邻居家都有电", "刚刚手机一下子黑了 屏幕不亮", "姑娘倒在沙发上睡着了",
+        "轮胎没气了 小区有打气的地方吗", "自杀式的涨价 物业费太离谱了", "上次有人喝农药那事 后来怎么样了",
+        "拎着刀具店的袋子进来的那个是快递员吗", "小心火烛 你们那个标语贴歪了", "屋里墙皮 一块一块往下掉",
+        "你们客服说话含糊其辞 到底修不修", "高层都没水压 洗澡没劲", "鞭炮砰的一声就着了 吓我一跳",
+        "一氧化碳报警器在哪买", "孩子误吞硬币怎么办 我想提前了解一下", "这天气真困人", "灶台旁边那根暖气管子有点漏"]
 
 
 # -- the lexicon and its lint -------------------------------------------------------------------
@@ -338,12 +384,30 @@ def test_an_emergency_in_callers_words_comes_first_strong_with_its_first_action(
 
 @pytest.mark.parametrize("query,sid", {"dianti li you ren chu bu lai": "emergency.elevator-entrapment",
                                        "louxia zhaohuo le": "emergency.fire",
-                                       "chufang you meiqi wei": "emergency.gas-leak"}.items())
+                                       "chufang you meiqi wei": "emergency.gas-leak",
+                                       # a syllable starts where one does: 挥舞 hui'wu' is not inside 坠物 zhui'wu'
+                                       "gaokong zhuiwu": "emergency.falling-object"}.items())
 def test_an_emergency_typed_in_pinyin_is_read_as_pinyin_and_comes_first(searcher, query, sid):
     r = searcher.search(query, limit=8)
     assert r["results"][0]["id"] == sid and r["match"] == "strong" and r["results"][0]["emergency"] is True
     calm = pinyin_danger.text(["dian", "ti", "huai", "le"])                     # a broken lift, nobody inside
     assert searcher.pinyin_lexicon.match(calm) == [] and not searcher.search("dianti huai le")["results"][0].get("emergency")
+
+
+@pytest.mark.parametrize("query,sid", {"zhao huo le 3 dong 15 lou": "emergency.fire",
+                                       "3栋 dianti kunren": "emergency.elevator-entrapment"}.items())
+def test_pinyin_typed_among_digits_or_characters_is_read_as_pinyin_too(searcher, query, sid):
+    r = searcher.search(query, limit=8)
+    assert r["results"][0]["id"] == sid and r["match"] == "strong" and r["results"][0]["emergency"] is True
+    assert not searcher.search("wifi密码多少", limit=8)["results"][0].get("emergency")   # not pinyin: not read
+
+
+@pytest.mark.parametrize("query", ["上个月停水那两天 你们连个送水的都没有 太不像话", "地下车库停车费怎么收"])
+def test_a_call_about_an_emergency_that_is_over_or_about_a_fee_does_not_open_on_it(searcher, query):
+    r = searcher.search(query, limit=8)
+    assert not r["results"][0]["id"].startswith("emergency.") or r["results"][0]["id"] == "emergency.after-action"
+    # the same emergency happening again still comes first
+    assert searcher.search("上次停过一回水 这回又没水了", limit=8)["results"][0]["id"] == "emergency.water-outage"
 
 
 def test_only_a_lexicon_hit_or_an_emergency_script_first_gets_the_badge(searcher):
