@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb_service.content.checks import checked_once, load_settings_file
-from kb_service.content.danger import compile_words
+from kb_service.content.danger import compile_words, first_chars
 from kb_service.content.yamldoc import Problem
 
 FILE = "outside.yaml"
@@ -52,39 +52,11 @@ class Lexicon:
         return False
 
 
-def _firsts(parsed) -> set[str] | None:
-    """The characters a match of the parsed pattern (re._parser) can begin with; None when any."""
-    from re import _constants as k   # noqa: PLC0415 (the parser's opcodes, only needed here)
-    out: set[str] = set()
-    for op, av in parsed:
-        if op is k.LITERAL:
-            return out | {chr(av)}
-        if op is k.SUBPATTERN:
-            f = _firsts(av[-1])
-        elif op is k.BRANCH:
-            f = set()
-            for branch in av[1]:
-                b = _firsts(branch)
-                f = None if b is None or f is None else f | b
-        elif op is k.IN and all(o is k.LITERAL for o, _ in av):
-            f = {chr(v) for _, v in av}
-        elif op in (k.MAX_REPEAT, k.MIN_REPEAT):
-            f = _firsts(av[2])
-            if f is not None and av[0] == 0:   # optional (手机? of (银行|手机)?转账): or what follows
-                out |= f
-                continue
-        else:
-            return None
-        return None if f is None else out | f
-    return None   # all of it optional
-
-
 def _index(words: list[str]) -> dict[str, tuple[re.Pattern, ...]]:
-    from re import _parser   # noqa: PLC0415
     out: dict[str, list[re.Pattern]] = {}
     for w in words:
         rx = re.compile(w)
-        for c in _firsts(_parser.parse(w)) or {""}:
+        for c in first_chars(w) or {""}:
             out.setdefault(c, []).append(rx)
     return {c: tuple(v) for c, v in out.items()}
 

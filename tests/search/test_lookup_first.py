@@ -340,6 +340,33 @@ def test_a_rule_skips_its_scan_only_for_texts_it_cannot_match(searcher):
     assert checked > 5_000
 
 
+def test_a_rule_scans_behind_a_guard_of_its_first_characters_and_finds_the_same(searcher):
+    """danger.guarded puts a rule's words behind a lookahead for the characters a match can begin
+    with (danger.first_chars): the same matches, at the same places, on the shipped lexicon (and its
+    pinyin reading) for every line callers say and every text of the query sets."""
+    assert danger.first_chars("煤气|(?<!没)漏气") == {"煤", "漏"}
+    assert danger.first_chars("(纸箱|箱子)?着了") == {"纸", "箱", "着"}
+    assert danger.first_chars("^(?<![我你])火[很挺]大") == {"火"}
+    assert danger.first_chars("(银行|手机)?转账") == {"银", "手", "转"}
+    for anywhere in ["(纸箱)?.{0,8}着了", r"\d+路", "[^x]y", "x?", "(?i)abc", "(?:ab){2}c"]:
+        assert danger.first_chars(anywhere) is None, anywhere
+    corpus, lexicon = searcher.corpus, searcher.lexicon
+    texts = [line for s in corpus.scripts.values() for line in getattr(s, "callers_say", []) or []]
+    texts += [line.split("\t")[0] for path in sorted((ROOT / "bench" / "queries").glob("calls-dev*.tsv"))
+              for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    texts = [textproc.normalize(t).replace(" ", "") for t in texts[1::2] + list(EMERGENCIES)]
+    spoken = searcher.pinyin_lexicon
+    found = 0
+    for lex, said in ((lexicon, texts), (spoken, [pinyin_danger.text(textproc.syllables(t)) for t in texts[:200]])):
+        for rule in lex.rules:
+            assert rule.scan is not rule.words, rule.script   # every shipped rule is guarded
+            for text in said:
+                plain = [m.span() for m in rule.words.finditer(text)]
+                assert [m.span() for m in rule.scan.finditer(text)] == plain, (rule.script, text)
+                found += len(plain)
+    assert found > 500
+
+
 def test_both_lexicons_are_checked_once_and_an_edit_is_read_at_the_next_open(tmp_path):
     """The search opens the lexicons on every open (each client, the preview after each edit):
     checked once per process for the same file and content, and read again when the file changed."""
