@@ -32,6 +32,8 @@ EMERGENCIES = {
     "电梯卡在两层中间了 里面有小孩": "emergency.elevator-entrapment",
     "喂你好 我是3栋1201的 电梯不动了 我们三个人在里面": "emergency.elevator-entrapment",
     "楼道里好大一股煤气味": "emergency.gas-leak",
+    "孩子从楼上摔下来了": "emergency.falling-object",
+    "有人从阳台上跌下去了": "emergency.falling-object",
     "家里闻到臭鸡蛋味": "emergency.gas-leak",
     "楼下车库冒烟了": "emergency.fire",
     "电动车在楼道里烧起来了": "emergency.fire",
