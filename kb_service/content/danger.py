@@ -205,6 +205,21 @@ def _need(op, av) -> set[str] | None:
 @dataclass(frozen=True)
 class Lexicon:
     rules: tuple[Rule, ...] = ()
+    # `calm`: a call asking about a fee, a purchase or an inspection, or about something over (and
+    # not happening again): see calm_call
+    asking: re.Pattern | None = None
+    over: re.Pattern | None = None
+    again: re.Pattern | None = None
+
+    def calm_call(self, text: str) -> bool:
+        """Whether the normalised query asks about a fee, a purchase or an inspection (地下车库停车费
+        怎么收) or speaks of something over (上个月停水那两天) without saying it is happening again (又,
+        现在): with no rule matched, an emergency script first by its words alone is not the first option."""
+        flat = re.sub(r"\s+", "", text)
+        if self.asking is not None and self.asking.search(flat) is not None:
+            return True
+        return self.over is not None and self.over.search(flat) is not None \
+            and (self.again is None or self.again.search(flat) is None)
 
     def match(self, text: str) -> list[str]:
         """Emergency script ids for the normalised query, in rule order, each once."""
@@ -284,9 +299,12 @@ def check(snippets_dir: Path, scripts: dict | None) -> tuple[Lexicon | None, lis
         not_after = compile_words(doc, ["rules", n, "not_after"], raw.get("not_after") or [], problems, at_end=True)
         if words is not None:
             rules.append(Rule(sid, words, with_, unless, not_after))
+    calm = data.get("calm") or {}
+    asking, over, again = (compile_words(doc, ["calm", key], calm.get(key) or [], problems)
+                           for key in ("asking", "over", "again"))
     if problems:
         return None, problems
-    return Lexicon(tuple(rules)), []
+    return Lexicon(tuple(rules), asking, over, again), []
 
 
 def load(snippets_dir: Path, scripts: dict | None) -> Lexicon:

@@ -427,9 +427,6 @@ def chunk_count(norm: str) -> int:
     return len([c for c in re.split(r"[\s']+", norm) if c])
 
 
-_ASKING = re.compile(r"(物业|停车|水|电|燃?气|煤气|管理|服务|维修|清洁|垃圾)费|多少钱|怎么收|发票|疫苗|年检|年审|在哪买|哪里买|哪儿买")
-_PAST = re.compile(r"上次|上回|上个?月|上礼拜|上星期|上周|去年|前年|那次|那回|那场|之前那|以前那|前阵子|前些天|那天")
-_AGAIN = re.compile(r"又|还在|还没|现在|正在|马上|要来|快来|来了|赶紧|今天|今晚|明天|这会|刚才|刚刚")
 _LETTER_RUN = re.compile(r"[a-z]{3}")   # a query with pinyin typed among other things (a cheap first look)
 _LETTERS = re.compile(r"[a-z]+")
 
@@ -793,7 +790,7 @@ class Searcher:
         if not urgent and not letters and ranked and docs[ranked[0][1]]["id"] in self.urgent:
             # An emergency named only to deny it (没有漏气, 台风过去了, 消防演习) is not the first option.
             denied = self.lexicon.denied(full)
-            if _ASKING.search(full) is not None or (_PAST.search(full) is not None and _AGAIN.search(full) is None):
+            if self.lexicon.calm_call(full):
                 # No danger word said, and the call is about one that is over (上个月停水那两天,
                 # 之前那个扔东西的人找到没有) or asks about a fee, a purchase, an inspection (地下车库停车费
                 # 怎么收, 流感疫苗在哪打): the emergency's own script is not the first option either.

@@ -316,6 +316,30 @@ def test_lint_reports_bad_patterns_unknown_and_non_emergency_ids_with_positions(
     assert mine and mine[0].startswith("snippets/danger.yaml:2:"), mine
 
 
+def test_calm_calls_are_read_from_the_lexicon_file_and_never_overrule_a_danger_said(searcher, monkeypatch, tmp_path):
+    """danger.yaml's `calm` lists (a fee or a purchase asked about, something over and not happening
+    again) keep an emergency script off the first place when it is there by its words alone; a
+    danger said still puts it first. The lists are the editors' data: lint points at file:line."""
+    lexicon = searcher.lexicon
+    assert lexicon.calm_call("地下车库 停车费怎么收") and lexicon.calm_call("上个月停水那两天")
+    assert not lexicon.calm_call("上个月停过一次 今天又没水了") and not lexicon.calm_call("家里没水了")
+    # with no rule matched, the emergency script is not first on the calm call; with the lists
+    # emptied it is (what they decide)
+    query = "上个月停水那两天 你们连个送水的都没有"
+    assert searcher.search(query, limit=8)["results"][0]["id"] != "emergency.water-outage"
+    monkeypatch.setattr(searcher, "lexicon", dataclasses.replace(lexicon, asking=None, over=None, again=None))
+    assert searcher.search(query, limit=8)["results"][0]["id"] == "emergency.water-outage"
+    monkeypatch.undo()
+    # a danger said wins over any calm word
+    said = searcher.search("上个月那次没事 今天电梯又困人了 里面有人出不来", limit=8)
+    assert said["results"][0]["id"] == "emergency.elevator-entrapment" and said["results"][0].get("emergency")
+    project = project_with_snippets_file(tmp_path / "p", "danger.yaml", (
+        "rules:\n  - script: emergency.fire\n    words: [冒烟]\n"
+        "calm:\n  asking: [物业费]\n  over: ['上次(']\n"))
+    mine = lint_problems_of(project, "danger.yaml")
+    assert len(mine) == 1 and mine[0].startswith("snippets/danger.yaml:6:") and "不是有效的正则表达式" in mine[0], mine
+
+
 def test_a_rule_skips_its_scan_only_for_texts_it_cannot_match(searcher):
     """danger.required_chars lets a rule skip its long scan when the text holds none of the
     characters every match needs: never for a text the scan would match, on the shipped lexicon
