@@ -37,11 +37,9 @@ class Lexicon:
 
     def hit(self, text: str) -> bool:
         """Whether the normalised query names a topic outside property management."""
-        if self.words is None:
+        if not self.by_first:   # no file, or no words in it (check builds both or neither)
             return False
         flat = re.sub(r"\s+", "", text)
-        if self.by_first is None:
-            return self.words.search(flat) is not None
         tried: set[re.Pattern] = set()
         for c in ("", *set(flat)):
             for rx in self.by_first.get(c, ()):

@@ -830,7 +830,7 @@ class Searcher:
         # 社保卡丢了去哪里补办, against the access card: rank25; 话费 of 话费 充值, against the prepaid meter's
         # 充值, judged on the script the match judged: rank24; issue 23)
         elif match == "strong" and not urgent and exact is None and ranked and self.outside.hit(full) \
-                and (covered(ranked[0][1]).judged.unknown or self.leaves_word(ranked, covered)):
+                and (covered(ranked[0][1]).judged.unknown or self._leaves_word(ranked, covered)):
             match = "none"
         if results and match == "strong" and results[0]["id"] in self.urgent:
             results[0]["emergency"] = True
@@ -913,29 +913,26 @@ class Searcher:
                 for score, d in ranked[:RERANK]]
         return sorted(head, key=lambda hit: (-hit[0], hit[1])) + ranked[RERANK:]
 
-    def leaves_word(self, ranked: list[tuple[float, int]], covered: confidence.Covering) -> bool:
-        """Whether the script or template the match judged (see match) has a run of two or more of the
-        query's meaningful characters nowhere in it."""
+    def judged(self, ranked: list[tuple[float, int]]) -> tuple[float, int] | None:
+        """The hit the match is judged on: the first script or template among the first three that
+        scores at least 0.6 of the first (None: only pages come close)."""
         docs = self.postings.docs
-        top = ranked[0][0]
-        for score, d in ranked[:3]:
-            if docs[d]["kind"] != "page" and score >= top * 0.6:
-                return covered(d).judged.unknown_words >= 1
-        return False
+        top = ranked[0][0] if ranked else 0.0
+        return next(((score, d) for score, d in ranked[:3] if docs[d]["kind"] != "page" and score >= top * 0.6), None)
+
+    def _leaves_word(self, ranked: list[tuple[float, int]], covered: confidence.Covering) -> bool:
+        """Whether the hit the match judged has a run of two or more of the query's meaningful
+        characters nowhere in it."""
+        hit = self.judged(ranked)
+        return hit is not None and covered(hit[1]).judged.unknown_words >= 1
 
     def match(self, norm: str, ranked: list[tuple[float, int]], covered: confidence.Covering) -> str:
         """strong / weak / none for the ranked hits of the normalised query (see search/confidence.py)."""
         if not ranked:
             return "none"
-        docs = self.postings.docs
-        top = ranked[0][0]
-        best_any, best = 0.0, None
-        for score, d in ranked[:3]:
-            cov = covered(d)
-            best_any = max(best_any, confidence.support(cov))
-            if best is None and docs[d]["kind"] != "page" and score >= top * 0.6:
-                best = (cov, score)
-        cov, score = best if best else (None, 0.0)
+        best_any = max([0.0, *(confidence.support(covered(d)) for _score, d in ranked[:3])])
+        hit = self.judged(ranked)
+        cov, score = (covered(hit[1]), hit[0]) if hit else (None, 0.0)
         if norm.isdigit():   # a bare number (a room, a phone, 123456) names no situation
             return "weak" if best_any >= confidence.WEAK_ANY else "none"
         return confidence.classify(cov, score, best_any)
