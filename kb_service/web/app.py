@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -118,6 +119,10 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.services = services = Services.open(settings)
+        # What a worker loads at start (content, index, postings: some 440,000 objects the collector
+        # tracks) lives as long as the worker: kept out of the collector's full passes, each of which
+        # walked all of it, a stall of about 150 ms for the request that set it off (bench/gc_pause.py).
+        gc.freeze()
         flusher = asyncio.create_task(flush_gaps(services))
         if watcher is not None:
             watcher.start(services)
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
                 watcher.stop()
             community_watcher.cancel()
             services.close()
+            gc.unfreeze()
 
     app = Starlette(
         routes=routes(settings, preview=preview),

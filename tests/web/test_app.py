@@ -53,3 +53,14 @@ def test_search_bad_parameters_are_4xx(client):
     assert client.get("/api/search", params={"q": "停" * 201}).status_code == 400
     r = client.get("/api/search", params={"q": ""})
     assert r.status_code == 200 and r.json()["results"] == []
+
+
+def test_what_a_worker_loads_at_start_is_kept_out_of_full_collections(client):
+    """The content, index and postings live as long as the worker: frozen (gc.freeze) when it
+    starts, so the collector's full passes do not walk them; a full pass walked some 440,000
+    objects (about 150 ms, a stall for one request: bench/gc_pause.py)."""
+    import gc
+
+    postings = client.app.state.services.searcher.postings
+    assert gc.is_tracked(postings.docs) and gc.get_freeze_count() > 100_000
+    assert not any(o is postings.docs for o in gc.get_objects(generation=2))
