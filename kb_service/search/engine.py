@@ -797,7 +797,9 @@ class Searcher:
                 denied = {*denied, *(docs[d]["id"] for _sc, d in ranked if docs[d]["id"] in self.urgent)}
             calm = [d for _sc, d in ranked if docs[d]["id"] not in denied]
             if calm and docs[ranked[0][1]]["id"] in denied:
-                ranked = put_first(ranked, calm[:1])
+                # a script close behind answers the call better than a notice that shares its words
+                # (上个月车库进水 泡坏的车谁管: the claim, not the garage-closure notice)
+                ranked = put_first(ranked, [next((d for d in calm[:3] if docs[d]["kind"] == "script"), calm[0])])
         top = ranked[0][0] if ranked else 0.0
         marking = Marks(marks)
         for score, d in ranked[:limit]:
