@@ -254,6 +254,11 @@ EMERGENCIES = {
     "雨下得跟倒的一样 水都到膝盖了": "emergency.typhoon-rainstorm",
     "外墙砖往下落": "emergency.falling-object",
     "电梯卡人了 九栋": "emergency.elevator-entrapment",
+    # 𨋢 is 䢂 once the query is made simplified; a knock heard inside; a burnt smell; blown off a balcony
+    "𨋢困咗人啊": "emergency.elevator-entrapment",
+    "电梯半天没下来 里面好像有人在敲": "emergency.elevator-entrapment",
+    "厨房好像有点焦的味道 是不是电线": "emergency.fire",
+    "阳台上的东西被吹下去了": "emergency.falling-object",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
