@@ -1,9 +1,9 @@
 """What the 话术速查 page shows first, on the query set written in the style of real calls.
 
-    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|...|dev8|dev8a|dev8b|dev9|dev9a|dev9b|dev10|dev10a|dev10b|dev11|dev11a|dev11b|dev12|dev12a|dev12b|dev13|dev13a|dev13b|dev14|dev14a|dev14b|dev15|dev15a|dev15b|dev16|dev16a|dev16b|dev17|dev17a|dev17b|dev18|dev18a|dev18b|dev19|dev19a|dev19b|dev20|dev20a|dev20b|dev22|dev22a|dev22b|dev23|dev23a|dev23b|unrel|unrela|unrelb|tune|heldout|all] [--picks] [--verbose]
+    .venv/bin/python bench/lookup_quality.py [--half dev|dev2|...|dev8|dev8a|dev8b|dev9|dev9a|dev9b|dev10|dev10a|dev10b|dev11|dev11a|dev11b|dev12|dev12a|dev12b|dev13|dev13a|dev13b|dev14|dev14a|dev14b|dev15|dev15a|dev15b|dev16|dev16a|dev16b|dev17|dev17a|dev17b|dev18|dev18a|dev18b|dev19|dev19a|dev19b|dev20|dev20a|dev20b|dev21|dev21a|dev21b|dev22|dev22a|dev22b|dev23|dev23a|dev23b|unrel|unrela|unrelb|tune|heldout|all] [--picks] [--verbose]
 
 Queries: bench/queries/calls-dev.tsv and calls-dev2.tsv (the development sets: tune on these
-only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it), calls-dev4..dev6.tsv (fresh sets of later rounds: dev6 is rank5's validation set), calls-dev13.tsv (rank18's fresh set: dev13a, its odd queries, is tuned on; dev13b, its even queries, is validation: aggregates only), calls-dev14.tsv (rank20's fresh set of two dangers in one call: dev14a, its odd queries, is tuned on; dev14b, its even queries, is validation: aggregates only), calls-dev15.tsv (rank21's fresh set of ordinary calls told the way the match calls none: fragments, everyday words no script uses, situations described without naming them, with unrelated questions in the same style: dev15a, its odd queries, is tuned on; dev15b, its even queries, is validation: aggregates only), calls-dev18.tsv (rank24's fresh set of keywords and fragments agents type mid-call, with unrelated fragments in the same style: dev18a, its odd queries, is tuned on; dev18b, its even queries, is validation: aggregates only) calls-dev22.tsv (rank28's fresh set of calls between scripts that look alike: dev22a, its odd queries, is tuned on; dev22b, its even queries, is validation: aggregates only) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
+only; `tune` runs both), calls-dev3.tsv (a validation set: look at it to judge whether a change generalises, do not tune on it), calls-dev4..dev6.tsv (fresh sets of later rounds: dev6 is rank5's validation set), calls-dev13.tsv (rank18's fresh set: dev13a, its odd queries, is tuned on; dev13b, its even queries, is validation: aggregates only), calls-dev14.tsv (rank20's fresh set of two dangers in one call: dev14a, its odd queries, is tuned on; dev14b, its even queries, is validation: aggregates only), calls-dev15.tsv (rank21's fresh set of ordinary calls told the way the match calls none: fragments, everyday words no script uses, situations described without naming them, with unrelated questions in the same style: dev15a, its odd queries, is tuned on; dev15b, its even queries, is validation: aggregates only), calls-dev18.tsv (rank24's fresh set of keywords and fragments agents type mid-call, with unrelated fragments in the same style: dev18a, its odd queries, is tuned on; dev18b, its even queries, is validation: aggregates only) calls-dev21.tsv (rank27's fresh set of emergencies in words the danger lexicon had not seen, with calm near-misses: dev21a, its odd queries, is tuned on; dev21b, its even queries, is validation: aggregates only), calls-dev22.tsv (rank28's fresh set of calls between scripts that look alike: dev22a, its odd queries, is tuned on; dev22b, its even queries, is validation: aggregates only) and calls-heldout.tsv (never tuned on; report its aggregates only). Builds the search index from the working tree into a temporary directory and
 searches in process, then applies the page's rule (docs/assets/javascripts/lookup.js): the
 answer's results in their order, the general scripts (snippets/lookup.yaml) after them; only
 when the match is `none` do the general scripts come first, under "没有专门的话术。".
@@ -123,6 +123,14 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           # near-misses that mention an emergency topic (a notice, a past event, a rule) and 15 unrelated questions. dev23a
           # (odd queries) is tuned on; dev23b (even) is a validation set: aggregates only
           "dev23": ["calls-dev23.tsv"], "dev23a": ["calls-dev23.tsv:odd"], "dev23b": ["calls-dev23.tsv:even"],
+          # calls-dev21.tsv: written fresh by rank27 before its tuning (issue 23), from the emergency scripts' ids, titles and
+          # summaries only, before reading danger.yaml's word lists: 114 emergencies in words the lexicon may not have seen,
+          # about 10 for each of the 11 danger scripts (a neighbour or passer-by reporting, the danger at the end of a long
+          # story, typos inside the danger word such as 着伙/漏汽/电悌/煤汽, full pinyin, Cantonese and northern dialect,
+          # children and elderly callers, understatement such as 好像有点烟味, the danger asked as a question), 58 calm
+          # near-misses that must not open on an emergency script (past events, notices, fees, drills, rules, a hypothetical
+          # 我怕着火) and 12 unrelated questions. dev21a (odd queries) is tuned on; dev21b (even) is validation: aggregates only
+          "dev21": ["calls-dev21.tsv"], "dev21a": ["calls-dev21.tsv:odd"], "dev21b": ["calls-dev21.tsv:even"],
           # calls-dev18.tsv: written fresh by rank24 before its tuning (issue 23), from the scripts' titles and summaries only,
           # on what agents type while the resident is still talking: 1-4 keywords or a broken fragment (钥匙 锁屋里, 车牌 识别
           # 不出来), several topics at once (停水 物业费 投诉), homophone typos (物叶费, 电悌), full pinyin, colloquial words no
@@ -146,7 +154,7 @@ HALVES = {"dev": ["calls-dev.tsv"], "dev2": ["calls-dev2.tsv"], "tune": ["calls-
           "unrel": ["unrelated-probe.tsv"], "unrela": ["unrelated-probe.tsv:odd"], "unrelb": ["unrelated-probe.tsv:even"],
           "heldout": ["calls-heldout.tsv"], "all": ["calls-dev.tsv", "calls-dev2.tsv", "calls-dev3.tsv", "calls-dev4.tsv",
                   "calls-dev5.tsv", "calls-dev6.tsv", "calls-dev7.tsv", "calls-dev8.tsv", "calls-dev9.tsv", "calls-dev10.tsv",
-                  "calls-dev11.tsv", "calls-dev12.tsv", "calls-dev13.tsv", "calls-dev14.tsv", "calls-dev15.tsv", "calls-dev16.tsv", "calls-dev17.tsv", "calls-dev18.tsv", "calls-dev19.tsv", "calls-dev20.tsv", "calls-dev22.tsv", "calls-dev23.tsv", "calls-heldout.tsv"]}
+                  "calls-dev11.tsv", "calls-dev12.tsv", "calls-dev13.tsv", "calls-dev14.tsv", "calls-dev15.tsv", "calls-dev16.tsv", "calls-dev17.tsv", "calls-dev18.tsv", "calls-dev19.tsv", "calls-dev20.tsv", "calls-dev21.tsv", "calls-dev22.tsv", "calls-dev23.tsv", "calls-heldout.tsv"]}
 
 
 def read(name: str) -> list[tuple[str, str, list[str]]]:

@@ -428,7 +428,7 @@ def chunk_count(norm: str) -> int:
 
 
 _LETTER_RUN = re.compile(r"[a-z]{3}")   # a query with pinyin typed among other things (a cheap first look)
-_LETTERS = re.compile(r"[a-z]+")
+_LETTERS_OR_CJK = re.compile(r"[a-z]+|[\u3400-\u9fff]+")
 
 
 def pinyin_letters(norm: str) -> int:
@@ -769,9 +769,12 @@ class Searcher:
                 else self.pinyin_lexicon.match(pinyin_danger.text(
                     [s for word in pinyin_words(norm, self.vocabulary) for s in word])))
         if not said and not letters and _LETTER_RUN.search(norm) is not None:
-            # Pinyin typed among digits or characters (zhao huo le 3 dong 15 lou): its letters read
-            # as pinyin too; words that are not pinyin (wifi, app) are left out.
-            syllables = [s for run in _LETTERS.findall(norm) for s in textproc.split_pinyin(run, self.vocabulary) or ()]
+            # Pinyin typed among digits or characters (zhao huo le 3 dong 15 lou, tai feng lai le 窗户要碎了):
+            # its letters read as pinyin, and the characters around them by their reading, so a danger
+            # said half in letters, half in characters is read whole; words that are not pinyin (wifi,
+            # app) are left out.
+            syllables = [s for run in _LETTERS_OR_CJK.findall(norm) for s in (
+                textproc.syllables(run) if textproc.CJK.match(run) else textproc.split_pinyin(run, self.vocabulary) or ())]
             if len(syllables) >= 2:
                 said = self.pinyin_lexicon.match(pinyin_danger.text(syllables))
         if not letters and kind in (None, "script"):

@@ -241,6 +241,24 @@ EMERGENCIES = {
     "困人了 二号楼": "emergency.elevator-entrapment",
     "有贼 快来": "emergency.public-order",
     "停水 全楼": "emergency.water-outage",
+    # words the lexicon had not seen (rank27): a hiss at the gas meter, a fall one cannot lift, someone
+    # who dropped and does not respond, smoke one cannot see through, a fight as 扭成一团, water to the
+    # knees in a downpour, tiles falling, a lift that 卡人了, 着伙 typed for 着火
+    "燃气表那里滋滋地响": "emergency.gas-leak",
+    "老爷子在卫生间跌倒了 我抱不起来": "emergency.welfare-check",
+    "打球的小伙子突然倒了 没反应": "emergency.welfare-check",
+    "孩子从楼梯上滚下去了 磕到头 流了好多血": "emergency.welfare-check",
+    "楼道 烟 看不清": "emergency.fire",
+    "楼道里着伙了": "emergency.fire",
+    "俩男的扭成一团": "emergency.public-order",
+    "雨下得跟倒的一样 水都到膝盖了": "emergency.typhoon-rainstorm",
+    "外墙砖往下落": "emergency.falling-object",
+    "电梯卡人了 九栋": "emergency.elevator-entrapment",
+    # 𨋢 is 䢂 once the query is made simplified; a knock heard inside; a burnt smell; blown off a balcony
+    "𨋢困咗人啊": "emergency.elevator-entrapment",
+    "电梯半天没下来 里面好像有人在敲": "emergency.elevator-entrapment",
+    "厨房好像有点焦的味道 是不是电线": "emergency.fire",
+    "阳台上的东西被吹下去了": "emergency.falling-object",
 }
 # Not emergencies, and the lexicon must leave them alone (see the comment in danger.yaml for the
 # accepted case the other way: 电梯老困人 我要投诉 shows the entrapment script first).
@@ -258,6 +276,8 @@ CALM = ["暖气片放气阀那里有气往外冒 正常吗", "高压锅有气往
         "前两天我家电动车被偷了 想看看监控", "暖气管子呼呼地响 像在出气", "楼上老往下扔烟头",
         "龙头拧紧了 一滴都没漏", "我都快往外冒火了", "空调冷气没关 电费好高", "下雨天外墙往屋里渗水",
         "我家门把手拧不动了", "燃气灶点着了 火太小", "孩子在里面房间哭",
+        # rank27: blood given, not drawn now; a cat lying in the sun; a lift broken with nobody inside
+        "上次献血流了好多血", "我家猫躺在草坪上半天没动", "电梯坏了一上午 里面没人",
         # a gas meter to replace, a lift door against a bag, a kitchen's cooking fumes seeping out (rank9)
         "燃气公司那边的表坏了 能不能给换", "电梯门关的时候把箱子夹住了", "油烟从门缝往外冒",
         "孩子把球踢到窗外去了", "我被气得说不出话", "我的车被人撞了 停在车位上", "楼下烧烤店的烟太大了",
@@ -448,14 +468,25 @@ def test_an_emergency_typed_in_pinyin_is_read_as_pinyin_and_comes_first(searcher
 
 
 @pytest.mark.parametrize("query,sid", {"zhao huo le 3 dong 15 lou": "emergency.fire",
-                                       "3栋 dianti kunren": "emergency.elevator-entrapment"}.items())
+                                       "3栋 dianti kunren": "emergency.elevator-entrapment",
+                                       # half in letters, half in characters: read whole (rank27)
+                                       "tai feng lai le 窗户要碎了": "emergency.typhoon-rainstorm"}.items())
 def test_pinyin_typed_among_digits_or_characters_is_read_as_pinyin_too(searcher, query, sid):
     r = searcher.search(query, limit=8)
     assert r["results"][0]["id"] == sid and r["match"] == "strong" and r["results"][0]["emergency"] is True
     assert not searcher.search("wifi密码多少", limit=8)["results"][0].get("emergency")   # not pinyin: not read
 
 
-@pytest.mark.parametrize("query", ["上个月停水那两天 你们连个送水的都没有 太不像话", "地下车库停车费怎么收"])
+def test_a_danger_typed_with_a_homophone_is_read_as_the_search_corrected_it(searcher):
+    # 电体 corrected to 电梯 (search/typos.py), and 电梯卡人了 is the lexicon's (rank27)
+    r = searcher.search("电体卡人了 九栋 快", limit=8)
+    assert r["results"][0]["id"] == "emergency.elevator-entrapment" and r["match"] == "strong"
+
+
+@pytest.mark.parametrize("query", ["上个月停水那两天 你们连个送水的都没有 太不像话", "地下车库停车费怎么收",
+                                   # rank27: a past season or 月份 before the word, an electricity bill, a planned outage
+                                   "去年冬天三号楼着火的那家 现在修好了没有", "三月份着火那户赔了多少钱",
+                                   "我家这两个月的电钱一下子翻上去了", "下周二停水是停一整天吗"])
 def test_a_call_about_an_emergency_that_is_over_or_about_a_fee_does_not_open_on_it(searcher, query):
     r = searcher.search(query, limit=8)
     assert not r["results"][0]["id"].startswith("emergency.") or r["results"][0]["id"] == "emergency.after-action"
@@ -648,7 +679,8 @@ def _first_option(page) -> dict:
 
 
 TYPED_EMERGENCIES = ["电梯突然停了里面有人", "电梯卡在两层中间了 里面有小孩", "暴雨 地库在灌水", "外墙瓷砖掉下来了",
-                     "门口有两个人打起来了", "水管爆了全楼停水", "电梯卡住了里面有人", "煤气味很大"]
+                     "门口有两个人打起来了", "水管爆了全楼停水", "电梯卡住了里面有人", "煤气味很大",
+                     "老爷子在卫生间跌倒了 我抱不起来", "楼道 烟 看不清"]
 
 
 @pytest.mark.browser
