@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from math import log
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from pymdownx.slugs import slugify
 from ruamel.yaml import YAML
@@ -450,36 +450,50 @@ def highlight(text: str, marks: list[str], width: int = 64) -> str:
     return _highlight(*flatten(text), Marks(marks), width)
 
 
+_CJK_PAIR = re.compile(r"[\u3400-\u9fff]{2}")
+
+
 class Marks:
     """The terms to mark in results, matched as an alternation longest first would (停水通知 is
     marked whole rather than 停水 + 通知). Not a regular expression: every query has new terms,
     and compiling their alternation cost a fifth of a search (bench/README.md, session 14)."""
 
-    __slots__ = ("terms", "heads")
+    __slots__ = ("terms", "heads", "_in")
 
-    def __init__(self, marks: Iterable[str]):
+    def __init__(self, marks: Iterable[str], docs_with: Callable[[str], int] | None = None):
         self.terms = sorted({m for m in marks if m}, key=len, reverse=True)
         # Where the earliest match starts, only terms that begin no longer one need looking for: 停水
         # is found wherever 停水通知 is, never later (the query's bigrams begin most of its words).
         known = set(self.terms)
         self.heads = [t for t in self.terms if not any(t[:k] in known for k in range(1, len(t)))]
+        # docs_with(term): the documents whose text may hold the term, as bits (see Postings.docs_mask;
+        # -1: any). Looked up once per query, it spares reading a result's whole text for a term that
+        # is not in it: most of a long query's, and the reading was a tenth of a search.
+        self._in = {t: docs_with(t) for t in self.terms} if docs_with is not None else None
 
-    def first(self, text: str, chars: frozenset[str] | None = None) -> int:
-        """Where the earliest match starts (-1: none). `chars`, the text's characters, spares
-        reading the whole text for a term it cannot hold (most of a long query's)."""
+    def first(self, text: str, chars: frozenset[str] | None = None, doc: int = -1) -> int:
+        """Where the earliest match starts (-1: none). `chars`, the text's characters, and `doc`,
+        the document's number for docs_with, spare reading the whole text for a term it cannot hold."""
         best = len(text)
+        present = self._in if doc >= 0 else None
         for t in self.heads:   # each look stops where a match would no longer be the earliest
-            if chars is not None and not chars.issuperset(t):
+            if present is not None:
+                if not present[t] >> doc & 1:
+                    continue
+            elif chars is not None and not chars.issuperset(t):
                 continue
             at = text.find(t, 0, best + len(t) - 1)
             if at >= 0:
                 best = at
         return best if best < len(text) else -1
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
+    def spans(self, text: str, doc: int = -1) -> list[tuple[int, int]]:
         """Non-overlapping matches from left to right, the longest term at each position."""
         found = []
+        present = self._in if doc >= 0 else None
         for t in self.terms:
+            if present is not None and not present[t] >> doc & 1:
+                continue
             at = text.find(t)
             while at >= 0:
                 found.append((at, -len(t)))
@@ -501,13 +515,13 @@ def flatten(text: str) -> tuple[str, str, frozenset[str]]:
     return flat, norm, frozenset(norm)
 
 
-def _highlight(flat: str, norm: str, chars: frozenset[str], marks: Marks, width: int = 64) -> str:
-    first = max(marks.first(norm, chars), 0)
+def _highlight(flat: str, norm: str, chars: frozenset[str], marks: Marks, width: int = 64, doc: int = -1) -> str:
+    first = max(marks.first(norm, chars, doc), 0)
     start = max(0, first - width // 4)
     end = min(len(flat), start + width)
     window, nwindow = flat[start:end], norm[start:end]
     out, pos = [], 0
-    for a, b in marks.spans(nwindow):
+    for a, b in marks.spans(nwindow, doc):
         out += [html.escape(window[pos:a]), "<mark>", html.escape(window[a:b]), "</mark>"]
         pos = b
     out.append(html.escape(window[pos:]))
@@ -562,6 +576,13 @@ class Postings:
             if len(self._sets) < 200_000:   # queries are unbounded; the memo must not be
                 self._sets[key] = found
         return found
+
+    def in_text(self, term: str) -> int:
+        """The documents whose text (the stored body results are highlighted in) may hold the term,
+        as bits: for two or more CJK characters those whose body has its first two, else all (-1)."""
+        if len(term) >= 2 and _CJK_PAIR.match(term):
+            return self.docs_mask("b_bi", term[:2])
+        return -1
 
     def merged(self, kind: str, token: str) -> tuple[list[int], list[float]]:
         """The documents holding the token in any of CLAUSES[kind]'s fields, each with its boosted
@@ -804,7 +825,7 @@ class Searcher:
                 # (上个月车库进水 泡坏的车谁管: the claim, not the garage-closure notice)
                 ranked = put_first(ranked, [next((d for d in calm[:3] if docs[d]["kind"] == "script"), calm[0])])
         top = ranked[0][0] if ranked else 0.0
-        marking = Marks(marks)
+        marking = Marks(marks, self.postings.in_text)
         for score, d in ranked[:limit]:
             doc = docs[d]
             flat = self._flat.get(d)
@@ -813,7 +834,7 @@ class Searcher:
             results.append({
                 "id": doc["id"].removeprefix("page:") if doc["kind"] != "page" else doc["id"],
                 "kind": doc["kind"], "title": doc["title"], "url": doc["url"],
-                "snippet": _highlight(*flat, marking), "score": round(score, 3),
+                "snippet": _highlight(*flat, marking, doc=d), "score": round(score, 3),
             })
         # every document the answer holds: the hits and what was put first without matching
         total = len(scores.keys() | {d for d in (exact, opening, *urgent) if d is not None})

@@ -96,6 +96,25 @@ def test_marks_are_found_as_an_alternation_longest_first_would_find_them(searche
     assert highlight("停水通知停水", ["停水", "停水通知", "通知"]) == "<mark>停水通知</mark><mark>停水</mark>"
 
 
+def test_marks_told_which_documents_hold_a_term_find_the_same_in_every_document(searcher):
+    """The search tells Marks which documents' text may hold each term (the body's bigrams in the
+    postings), so a result's text is not read for terms it lacks: on every document the same first
+    match and the same spans as reading it all."""
+    from kb_service.search.engine import Marks, build_query, flatten
+    postings = searcher.postings
+    for q in ["停水通知", "今天怎么没有水了 水管是不是爆了", "喂 你好 我是3栋的 楼上漏水到我家了 物业费我不交了",
+              "wifi 密码", "电梯困人", "zzz"]:
+        _, marks = build_query(q, searcher.vocabulary, searcher.synonyms)
+        told, plain = Marks(marks, postings.in_text), Marks(marks)
+        assert any(v != -1 for v in told._in.values()) or q in ("wifi 密码", "zzz")
+        for d, doc in enumerate(postings.docs):
+            flat, norm, chars = flatten(doc["text"])
+            assert told.first(norm, chars, d) == plain.first(norm), (q, doc["id"])
+            for start in range(0, len(norm), 64):
+                window = norm[start:start + 64]
+                assert told.spans(window, d) == plain.spans(window), (q, doc["id"], start)
+
+
 def test_nonsense_gives_zero_results(searcher):
     assert searcher.search("qqqqxxzz", limit=5)["results"] == []
 
