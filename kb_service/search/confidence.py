@@ -163,9 +163,17 @@ class QueryParts:
         return (self.weights or {}).get(c, UNSEEN)
 
     def weigh(self, at: int) -> float:
-        """The weight of the meaningful positions in `at`, summed in position order."""
+        """The weight of the meaningful positions in `at`, summed in position order (its set bits,
+        lowest first: a hit covers a few of the query's positions, and reading all of them for each
+        of twenty hits was a twentieth of a search)."""
         weight = self.weight
-        return sum(w for i, w in weight.items() if at >> i & 1)
+        at &= self.mask
+        total = 0.0
+        while at:
+            low = at & -at
+            total += weight[low.bit_length() - 1]
+            at ^= low
+        return total
 
 
 def _positions(norm: str, term: str) -> int:
