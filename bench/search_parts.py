@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                     parts["search (all)"].append((t1 - t0) * 1000)
                     parts["serialise"].append((t2 - t1) * 1000)
                     parts["gzip"].append((t3 - t2) * 1000)
-                engine._highlight = lambda flat, norm, chars, marks, width=64: ""
+                engine._highlight = lambda flat, norm, chars, marks, width=64, doc=-1: ""
                 try:
                     for q in qs:
                         t0 = time.perf_counter()
