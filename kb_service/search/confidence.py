@@ -81,6 +81,10 @@ QUESTION_WORDS = ("时候", "多少", "哪里", "哪儿", "几点", "能不能",
                   # 点解): 停电 啥时候来 is about 停电, 物业费咋算的 about 物业费 (rank18, issue 23)
                   "咋整", "咋办", "咋弄", "咋搞", "咋回事", "怎么回事", "怎么搞", "啷个搞", "咋个", "咋", "啥子", "为啥", "干啥", "啥", "俺们", "俺", "咱们", "咱",
                   "搞么子", "么子", "啷个", "晓得", "侬", "阿拉", "点解",
+                  # ... and the grammar words of Cantonese (咗 了, 哋 们, 啲 些, 咩 什么, 系咪 是不是, 点算 怎么办, 俾 被),
+                  # Sichuan (别个 别人, 遭 被, 莫得 没有, 整嘛) and Shanghainese (伐 吗): 我个车位俾人霸咗 点算 is about
+                  # 车位 and 霸 (rank30, issue 23: dialect calls the search ranked right fell to 没有专门的话术)
+                  "系咪", "点算", "点样", "乜嘢", "咗", "哋", "啲", "咩", "嘅", "俾", "别个", "莫得", "遭", "整嘛", "伐",
                   # ... and how it came about, which no script says either: 水费 莫名其妙 多 is about 水费 (rank24, issue 23)
                   "莫名其妙", "无缘无故", "平白无故")
 STOP_RUNS = re.compile("|".join(sorted((re.escape(w) for w in (*textproc.STOP, *QUESTION_WORDS)), key=len, reverse=True)))
