@@ -344,8 +344,9 @@ def test_calm_calls_are_read_from_the_lexicon_file_and_never_overrule_a_danger_s
     assert lexicon.calm_call("地下车库 停车费怎么收") and lexicon.calm_call("上个月停水那两天")
     assert not lexicon.calm_call("上个月停过一次 今天又没水了") and not lexicon.calm_call("家里没水了")
     # with no rule matched, the emergency script is not first on the calm call; with the lists
-    # emptied it is (what they decide)
-    query = "上个月停水那两天 你们连个送水的都没有"
+    # emptied it is (what they decide). Said with how it was handled (你们连个送水的都没有), the call is
+    # about the aftermath by its intent (intents.yaml: emergency.after-action) whatever the lists say.
+    query = "上个月停水那两天"
     assert searcher.search(query, limit=8)["results"][0]["id"] != "emergency.water-outage"
     monkeypatch.setattr(searcher, "lexicon", dataclasses.replace(lexicon, asking=None, over=None, again=None))
     assert searcher.search(query, limit=8)["results"][0]["id"] == "emergency.water-outage"
