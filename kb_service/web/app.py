@@ -119,9 +119,9 @@ def create_app(settings: Settings | None = None, *, preview: bool = False) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.services = services = Services.open(settings)
-        # What a worker loads at start (content, index, postings: some 440,000 objects the collector
+        # What a worker loads at start (content, index, postings: some 450,000 objects the collector
         # tracks) lives as long as the worker: kept out of the collector's full passes, each of which
-        # walked all of it, a stall of about 150 ms for the request that set it off (bench/gc_pause.py).
+        # walked all of it, a stall of 80 ms or more for the request that set it off (bench/gc_pause.py).
         gc.freeze()
         flusher = asyncio.create_task(flush_gaps(services))
         if watcher is not None:

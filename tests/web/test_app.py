@@ -57,8 +57,8 @@ def test_search_bad_parameters_are_4xx(client):
 
 def test_what_a_worker_loads_at_start_is_kept_out_of_full_collections(client):
     """The content, index and postings live as long as the worker: frozen (gc.freeze) when it
-    starts, so the collector's full passes do not walk them; a full pass walked some 440,000
-    objects (about 150 ms, a stall for one request: bench/gc_pause.py)."""
+    starts, so the collector's full passes do not walk them; a full pass walked some 450,000
+    objects (80 ms or more, a stall for one request: bench/gc_pause.py)."""
     import gc
 
     postings = client.app.state.services.searcher.postings
